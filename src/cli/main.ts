@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+// famfs-ts command line: commander wiring only. Each verb group lives in its own module.
+import { Command } from 'commander';
+import { registerLayout } from './layout.js';
+import { registerImage } from './image.js';
+import { registerMount } from './mount.js';
+import { registerProtocol } from './protocol.js';
+import { registerBpf } from './bpf.js';
+
+const program = new Command('famfs-ts')
+  .description('famfs-style shared-memory file system: layouts, famfs images, FUSE mounts, BPF resolvers')
+  .version('0.1.0')
+  // famfs uses -h for human sizes (fsck -h), so help is --help only.
+  .helpOption('--help', 'show help')
+  .showHelpAfterError();
+
+registerLayout(program);
+registerImage(program);
+registerMount(program);
+registerProtocol(program);
+registerBpf(program);
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  process.stderr.write(`famfs-ts: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,179 @@
+// One declaration per C struct: a table of fields with explicit offsets. The encoder,
+// decoder and size check are derived from that table, so a struct's layout is written
+// exactly once and a test can pin its size against the reference.
+//
+// Integers up to 32 bits decode to numbers; u64/s64 decode to numbers in the safe range
+// (the core works in JS numbers, exact to 2^53) and the decoder throws past it, unless
+// the field is declared 'u64big', which keeps the raw BigInt (wire fields like flags).
+
+export type FieldType =
+  | 'u8' | 'u16' | 'u32' | 's32' | 'u64' | 's64' | 'u64big'
+  | { bytes: number } // raw bytes (uuids, reserved areas)
+  | { cstring: number }; // NUL-padded string of fixed capacity
+
+export interface Field<N extends string = string> {
+  readonly name: N;
+  readonly offset: number;
+  readonly type: FieldType;
+}
+
+type ValueOf<T extends FieldType> = T extends 'u64big'
+  ? bigint
+  : T extends { bytes: number }
+    ? Uint8Array
+    : T extends { cstring: number }
+      ? string
+      : number;
+
+type Fields = readonly Field[];
+export type StructValue<F extends Fields> = { [K in F[number] as K['name']]: ValueOf<K['type']> };
+
+export function fieldSize(t: FieldType): number {
+  if (typeof t === 'object') return 'bytes' in t ? t.bytes : t.cstring;
+  switch (t) {
+    case 'u8': return 1;
+    case 'u16': return 2;
+    case 'u32': case 's32': return 4;
+    case 'u64': case 's64': case 'u64big': return 8;
+  }
+}
+
+export class StructError extends Error {}
+
+export interface CStruct<F extends Fields> {
+  readonly name: string;
+  readonly size: number;
+  readonly fields: F;
+  /** Decode from `buf` at `at`; throws StructError when the buffer is too short. */
+  decode(buf: Uint8Array, at?: number): StructValue<F>;
+  /** Encode into a new zeroed buffer of `size` bytes (fields left out stay zero). */
+  encode(value: Partial<StructValue<F>>): Buffer;
+  /** Encode into `buf` at `at`; bytes the struct does not name are left as they are. */
+  encodeInto(buf: Uint8Array, value: Partial<StructValue<F>>, at?: number): void;
+  /** Byte offset of a field, for CRC ranges and partial updates. */
+  offsetOf(name: F[number]['name']): number;
+}
+
+function view(buf: Uint8Array): DataView {
+  return new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/**
+ * Define a little-endian C struct. `size` is the sizeof the reference gives; the table
+ * is checked against it (no field may overlap another or run past the end).
+ */
+export function defineStruct<const F extends Fields>(name: string, size: number, fields: F): CStruct<F> {
+  const sorted = [...fields].sort((a, b) => a.offset - b.offset);
+  let end = 0;
+  for (const f of sorted) {
+    if (f.offset < end) throw new StructError(`${name}.${f.name} at ${f.offset} overlaps the previous field`);
+    end = f.offset + fieldSize(f.type);
+  }
+  if (end > size) throw new StructError(`${name}: fields end at ${end}, past sizeof ${size}`);
+  const byName = new Map(fields.map((f) => [f.name, f]));
+
+  const decode = (buf: Uint8Array, at = 0): StructValue<F> => {
+    if (at < 0 || buf.byteLength - at < size) {
+      throw new StructError(`${name}: need ${size} bytes at ${at}, have ${Math.max(0, buf.byteLength - at)}`);
+    }
+    const dv = view(buf);
+    const out: Record<string, unknown> = {};
+    for (const f of fields) {
+      const o = at + f.offset;
+      const t = f.type;
+      if (typeof t === 'object') {
+        const n = fieldSize(t);
+        if ('bytes' in t) out[f.name] = Uint8Array.prototype.slice.call(buf, o, o + n);
+        else {
+          const raw = buf.subarray(o, o + n);
+          const nul = raw.indexOf(0);
+          out[f.name] = Buffer.from(raw.buffer, raw.byteOffset, nul < 0 ? n : nul).toString('utf8');
+        }
+        continue;
+      }
+      switch (t) {
+        case 'u8': out[f.name] = dv.getUint8(o); break;
+        case 'u16': out[f.name] = dv.getUint16(o, true); break;
+        case 'u32': out[f.name] = dv.getUint32(o, true); break;
+        case 's32': out[f.name] = dv.getInt32(o, true); break;
+        case 'u64big': out[f.name] = dv.getBigUint64(o, true); break;
+        case 'u64': {
+          const v = dv.getBigUint64(o, true);
+          if (v > MAX_SAFE) throw new StructError(`${name}.${f.name} = ${v} is past 2^53, which famfs-ts cannot address exactly`);
+          out[f.name] = Number(v);
+          break;
+        }
+        case 's64': {
+          const v = dv.getBigInt64(o, true);
+          if (v > MAX_SAFE || v < -MAX_SAFE) throw new StructError(`${name}.${f.name} = ${v} is outside ±2^53`);
+          out[f.name] = Number(v);
+          break;
+        }
+      }
+    }
+    return out as StructValue<F>;
+  };
+
+  const encodeInto = (buf: Uint8Array, value: Partial<StructValue<F>>, at = 0): void => {
+    if (at < 0 || buf.byteLength - at < size) throw new StructError(`${name}: no room for ${size} bytes at ${at}`);
+    const dv = view(buf);
+    const vals = value as Record<string, unknown>;
+    for (const f of fields) {
+      const v = vals[f.name];
+      if (v === undefined) continue;
+      const o = at + f.offset;
+      const t = f.type;
+      if (typeof t === 'object') {
+        const n = fieldSize(t);
+        let bytes: Uint8Array;
+        if ('bytes' in t) bytes = v as Uint8Array;
+        else bytes = Buffer.from(v as string, 'utf8');
+        // A cstring keeps room for its NUL; raw bytes must fit exactly.
+        const cap = 'bytes' in t ? n : n - 1;
+        if (bytes.byteLength > cap) throw new StructError(`${name}.${f.name}: ${bytes.byteLength} bytes do not fit in ${cap}`);
+        buf.fill(0, o, o + n);
+        buf.set(bytes, o);
+        continue;
+      }
+      const num = v as number | bigint;
+      const check = (lo: number, hi: number) => {
+        const x = Number(num);
+        if (!Number.isInteger(x) || x < lo || x > hi) throw new StructError(`${name}.${f.name}: ${num} does not fit ${t}`);
+      };
+      switch (t) {
+        case 'u8': check(0, 0xff); dv.setUint8(o, Number(num)); break;
+        case 'u16': check(0, 0xffff); dv.setUint16(o, Number(num), true); break;
+        case 'u32': check(0, 0xffffffff); dv.setUint32(o, Number(num), true); break;
+        case 's32': check(-0x80000000, 0x7fffffff); dv.setInt32(o, Number(num), true); break;
+        case 'u64':
+        case 'u64big': {
+          const b = BigInt(num);
+          if (b < 0n || b > 0xffffffffffffffffn) throw new StructError(`${name}.${f.name}: ${num} does not fit u64`);
+          dv.setBigUint64(o, b, true);
+          break;
+        }
+        case 's64': dv.setBigInt64(o, BigInt(num), true); break;
+      }
+    }
+  };
+
+  return {
+    name,
+    size,
+    fields,
+    decode,
+    encodeInto,
+    encode(value) {
+      const buf = Buffer.alloc(size);
+      encodeInto(buf, value, 0);
+      return buf;
+    },
+    offsetOf(n) {
+      const f = byName.get(n);
+      if (!f) throw new StructError(`${name} has no field ${n}`);
+      return f.offset;
+    },
+  };
+}

@@ -1,0 +1,170 @@
+// Memory devices as byte-addressable memory. A daxdev is either one mapped device (a file,
+// a /dev/shm file, /dev/daxX.Y, /dev/pmemX, a loop device) or an emulated hardware region
+// whose bytes are spread over its members by the controller arithmetic. Either way the
+// caller asks for `slices(offset, length)`: zero-copy views into the mappings, one per
+// physically contiguous piece, which a FUSE reply can hand to writev as they are.
+import fs from 'node:fs';
+import path from 'node:path';
+import { toController, granuleRemainder } from '../interleave/controller.js';
+import type { Daxdev, Region } from '../interleave/layout.js';
+import { mmapShared, type Mapped } from '../sys/libc.js';
+import { blockDeviceSize } from '../sys/ioctl.js';
+
+export class DeviceError extends Error {}
+
+export interface DaxdevMemory {
+  readonly name: string;
+  readonly size: number;
+  /** Views of [offset, offset+length); throws DeviceError if any byte is outside the device. */
+  slices(offset: number, length: number): Buffer[];
+  read(offset: number, dst: Uint8Array): void;
+  write(offset: number, src: Uint8Array): void;
+  /** Make stores durable (msync) on file-backed devices. */
+  sync(): void;
+  close(): void;
+}
+
+/** Size of a memory device path: regular file length, devdax size from sysfs, block size by ioctl. */
+export function deviceSize(devPath: string): number {
+  const st = fs.statSync(devPath);
+  if (st.isFile()) return st.size;
+  if (st.isCharacterDevice()) {
+    // /dev/daxX.Y: the size lives in sysfs, not in stat.
+    const name = path.basename(fs.realpathSync(devPath));
+    const sys = `/sys/bus/dax/devices/${name}/size`;
+    try {
+      return Number(fs.readFileSync(sys, 'utf8').trim());
+    } catch {
+      throw new DeviceError(`${devPath}: a character device without ${sys}; not a devdax device`);
+    }
+  }
+  if (st.isBlockDevice()) {
+    const fd = fs.openSync(devPath, 'r');
+    try {
+      return blockDeviceSize(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+  throw new DeviceError(`${devPath}: not a regular file, devdax or block device`);
+}
+
+function checkRange(name: string, size: number, offset: number, length: number): void {
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > size) {
+    throw new DeviceError(`${name}: access [${offset}, ${offset + length}) is outside the device (size ${size})`);
+  }
+}
+
+function copyIn(mem: DaxdevMemory, offset: number, src: Uint8Array): void {
+  let at = 0;
+  for (const s of mem.slices(offset, src.byteLength)) {
+    s.set(src.subarray(at, at + s.byteLength));
+    at += s.byteLength;
+  }
+}
+
+function copyOut(mem: DaxdevMemory, offset: number, dst: Uint8Array): void {
+  let at = 0;
+  for (const s of mem.slices(offset, dst.byteLength)) {
+    dst.set(s, at);
+    at += s.byteLength;
+  }
+}
+
+/** One device mapped whole. */
+export class MappedDevice implements DaxdevMemory {
+  readonly size: number;
+  private constructor(readonly name: string, private readonly fd: number, private readonly map: Mapped) {
+    this.size = map.length;
+  }
+
+  static open(devPath: string, opts: { writable?: boolean; size?: number } = {}): MappedDevice {
+    const writable = opts.writable ?? true;
+    const size = opts.size ?? deviceSize(devPath);
+    if (size <= 0) throw new DeviceError(`${devPath}: size is 0`);
+    const fd = fs.openSync(devPath, writable ? 'r+' : 'r');
+    try {
+      return new MappedDevice(devPath, fd, mmapShared(fd, size, 0, writable));
+    } catch (e) {
+      fs.closeSync(fd);
+      throw e;
+    }
+  }
+
+  /** The file descriptor, for locks and ioctls. */
+  get descriptor(): number {
+    return this.fd;
+  }
+
+  /** The whole device as one view. */
+  get bytes(): Buffer {
+    return this.map.bytes;
+  }
+
+  slices(offset: number, length: number): Buffer[] {
+    checkRange(this.name, this.size, offset, length);
+    return [this.map.bytes.subarray(offset, offset + length)];
+  }
+  read(offset: number, dst: Uint8Array): void {
+    copyOut(this, offset, dst);
+  }
+  write(offset: number, src: Uint8Array): void {
+    copyIn(this, offset, src);
+  }
+  sync(): void {
+    this.map.sync();
+  }
+  close(): void {
+    this.map.unmap();
+    fs.closeSync(this.fd);
+  }
+}
+
+/** A hardware interleave region emulated in software over its mapped members. */
+export class EmulatedRegion implements DaxdevMemory {
+  constructor(readonly name: string, readonly size: number, private readonly region: Region, private readonly members: readonly MappedDevice[]) {}
+
+  slices(offset: number, length: number): Buffer[] {
+    checkRange(this.name, this.size, offset, length);
+    const out: Buffer[] = [];
+    let pos = offset;
+    const end = offset + length;
+    while (pos < end) {
+      const n = Math.min(granuleRemainder(this.region, pos), end - pos);
+      const c = toController(this.region, pos);
+      out.push(this.members[c.position]!.slices(c.dpa, n)[0]!);
+      pos += n;
+    }
+    return out;
+  }
+  read(offset: number, dst: Uint8Array): void {
+    copyOut(this, offset, dst);
+  }
+  write(offset: number, src: Uint8Array): void {
+    copyIn(this, offset, src);
+  }
+  sync(): void {
+    for (const m of this.members) m.sync();
+  }
+  close(): void {
+    for (const m of this.members) m.close();
+  }
+}
+
+/** Map a layout's daxdev: its device, or every member of its region. */
+export function openDaxdev(dax: Daxdev, opts: { writable?: boolean } = {}): DaxdevMemory {
+  if (dax.backing.kind === 'device') return MappedDevice.open(dax.backing.device.path, { ...opts, size: dax.size });
+  const { region, members } = dax.backing;
+  const perMember = region.size / region.ways;
+  const opened: MappedDevice[] = [];
+  try {
+    for (const m of members) {
+      if (m.size < perMember) throw new DeviceError(`${m.name} (${m.path}): ${m.size} bytes, region ${region.name} needs ${perMember}`);
+      opened.push(MappedDevice.open(m.path, { ...opts, size: perMember }));
+    }
+  } catch (e) {
+    for (const o of opened) o.close();
+    throw e;
+  }
+  return new EmulatedRegion(dax.name, region.size, region, opened);
+}

@@ -1,0 +1,90 @@
+// The FFI boundary: every syscall famfs-ts makes goes through koffi from src/sys. This file
+// loads libc and holds what more than one part of the project needs (mmap, flock, errno);
+// fuse-dev.ts (mount, /dev/fuse, socketpair) and bpf.ts (bpf(2)) add their own calls on
+// the same library handle.
+import koffi from 'koffi';
+import os from 'node:os';
+
+export const libc = koffi.load('libc.so.6');
+
+const errnoNames = new Map<number, string>(
+  Object.entries(os.constants.errno).map(([name, num]) => [num, name]),
+);
+
+/** A failed syscall: `errno` is positive, `code` its name (ENOENT, EBUSY, ...). */
+export class SysError extends Error {
+  readonly code: string;
+  constructor(readonly call: string, readonly errno: number, detail = '') {
+    const code = errnoNames.get(errno) ?? `errno ${errno}`;
+    super(`${call}${detail ? ` ${detail}` : ''}: ${code} (${strerror(errno)})`);
+    this.code = code;
+  }
+}
+
+const strerrorFn = libc.func('const char *strerror(int errnum)');
+export function strerror(errno: number): string {
+  return strerrorFn(errno) as string;
+}
+
+/** Throw SysError when a libc call returned -1 (or a negative value). */
+export function check(call: string, rc: number | bigint, detail = ''): number {
+  if (Number(rc) < 0) throw new SysError(call, koffi.errno(), detail);
+  return Number(rc);
+}
+
+export const PROT_READ = 1;
+export const PROT_WRITE = 2;
+export const MAP_SHARED = 1;
+export const MAP_SHARED_VALIDATE = 3;
+export const MAP_SYNC = 0x80000;
+export const MAP_FAILED = 0xffffffffffffffffn;
+
+const mmapFn = libc.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, int64_t offset)');
+const munmapFn = libc.func('int munmap(void *addr, size_t length)');
+const msyncFn = libc.func('int msync(void *addr, size_t length, int flags)');
+const flockFn = libc.func('int flock(int fd, int operation)');
+
+/** A shared mapping of a file or device: `bytes` reads and writes the memory itself. */
+export interface Mapped {
+  readonly bytes: Buffer;
+  readonly length: number;
+  unmap(): void;
+  /** msync(MS_SYNC): make stores durable on file-backed emulated devices. */
+  sync(): void;
+}
+
+/** mmap(MAP_SHARED) `length` bytes of `fd` from `offset` (page aligned). */
+export function mmapShared(fd: number, length: number, offset = 0, writable = true): Mapped {
+  if (length <= 0) throw new SysError('mmap', os.constants.errno.EINVAL, `length ${length}`);
+  const prot = PROT_READ | (writable ? PROT_WRITE : 0);
+  const ptr = mmapFn(null, length, prot, MAP_SHARED, fd, offset);
+  if (ptr === null || koffi.address(ptr) === MAP_FAILED) throw new SysError('mmap', koffi.errno(), `of ${length} bytes`);
+  const bytes = Buffer.from(koffi.view(ptr, length));
+  let live = true;
+  return {
+    bytes,
+    length,
+    unmap() {
+      if (!live) return;
+      live = false;
+      check('munmap', munmapFn(ptr, length));
+    },
+    sync() {
+      if (live) check('msync', msyncFn(ptr, length, 4 /* MS_SYNC */));
+    },
+  };
+}
+
+export const LOCK_SH = 1;
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
+export const LOCK_UN = 8;
+
+/** flock(2); returns false when LOCK_NB was asked and the lock is held elsewhere. */
+export function flock(fd: number, op: number): boolean {
+  const rc = flockFn(fd, op) as number;
+  if (rc === 0) return true;
+  const e = koffi.errno();
+  if (e === os.constants.errno.EWOULDBLOCK && op & LOCK_NB) return false;
+  throw new SysError('flock', e);
+}
