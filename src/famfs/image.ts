@@ -1,0 +1,440 @@
+// A famfs image opened without a kernel: the I/O half of src/famfs. Maps the primary
+// daxdev (and, for a layout, the secondaries), validates the superblock and log header,
+// replays the log into a Namespace, and appends entries as the master. The on-media codecs
+// it uses are pure; this is the only module here that touches devices.
+import fs from 'node:fs';
+import { resolveRange, type FileMap } from '../interleave/filemap.js';
+import type { Daxdev, Layout } from '../interleave/layout.js';
+import { MappedDevice, openDaxdev, deviceSize, type DaxdevMemory } from '../device/memory.js';
+import { flock, LOCK_EX, LOCK_NB, LOCK_UN } from '../sys/libc.js';
+import { Allocator, Bitmap, AllocError, type AllocOptions } from './alloc.js';
+import { LOG_OFFSET, MAX_PATHLEN, FM_ALL_HOSTS_RW } from './constants.js';
+import { ImageError } from './errors.js';
+import { systemUuid, type Role } from './host.js';
+import { decodeLogHeader, encodeEntry, entryOffset, LogError, logHeaderStruct, LOG_HEADER_SIZE, type LogHeader, type NewEntry } from './log.js';
+import { Namespace, PathError, splitPath, type DirNode, type FileNode, type Node } from './namespace.js';
+import { newScan, scanEntries, type ScanState } from './scan.js';
+import { checkSuperblock, type Superblock } from './superblock.js';
+import { decodeTag } from './tag.js';
+import { formatUuid, uuidEqual } from './uuid.js';
+
+export interface OpenOptions {
+  /** Primary device path (single-device image). */
+  readonly device?: string;
+  /** A layout: daxdev 0 is the primary, the others are matched to ADD_DAXDEV entries. */
+  readonly layout?: Layout;
+  /** Map writable; log appends also need the master role. */
+  readonly writable?: boolean;
+  /** The host identity: raw UUID bytes, or a file holding it (default /opt/famfs/system_uuid). */
+  readonly systemUuid?: Uint8Array | string;
+  /** Play a client even on the master host (famfs --client / -c). */
+  readonly client?: boolean;
+}
+
+export interface CreatOptions extends AllocOptions {
+  readonly mode?: number;
+  readonly uid?: number;
+  readonly gid?: number;
+}
+
+export interface MkdirOptions {
+  readonly mode?: number;
+  readonly uid?: number;
+  readonly gid?: number;
+  /** mkdir -p: create missing parents, no error if it exists as a directory. */
+  readonly parents?: boolean;
+}
+
+function euid(): number {
+  return process.geteuid?.() ?? 0;
+}
+function egid(): number {
+  return process.getegid?.() ?? 0;
+}
+
+/** Validate a path for a log entry: relative form < 80 bytes (FAMFS_MAX_PATHLEN). */
+export function relpathOf(path: string): string {
+  const rel = splitPath(path).join('/');
+  if (!rel) throw new ImageError(`${path}: not a file name`, 'EINVAL');
+  if (Buffer.byteLength(rel) > MAX_PATHLEN - 1) throw new ImageError(`${path}: path longer than ${MAX_PATHLEN - 1} bytes`, 'ENAMETOOLONG');
+  return rel;
+}
+
+export class FamfsImage {
+  readonly namespace = new Namespace();
+  /** Entries not replayed into the namespace (logplay stops at the first bad one). */
+  replayStoppedAt: { index: number; message: string } | undefined;
+  private scanState: ScanState;
+  private logHeader: LogHeader;
+  private allocator: Allocator | undefined;
+  private allocatorAt = -1;
+  private closed = false;
+
+  private constructor(
+    readonly source: string,
+    readonly sb: Superblock,
+    readonly role: Role,
+    readonly writable: boolean,
+    private readonly devices: Map<number, DaxdevMemory>,
+    private readonly layout: Layout | undefined,
+    /** An open fd holding flock(LOCK_EX) on the primary, for writers. */
+    private readonly lockFd: number | undefined,
+    /** A view of the whole log region (zero-copy when the primary maps contiguously). */
+    private log: Buffer,
+    private readonly logIsView: boolean,
+  ) {
+    this.logHeader = decodeLogHeader(log, sb.logLen);
+    this.scanState = newScan(sb.ddSize, sb.logLen);
+    this.replay();
+  }
+
+  /** Open and replay; throws ImageError with a clear message for anything not famfs. */
+  static open(opts: OpenOptions): FamfsImage {
+    const writable = opts.writable ?? false;
+    let primary: DaxdevMemory;
+    let lockPath: string;
+    let source: string;
+    if (opts.layout) {
+      const d0 = opts.layout.daxdevs[0];
+      if (!d0) throw new ImageError(`${opts.layout.source}: the layout has no daxdevs`);
+      primary = openDev(d0, writable);
+      lockPath = primaryPath(d0);
+      source = opts.layout.source;
+    } else if (opts.device) {
+      source = opts.device;
+      lockPath = opts.device;
+      primary = openPath(opts.device, writable);
+    } else {
+      throw new ImageError('no device or layout given');
+    }
+    const devices = new Map<number, DaxdevMemory>([[0, primary]]);
+    let lockFd: number | undefined;
+    try {
+      const sbBytes = Buffer.alloc(200);
+      if (primary.size < 200) throw new ImageError(`${source}: device is only ${primary.size} bytes; no famfs superblock`, 'EINVAL');
+      primary.read(0, sbBytes);
+      const chk = checkSuperblock(sbBytes);
+      if (!chk.ok) throw new ImageError(`${source}: ${chk.message}`, 'EINVAL');
+      const sb = chk.sb;
+      if (sb.logOffset !== LOG_OFFSET) throw new ImageError(`${source}: superblock log_offset 0x${sb.logOffset.toString(16)} (famfs requires 0x${LOG_OFFSET.toString(16)})`);
+      if (sb.logLen < LOG_HEADER_SIZE || LOG_OFFSET + sb.logLen > primary.size) {
+        throw new ImageError(`${source}: the log (${sb.logLen} bytes at 0x${LOG_OFFSET.toString(16)}) does not fit the ${primary.size}-byte device (truncated device?)`, 'EIO');
+      }
+      if (sb.ddSize > primary.size) {
+        throw new ImageError(`${source}: the superblock says the device holds ${sb.ddSize} bytes but it has ${primary.size} (truncated device?)`, 'EIO');
+      }
+      let role: Role = 'client';
+      const mine = opts.systemUuid instanceof Uint8Array ? opts.systemUuid : systemUuid(opts.systemUuid);
+      if (uuidEqual(mine, sb.systemUuid) && !opts.client) role = 'master';
+      if (writable && role === 'master') {
+        lockFd = fs.openSync(lockPath, 'r');
+        if (!flock(lockFd, LOCK_EX | LOCK_NB)) {
+          throw new ImageError(`${source}: another writer holds the image (mounted read-write, or another famfs-ts command is running)`, 'EBUSY');
+        }
+      }
+      const slices = primary.slices(LOG_OFFSET, sb.logLen);
+      const isView = slices.length === 1;
+      let log: Buffer;
+      if (isView) log = slices[0]!;
+      else {
+        log = Buffer.alloc(sb.logLen);
+        primary.read(LOG_OFFSET, log);
+      }
+      let img: FamfsImage;
+      try {
+        img = new FamfsImage(source, sb, role, writable, devices, opts.layout, lockFd, log, isView);
+      } catch (e) {
+        if (e instanceof LogError) throw new ImageError(`${source}: ${e.message}`, 'EINVAL');
+        throw e;
+      }
+      img.attachSecondaries();
+      return img;
+    } catch (e) {
+      for (const d of devices.values()) d.close();
+      if (lockFd !== undefined) {
+        try { flock(lockFd, LOCK_UN); } catch { /* closing releases it anyway */ }
+        fs.closeSync(lockFd);
+      }
+      throw e;
+    }
+  }
+
+  get header(): LogHeader {
+    return this.logHeader;
+  }
+  get scan(): ScanState {
+    return this.scanState;
+  }
+  get logLen(): number {
+    return this.sb.logLen;
+  }
+  get logSlots(): number {
+    return this.logHeader.lastIndex + 1;
+  }
+  get logFull(): boolean {
+    return this.logHeader.nextIndex > this.logHeader.lastIndex;
+  }
+  /** The raw log region (read-only use: fsck, benchmarks). */
+  get logBytes(): Buffer {
+    return this.log;
+  }
+
+  /** Map the layout's secondary daxdevs that the log knows, checking their tags. */
+  private attachSecondaries(): void {
+    if (!this.layout) return;
+    for (const [index, known] of this.scanState.daxdevs) {
+      if (index === 0 || this.devices.has(index)) continue;
+      const dax = this.layout.daxdevs.find((d) => d.index === index);
+      if (!dax) continue; // files on it fail to read with a clear error
+      const mem = openDev(dax, this.writable);
+      const tagBytes = Buffer.alloc(64);
+      try {
+        if (mem.size < known.size) throw new ImageError(`daxdev ${index} (${dax.name}): ${mem.size} bytes, the log says ${known.size}`, 'EIO');
+        mem.read(0, tagBytes);
+        const tag = decodeTag(tagBytes);
+        if (typeof tag === 'string') throw new ImageError(`daxdev ${index} (${dax.name}): ${tag}`, 'EIO');
+        if (!known.uuid || !uuidEqual(tag.devUuid, known.uuid) || !uuidEqual(tag.fsUuid, this.sb.uuid) || tag.index !== index) {
+          throw new ImageError(`daxdev ${index} (${dax.name}): its tag (uuid ${formatUuid(tag.devUuid)}, index ${tag.index}) does not match the log's ADD_DAXDEV entry`, 'EIO');
+        }
+      } catch (e) {
+        mem.close();
+        throw e;
+      }
+      this.devices.set(index, mem);
+    }
+  }
+
+  /** Re-read the header and replay entries appended since; returns how many were new. */
+  refresh(): number {
+    this.checkOpen();
+    if (!this.logIsView) this.devices.get(0)!.read(LOG_OFFSET, this.log);
+    const before = this.scanState.scanned;
+    this.logHeader = decodeLogHeader(this.log, this.sb.logLen);
+    this.replay();
+    if (this.layout) this.attachSecondaries();
+    return this.scanState.scanned - before;
+  }
+
+  private replay(): void {
+    const st = this.scanState;
+    const from = st.scanned;
+    const badBefore = st.bad.length;
+    scanEntries(st, this.log, this.logHeader);
+    const firstBad = st.bad[badBefore];
+    for (let i = from; i < st.scanned; i++) {
+      if (this.replayStoppedAt) break;
+      const e = st.entries[i];
+      if (!e) {
+        // logplay aborts at the first invalid entry (§3.6).
+        this.replayStoppedAt = firstBad && firstBad.index === i ? firstBad : { index: i, message: `log entry ${i} is invalid` };
+        break;
+      }
+      this.namespace.apply(e, i);
+    }
+  }
+
+  lookup(path: string): Node | undefined {
+    return this.namespace.lookup(path);
+  }
+
+  readdir(path: string): Node[] {
+    const n = this.namespace.lookup(path);
+    if (!n) throw new ImageError(`${path}: No such file or directory`, 'ENOENT');
+    if (n.kind !== 'dir') throw new ImageError(`${path}: Not a directory`, 'ENOTDIR');
+    return [...n.children.keys()].sort().map((k) => n.children.get(k)!);
+  }
+
+  file(path: string): FileNode {
+    const n = this.namespace.lookup(path);
+    if (!n) throw new ImageError(`${path}: No such file or directory`, 'ENOENT');
+    if (n.kind !== 'file') throw new ImageError(`${path}: Is a directory`, 'EISDIR');
+    return n;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new ImageError(`${this.source}: image is closed`, 'EBADF');
+  }
+
+  private checkAppend(): void {
+    this.checkOpen();
+    if (this.role !== 'master') throw new ImageError(`${this.source}: Error not running on FAMFS_MASTER node`, 'EPERM');
+    if (!this.writable) throw new ImageError(`${this.source}: image opened read-only`, 'EROFS');
+  }
+
+  /** The allocation session (famfs_locked_log): bitmaps copied from the scan, cur_pos 0. */
+  private session(): Allocator {
+    if (!this.allocator || this.allocatorAt !== this.scanState.scanned) {
+      // Entries appeared that this session did not write: start a new one.
+      const copies = new Map<number, Bitmap>();
+      for (const [k, b] of this.scanState.bitmaps) {
+        const c = new Bitmap(b.nbits);
+        c.bits.set(b.bits);
+        copies.set(k, c);
+      }
+      const sizes = new Map<number, number>([...this.scanState.daxdevs].map(([k, d]) => [k, d.size]));
+      this.allocator = new Allocator(copies, sizes);
+    }
+    return this.allocator;
+  }
+
+  /** Append one entry (famfs_append_log, §3.6): entry first, then the header counters. */
+  append(entry: NewEntry): number {
+    this.checkAppend();
+    this.refresh();
+    const h = this.logHeader;
+    if (h.nextIndex > h.lastIndex) throw new ImageError(`${this.source}: log full`, 'ENOMEM');
+    const index = h.nextIndex;
+    // seqnum == index always (both start at 0 and advance together).
+    const bytes = encodeEntry(entry, h.nextSeqnum);
+    const primary = this.devices.get(0)!;
+    primary.write(LOG_OFFSET + entryOffset(index), bytes);
+    const counters = Buffer.alloc(16);
+    counters.writeBigUInt64LE(BigInt(h.nextSeqnum + 1), 0);
+    counters.writeBigUInt64LE(BigInt(index + 1), 8);
+    primary.write(LOG_OFFSET + logHeaderStruct.offsetOf('nextSeqnum'), counters);
+    const ownSession = this.allocator !== undefined && this.allocatorAt === this.scanState.scanned;
+    this.refresh();
+    if (ownSession) this.allocatorAt = this.scanState.scanned;
+    return index;
+  }
+
+  /**
+   * Create a file of `size` bytes (famfs creat/cp): allocate, log, replay. The path's parent
+   * must exist; the path must not.
+   */
+  creat(path: string, size: number, opts: CreatOptions = {}): FileNode {
+    this.checkAppend();
+    this.refresh();
+    const rel = relpathOf(path);
+    if (!Number.isSafeInteger(size) || size <= 0) throw new ImageError(`${path}: Creating empty file (${size}) not allowed`, 'EINVAL');
+    const where = this.parentDir(rel);
+    if (where.parent.children.has(where.name)) throw new ImageError(`${path}: File exists`, 'EEXIST');
+    if (this.logFull) throw new ImageError(`${this.source}: log full`, 'ENOMEM');
+    const alloc = this.session();
+    this.allocatorAt = this.scanState.scanned;
+    let map: FileMap;
+    try {
+      map = alloc.alloc(size, opts);
+    } catch (e) {
+      if (e instanceof AllocError) throw new ImageError(`${path}: ${e.message}`, e.errno);
+      throw e;
+    }
+    this.append({ type: 'file', path: rel, size, flags: FM_ALL_HOSTS_RW, uid: opts.uid ?? euid(), gid: opts.gid ?? egid(), mode: (opts.mode ?? 0o644) & 0o7777, map });
+    return this.file(rel);
+  }
+
+  /** Log a file with a given FileMap (no allocation: tools and tests, e.g. famfs clone). */
+  logFile(path: string, map: FileMap, opts: { mode?: number; uid?: number; gid?: number } = {}): FileNode {
+    const rel = relpathOf(path);
+    this.append({ type: 'file', path: rel, size: map.size, flags: FM_ALL_HOSTS_RW, uid: opts.uid ?? euid(), gid: opts.gid ?? egid(), mode: (opts.mode ?? 0o644) & 0o7777, map });
+    const n = this.namespace.lookup(rel);
+    if (!n || n.kind !== 'file') throw new ImageError(`${path}: logged but not replayed (see logplay)`, 'EIO');
+    return n;
+  }
+
+  private parentDir(rel: string): { parent: DirNode; name: string } {
+    try {
+      return this.namespace.parentOf(rel);
+    } catch (e) {
+      if (e instanceof PathError) throw new ImageError(e.message, e.errno);
+      throw e;
+    }
+  }
+
+  mkdir(path: string, opts: MkdirOptions = {}): DirNode {
+    this.checkAppend();
+    this.refresh();
+    const rel = relpathOf(path);
+    const entry = (p: string): NewEntry => ({ type: 'mkdir', path: p, uid: opts.uid ?? euid(), gid: opts.gid ?? egid(), mode: (opts.mode ?? 0o755) & 0o7777 });
+    if (!opts.parents) {
+      const where = this.parentDir(rel);
+      if (where.parent.children.has(where.name)) throw new ImageError(`${path}: File exists`, 'EEXIST');
+      this.append(entry(rel));
+    } else {
+      const parts = rel.split('/');
+      for (let k = 1; k <= parts.length; k++) {
+        const sub = parts.slice(0, k).join('/');
+        const n = this.namespace.lookup(sub);
+        if (n?.kind === 'dir') continue;
+        if (n) throw new ImageError(`${path}: ${sub} exists and is not a directory`, 'ENOTDIR');
+        // mkdir -p logs one entry per created component (§3.7).
+        this.append(entry(sub));
+      }
+    }
+    const n = this.namespace.lookup(rel);
+    if (!n || n.kind !== 'dir') throw new ImageError(`${path}: logged but not replayed`, 'EIO');
+    return n;
+  }
+
+  private dev(index: number): DaxdevMemory {
+    const d = this.devices.get(index);
+    if (!d) throw new ImageError(`${this.source}: daxdev ${index} is not mapped (give a layout that maps it)`, 'EIO');
+    return d;
+  }
+
+  /** Read file bytes at `pos` into `dst`; returns the count (short at EOF). */
+  read(file: FileNode, pos: number, dst: Uint8Array): number {
+    this.checkOpen();
+    let n = 0;
+    for (const m of resolveRange(file.map, pos, dst.byteLength)) {
+      this.dev(m.daxdev).read(m.offset, dst.subarray(m.pos - pos, m.pos - pos + m.length));
+      n += m.length;
+    }
+    return n;
+  }
+
+  /** Write file bytes at `pos` (files never grow: clipped at the size); returns the count. */
+  write(file: FileNode, pos: number, src: Uint8Array): number {
+    this.checkOpen();
+    if (!this.writable) throw new ImageError(`${this.source}: image opened read-only`, 'EROFS');
+    let n = 0;
+    for (const m of resolveRange(file.map, pos, src.byteLength)) {
+      this.dev(m.daxdev).write(m.offset, src.subarray(m.pos - pos, m.pos - pos + m.length));
+      n += m.length;
+    }
+    return n;
+  }
+
+  /** The memory of daxdev `index` (mount servers hand out slices of it). */
+  daxdev(index: number): DaxdevMemory {
+    return this.dev(index);
+  }
+
+  sync(): void {
+    for (const d of this.devices.values()) d.sync();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.writable) {
+      try { this.sync(); } catch { /* best effort: emulated devices share the page cache */ }
+    }
+    for (const d of this.devices.values()) d.close();
+    if (this.lockFd !== undefined) {
+      try { flock(this.lockFd, LOCK_UN); } finally { fs.closeSync(this.lockFd); }
+    }
+  }
+}
+
+function primaryPath(d: Daxdev): string {
+  return d.backing.kind === 'device' ? d.backing.device.path : d.backing.members[0]!.path;
+}
+
+function openPath(path: string, writable: boolean): DaxdevMemory {
+  let size: number;
+  try {
+    size = deviceSize(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new ImageError(`${path}: device not found`, 'ENOENT');
+    throw new ImageError(`${path}: ${(e as Error).message}`, 'EINVAL');
+  }
+  if (size <= 0) throw new ImageError(`${path}: device is empty`, 'EINVAL');
+  return MappedDevice.open(path, { writable, size });
+}
+
+function openDev(d: Daxdev, writable: boolean): DaxdevMemory {
+  if (d.backing.kind === 'device') return openPath(d.backing.device.path, writable);
+  return openDaxdev(d, { writable });
+}

@@ -1,0 +1,131 @@
+// One pass over the log (famfs_build_bitmap, reference §4.1, plus the entry checks of
+// §3.6): validates every entry in [0, next_index), decodes the good ones, and rebuilds one
+// allocation bitmap per daxdev with famfs's statistics. Pure: it reads a byte view of the
+// log and nothing else. Used by image open/refresh, fsck and logplay.
+import { ALLOC_UNIT, LOG_OFFSET } from './constants.js';
+import { Bitmap } from './alloc.js';
+import { checkEntry, decodeEntry, entryOffset, ENTRY_SIZE, LogError, type LogEntry, type LogHeader } from './log.js';
+import { uuidEqual } from './uuid.js';
+
+export interface BadEntry {
+  readonly index: number;
+  readonly message: string;
+}
+
+/** A daxdev known to the log: index 0 from the superblock, others from ADD_DAXDEV entries. */
+export interface KnownDaxdev {
+  readonly index: number;
+  readonly size: number;
+  readonly uuid: Uint8Array | undefined;
+}
+
+/** Bytes famfs-ts reserves at the start of a secondary daxdev for its tag (DESIGN.md). */
+export const SECONDARY_RESERVED = ALLOC_UNIT;
+
+export interface ScanState {
+  /** Decoded entries by index; undefined where the entry is bad. */
+  readonly entries: (LogEntry | undefined)[];
+  readonly bad: BadEntry[];
+  /** Extent problems (unknown daxdev, unaligned, past the device end): fsck errors. */
+  readonly extentErrors: string[];
+  readonly daxdevs: Map<number, KnownDaxdev>;
+  readonly bitmaps: Map<number, Bitmap>;
+  collisions: number;
+  allocatedBytes: number;
+  sumFileSizes: number;
+  files: number;
+  dirs: number;
+  /** Entries scanned so far (= next index to scan). */
+  scanned: number;
+}
+
+export function newScan(primarySize: number, logLen: number): ScanState {
+  const bm = Bitmap.forDevice(primarySize);
+  const st: ScanState = {
+    entries: [], bad: [], extentErrors: [], daxdevs: new Map([[0, { index: 0, size: primarySize, uuid: undefined }]]),
+    bitmaps: new Map([[0, bm]]), collisions: 0, allocatedBytes: 0, sumFileSizes: 0, files: 0, dirs: 0, scanned: 0,
+  };
+  // Superblock and log are not in the log; famfs marks them by hand (put_sb_log_into_bitmap).
+  st.allocatedBytes += bm.mark(0, LOG_OFFSET + logLen).newUnits * ALLOC_UNIT;
+  return st;
+}
+
+function markExtent(st: ScanState, index: number, dev: number, offset: number, len: number): void {
+  const bm = st.bitmaps.get(dev);
+  const where = `log entry ${index}`;
+  if (!bm) { st.extentErrors.push(`${where}: extent on unknown daxdev ${dev}`); return; }
+  if (offset % ALLOC_UNIT) { st.extentErrors.push(`${where}: extent offset 0x${offset.toString(16)} is not 2 MiB aligned`); return; }
+  const r = bm.mark(offset, len);
+  st.collisions += r.collisions;
+  st.allocatedBytes += r.newUnits * ALLOC_UNIT;
+  if (r.outside) st.extentErrors.push(`${where}: extent [0x${offset.toString(16)}, +0x${len.toString(16)}) runs past daxdev ${dev}`);
+}
+
+/** Scan entries [st.scanned, header.nextIndex) of `log` (the whole log region). */
+export function scanEntries(st: ScanState, log: Uint8Array, header: LogHeader): void {
+  for (let i = st.scanned; i < header.nextIndex; i++) {
+    const at = entryOffset(i);
+    if (at + ENTRY_SIZE > log.byteLength) {
+      st.bad.push({ index: i, message: `log entry ${i} lies past the end of the log` });
+      st.entries[i] = undefined;
+      continue;
+    }
+    const raw = log.subarray(at, at + ENTRY_SIZE);
+    const problem = checkEntry(raw, i);
+    let e: LogEntry | undefined;
+    if (problem === undefined) {
+      try {
+        e = decodeEntry(raw, i);
+      } catch (err) {
+        if (!(err instanceof LogError)) throw err;
+        st.bad.push({ index: i, message: err.message });
+      }
+    } else {
+      st.bad.push({ index: i, message: problem });
+    }
+    st.entries[i] = e;
+    if (!e) continue;
+    switch (e.type) {
+      case 'file':
+        st.files++;
+        st.sumFileSizes += e.size;
+        for (const x of e.map.extents) {
+          if (x.type === 'simple') markExtent(st, i, x.daxdev, x.offset, x.length);
+          else for (const s of x.strips) markExtent(st, i, s.daxdev, s.offset, s.length);
+        }
+        break;
+      case 'mkdir':
+        st.dirs++;
+        break;
+      case 'add-daxdev': {
+        // Dense, in index order, unique uuid; slot 0 is the primary (famfs_daxdev_table_add, §3.5).
+        const dup = [...st.daxdevs.values()].some((d) => d.uuid && uuidEqual(d.uuid, e.uuid));
+        if (e.index !== st.daxdevs.size || dup || e.size < 2 * ALLOC_UNIT) {
+          st.extentErrors.push(`log entry ${i}: ADD_DAXDEV index ${e.index} size ${e.size} rejected (expected index ${st.daxdevs.size}, a unique uuid and at least 4 MiB)`);
+          break;
+        }
+        st.daxdevs.set(e.index, { index: e.index, size: e.size, uuid: e.uuid });
+        const bm = Bitmap.forDevice(e.size);
+        st.bitmaps.set(e.index, bm);
+        st.allocatedBytes += bm.mark(0, SECONDARY_RESERVED).newUnits * ALLOC_UNIT;
+        break;
+      }
+      case 'other':
+        break;
+    }
+  }
+  st.scanned = Math.max(st.scanned, header.nextIndex);
+}
+
+/** Total bitmap capacity over all daxdevs (famfs: nbits * alloc_unit of the primary). */
+export function bitmapCapacity(st: ScanState): number {
+  let n = 0;
+  for (const b of st.bitmaps.values()) n += b.nbits * ALLOC_UNIT;
+  return n;
+}
+
+export function deviceCapacity(st: ScanState): number {
+  let n = 0;
+  for (const d of st.daxdevs.values()) n += d.size;
+  return n;
+}

@@ -1,0 +1,49 @@
+// Temp images for the famfs tests: sparse files in /dev/shm (or the OS temp dir), deleted
+// by cleanup(). The golden image is the fixture's 16 MiB head extended to 4 GiB.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import zlib from 'node:zlib';
+
+export const FIXTURE = '/work/shared/fixtures/famfs-example';
+export const GiB = 1024 ** 3;
+export const MiB = 1024 ** 2;
+
+const base = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
+
+export class TempDir {
+  readonly dir = fs.mkdtempSync(path.join(base, 'famfs-ts-test-'));
+  file(name: string, size: number): string {
+    const p = path.join(this.dir, name);
+    const fd = fs.openSync(p, 'w');
+    fs.ftruncateSync(fd, size);
+    fs.closeSync(fd);
+    return p;
+  }
+  path(name: string): string {
+    return path.join(this.dir, name);
+  }
+  cleanup(): void {
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+let headCache: Buffer | undefined;
+export function fixtureHead(): Buffer {
+  headCache ??= zlib.gunzipSync(fs.readFileSync(path.join(FIXTURE, 'head-16MiB.bin.gz')));
+  return headCache;
+}
+
+/** The fixture image as a 4 GiB sparse file. */
+export function fixtureImage(t: TempDir, name = 'dax0.0'): string {
+  const p = t.file(name, 4 * GiB);
+  const fd = fs.openSync(p, 'r+');
+  fs.writeSync(fd, fixtureHead(), 0, fixtureHead().length, 0);
+  fs.closeSync(fd);
+  return p;
+}
+
+/** The fixture's system UUID (superblock bytes 80..95): opening with it plays the master. */
+export function fixtureSystemUuid(): Uint8Array {
+  return Uint8Array.from(fixtureHead().subarray(80, 96));
+}
