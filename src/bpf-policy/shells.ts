@@ -1,0 +1,223 @@
+// Program shells: the same resolver core wrapped for each way a kernel can run it
+// (bpf-tooling.md §6; fuse-iomap-abi.md §4). Each shell moves its inputs into the core's
+// registers (core.ts) and stores the answer where its caller looks for it.
+import { Asm } from './asm.js';
+import { CORE_REG, STATUS, type ResolverCore } from './core.js';
+import { defineStruct } from '../cstruct.js';
+
+export type ShellName = 'syscall' | 'fuse_bpf_ops' | 'fuse_iomap_bpf_ops' | 'bpf_dummy_ops';
+export const SHELL_NAMES: readonly ShellName[] = ['syscall', 'fuse_bpf_ops', 'fuse_iomap_bpf_ops', 'bpf_dummy_ops'];
+
+/** BPF_PROG_TYPE_* values used here (bpf-tooling.md §2.3). */
+export const PROG_TYPE = { STRUCT_OPS: 27, SYSCALL: 31 } as const;
+
+export interface ShellSpec {
+  readonly name: ShellName;
+  readonly progType: number;
+  /** BPF_F_SLEEPABLE: syscall programs must be (bpf-tooling.md §1.6). */
+  readonly sleepable: boolean;
+  /** struct_ops shells: the kernel struct and member the program implements. */
+  readonly structOps?: { readonly type: string; readonly member: string };
+  /** ELF section name libbpf expects (bpf-tooling.md §2.1). */
+  readonly section: string;
+  readonly license: string;
+}
+
+export const SHELLS: Record<ShellName, ShellSpec> = {
+  syscall: { name: 'syscall', progType: PROG_TYPE.SYSCALL, sleepable: true, section: 'syscall', license: 'GPL' },
+  fuse_bpf_ops: {
+    name: 'fuse_bpf_ops', progType: PROG_TYPE.STRUCT_OPS, sleepable: false,
+    structOps: { type: 'fuse_bpf_ops', member: 'iomap_begin' }, section: 'struct_ops/iomap_begin', license: 'GPL',
+  },
+  fuse_iomap_bpf_ops: {
+    name: 'fuse_iomap_bpf_ops', progType: PROG_TYPE.STRUCT_OPS, sleepable: false,
+    structOps: { type: 'fuse_iomap_bpf_ops', member: 'iomap_begin' }, section: 'struct_ops/iomap_begin', license: 'GPL',
+  },
+  bpf_dummy_ops: {
+    name: 'bpf_dummy_ops', progType: PROG_TYPE.STRUCT_OPS, sleepable: false,
+    structOps: { type: 'bpf_dummy_ops', member: 'test_2' }, section: 'struct_ops/test_2', license: 'GPL',
+  },
+};
+
+/** The syscall shell's ctx (DESIGN.md "BPF syscall shell ctx"): pos and nodeid in, the rest out. */
+export const SyscallCtx = defineStruct('famfs_ts_bpf_ctx', 40, [
+  { name: 'pos', offset: 0, type: 'u64big' },
+  { name: 'daxdev', offset: 8, type: 'u64big' },
+  { name: 'offset', offset: 16, type: 'u64big' },
+  { name: 'length', offset: 24, type: 'u64big' },
+  { name: 'nodeid', offset: 32, type: 'u64big' },
+] as const);
+
+/**
+ * Joanne Koong's `fuse_iomap_io` (fuse-iomap-abi.md §4.1): Darrick's 32-byte struct
+ * (§1.2) plus `u64 id` at 32, the index into the connection's dax devices.
+ */
+export const JoanneIomapIo = defineStruct('fuse_iomap_io(joanne)', 40, [
+  { name: 'offset', offset: 0, type: 'u64big' },
+  { name: 'length', offset: 8, type: 'u64big' },
+  { name: 'addr', offset: 16, type: 'u64big' },
+  { name: 'type', offset: 24, type: 'u16' },
+  { name: 'flags', offset: 26, type: 'u16' },
+  { name: 'dev', offset: 28, type: 'u32' },
+  { name: 'id', offset: 32, type: 'u64big' },
+] as const);
+
+/** `struct fuse_iomap_io` (fuse-iomap-abi.md §1.2), 32 bytes. */
+export const FuseIomapIo = defineStruct('fuse_iomap_io', 32, [
+  { name: 'offset', offset: 0, type: 'u64big' },
+  { name: 'length', offset: 8, type: 'u64big' },
+  { name: 'addr', offset: 16, type: 'u64big' },
+  { name: 'type', offset: 24, type: 'u16' },
+  { name: 'flags', offset: 26, type: 'u16' },
+  { name: 'dev', offset: 28, type: 'u32' },
+] as const);
+
+/** `struct fuse_iomap_begin_out`: read slot at 0, write slot at 32 (§1.2). */
+export const FUSE_IOMAP_BEGIN_OUT_SIZE = 64;
+export const IOMAP_TYPE = { MAPPED: 2, PURE_OVERWRITE: 255 } as const;
+export const FUSE_IOMAP_NULL_ADDR = 0xffffffffffffffffn;
+/** Darrick's enum fuse_iomap_bpf_ret (§4.2). */
+export const FIB = { FALLBACK: 0, HANDLED: 1 } as const;
+/** Errnos Joanne's iomap_begin returns (negative): no layout -> ENOENT, EOF or hole -> EIO. */
+export const ERRNO = { ENOENT: 2, EIO: 5, EINVAL: 22 } as const;
+
+/** bpf_dummy_ops.test_2 modes (arg a1): what the 32-bit retval and state->val carry. */
+export const DUMMY_MODE = { STATUS_DAXDEV: 0, OFFSET: 1, LENGTH: 2 } as const;
+
+export interface ShellOptions {
+  /** fuse_iomap_bpf_ops + generic core: BTF id of kfunc fuse_bpf_inode_nodeid (§4.2). */
+  readonly nodeidKfunc?: number;
+  /** fuse_iomap_bpf_ops: device cookie = daxdev + this (cookie 0 is FUSE_IOMAP_DEV_NULL). */
+  readonly devCookieBase?: number;
+}
+
+export class ShellError extends Error {}
+
+/** Wrap `core` in `shell`; returns the assembler holding the whole program. */
+export function wrap(core: ResolverCore, shell: ShellName, opts: ShellOptions = {}): Asm {
+  const a = new Asm();
+  const done = 'done';
+  const { pos, nodeid, keep } = CORE_REG;
+  switch (shell) {
+    case 'syscall': {
+      a.mov(keep, 'r1');
+      a.ldx('dw', pos, 'r1', SyscallCtx.offsetOf('pos'));
+      if (core.needsNodeid) a.ldx('dw', nodeid, 'r1', SyscallCtx.offsetOf('nodeid'));
+      core.emit(a, done);
+      a.label(done);
+      a.jmp('jne', 'r0', STATUS.MAPPED, 'out');
+      a.stx('dw', keep, SyscallCtx.offsetOf('daxdev'), CORE_REG.daxdev);
+      a.stx('dw', keep, SyscallCtx.offsetOf('offset'), CORE_REG.offset);
+      a.stx('dw', keep, SyscallCtx.offsetOf('length'), CORE_REG.length);
+      a.label('out');
+      a.exit();
+      return a;
+    }
+    case 'fuse_bpf_ops': {
+      // iomap_begin(u64 nodeid, loff_t pos, loff_t length, unsigned flags, fuse_iomap_io *out__nullable):
+      // arguments are a u64 array (bpf_tracing_btf_ctx_access).
+      a.ldx('dw', keep, 'r1', 4 * 8);
+      a.ldx('dw', pos, 'r1', 1 * 8);
+      if (core.needsNodeid) a.ldx('dw', nodeid, 'r1', 0);
+      a.mov('r0', -ERRNO.EINVAL);
+      a.jmp('jeq', keep, 0, 'out');
+      core.emit(a, done);
+      a.label(done);
+      a.jmp('jne', 'r0', STATUS.MAPPED, 'fail');
+      a.stx('dw', keep, JoanneIomapIo.offsetOf('offset'), pos);
+      a.stx('dw', keep, JoanneIomapIo.offsetOf('length'), CORE_REG.length);
+      a.stx('dw', keep, JoanneIomapIo.offsetOf('addr'), CORE_REG.offset);
+      a.st('h', keep, JoanneIomapIo.offsetOf('type'), IOMAP_TYPE.MAPPED);
+      a.st('h', keep, JoanneIomapIo.offsetOf('flags'), 0);
+      a.st('w', keep, JoanneIomapIo.offsetOf('dev'), 0);
+      a.stx('dw', keep, JoanneIomapIo.offsetOf('id'), CORE_REG.daxdev);
+      a.exit();
+      a.label('fail');
+      a.mov('r1', 'r0');
+      a.mov('r0', -ERRNO.EIO);
+      a.jmp('jne', 'r1', STATUS.UNKNOWN_NODEID, 'out');
+      a.mov('r0', -ERRNO.ENOENT);
+      a.label('out');
+      a.exit();
+      return a;
+    }
+    case 'fuse_iomap_bpf_ops': {
+      // iomap_begin(fuse_bpf_inode *fbi, u64 pos, u64 count, u32 opflags, fuse_iomap_begin_out *outarg)
+      a.ldx('dw', keep, 'r1', 4 * 8);
+      a.ldx('dw', pos, 'r1', 1 * 8);
+      if (core.needsNodeid) {
+        if (opts.nodeidKfunc === undefined) {
+          throw new ShellError('the generic program in the fuse_iomap_bpf_ops shell needs the BTF id of kfunc fuse_bpf_inode_nodeid, which this kernel does not have');
+        }
+        a.ldx('dw', 'r1', 'r1', 0);
+        a.callKfunc(opts.nodeidKfunc);
+        a.mov(nodeid, 'r0');
+      }
+      a.mov('r0', FIB.FALLBACK);
+      a.jmp('jeq', keep, 0, 'out');
+      core.emit(a, done);
+      a.label(done);
+      a.jmp('jne', 'r0', STATUS.MAPPED, 'fallback');
+      const w = FuseIomapIo.size; // write slot
+      a.stx('dw', keep, FuseIomapIo.offsetOf('offset'), pos);
+      a.stx('dw', keep, FuseIomapIo.offsetOf('length'), CORE_REG.length);
+      a.stx('dw', keep, FuseIomapIo.offsetOf('addr'), CORE_REG.offset);
+      a.st('h', keep, FuseIomapIo.offsetOf('type'), IOMAP_TYPE.MAPPED);
+      a.st('h', keep, FuseIomapIo.offsetOf('flags'), 0);
+      a.add(CORE_REG.daxdev, opts.devCookieBase ?? 1);
+      a.stx('w', keep, FuseIomapIo.offsetOf('dev'), CORE_REG.daxdev);
+      // famfs files are overwritten in place: writes use the read mapping (§1.3).
+      a.stx('dw', keep, w + FuseIomapIo.offsetOf('offset'), pos);
+      a.stx('dw', keep, w + FuseIomapIo.offsetOf('length'), CORE_REG.length);
+      a.st('dw', keep, w + FuseIomapIo.offsetOf('addr'), -1);
+      a.st('h', keep, w + FuseIomapIo.offsetOf('type'), IOMAP_TYPE.PURE_OVERWRITE);
+      a.st('h', keep, w + FuseIomapIo.offsetOf('flags'), 0);
+      a.st('w', keep, w + FuseIomapIo.offsetOf('dev'), 0);
+      a.mov('r0', FIB.HANDLED);
+      a.exit();
+      a.label('fallback');
+      a.mov('r0', FIB.FALLBACK);
+      a.label('out');
+      a.exit();
+      return a;
+    }
+    case 'bpf_dummy_ops': {
+      // test_2(struct bpf_dummy_ops_state *cb__nullable, int a1, unsigned short a2, char a3,
+      // unsigned long a4): a1 = mode, a2 = nodeid, a4 = pos. The answer comes back 32 bits in
+      // the return value and 32 bits in state->val (bpf-tooling.md §5.9).
+      a.ldx('dw', keep, 'r1', 0);
+      a.ldx('dw', 'r2', 'r1', 1 * 8);
+      a.stx('dw', 'r10', -16, 'r2');
+      a.ldx('dw', pos, 'r1', 4 * 8);
+      if (core.needsNodeid) {
+        a.ldx('dw', nodeid, 'r1', 2 * 8);
+        a.and(nodeid, 0xffff);
+      }
+      a.mov('r0', -1);
+      a.jmp('jeq', keep, 0, 'out');
+      core.emit(a, done);
+      a.label(done);
+      a.jmp('jne', 'r0', STATUS.MAPPED, 'nomap');
+      a.ldx('dw', 'r1', 'r10', -16);
+      a.jmp('jeq', 'r1', DUMMY_MODE.OFFSET, 'm_offset');
+      a.jmp('jeq', 'r1', DUMMY_MODE.LENGTH, 'm_length');
+      a.stx('w', keep, 0, CORE_REG.daxdev);
+      a.exit();
+      a.label('m_offset');
+      a.mov('r0', CORE_REG.offset);
+      a.rsh(CORE_REG.offset, 32);
+      a.stx('w', keep, 0, CORE_REG.offset);
+      a.exit();
+      a.label('m_length');
+      a.mov('r0', CORE_REG.length);
+      a.rsh(CORE_REG.length, 32);
+      a.stx('w', keep, 0, CORE_REG.length);
+      a.exit();
+      a.label('nomap');
+      a.st('w', keep, 0, 0);
+      a.label('out');
+      a.exit();
+      return a;
+    }
+  }
+}
