@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
-# One-time machine setup: Debian packages the tests and benchmarks use, then npm ci.
+# Installs what famfs-ts needs on a fresh Debian machine, and nothing when it is already there:
+# Debian packages for the tier-2 tests and benchmarks (as root), then npm ci when
+# package-lock.json changed since the last install. `npm test` and `npm run demo` call it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-pkgs=(fuse3 fio bpftool)
+pkgs=(fuse3 fio bpftool rsync)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
+    echo "setup: installing Debian packages: ${missing[*]}" >&2
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "setup: missing Debian packages ${missing[*]}; install them as root (apt-get install -y ${missing[*]})" >&2
+    echo "setup: missing Debian packages ${missing[*]} (root-only tests need them): apt-get install -y ${missing[*]}" >&2
   fi
 fi
-npm ci --no-audit --no-fund
+stamp=node_modules/.famfs-ts-lock
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$want" > "$stamp"
+fi
