@@ -1,0 +1,269 @@
+// The protocol core: one request message in, at most one reply message out, through a
+// `send` callback that writes header + body as ONE message (one writev). No I/O of its
+// own, so tests drive it directly and the session (session.ts) only moves bytes.
+//
+// Rules it enforces (fuse-iomap-abi.md §2, fuse-engines.md §4 pitfalls):
+// - the header's len must equal the bytes received; extensions must fit; arguments are
+//   length-checked by Args; anything malformed gets -EINVAL, or nothing for the ops the
+//   kernel expects no reply to (FORGET, BATCH_FORGET, INTERRUPT, NOTIFY_REPLY);
+// - nothing but INIT before INIT (-EIO); unknown opcodes -ENOSYS;
+// - errors are header-only replies with -errno in (-512, 0); a handler that throws
+//   something without an errno gives -EIO, and exactly one reply is sent per request.
+import { StructError } from '../cstruct.js';
+import { mainline, type AbiProfile, type ProfileChooser } from './abi.js';
+import type { ConnectionInfo, FileSystem, RequestContext } from './filesystem.js';
+import { errno, FuseError } from './filesystem.js';
+import { negotiateInit, decodeInitIn, type InitLimits, type InitResult } from './init.js';
+import { MAX_ERRNO, Op } from './opcodes.js';
+import type { ReplyBody } from './ops.js';
+import { Args, IN_HEADER_SIZE, peekUnique, ProtocolError, readHeader, type Header } from './request.js';
+import { InterruptIn, OutHeader } from './structs.js';
+
+/** Writes one whole message (header first). Must not split it into several writes. */
+export type SendMessage = (iov: readonly Buffer[]) => void;
+
+export interface DispatcherOptions {
+  /** Profile for this connection, or a chooser run on the kernel's INIT (default mainline). */
+  profile?: AbiProfile | ProfileChooser;
+  limits: InitLimits;
+  /** Called for requests that failed in a way worth telling (EIO from a throw, bad messages). */
+  log?: (line: string) => void;
+  /** Trace every request and reply. */
+  debug?: boolean;
+}
+
+/** Opcodes the kernel sends expecting no answer at all. */
+const NO_REPLY = new Set<number>([Op.FORGET, Op.BATCH_FORGET, Op.INTERRUPT, Op.NOTIFY_REPLY]);
+const MAX_PENDING_INTERRUPTS = 256;
+
+class Request implements RequestContext {
+  interrupted = false;
+  private controller?: AbortController;
+  constructor(readonly unique: bigint, readonly opcode: number, readonly nodeid: number, readonly uid: number,
+    readonly gid: number, readonly pid: number) {}
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.interrupted) this.controller.abort();
+    }
+    return this.controller.signal;
+  }
+  interrupt(): void {
+    this.interrupted = true;
+    this.controller?.abort();
+  }
+}
+
+export class Dispatcher {
+  private profile?: AbiProfile;
+  private connInfo?: ConnectionInfo;
+  private destroyed = false;
+  private readonly inflight = new Map<bigint, Request>();
+  private readonly pendingInterrupts = new Set<bigint>();
+  /** Resolves with the INIT outcome, for the session (buffer sizes) and tests. */
+  onInit?: (r: InitResult) => void;
+  onDestroy?: () => void;
+
+  constructor(readonly fs: FileSystem, private readonly opts: DispatcherOptions, private readonly send: SendMessage) {}
+
+  get conn(): ConnectionInfo | undefined {
+    return this.connInfo;
+  }
+  get abi(): AbiProfile | undefined {
+    return this.profile;
+  }
+  get isDestroyed(): boolean {
+    return this.destroyed;
+  }
+  /** Requests whose handler has not settled yet. */
+  get pending(): number {
+    return this.inflight.size;
+  }
+
+  /**
+   * Handle one received message (exactly the bytes one read returned). Returns a promise
+   * when a handler went asynchronous: until it settles, views into `msg` may be in use.
+   */
+  dispatch(msg: Buffer): void | Promise<void> {
+    let h: Header;
+    try {
+      h = readHeader(msg);
+      if (h.len !== msg.length) throw new ProtocolError(`len says ${h.len} bytes, ${msg.length} arrived`);
+      if (h.extlen > h.len - IN_HEADER_SIZE) throw new ProtocolError(`extensions of ${h.extlen} bytes do not fit in ${h.len}`);
+    } catch (e) {
+      this.malformed(msg, e);
+      return;
+    }
+    if (this.opts.debug) this.opts.log?.(`rx ${h.unique}: op ${h.opcode} n${h.nodeid} len ${h.len}`);
+    if (NO_REPLY.has(h.opcode)) {
+      if (h.opcode === Op.INTERRUPT) this.interrupt(msg, h);
+      else if (this.connInfo && h.nodeid >= 0) this.runNoReply(msg, h);
+      return;
+    }
+    if (h.opcode === Op.INIT) return this.init(msg, h);
+    if (!this.connInfo || !this.profile) return this.replyError(h.unique, errno.EIO);
+    if (h.opcode === Op.DESTROY) return this.destroy(h);
+    const spec = this.profile.ops.get(h.opcode);
+    if (!spec) return this.replyError(h.unique, errno.ENOSYS);
+    if (h.nodeid < 0) return this.replyError(h.unique, errno.EINVAL);
+
+    const req = new Request(h.unique, h.opcode, h.nodeid, h.uid, h.gid, h.pid);
+    if (this.pendingInterrupts.delete(h.unique)) req.interrupted = true;
+    let result: ReplyBody | Promise<ReplyBody>;
+    try {
+      const args = new Args(msg.subarray(IN_HEADER_SIZE, h.len - h.extlen), spec.name);
+      const a = spec.decode(args, h, this.connInfo);
+      result = spec.handle({ ctx: req, fs: this.fs, conn: this.connInfo }, a);
+    } catch (e) {
+      return this.replyError(h.unique, this.errnoOf(e, spec.name));
+    }
+    if (!(result instanceof Promise)) return this.reply(h.unique, result);
+    this.inflight.set(h.unique, req);
+    return result.then(
+      (body) => {
+        this.inflight.delete(h.unique);
+        this.reply(h.unique, body);
+      },
+      (e: unknown) => {
+        this.inflight.delete(h.unique);
+        this.replyError(h.unique, this.errnoOf(e, spec.name));
+      },
+    );
+  }
+
+  /** Send a notification (unique 0, error = +code) with its payload, as one message. */
+  notify(code: number, body: readonly Buffer[]): void {
+    let len = OutHeader.size;
+    for (const b of body) len += b.length;
+    const head = Buffer.allocUnsafe(OutHeader.size);
+    head.writeUInt32LE(len, 0);
+    head.writeInt32LE(code, 4);
+    head.writeBigUInt64LE(0n, 8);
+    this.send([head, ...body]);
+  }
+
+  private init(msg: Buffer, h: Header): void {
+    if (this.connInfo) return this.replyError(h.unique, errno.EIO); // a second INIT (libfuse does the same)
+    let r: InitResult;
+    try {
+      const kernel = decodeInitIn(msg.subarray(IN_HEADER_SIZE, h.len - h.extlen));
+      const p = this.opts.profile ?? mainline;
+      const profile = typeof p === 'function' ? p(kernel) : p;
+      r = negotiateInit(kernel, profile, this.opts.limits);
+      if (!r.versionOnly) {
+        this.profile = profile;
+        this.connInfo = r.conn;
+        this.opts.log?.(`INIT: kernel ${kernel.major}.${kernel.minor} flags 0x${kernel.flags.toString(16)}; ` +
+          `profile ${profile.name}, minor ${r.conn.minor}, max_write ${r.conn.maxWrite}, flags 0x${r.conn.flags.toString(16)}`);
+      }
+    } catch (e) {
+      // An error reply to INIT ends the connection, which is right for a kernel we cannot speak to.
+      return this.replyError(h.unique, e instanceof ProtocolError ? errno.EPROTO : this.errnoOf(e, 'INIT'));
+    }
+    if (!r.versionOnly) {
+      try {
+        this.fs.init?.(r.conn);
+      } catch (e) {
+        this.connInfo = undefined;
+        this.profile = undefined;
+        return this.replyError(h.unique, this.errnoOf(e, 'INIT'));
+      }
+    }
+    this.reply(h.unique, r.body);
+    this.onInit?.(r);
+  }
+
+  private destroy(h: Header): void {
+    if (!this.destroyed) {
+      this.destroyed = true;
+      try {
+        this.fs.destroy?.();
+      } catch (e) {
+        this.opts.log?.(`destroy: ${(e as Error).message}`);
+      }
+    }
+    this.reply(h.unique, undefined);
+    this.onDestroy?.();
+  }
+
+  private interrupt(msg: Buffer, h: Header): void {
+    if (h.len - IN_HEADER_SIZE < InterruptIn.size) return; // malformed: no reply exists to carry an error
+    const target = msg.readBigUInt64LE(IN_HEADER_SIZE);
+    const req = this.inflight.get(target);
+    if (req) return req.interrupt();
+    // With several reads outstanding an INTERRUPT can overtake its request; remember it a while.
+    this.pendingInterrupts.add(target);
+    if (this.pendingInterrupts.size > MAX_PENDING_INTERRUPTS) {
+      const oldest = this.pendingInterrupts.values().next().value;
+      if (oldest !== undefined) this.pendingInterrupts.delete(oldest);
+    }
+  }
+
+  private runNoReply(msg: Buffer, h: Header): void {
+    const spec = this.profile?.ops.get(h.opcode);
+    if (!spec || !this.connInfo) return;
+    try {
+      const req = new Request(h.unique, h.opcode, h.nodeid, h.uid, h.gid, h.pid);
+      const a = spec.decode(new Args(msg.subarray(IN_HEADER_SIZE, h.len - h.extlen), spec.name), h, this.connInfo);
+      const r = spec.handle({ ctx: req, fs: this.fs, conn: this.connInfo }, a);
+      if (r instanceof Promise) r.catch((e: unknown) => this.opts.log?.(`${spec.name}: ${(e as Error).message}`));
+    } catch (e) {
+      if (!(e instanceof ProtocolError)) this.opts.log?.(`${spec.name}: ${(e as Error).message}`);
+    }
+  }
+
+  private malformed(msg: Buffer, e: unknown): void {
+    const unique = peekUnique(msg);
+    const opcode = msg.length >= 8 ? msg.readUInt32LE(4) : -1;
+    if (this.opts.debug) this.opts.log?.(`malformed message (${msg.length} bytes): ${(e as Error).message}`);
+    // unique 0 would read as a notification; the no-reply ops get nothing either way.
+    if (unique === 0n || NO_REPLY.has(opcode)) return;
+    this.replyError(unique, errno.EINVAL);
+  }
+
+  private errnoOf(e: unknown, op: string): number {
+    if (e instanceof FuseError) return e.errno;
+    if (e instanceof ProtocolError || e instanceof StructError) {
+      if (this.opts.debug) this.opts.log?.(`${op}: ${e.message}`);
+      return errno.EINVAL;
+    }
+    const n = (e as { errno?: unknown } | null)?.errno;
+    // SysError carries a positive errno; Node's fs errors carry a negative one.
+    if (typeof n === 'number' && n !== 0) return Math.abs(n);
+    this.opts.log?.(`${op} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    return errno.EIO;
+  }
+
+  private reply(unique: bigint, body: ReplyBody): void {
+    let iov: Buffer[];
+    let len = OutHeader.size;
+    const head = Buffer.allocUnsafe(OutHeader.size);
+    if (body === undefined) iov = [head];
+    else if (Buffer.isBuffer(body)) {
+      iov = [head, body];
+      len += body.length;
+    } else {
+      iov = [head];
+      for (const b of body as readonly Buffer[]) {
+        if (b.length === 0) continue;
+        iov.push(b);
+        len += b.length;
+      }
+    }
+    head.writeUInt32LE(len, 0);
+    head.writeInt32LE(0, 4);
+    head.writeBigUInt64LE(unique, 8);
+    if (this.opts.debug) this.opts.log?.(`tx ${unique}: ok ${len - OutHeader.size} bytes`);
+    this.send(iov);
+  }
+
+  private replyError(unique: bigint, code: number): void {
+    const e = Number.isInteger(code) && code > 0 && code <= MAX_ERRNO ? code : errno.EIO;
+    const head = Buffer.allocUnsafe(OutHeader.size);
+    head.writeUInt32LE(OutHeader.size, 0);
+    head.writeInt32LE(-e, 4);
+    head.writeBigUInt64LE(unique, 8);
+    if (this.opts.debug) this.opts.log?.(`tx ${unique}: -${e}`);
+    this.send([head]);
+  }
+}

@@ -1,0 +1,115 @@
+// Encoders for the reply bodies the mainline ops send: entry_out, attr_out, open_out,
+// statfs, write_out, and READDIR / READDIRPLUS buffers.
+import type { Attr, AttrReply, DirEntry, DirList, Entry, OpenReply, Statfs } from './filesystem.js';
+import {
+  Attr as AttrStruct, AttrOut, ATTR_OUT_ATTR_OFFSET, Dirent, DIRENTPLUS_DIRENT_OFFSET, EntryOut, ENTRY_OUT_ATTR_OFFSET,
+  Kstatfs, OpenOut, WriteOut,
+} from './structs.js';
+
+function splitMs(ms: number | undefined): [number, number] {
+  if (ms === undefined || !Number.isFinite(ms)) return [0, 0];
+  const sec = Math.floor(ms / 1000);
+  const nsec = Math.min(999_999_999, Math.max(0, Math.round((ms - sec * 1000) * 1e6)));
+  return [sec, nsec];
+}
+
+function splitSeconds(s: number | undefined, dflt: number): [number, number] {
+  const v = s === undefined || !(s >= 0) ? dflt : Math.min(s, 2 ** 52);
+  const sec = Math.floor(v);
+  return [sec, Math.min(999_999_999, Math.round((v - sec) * 1e9))];
+}
+
+export function encodeAttrInto(buf: Buffer, at: number, a: Attr): void {
+  const [as, ans] = splitMs(a.atimeMs);
+  const [ms, mns] = splitMs(a.mtimeMs);
+  const [cs, cns] = splitMs(a.ctimeMs);
+  AttrStruct.encodeInto(buf, {
+    ino: BigInt(a.ino),
+    size: a.size,
+    blocks: a.blocks ?? Math.ceil(a.size / 512),
+    atime: as, mtime: ms, ctime: cs,
+    atimensec: ans, mtimensec: mns, ctimensec: cns,
+    mode: a.mode,
+    nlink: a.nlink ?? 1,
+    uid: a.uid ?? 0,
+    gid: a.gid ?? 0,
+    rdev: a.rdev ?? 0,
+    blksize: a.blksize ?? 4096,
+    flags: a.flags ?? 0,
+  }, at);
+}
+
+export function encodeEntryInto(buf: Buffer, at: number, e: Entry): void {
+  const [es, ens] = splitSeconds(e.entryTimeout, 1);
+  const [as, ans] = splitSeconds(e.attrTimeout, 1);
+  EntryOut.encodeInto(buf, {
+    nodeid: BigInt(e.nodeid),
+    generation: BigInt(e.generation ?? 0),
+    entry_valid: es, entry_valid_nsec: ens,
+    attr_valid: as, attr_valid_nsec: ans,
+  }, at);
+  encodeAttrInto(buf, at + ENTRY_OUT_ATTR_OFFSET, e.attr);
+}
+
+export function encodeEntry(e: Entry): Buffer {
+  const b = Buffer.alloc(EntryOut.size);
+  encodeEntryInto(b, 0, e);
+  return b;
+}
+
+export function encodeAttrOut(r: AttrReply): Buffer {
+  const b = Buffer.alloc(AttrOut.size);
+  const [s, ns] = splitSeconds(r.timeout, 1);
+  AttrOut.encodeInto(b, { attr_valid: s, attr_valid_nsec: ns });
+  encodeAttrInto(b, ATTR_OUT_ATTR_OFFSET, r.attr);
+  return b;
+}
+
+export function encodeOpenOut(o: OpenReply): Buffer {
+  return OpenOut.encode({ fh: BigInt(o.fh), open_flags: o.openFlags ?? 0, backing_id: 0 });
+}
+
+export function encodeStatfs(s: Statfs): Buffer {
+  return Kstatfs.encode(s);
+}
+
+export function encodeWriteOut(n: number): Buffer {
+  return WriteOut.encode({ size: n });
+}
+
+const S_IFMT = 0o170000;
+
+/** Packs fuse_dirent / fuse_direntplus records (8-byte aligned) into at most `size` bytes. */
+export class DirBuffer implements DirList {
+  private readonly buf: Buffer;
+  private used = 0;
+  constructor(size: number, readonly plus: boolean) {
+    this.buf = Buffer.alloc(size);
+  }
+
+  add(e: DirEntry): boolean {
+    const name = Buffer.from(e.name, 'utf8');
+    if (name.length === 0 || name.length > 1024 || name.includes(0) || name.includes(0x2f)) {
+      throw new RangeError(`directory entry name ${JSON.stringify(e.name)} is empty, too long or holds NUL or '/'`);
+    }
+    const head = this.plus ? DIRENTPLUS_DIRENT_OFFSET + Dirent.size : Dirent.size;
+    const rec = (head + name.length + 7) & ~7;
+    if (this.used + rec > this.buf.length) return false;
+    const at = this.used;
+    const dirent = this.plus ? at + DIRENTPLUS_DIRENT_OFFSET : at;
+    if (this.plus) encodeEntryInto(this.buf, at, e.entry);
+    Dirent.encodeInto(this.buf, {
+      ino: BigInt(e.entry.attr.ino),
+      off: BigInt(e.nextOffset),
+      namelen: name.length,
+      type: (e.entry.attr.mode & S_IFMT) >> 12,
+    }, dirent);
+    name.copy(this.buf, dirent + Dirent.size);
+    this.used += rec;
+    return true;
+  }
+
+  get bytes(): Buffer {
+    return this.buf.subarray(0, this.used);
+  }
+}

@@ -1,0 +1,37 @@
+// A FUSE server process for the engine's tests and benchmark: serves MemFs at MOUNTPOINT
+// (or over /dev/fd/N). Prints "ready" once serving; unmounts on SIGTERM/SIGINT.
+//   node dist/test/support/fuse-child.js MOUNTPOINT [--big BYTES] [--readers N] [--max-write N] [--debug]
+import { FuseSession } from '../../src/fuse/session.js';
+import { MemFs } from './fuse-memfs.js';
+
+const args = process.argv.slice(2);
+const mnt = args[0];
+if (!mnt) {
+  process.stderr.write('usage: fuse-child MOUNTPOINT [--big BYTES] [--readers N] [--max-write N] [--debug]\n');
+  process.exit(2);
+}
+const opt = (name: string): string | undefined => {
+  const i = args.indexOf(name);
+  return i > 0 ? args[i + 1] : undefined;
+};
+
+const memfs = new MemFs();
+memfs.addFile(1, 'hello.txt', Buffer.from('hello, fuse\n'));
+const big = Number(opt('--big') ?? 0);
+if (big > 0) {
+  // A deterministic pattern: byte i of the file is (i * 2654435761) >>> 24 of its 4-byte word.
+  const data = Buffer.allocUnsafe(big);
+  for (let i = 0; i + 4 <= big; i += 4) data.writeUInt32LE(Math.imul(i >>> 2, 2654435761) >>> 0, i);
+  for (let i = big & ~3; i < big; i++) data[i] = i & 0xff;
+  memfs.addFile(1, 'big', data);
+}
+
+const session = FuseSession.mount(mnt, memfs, {
+  readers: Number(opt('--readers') ?? 2),
+  maxWrite: opt('--max-write') ? Number(opt('--max-write')) : undefined,
+  debug: args.includes('--debug'),
+  fsname: 'fuse-child',
+  subtype: 'memfs',
+});
+process.stdout.write('ready\n');
+void session.done.then(() => process.exit(0));
