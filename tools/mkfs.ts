@@ -1,0 +1,11 @@
+#!/usr/bin/env node
+// mkfs.famfs-ts: the same as `famfs-ts mkfs` (mkfs.famfs flags; exit 0 or 2).
+import { Command } from 'commander';
+import { registerImage } from '../src/cli/image.js';
+
+const program = new Command('mkfs.famfs-ts').helpOption('--help', 'show help');
+registerImage(program);
+program.parseAsync([process.argv[0]!, process.argv[1]!, 'mkfs', ...process.argv.slice(2)]).catch((e: unknown) => {
+  process.stderr.write(`mkfs.famfs-ts: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(2);
+});
