@@ -11,6 +11,7 @@ import { loadLayout, LayoutError, formatProblem } from '../interleave/layout-yam
 import { parseSize, SizeError } from '../interleave/size.js';
 import { MappedDevice, openDaxdev, deviceSize, type DaxdevMemory } from '../device/memory.js';
 import { flock, LOCK_EX, LOCK_NB } from '../sys/libc.js';
+import { setFileMapSource } from './layout.js';
 import { FamfsImage, type OpenOptions } from '../famfs/image.js';
 import { ImageError } from '../famfs/errors.js';
 import { mkfs } from '../famfs/mkfs.js';
@@ -60,7 +61,8 @@ function isLayoutFile(p: string): boolean {
 }
 
 interface HostOpts {
-  systemUuid?: string;
+  /** A file holding the host UUID, or the raw UUID (read-only helpers pass zeros). */
+  systemUuid?: string | Uint8Array;
   client?: boolean;
   layout?: string;
 }
@@ -104,7 +106,7 @@ export function imageLayout(img: FamfsImage, image: string): Layout {
 }
 
 /** `layout map IMAGE:/path`: the file's FileMap and the layout its daxdev indexes mean. */
-export function imageFileMap(spec: string, host: HostOpts = {}): { map: FileMap; layout?: Layout } {
+export function imageFileMap(spec: string, host: HostOpts = { systemUuid: new Uint8Array(16) }): { map: FileMap; layout?: Layout } {
   const t = imageTarget(spec);
   return withImage(t.image, host, false, (img) => {
     const f = img.file(t.path);
@@ -163,6 +165,18 @@ function hostOptions(cmd: Command): Command {
     .option('--layout <yaml>', 'the layout YAML mapping daxdev indexes to local devices');
 }
 
+/**
+ * The layout's policy as famfs-style defaults (like `.meta/.alloc.cfg`, reference §8.2):
+ * used when none of -N/-B/-C is given. One strip and no buckets means contiguous.
+ */
+function policyDefaults(img: FamfsImage): { interleave?: InterleaveParams; daxdevs?: readonly number[] } {
+  const p = img.layoutPolicy;
+  if (!p) return {};
+  const daxdevs = p.daxdevs.filter((d) => img.scan.daxdevs.has(d));
+  if (p.nstrips <= 1 && p.nbuckets === 0) return { daxdevs: daxdevs.length ? [daxdevs[0]!] : undefined };
+  return { interleave: { nstrips: p.nstrips, nbuckets: p.nbuckets, chunkSize: p.chunkSize }, daxdevs: daxdevs.length ? daxdevs : undefined };
+}
+
 function interleaveOf(o: { nstrips?: string; nbuckets?: string; chunksize?: string }): InterleaveParams | undefined {
   if (o.nstrips === undefined && o.nbuckets === undefined && o.chunksize === undefined) return undefined;
   const nstrips = o.nstrips === undefined ? 0 : num('-N', o.nstrips);
@@ -216,6 +230,16 @@ function mountedDevice(dev: string): string | undefined {
 }
 
 export function registerImage(program: Command): void {
+  // `famfs-ts layout map IMAGE:/path --offset X` reads the map from the image (read-only;
+  // the role does not matter, so no system UUID file is read or created).
+  setFileMapSource((spec) => {
+    try {
+      return imageFileMap(spec);
+    } catch (e) {
+      if (e instanceof CliError || e instanceof ImageError) throw new Error(e.message);
+      throw e;
+    }
+  });
   hostOptions(program.command('mkfs'))
     .description('make a famfs file system on a memory device or a layout (exit 2 on any failure, as mkfs.famfs)')
     .argument('[device]', 'memory device: file, /dev/shm file, loop device, /dev/daxX.Y, /dev/pmemX')
@@ -472,7 +496,7 @@ function mkfsVerb(device: string | undefined, o: HostOpts & { force?: boolean; k
     }
     lockFd = fs.openSync(lockPath, 'r');
     if (!flock(lockFd, LOCK_EX | LOCK_NB)) throw new CliError(`famfs_mkfs: ${lockPath} is in use (a famfs-ts mount or writer holds it)`);
-    const sys = systemUuid(o.systemUuid ?? SYSTEM_UUID_FILE);
+    const sys = o.systemUuid instanceof Uint8Array ? o.systemUuid : systemUuid(o.systemUuid ?? SYSTEM_UUID_FILE);
     if (o.small && primary.size < MIN_DEVICE_SIZE) process.stderr.write(`famfs_mkfs: --small: ${primary.size}-byte device accepted below famfs's 4 GiB minimum\n`);
     const r = mkfs(primary, { devPath, systemUuid: sys, logLen: logLen ?? LOG_LEN, force: o.force, kill: o.kill, allowSmall: o.small, secondaries });
     if (r.killed) {
@@ -514,11 +538,14 @@ function creatVerb(file: string, o: HostOpts & Record<string, string | boolean |
       f = existing;
     } else {
       const umask = process.umask();
+      const given = interleaveOf(o as { nstrips?: string; nbuckets?: string; chunksize?: string });
+      const defaults = policyDefaults(img);
       f = img.creat(t.path, size, {
         mode: o.mode === undefined ? 0o644 & ~umask : octal('-m', String(o.mode)),
         uid: o.uid === undefined ? undefined : num('-u', String(o.uid)),
         gid: o.gid === undefined ? undefined : num('-g', String(o.gid)),
-        interleave: interleaveOf(o as { nstrips?: string; nbuckets?: string; chunksize?: string }),
+        interleave: given ?? defaults.interleave,
+        daxdevs: defaults.daxdevs,
         seed: o.allocSeed === undefined ? undefined : num('--alloc-seed', String(o.allocSeed)),
         relaxBuckets: !!o.small,
       });
@@ -537,13 +564,16 @@ function cpVerb(paths: string[], o: HostOpts & Record<string, string | boolean |
   const dest = imageTarget(paths[paths.length - 1]!);
   const srcs = paths.slice(0, -1);
   const interleave = interleaveOf(o as { nstrips?: string; nbuckets?: string; chunksize?: string });
-  const opt = {
+  const opt: { uid?: number; gid?: number; interleave?: InterleaveParams; daxdevs?: readonly number[]; seed?: number; relaxBuckets: boolean } = {
     uid: o.uid === undefined ? undefined : num('-u', String(o.uid)),
     gid: o.gid === undefined ? undefined : num('-g', String(o.gid)),
     interleave, seed: o.allocSeed === undefined ? undefined : num('--alloc-seed', String(o.allocSeed)), relaxBuckets: !!o.small,
   };
   let errors = 0;
   return withImage(dest.image, o, true, (img) => {
+    const defaults = policyDefaults(img);
+    opt.interleave ??= defaults.interleave;
+    opt.daxdevs = defaults.daxdevs;
     const destNode = img.lookup(dest.path);
     const destIsDir = destNode?.kind === 'dir';
     if (srcs.length > 1 && !destIsDir) throw new CliError(`famfs cp: destination ${dest.path} is not a directory`, 20);

@@ -175,6 +175,23 @@ export class Allocator {
     const p = opts.interleave;
     const devs = opts.daxdevs && opts.daxdevs.length ? opts.daxdevs : [0];
     if (!isInterleaved(p)) return { size, extents: this.allocContiguous(size, devs[0]!) };
+    // Several daxdevs: strips rotate over them, so each device holds ceil(nstrips/ndevs)
+    // of them and needs at least that many buckets (one bucket per device when 0).
+    if (devs.length > 1) {
+      const per = Math.ceil(p.nstrips / devs.length);
+      const nb = Math.max(p.nbuckets, per, 1);
+      if (p.nstrips > MAX_STRIPS) throw new AllocError(`invalid interleave parameters: nstrips ${p.nstrips} exceeds max ${MAX_STRIPS}`, 'EINVAL');
+      const perDev = { nstrips: per, nbuckets: nb, chunkSize: p.chunkSize };
+      for (const d of devs) {
+        const problems = interleaveProblems(perDev, this.devSizes.get(d) ?? 0, opts.relaxBuckets);
+        if (problems.length) throw new AllocError(`invalid interleave parameters for daxdev ${d}: ${problems.join('; ')}`, 'EINVAL');
+      }
+      if (size < p.chunkSize) {
+        this.curPos = 0;
+        return { size, extents: this.allocContiguous(size, devs[0]!) };
+      }
+      return { size, extents: [this.strided(size, { ...p, nbuckets: nb }, devs, opts.seed ?? Math.floor(Date.now() / 1000))] };
+    }
     for (const d of devs) {
       const problems = interleaveProblems(p, this.devSizes.get(d) ?? 0, opts.relaxBuckets);
       if (problems.length) throw new AllocError(`invalid interleave parameters: ${problems.join('; ')}`, 'EINVAL');

@@ -174,6 +174,10 @@ export class FamfsImage {
   get logFull(): boolean {
     return this.logHeader.nextIndex > this.logHeader.lastIndex;
   }
+  /** The placement policy of the layout the image was opened with, if any. */
+  get layoutPolicy(): Layout['policy'] | undefined {
+    return this.layout?.policy;
+  }
   /** The raw log region (read-only use: fsck, benchmarks). */
   get logBytes(): Buffer {
     return this.log;
