@@ -139,7 +139,7 @@ export class Dispatcher {
     head.writeUInt32LE(len, 0);
     head.writeInt32LE(code, 4);
     head.writeBigUInt64LE(0n, 8);
-    this.send([head, ...body]);
+    this.send([head, ...body.filter((b) => b.length > 0)]);
   }
 
   private init(msg: Buffer, h: Header): void {
@@ -238,9 +238,10 @@ export class Dispatcher {
     let iov: Buffer[];
     let len = OutHeader.size;
     const head = Buffer.allocUnsafe(OutHeader.size);
+    // Zero-length parts are left out: libuv would issue a second, empty write for them.
     if (body === undefined) iov = [head];
     else if (Buffer.isBuffer(body)) {
-      iov = [head, body];
+      iov = body.length > 0 ? [head, body] : [head];
       len += body.length;
     } else {
       iov = [head];

@@ -173,7 +173,7 @@ export const mainlineOps: ReadonlyMap<number, OpSpec<unknown>> = new Map<number,
   [Op.READ, defineOp({
     name: 'READ',
     // Before 7.9 read_in was 24 bytes (no lock_owner/flags).
-    decode: (a) => a.struct(ReadIn, 24),
+    decode: (a, _h, conn) => a.struct(ReadIn, conn.minor < 9 ? 24 : ReadIn.size),
     handle: ({ fs, ctx }, a) => {
       const fh = safeId(a.fh, 'READ fh');
       const offset = safeU64(a.offset, 'READ offset');
@@ -205,7 +205,7 @@ export const mainlineOps: ReadonlyMap<number, OpSpec<unknown>> = new Map<number,
   })],
   [Op.RELEASE, defineOp({
     name: 'RELEASE',
-    decode: (a) => a.struct(ReleaseIn, 16),
+    decode: (a, _h, conn) => a.struct(ReleaseIn, conn.minor < 8 ? 16 : ReleaseIn.size),
     handle: async ({ fs, ctx }, a) => { await fs.release?.(ctx, ctx.nodeid, safeId(a.fh, 'RELEASE fh'), a.flags); },
   })],
   [Op.FSYNC, defineOp({
@@ -258,7 +258,7 @@ export const mainlineOps: ReadonlyMap<number, OpSpec<unknown>> = new Map<number,
   [Op.READDIRPLUS, readdirOp('READDIRPLUS', true)],
   [Op.RELEASEDIR, defineOp({
     name: 'RELEASEDIR',
-    decode: (a) => a.struct(ReleaseIn, 16),
+    decode: (a, _h, conn) => a.struct(ReleaseIn, conn.minor < 8 ? 16 : ReleaseIn.size),
     handle: async ({ fs, ctx }, a) => { await fs.releasedir?.(ctx, ctx.nodeid, safeId(a.fh, 'RELEASEDIR fh')); },
   })],
   [Op.FSYNCDIR, defineOp({
@@ -336,7 +336,7 @@ function sizedReply(value: Buffer, size: number): Buffer {
 function readdirOp(name: string, plus: boolean): OpSpec<unknown> {
   return defineOp({
     name,
-    decode: (a) => a.struct(ReadIn, 24),
+    decode: (a, _h, conn) => a.struct(ReadIn, conn.minor < 9 ? 24 : ReadIn.size),
     handle: async ({ fs, ctx }, a) => {
       if (a.size > MAX_REPLY) throw new FuseError(errno.EINVAL, `${name} of ${a.size} bytes`);
       const out: DirList & { bytes: Buffer } = new DirBuffer(a.size, plus);

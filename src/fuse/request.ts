@@ -64,23 +64,25 @@ export class Args {
     return this.bytes.length - this.at;
   }
 
-  /** A fixed struct; `minSize` accepts the shorter compat layouts older minors send. */
-  struct<F extends readonly Field[]>(s: CStruct<F>, minSize = s.size): StructValue<F> {
+  /**
+   * A fixed struct of `wireSize` bytes as sent: the full sizeof, or a shorter compat layout
+   * an older minor (or an unnegotiated extension) uses, whose missing fields read as 0.
+   */
+  struct<F extends readonly Field[]>(s: CStruct<F>, wireSize = s.size): StructValue<F> {
     const have = this.remaining;
-    if (have < minSize) throw new ProtocolError(`${this.opName}: ${s.name} needs ${minSize} bytes, message has ${have}`);
+    if (have < wireSize) throw new ProtocolError(`${this.opName}: ${s.name} needs ${wireSize} bytes, message has ${have}`);
     let v: StructValue<F>;
     try {
-      if (have >= s.size) v = s.decode(this.bytes, this.at);
+      if (wireSize >= s.size) v = s.decode(this.bytes, this.at);
       else {
-        // A compat-sized struct: decode from a zero-padded copy, so absent fields read 0.
         const pad = Buffer.alloc(s.size);
-        this.bytes.copy(pad, 0, this.at, this.at + have);
+        this.bytes.copy(pad, 0, this.at, this.at + wireSize);
         v = s.decode(pad, 0);
       }
     } catch (e) {
       throw new ProtocolError(`${this.opName}: ${(e as Error).message}`);
     }
-    this.at += Math.min(have, s.size);
+    this.at += wireSize;
     return v;
   }
 

@@ -2,7 +2,7 @@
 // (or over /dev/fd/N). Prints "ready" once serving; unmounts on SIGTERM/SIGINT.
 //   node dist/test/support/fuse-child.js MOUNTPOINT [--big BYTES] [--readers N] [--max-write N] [--debug]
 import { FuseSession } from '../../src/fuse/session.js';
-import { MemFs } from './fuse-memfs.js';
+import { MemFs, patternFile } from './fuse-memfs.js';
 
 const args = process.argv.slice(2);
 const mnt = args[0];
@@ -19,11 +19,7 @@ const memfs = new MemFs();
 memfs.addFile(1, 'hello.txt', Buffer.from('hello, fuse\n'));
 const big = Number(opt('--big') ?? 0);
 if (big > 0) {
-  // A deterministic pattern: byte i of the file is (i * 2654435761) >>> 24 of its 4-byte word.
-  const data = Buffer.allocUnsafe(big);
-  for (let i = 0; i + 4 <= big; i += 4) data.writeUInt32LE(Math.imul(i >>> 2, 2654435761) >>> 0, i);
-  for (let i = big & ~3; i < big; i++) data[i] = i & 0xff;
-  memfs.addFile(1, 'big', data);
+  memfs.addFile(1, 'big', patternFile(big));
 }
 
 const session = FuseSession.mount(mnt, memfs, {

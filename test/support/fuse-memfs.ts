@@ -22,6 +22,25 @@ interface Node {
   parent: number;
 }
 
+/**
+ * Deterministic file contents: a 1 MiB pseudo-random block repeated, with the index of
+ * each MiB stamped in its first 8 bytes, so a misplaced or stale block is detected.
+ */
+export function patternFile(size: number): Buffer {
+  const block = Buffer.allocUnsafe(1 << 20);
+  let x = 0x9e3779b9;
+  for (let i = 0; i < block.length; i += 4) {
+    x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+    block.writeInt32LE(x | 0, i);
+  }
+  const data = Buffer.allocUnsafe(size);
+  for (let at = 0, mib = 0; at < size; at += block.length, mib++) {
+    block.copy(data, at, 0, Math.min(block.length, size - at));
+    if (size - at >= 8) data.writeBigUInt64LE(BigInt(mib), at);
+  }
+  return data;
+}
+
 export class MemFs implements FileSystem {
   readonly nodes = new Map<number, Node>();
   private nextId = 2;
