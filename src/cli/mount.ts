@@ -1,5 +1,113 @@
-import type { Command } from 'commander';
+// `famfs-ts mount` and `famfs-ts umount`: commander wiring over src/server.
+import fs from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Option, type Command } from 'commander';
+import { SysError } from '../sys/libc.js';
+import { unmount } from '../sys/fuse-dev.js';
+import { daemonize, defaultLogFile } from '../server/daemon.js';
+import { FamfsMount } from '../server/serve.js';
+
+interface MountCliOptions {
+  client?: boolean;
+  foreground?: boolean;
+  systemUuid?: string;
+  allowOther?: boolean;
+  abi?: string;
+  readers: string;
+  refresh: string;
+  log?: string;
+  debug?: boolean;
+  readyFd?: string;
+}
+
+function positiveInt(v: string, what: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${what} ${v}: not a whole number`);
+  return n;
+}
+
+async function runForeground(source: string, mountpoint: string, o: MountCliOptions): Promise<void> {
+  const readyFd = o.readyFd !== undefined ? Number(o.readyFd) : undefined;
+  const tell = (line: string) => {
+    if (readyFd === undefined) return;
+    try {
+      fs.writeSync(readyFd, `${line}\n`);
+    } catch {
+      // the parent went away
+    }
+  };
+  // Each outstanding FUSE read parks a libuv pool thread: size the pool before its first use.
+  const readers = positiveInt(o.readers, '--readers');
+  if (Number(process.env.UV_THREADPOOL_SIZE ?? 4) < readers + 4) process.env.UV_THREADPOOL_SIZE = String(readers + 4);
+  let m: FamfsMount;
+  try {
+    m = FamfsMount.start({
+      source, mountpoint, client: o.client, systemUuid: o.systemUuid, allowOther: o.allowOther, abi: o.abi,
+      readers, refreshMs: positiveInt(o.refresh, '--refresh'), debug: o.debug,
+    });
+  } catch (e) {
+    tell(`error: ${(e as Error).message}`);
+    throw e;
+  }
+  const stop = () => {
+    void m.close().then(() => process.exit(0), (e: unknown) => {
+      process.stderr.write(`famfs-ts mount: unmount: ${(e as Error).message}\n`);
+      process.exit(1);
+    });
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  await m.ready;
+  tell('ready');
+  if (readyFd !== undefined) fs.closeSync(readyFd);
+  process.stderr.write(`famfs-ts mount: ${mountpoint} is live (pid ${process.pid}, ${m.image.role})\n`);
+  await m.done;
+  process.stderr.write(`famfs-ts mount: ${mountpoint} unmounted\n`);
+  process.exit(0);
+}
 
 export function registerMount(program: Command): void {
-  void program;
+  program.command('mount')
+    .description('mount a famfs image (device or layout YAML) through famfs-ts\'s own FUSE server')
+    .argument('<source>', 'memory device of a single-device image, or a layout YAML')
+    .argument('<mountpoint>', 'an existing directory')
+    .option('--client', 'act as a client (read-only, replays the log) even on the master host')
+    .option('--foreground', 'serve in this process instead of daemonizing')
+    .option('--system-uuid <file>', 'host identity file (default /opt/famfs/system_uuid)')
+    .option('--allow-other', 'let other users reach the mount (FUSE allow_other)')
+    .option('--abi <profile>', 'FUSE ABI profile: mainline (default), auto, iomap, famfs-v10, famfs-fork, famfs-unrolled')
+    .option('--readers <n>', 'FUSE requests read concurrently', '4')
+    .option('--refresh <ms>', 'a client replays the log this often (0: only on logplay)', '1000')
+    .option('--log <file>', 'log file of the daemonized server (default: in the temp directory, one per mount point)')
+    .option('--debug', 'trace every FUSE request')
+    .addOption(new Option('--ready-fd <fd>', 'status pipe of a daemonized server').hideHelp())
+    .action(async (source: string, mountpoint: string, o: MountCliOptions) => {
+      if (o.foreground) return runForeground(source, mountpoint, o);
+      const args = ['mount', source, mountpoint, '--readers', o.readers, '--refresh', o.refresh];
+      if (o.client) args.push('--client');
+      if (o.systemUuid) args.push('--system-uuid', o.systemUuid);
+      if (o.allowOther) args.push('--allow-other');
+      if (o.abi) args.push('--abi', o.abi);
+      if (o.debug) args.push('--debug');
+      const logFile = o.log ?? defaultLogFile(mountpoint);
+      const cli = fileURLToPath(new URL('./main.js', import.meta.url));
+      const r = await daemonize(cli, args, logFile, positiveInt(o.readers, '--readers'));
+      process.stdout.write(`famfs-ts: mounted ${source} on ${mountpoint} (server pid ${r.pid}, log ${r.logFile})\n`);
+    });
+
+  program.command('umount')
+    .description('unmount a famfs-ts mount (the server exits when the kernel ends the connection)')
+    .argument('<mountpoint>')
+    .option('-l, --lazy', 'detach now even if busy (umount -l)')
+    .action((mountpoint: string, o: { lazy?: boolean }) => {
+      try {
+        unmount(mountpoint, { lazy: o.lazy });
+      } catch (e) {
+        if (e instanceof SysError && e.errno === os.constants.errno.EBUSY) {
+          throw new Error(`${mountpoint}: busy (a process uses it); close it or use --lazy`);
+        }
+        throw e;
+      }
+    });
 }

@@ -1,0 +1,66 @@
+// `famfs-ts mount` without --foreground: start the server as a detached child (stdout and
+// stderr to a log file), wait until it says the mount is live on a pipe (fd 3), print
+// and return. The child writes "ready" or "error: ..." on that pipe; if it dies first, the
+// tail of its log is the error.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { threadPoolEnv } from '../fuse/session.js';
+
+export const READY_FD = 3;
+
+export interface DaemonResult {
+  readonly pid: number;
+  readonly logFile: string;
+}
+
+/** Default log file of a daemonized mount: one per mount point. */
+export function defaultLogFile(mountpoint: string): string {
+  const tag = path.resolve(mountpoint).replace(/[^A-Za-z0-9]+/g, '_').replace(/^_+|_+$/g, '') || 'root';
+  return path.join(os.tmpdir(), `famfs-ts-mount-${tag}.log`);
+}
+
+export async function daemonize(cli: string, args: readonly string[], logFile: string, readers: number, timeoutMs = 60_000): Promise<DaemonResult> {
+  const logFd = fs.openSync(logFile, 'a', 0o644);
+  const child = spawn(process.execPath, [cli, ...args, '--foreground', '--ready-fd', String(READY_FD)], {
+    detached: true,
+    stdio: ['ignore', logFd, logFd, 'pipe'],
+    env: threadPoolEnv(readers),
+  });
+  fs.closeSync(logFd);
+  const pipe = child.stdio[READY_FD] as NodeJS.ReadableStream | null;
+  if (!pipe) throw new Error('no status pipe to the mount process');
+  let text = '';
+  const outcome = await new Promise<{ ok: boolean; message: string }>((resolve) => {
+    const timer = setTimeout(() => resolve({ ok: false, message: `the mount process did not report within ${timeoutMs / 1000} s` }), timeoutMs);
+    const finish = (r: { ok: boolean; message: string }) => {
+      clearTimeout(timer);
+      resolve(r);
+    };
+    pipe.on('data', (b: Buffer) => {
+      text += b.toString();
+      const line = text.split('\n')[0]!;
+      if (text.includes('\n')) {
+        if (line === 'ready') finish({ ok: true, message: '' });
+        else finish({ ok: false, message: line.replace(/^error: /, '') });
+      }
+    });
+    child.on('exit', (code, sig) => {
+      let tail = '';
+      try {
+        tail = fs.readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join('\n');
+      } catch {
+        // no log
+      }
+      finish({ ok: false, message: `the mount process exited (${sig ?? `status ${code}`}) before the mount was live${tail ? `:\n${tail}` : ''}` });
+    });
+  });
+  (pipe as unknown as { destroy(): void }).destroy();
+  if (!outcome.ok) {
+    if (child.exitCode === null) child.kill('SIGTERM');
+    throw new Error(outcome.message);
+  }
+  child.unref();
+  return { pid: child.pid!, logFile };
+}

@@ -1,0 +1,604 @@
+// The famfs file system the FUSE engine serves: a FamfsImage's namespace (files and
+// directories replayed from the log), files being written through the mount (PendingFile,
+// master only), and the `.meta` views famfs tools look for (reference famfs-format.md §7).
+//
+// Policies (README "Mounting"):
+// - A file created here is committed to the log, with its final size, at the first FLUSH
+//   (close(2)) that finds data in it; an empty file at RELEASE. Until then only the master
+//   sees it; a crash loses it alone.
+// - Committed files never grow or shrink: a write or size change past the size gets EFBIG,
+//   a truncation below it EPERM. Writes inside the size work on the master.
+// - Empty files: committed with size 0 and one 2 MiB extent (famfs's logplay and fsck
+//   accept a size-0 entry; only famfs's creat refuses one).
+// - UNLINK, RMDIR, RENAME, LINK, SYMLINK and MKNOD of anything but a regular file: ENOTSUP
+//   (famfs's log has no delete, rename or link entries).
+// - chmod/chown/utimes: before commit they change what is logged; after commit they are
+//   accepted and held in this server's memory only (the log cannot record them).
+// - `user.famfs.interleave` set after the first byte was placed: EBUSY.
+// - Clients (and `--client`) are read-only; `getfattr -n user.famfs.logplay` replays the log.
+import os from 'node:os';
+import type { DaxdevMemory } from '../device/memory.js';
+import type { InterleaveParams } from '../famfs/alloc.js';
+import { ALLOC_UNIT, LOG_OFFSET, MAX_PATHLEN } from '../famfs/constants.js';
+import { ImageError } from '../famfs/errors.js';
+import type { FamfsImage } from '../famfs/image.js';
+import { joinPath, ROOT_ID, type DirNode, type FileNode, type Node } from '../famfs/namespace.js';
+import type {
+  AttrReply, ConnectionInfo, DirList, Entry, FileSystem, OpenReply, RequestContext, SetattrChanges, Statfs, Attr,
+} from '../fuse/filesystem.js';
+import { FuseError } from '../fuse/filesystem.js';
+import { Fattr, Fopen } from '../fuse/opcodes.js';
+import { resolveRange, type FileMap } from '../interleave/filemap.js';
+import type { Layout } from '../interleave/layout.js';
+import { formatInterleaveParam, INTERLEAVE_XATTR, interleaveOfMap, InterleaveParamError, parseInterleaveParam } from './interleave-param.js';
+import { GrowError, PendingFile, type Placement } from './pending.js';
+import { ReservationAllocator, extentsOf } from './reservations.js';
+
+const E = os.constants.errno;
+const S_IFDIR = 0o040000;
+const S_IFREG = 0o100000;
+const S_IFMT = 0o170000;
+const O_ACCMODE = 3;
+const O_TRUNC = 0o1000;
+const FALLOC_FL_KEEP_SIZE = 1;
+
+/** Synthetic nodeids, far above any log index + 2 (a log holds < 2^20 entries). */
+export const META_DIR_ID = 2 ** 50;
+export const META_SUPERBLOCK_ID = META_DIR_ID + 1;
+export const META_LOG_ID = META_DIR_ID + 2;
+const PENDING_BASE = 2 ** 51;
+
+export const LOGPLAY_XATTR = 'user.famfs.logplay';
+export const MAP_XATTR = 'user.famfs.map';
+export const ROLE_XATTR = 'user.famfs.role';
+
+export interface FamfsFsOptions {
+  /** Layout the image was opened with (placement policy, daxdev paths). */
+  readonly layout?: Layout;
+  /** Primary device path when opened without a layout. */
+  readonly device?: string;
+  readonly log?: (line: string) => void;
+  /** Called after a replay added entries (the mount invalidates kernel caches). */
+  readonly onReplay?: (added: number) => void;
+}
+
+type Inode =
+  | { kind: 'dir'; node: DirNode }
+  | { kind: 'file'; node: FileNode; nodeid: number }
+  | { kind: 'pending'; file: PendingFile }
+  | { kind: 'meta-dir' }
+  | { kind: 'meta-file'; which: 'superblock' | 'log' };
+
+interface AttrOverride {
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  atimeMs?: number;
+  mtimeMs?: number;
+  ctimeMs?: number;
+}
+
+function fuseErr(code: keyof typeof E, message: string): FuseError {
+  return new FuseError(E[code], message);
+}
+
+function imageErrno(e: unknown): never {
+  if (e instanceof ImageError) {
+    // famfs says ENOMEM for a full log or device; a user understands ENOSPC.
+    throw new FuseError(e.errno === 'ENOMEM' ? E.ENOSPC : E[e.errno], e.message);
+  }
+  if (e instanceof GrowError) throw new FuseError(E[e.code], e.message);
+  throw e;
+}
+
+export class FamfsFileSystem implements FileSystem {
+  readonly alloc: ReservationAllocator;
+  private readonly pendingById = new Map<number, PendingFile>();
+  private readonly pendingByDir = new Map<number, Map<string, PendingFile>>();
+  /** Committed node id -> the pending nodeid the kernel already knows it by. */
+  private readonly alias = new Map<number, number>();
+  private readonly overrides = new Map<number, AttrOverride>();
+  private readonly dirInterleave = new Map<number, InterleaveParams>();
+  private nextPending = PENDING_BASE;
+  private readonly startMs = Date.now();
+  private readonly placement: Placement;
+  readonly log: (line: string) => void;
+  conn?: ConnectionInfo;
+
+  constructor(readonly image: FamfsImage, private readonly opts: FamfsFsOptions = {}) {
+    this.log = opts.log ?? (() => undefined);
+    this.alloc = new ReservationAllocator(image, () => this.liveReservations());
+    const policy = opts.layout?.policy;
+    const daxdevs = policy?.daxdevs.length ? policy.daxdevs : [0];
+    this.placement = policy && policy.nstrips > 1
+      ? { daxdevs, interleave: { nstrips: policy.nstrips, chunkSize: policy.chunkSize, nbuckets: Math.max(policy.nbuckets, policy.nstrips) } }
+      : { daxdevs };
+  }
+
+  get isMaster(): boolean {
+    return this.image.role === 'master' && this.image.writable;
+  }
+
+  private *liveReservations(): Generator<FileMap> {
+    for (const p of this.pendingById.values()) if (!p.committed && p.map) yield p.map;
+  }
+
+  // ---- hooks for the mapping protocols (GET_FMAP, IOMAP_BEGIN) ----
+
+  /** The FileMap of a regular file (pending: what has been written so far). */
+  fileMap(nodeid: number): FileMap | undefined {
+    const n = this.inode(nodeid);
+    if (!n) return undefined;
+    if (n.kind === 'file') return n.node.map;
+    if (n.kind === 'pending') return n.file.view;
+    if (n.kind === 'meta-file') {
+      const len = n.which === 'superblock' ? ALLOC_UNIT : this.image.logLen;
+      return { size: len, extents: [{ type: 'simple', daxdev: 0, offset: n.which === 'superblock' ? 0 : LOG_OFFSET, length: len }] };
+    }
+    return undefined;
+  }
+
+  /** The daxdev table: index -> device path (undefined for an emulated region). */
+  daxdevPath(index: number): string | undefined {
+    const layout = this.opts.layout;
+    if (!layout) return index === 0 ? this.opts.device : undefined;
+    const d = layout.daxdevs.find((x) => x.index === index);
+    return d?.backing.kind === 'device' ? d.backing.device.path : undefined;
+  }
+
+  daxdev(index: number): DaxdevMemory {
+    return this.image.daxdev(index);
+  }
+
+  // ---- nodes ----
+
+  private inode(nodeid: number): Inode | undefined {
+    if (nodeid === META_DIR_ID) return { kind: 'meta-dir' };
+    if (nodeid === META_SUPERBLOCK_ID) return { kind: 'meta-file', which: 'superblock' };
+    if (nodeid === META_LOG_ID) return { kind: 'meta-file', which: 'log' };
+    if (nodeid >= PENDING_BASE) {
+      const p = this.pendingById.get(nodeid);
+      if (!p) return undefined;
+      return p.committed ? { kind: 'file', node: p.committed, nodeid } : { kind: 'pending', file: p };
+    }
+    const n = this.image.namespace.node(nodeid);
+    if (!n) return undefined;
+    return n.kind === 'dir' ? { kind: 'dir', node: n } : { kind: 'file', node: n, nodeid };
+  }
+
+  private need(nodeid: number): Inode {
+    const n = this.inode(nodeid);
+    if (!n) throw fuseErr('ENOENT', `nodeid ${nodeid} is unknown`);
+    return n;
+  }
+
+  private dirOf(nodeid: number): DirNode {
+    const n = this.need(nodeid);
+    if (n.kind === 'meta-dir') throw fuseErr('EPERM', '.meta is read-only');
+    if (n.kind !== 'dir') throw fuseErr('ENOTDIR', `nodeid ${nodeid} is not a directory`);
+    return n.node;
+  }
+
+  private nodeidOf(n: Node): number {
+    return this.alias.get(n.id) ?? n.id;
+  }
+
+  private times(id: number): { atimeMs: number; mtimeMs: number; ctimeMs: number } {
+    const o = this.overrides.get(id);
+    return { atimeMs: o?.atimeMs ?? this.startMs, mtimeMs: o?.mtimeMs ?? this.startMs, ctimeMs: o?.ctimeMs ?? this.startMs };
+  }
+
+  private attrOf(nodeid: number, n: Inode): Attr {
+    const o = this.overrides.get(nodeid);
+    const blksize = 1 << 20; // cp and friends size their buffers from st_blksize
+    switch (n.kind) {
+      case 'dir':
+        return {
+          ino: nodeid, size: 4096, mode: S_IFDIR | (o?.mode ?? n.node.mode), nlink: 2, uid: o?.uid ?? n.node.uid,
+          gid: o?.gid ?? n.node.gid, blksize, ...this.times(nodeid),
+        };
+      case 'file': {
+        const cap = extentsOf(n.node.map).reduce((s, x) => s + x.length, 0);
+        return {
+          ino: nodeid, size: n.node.size, mode: S_IFREG | (o?.mode ?? n.node.mode), nlink: 1, uid: o?.uid ?? n.node.uid,
+          gid: o?.gid ?? n.node.gid, blocks: Math.ceil(cap / 512), blksize, ...this.times(nodeid),
+        };
+      }
+      case 'pending': {
+        const f = n.file;
+        return {
+          ino: nodeid, size: f.size, mode: S_IFREG | f.mode, nlink: 1, uid: f.uid, gid: f.gid,
+          blocks: Math.ceil(f.capacity / 512), blksize, atimeMs: f.atimeMs, mtimeMs: f.mtimeMs, ctimeMs: f.ctimeMs,
+        };
+      }
+      case 'meta-dir':
+        return { ino: nodeid, size: 4096, mode: S_IFDIR | 0o755, nlink: 2, uid: 0, gid: 0, blksize, ...this.times(nodeid) };
+      case 'meta-file': {
+        const size = n.which === 'superblock' ? ALLOC_UNIT : this.image.logLen;
+        return { ino: nodeid, size, mode: S_IFREG | 0o444, nlink: 1, uid: 0, gid: 0, blocks: size / 512, blksize, ...this.times(nodeid) };
+      }
+    }
+  }
+
+  private entry(nodeid: number, n: Inode): Entry {
+    return { nodeid, attr: this.attrOf(nodeid, n), entryTimeout: 1, attrTimeout: 1 };
+  }
+
+  // ---- FileSystem ----
+
+  init(conn: ConnectionInfo): void {
+    this.conn = conn;
+  }
+
+  lookup(_ctx: RequestContext, parent: number, name: string): Entry {
+    const p = this.need(parent);
+    if (p.kind === 'meta-dir') {
+      if (name === '.superblock') return this.entry(META_SUPERBLOCK_ID, { kind: 'meta-file', which: 'superblock' });
+      if (name === '.log') return this.entry(META_LOG_ID, { kind: 'meta-file', which: 'log' });
+      throw fuseErr('ENOENT', name);
+    }
+    if (p.kind !== 'dir') throw fuseErr('ENOTDIR', name);
+    if (p.node.id === ROOT_ID && name === '.meta') return this.entry(META_DIR_ID, { kind: 'meta-dir' });
+    const c = p.node.children.get(name);
+    if (c) {
+      const id = this.nodeidOf(c);
+      return this.entry(id, this.need(id));
+    }
+    const pend = this.pendingByDir.get(p.node.id)?.get(name);
+    if (pend) return this.entry(pend.nodeid, this.need(pend.nodeid));
+    // ENOENT (not a negative entry): the kernel keeps no negative dentry, so a file a
+    // client learns of by logplay is found at the next lookup.
+    throw fuseErr('ENOENT', name);
+  }
+
+  getattr(_ctx: RequestContext, nodeid: number): AttrReply {
+    return { attr: this.attrOf(nodeid, this.need(nodeid)), timeout: 1 };
+  }
+
+  setattr(_ctx: RequestContext, nodeid: number, c: SetattrChanges): AttrReply {
+    const n = this.need(nodeid);
+    const now = Date.now();
+    const when = (t: number | 'now' | undefined): number | undefined => (t === 'now' ? now : t);
+    if (n.kind === 'meta-dir' || n.kind === 'meta-file') throw fuseErr('EPERM', '.meta is read-only');
+    if (!this.isMaster) throw fuseErr('EROFS', 'a famfs client is read-only');
+    if (c.valid & Fattr.SIZE && c.size !== undefined) this.resize(n, c.size);
+    if (n.kind === 'pending') {
+      const f = n.file;
+      if (c.valid & Fattr.MODE && c.mode !== undefined) f.mode = c.mode & 0o7777;
+      if (c.valid & Fattr.UID && c.uid !== undefined) f.uid = c.uid;
+      if (c.valid & Fattr.GID && c.gid !== undefined) f.gid = c.gid;
+      f.atimeMs = when(c.atimeMs) ?? f.atimeMs;
+      f.mtimeMs = when(c.mtimeMs) ?? f.mtimeMs;
+      f.ctimeMs = now;
+    } else {
+      // Committed files and directories: the log cannot record these; keep them in memory.
+      const o = this.overrides.get(nodeid) ?? {};
+      if (c.valid & Fattr.MODE && c.mode !== undefined) o.mode = c.mode & 0o7777;
+      if (c.valid & Fattr.UID && c.uid !== undefined) o.uid = c.uid;
+      if (c.valid & Fattr.GID && c.gid !== undefined) o.gid = c.gid;
+      o.atimeMs = when(c.atimeMs) ?? o.atimeMs;
+      o.mtimeMs = when(c.mtimeMs) ?? o.mtimeMs;
+      o.ctimeMs = now;
+      this.overrides.set(nodeid, o);
+    }
+    return { attr: this.attrOf(nodeid, this.need(nodeid)), timeout: 1 };
+  }
+
+  /** truncate/ftruncate: a size given first allocates at once; committed sizes are fixed. */
+  private resize(n: Inode, size: number): void {
+    if (n.kind === 'dir') throw fuseErr('EISDIR', n.node.path);
+    if (n.kind === 'file') {
+      if (size === n.node.size) return;
+      if (size > n.node.size) throw fuseErr('EFBIG', `${n.node.path}: famfs files cannot grow after they are committed`);
+      throw fuseErr('EPERM', `${n.node.path}: famfs files cannot shrink`);
+    }
+    if (n.kind !== 'pending') throw fuseErr('EPERM', 'read-only');
+    const f = n.file;
+    if (size > f.capacity) this.grow(f, size);
+    f.size = size;
+    f.mtimeMs = f.ctimeMs = Date.now();
+  }
+
+  private grow(f: PendingFile, need: number): void {
+    try {
+      f.ensureCapacity(need, this.alloc, (i) => this.image.daxdev(i));
+    } catch (e) {
+      imageErrno(e);
+    }
+  }
+
+  private checkName(parent: DirNode, name: string): string {
+    if (name === '.meta' && parent.id === ROOT_ID) throw fuseErr('EEXIST', '.meta');
+    const rel = joinPath(parent.path, name);
+    if (Buffer.byteLength(rel) > MAX_PATHLEN - 1) throw fuseErr('ENAMETOOLONG', `${rel}: famfs paths are shorter than ${MAX_PATHLEN} bytes`);
+    if (parent.children.has(name) || this.pendingByDir.get(parent.id)?.has(name)) throw fuseErr('EEXIST', rel);
+    return rel;
+  }
+
+  private newPending(ctx: RequestContext, parentId: number, name: string, mode: number, umask: number): PendingFile {
+    if (!this.isMaster) throw fuseErr('EROFS', 'a famfs client is read-only');
+    const parent = this.dirOf(parentId);
+    const rel = this.checkName(parent, name);
+    const inherited = this.dirInterleave.get(parent.id);
+    const placement: Placement = inherited ? { ...this.placement, interleave: inherited } : this.placement;
+    const f = new PendingFile(this.nextPending++, parent, name, rel, mode & ~umask & 0o7777, ctx.uid, ctx.gid, placement);
+    this.pendingById.set(f.nodeid, f);
+    let m = this.pendingByDir.get(parent.id);
+    if (!m) this.pendingByDir.set(parent.id, (m = new Map()));
+    m.set(name, f);
+    return f;
+  }
+
+  create(ctx: RequestContext, parent: number, name: string, mode: number, _flags: number, umask: number): Entry & OpenReply {
+    const f = this.newPending(ctx, parent, name, mode, umask);
+    return { ...this.entry(f.nodeid, { kind: 'pending', file: f }), fh: f.nodeid };
+  }
+
+  mknod(ctx: RequestContext, parent: number, name: string, mode: number, _rdev: number, umask: number): Entry {
+    if ((mode & S_IFMT) !== S_IFREG) throw fuseErr('ENOTSUP', `${name}: famfs holds only regular files and directories`);
+    const f = this.newPending(ctx, parent, name, mode, umask);
+    return this.entry(f.nodeid, { kind: 'pending', file: f });
+  }
+
+  mkdir(ctx: RequestContext, parent: number, name: string, mode: number, umask: number): Entry {
+    if (!this.isMaster) throw fuseErr('EROFS', 'a famfs client is read-only');
+    const dir = this.dirOf(parent);
+    const rel = this.checkName(dir, name);
+    let node: DirNode;
+    try {
+      node = this.image.mkdir(rel, { mode: mode & ~umask & 0o7777, uid: ctx.uid, gid: ctx.gid });
+    } catch (e) {
+      imageErrno(e);
+    }
+    return this.entry(node.id, { kind: 'dir', node });
+  }
+
+  private noNamespaceChange(what: string): never {
+    throw fuseErr('ENOTSUP', `${what}: famfs has no delete, rename or links (its log cannot record them)`);
+  }
+  unlink(): void {
+    this.noNamespaceChange('unlink');
+  }
+  rmdir(): void {
+    this.noNamespaceChange('rmdir');
+  }
+  rename(): void {
+    this.noNamespaceChange('rename');
+  }
+  link(): Entry {
+    this.noNamespaceChange('link');
+  }
+  symlink(): Entry {
+    this.noNamespaceChange('symlink');
+  }
+
+  open(_ctx: RequestContext, nodeid: number, flags: number): OpenReply {
+    const n = this.need(nodeid);
+    const writing = (flags & O_ACCMODE) !== 0;
+    if (n.kind === 'dir' || n.kind === 'meta-dir') throw fuseErr('EISDIR', `nodeid ${nodeid}`);
+    if (n.kind === 'meta-file') {
+      if (writing) throw fuseErr('EPERM', `.meta/.${n.which} is a read-only view`);
+      return { fh: 0, openFlags: Fopen.DIRECT_IO };
+    }
+    if (writing && !this.isMaster) throw fuseErr('EROFS', 'a famfs client is read-only');
+    if (n.kind === 'file' && flags & O_TRUNC && writing && n.node.size > 0) {
+      throw fuseErr('EPERM', `${n.node.path}: famfs files cannot be truncated`);
+    }
+    if (n.kind === 'pending' && flags & O_TRUNC && writing) n.file.size = 0;
+    return { fh: nodeid };
+  }
+
+  read(_ctx: RequestContext, nodeid: number, _fh: number, offset: number, size: number): Buffer[] {
+    const n = this.need(nodeid);
+    let map: FileMap;
+    if (n.kind === 'file') map = n.node.map;
+    else if (n.kind === 'pending') map = n.file.view;
+    else if (n.kind === 'meta-file') map = this.fileMap(nodeid)!;
+    else throw fuseErr('EISDIR', `nodeid ${nodeid}`);
+    if (offset >= map.size) return [];
+    const out: Buffer[] = [];
+    for (const m of resolveRange(map, offset, Math.min(size, map.size - offset))) {
+      for (const s of this.image.daxdev(m.daxdev).slices(m.offset, m.length)) out.push(s);
+    }
+    return out;
+  }
+
+  write(_ctx: RequestContext, nodeid: number, _fh: number, offset: number, data: Buffer): number {
+    const n = this.need(nodeid);
+    if (n.kind === 'meta-file' || n.kind === 'meta-dir') throw fuseErr('EPERM', '.meta is read-only');
+    if (n.kind === 'dir') throw fuseErr('EISDIR', n.node.path);
+    if (!this.isMaster) throw fuseErr('EROFS', 'a famfs client is read-only');
+    let map: FileMap;
+    let len = data.length;
+    if (n.kind === 'file') {
+      map = n.node.map;
+      if (offset >= map.size && len > 0) throw fuseErr('EFBIG', `${n.node.path}: famfs files cannot grow after they are committed (size ${map.size})`);
+      len = Math.min(len, map.size - offset);
+    } else {
+      const f = n.file;
+      const end = offset + len;
+      if (end > f.capacity) this.grow(f, end);
+      if (end > f.size) f.size = end;
+      f.mtimeMs = Date.now();
+      map = f.view;
+    }
+    for (const m of resolveRange(map, offset, len)) {
+      this.image.daxdev(m.daxdev).write(m.offset, data.subarray(m.pos - offset, m.pos - offset + m.length));
+    }
+    return len;
+  }
+
+  fallocate(_ctx: RequestContext, nodeid: number, _fh: number, offset: number, length: number, mode: number): void {
+    const n = this.need(nodeid);
+    if (mode & ~FALLOC_FL_KEEP_SIZE) throw fuseErr('EOPNOTSUPP', `fallocate mode 0x${mode.toString(16)}: famfs files are fully allocated`);
+    const end = offset + length;
+    if (n.kind === 'file') {
+      if (end > n.node.size) throw fuseErr('EFBIG', `${n.node.path}: famfs files cannot grow after they are committed`);
+      return;
+    }
+    if (n.kind !== 'pending') throw fuseErr('EPERM', 'not a regular file');
+    if (!this.isMaster) throw fuseErr('EROFS', 'a famfs client is read-only');
+    if (end > n.file.capacity) this.grow(n.file, end);
+    if (!(mode & FALLOC_FL_KEEP_SIZE) && end > n.file.size) n.file.size = end;
+  }
+
+  /** Log a pending file with its final size (at FLUSH, i.e. close(2)). */
+  commit(f: PendingFile): void {
+    if (f.committed) return;
+    let node: FileNode;
+    try {
+      const map = f.finalMap(this.alloc);
+      node = this.image.logFile(f.path, map, { mode: f.mode, uid: f.uid, gid: f.gid });
+    } catch (e) {
+      if (e instanceof Error) this.log(`commit of ${f.path} failed: ${e.message}`);
+      imageErrno(e);
+    }
+    f.committed = node;
+    this.alias.set(node.id, f.nodeid);
+    this.overrides.set(f.nodeid, { atimeMs: f.atimeMs, mtimeMs: f.mtimeMs, ctimeMs: f.ctimeMs });
+    this.pendingByDir.get(f.parent.id)?.delete(f.name);
+  }
+
+  flush(_ctx: RequestContext, nodeid: number): void {
+    // Every close(2) flushes, including the close of a dup'd descriptor (a shell's
+    // `> file` opens, dup2s and closes before the first write): a file without data yet
+    // waits for a FLUSH with data, or for RELEASE.
+    const n = this.inode(nodeid);
+    if (n?.kind === 'pending' && n.file.size > 0) this.commit(n.file);
+  }
+
+  release(_ctx: RequestContext, nodeid: number): void {
+    // Files with data were committed at FLUSH; an empty file is committed here (size 0).
+    const n = this.inode(nodeid);
+    if (n?.kind === 'pending') {
+      try {
+        this.commit(n.file);
+      } catch {
+        // reported at FLUSH
+      }
+    }
+  }
+
+  fsync(): void {
+    // Stores to mapped memory are already visible to every host mapping the device.
+  }
+
+  opendir(_ctx: RequestContext, nodeid: number): OpenReply {
+    const n = this.need(nodeid);
+    if (n.kind !== 'dir' && n.kind !== 'meta-dir') throw fuseErr('ENOTDIR', `nodeid ${nodeid}`);
+    return { fh: 0 };
+  }
+
+  readdir(_ctx: RequestContext, nodeid: number, _fh: number, offset: number, out: DirList): void {
+    const n = this.need(nodeid);
+    const list: { name: string; id: number; inode: Inode }[] = [];
+    if (n.kind === 'meta-dir') {
+      list.push({ name: '.', id: META_DIR_ID, inode: n }, { name: '..', id: ROOT_ID, inode: this.need(ROOT_ID) });
+      list.push({ name: '.superblock', id: META_SUPERBLOCK_ID, inode: { kind: 'meta-file', which: 'superblock' } });
+      list.push({ name: '.log', id: META_LOG_ID, inode: { kind: 'meta-file', which: 'log' } });
+    } else if (n.kind === 'dir') {
+      const dir = n.node;
+      const parentId = dir.id === ROOT_ID ? ROOT_ID : this.parentIdOf(dir);
+      list.push({ name: '.', id: nodeid, inode: n }, { name: '..', id: parentId, inode: this.need(parentId) });
+      if (dir.id === ROOT_ID) list.push({ name: '.meta', id: META_DIR_ID, inode: { kind: 'meta-dir' } });
+      for (const name of [...dir.children.keys()].sort()) {
+        const id = this.nodeidOf(dir.children.get(name)!);
+        list.push({ name, id, inode: this.need(id) });
+      }
+      for (const [name, f] of this.pendingByDir.get(dir.id) ?? []) list.push({ name, id: f.nodeid, inode: { kind: 'pending', file: f } });
+    } else throw fuseErr('ENOTDIR', `nodeid ${nodeid}`);
+    for (let i = offset; i < list.length; i++) {
+      const e = list[i]!;
+      if (!out.add({ name: e.name, nextOffset: i + 1, entry: this.entry(e.id, e.inode) })) break;
+    }
+  }
+
+  private parentIdOf(dir: DirNode): number {
+    const slash = dir.path.lastIndexOf('/');
+    if (slash < 0) return ROOT_ID;
+    return this.image.namespace.lookup(dir.path.slice(0, slash))?.id ?? ROOT_ID;
+  }
+
+  statfs(): Statfs {
+    const total = [...this.image.scan.daxdevs.values()].reduce((s, d) => s + Math.floor(d.size / ALLOC_UNIT), 0);
+    const free = this.alloc.freeUnits();
+    const slots = this.image.logSlots;
+    const used = this.image.header.nextIndex;
+    return { blocks: total, bfree: free, bavail: this.isMaster ? free : 0, files: slots, ffree: Math.max(0, slots - used), bsize: ALLOC_UNIT, frsize: ALLOC_UNIT, namelen: MAX_PATHLEN - 1 };
+  }
+
+  access(): void {
+    // default_permissions: the kernel checks modes itself.
+  }
+
+  /** Replay log entries appended since (a client's logplay); returns how many were new. */
+  logplay(): number {
+    const added = this.image.refresh();
+    if (added > 0) this.opts.onReplay?.(added);
+    return added;
+  }
+
+  getxattr(_ctx: RequestContext, nodeid: number, name: string): Buffer {
+    const n = this.need(nodeid);
+    if (name === LOGPLAY_XATTR) {
+      const added = this.logplay();
+      const st = this.image.namespace.stats;
+      return Buffer.from(`logplay: ${added} new log entries; ${st.filesCreated} files, ${st.dirsCreated} directories in total`);
+    }
+    if (name === ROLE_XATTR) return Buffer.from(this.image.role);
+    if (name === MAP_XATTR) {
+      const map = n.kind === 'file' || n.kind === 'pending' || n.kind === 'meta-file' ? this.fileMap(nodeid) : undefined;
+      if (!map) throw fuseErr('ENODATA', name);
+      return Buffer.from(JSON.stringify(map));
+    }
+    if (name === INTERLEAVE_XATTR) {
+      let text: string | undefined;
+      if (n.kind === 'pending' && n.file.interleave) text = formatInterleaveParam(n.file.interleave);
+      else if (n.kind === 'file') text = interleaveOfMap(n.node.map);
+      else if (n.kind === 'dir') {
+        const p = this.dirInterleave.get(n.node.id);
+        if (p) text = formatInterleaveParam(p);
+      }
+      if (text === undefined) throw fuseErr('ENODATA', name);
+      return Buffer.from(text);
+    }
+    throw fuseErr('ENODATA', name);
+  }
+
+  listxattr(): string[] {
+    // The control attributes are not advertised, so cp -a / rsync -X do not copy them.
+    return [];
+  }
+
+  setxattr(_ctx: RequestContext, nodeid: number, name: string, value: Buffer): void {
+    const n = this.need(nodeid);
+    if (name !== INTERLEAVE_XATTR) throw fuseErr('ENOTSUP', `${name}: famfs-ts stores no extended attributes`);
+    if (!this.isMaster) throw fuseErr('EROFS', 'a famfs client is read-only');
+    let p: InterleaveParams;
+    try {
+      p = parseInterleaveParam(value.toString('utf8'));
+    } catch (e) {
+      if (e instanceof InterleaveParamError) throw fuseErr('EINVAL', e.message);
+      throw e;
+    }
+    if (n.kind === 'dir') {
+      this.dirInterleave.set(n.node.id, p);
+      return;
+    }
+    if (n.kind === 'file') throw fuseErr('EPERM', `${n.node.path}: committed; interleave is fixed`);
+    if (n.kind !== 'pending') throw fuseErr('EPERM', '.meta is read-only');
+    if (n.file.map) throw fuseErr('EBUSY', `${n.file.path}: set ${INTERLEAVE_XATTR} before the first write`);
+    n.file.interleave = p;
+  }
+
+  removexattr(_ctx: RequestContext, nodeid: number, name: string): void {
+    const n = this.need(nodeid);
+    if (name !== INTERLEAVE_XATTR) throw fuseErr('ENODATA', name);
+    if (n.kind === 'dir' && this.dirInterleave.delete(n.node.id)) return;
+    if (n.kind === 'pending' && !n.file.map && n.file.interleave) {
+      n.file.interleave = undefined;
+      return;
+    }
+    throw fuseErr(n.kind === 'pending' && n.file.map ? 'EBUSY' : 'ENODATA', name);
+  }
+}
