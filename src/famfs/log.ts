@@ -237,7 +237,7 @@ export function decodeEntry(entry: Uint8Array, index: number): LogEntry {
       } catch (err) {
         throw new LogError(`${where}: ${(err as Error).message}`);
       }
-      return { type: 'add-daxdev', seqnum: e.seqnum, index: a.index, size: a.size, uuid: a.uuid };
+      return { type: 'add-daxdev', seqnum: e.seqnum, index: a.index, size: a.size, uuid: Uint8Array.from(a.uuid) };
     }
     default:
       return { type: 'other', seqnum: e.seqnum, rawType: e.type };
