@@ -380,11 +380,29 @@ export class FamfsImage {
   read(file: FileNode, pos: number, dst: Uint8Array): number {
     this.checkOpen();
     let n = 0;
-    for (const m of resolveRange(file.map, pos, dst.byteLength)) {
+    for (const m of this.mappings(file, pos, dst.byteLength)) {
       this.dev(m.daxdev).read(m.offset, dst.subarray(m.pos - pos, m.pos - pos + m.length));
       n += m.length;
     }
     return n;
+  }
+
+  /**
+   * Where [pos, pos+len) of a file lives, checked against the mapped daxdevs first, so a
+   * corrupt map gives an error naming the file instead of an access outside a device.
+   */
+  mappings(file: FileNode, pos: number, len: number): ReturnType<typeof resolveRange> {
+    let ms;
+    try {
+      ms = resolveRange(file.map, pos, len);
+    } catch (e) {
+      throw new ImageError(`${file.path}: ${(e as Error).message}`, 'EIO');
+    }
+    for (const m of ms) {
+      const d = this.dev(m.daxdev);
+      if (m.offset + m.length > d.size) throw new ImageError(`${file.path}: extent at daxdev ${m.daxdev} offset 0x${m.offset.toString(16)} runs past the device (${d.size} bytes)`, 'EIO');
+    }
+    return ms;
   }
 
   /** Write file bytes at `pos` (files never grow: clipped at the size); returns the count. */
@@ -392,7 +410,7 @@ export class FamfsImage {
     this.checkOpen();
     if (!this.writable) throw new ImageError(`${this.source}: image opened read-only`, 'EROFS');
     let n = 0;
-    for (const m of resolveRange(file.map, pos, src.byteLength)) {
+    for (const m of this.mappings(file, pos, src.byteLength)) {
       this.dev(m.daxdev).write(m.offset, src.subarray(m.pos - pos, m.pos - pos + m.length));
       n += m.length;
     }
