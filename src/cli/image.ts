@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { FileMap } from '../interleave/filemap.js';
 import type { Layout } from '../interleave/layout.js';
+import { cpMounted, creatMounted, isInFamfsMount, logplayMounted, mkdirMounted } from '../server/mounted-verbs.js';
 import { loadLayout, LayoutError, formatProblem } from '../interleave/layout-yaml.js';
 import { parseSize, SizeError } from '../interleave/size.js';
 import { MappedDevice, openDaxdev, deviceSize, type DaxdevMemory } from '../device/memory.js';
@@ -293,6 +294,12 @@ export function registerImage(program: Command): void {
     .option('-g, --gid <gid>', 'group')
     .option('-v, --verbose', 'say what was created')
     .action((dir: string, o: HostOpts & { parents?: boolean; mode?: string; uid?: string; gid?: string; verbose?: boolean }) => run(() => {
+      if (classifyTarget(dir).kind === 'mounted') {
+        // A path inside a famfs-ts mount: the server logs it (src/server/mounted-verbs.ts).
+        mkdirMounted(dir, { parents: o.parents, mode: o.mode === undefined ? undefined : octal('-m', o.mode) });
+        if (o.verbose) out(`famfs mkdir: created ${dir}\n`);
+        return;
+      }
       const t = imageTarget(dir);
       withImage(t.image, o, true, (img) => {
         const d = img.mkdir(t.path, { parents: o.parents, mode: o.mode === undefined ? undefined : octal('-m', o.mode), uid: o.uid === undefined ? undefined : num('-u', o.uid), gid: o.gid === undefined ? undefined : num('-g', o.gid) });
@@ -528,6 +535,15 @@ function creatVerb(file: string, o: HostOpts & Record<string, string | boolean |
   if (o.seed !== undefined && !o.randomize) throw new CliError('famfs creat: -S (seed) requires -r (randomize)', 22);
   const seed = o.seed === undefined ? Math.floor(Date.now() / 1000) >>> 0 : num('-S', String(o.seed));
   if (size === 0) throw new CliError(`famfs creat: Creating empty file (${file}) not allowed`, 22);
+  if (classifyTarget(file).kind === 'mounted') {
+    // A path inside a famfs-ts mount: open, xattr, ftruncate, write (src/server/mounted-verbs.ts).
+    creatMounted(file, size, {
+      mode: o.mode === undefined ? 0o644 & ~process.umask() : octal('-m', String(o.mode)),
+      interleave: interleaveOf(o as { nstrips?: string; nbuckets?: string; chunksize?: string }), seed: o.randomize ? seed : undefined,
+    });
+    if (o.randomize) out(`randomized ${size} bytes: ${file}\n`);
+    return 0;
+  }
   const t = imageTarget(file);
   return withImage(t.image, o, true, (img) => {
     let f: FileNode;
@@ -561,6 +577,13 @@ function creatVerb(file: string, o: HostOpts & Record<string, string | boolean |
 
 function cpVerb(paths: string[], o: HostOpts & Record<string, string | boolean | undefined>): number {
   if (paths.length < 2) throw new CliError('famfs cp: need SRC... DEST', 22);
+  if (classifyTarget(paths[paths.length - 1]!).kind === 'mounted') {
+    // Into a famfs-ts mount (src/server/mounted-verbs.ts).
+    return cpMounted(paths.slice(0, -1), paths[paths.length - 1]!, {
+      recursive: !!o.recursive, verbose: !!o.verbose, mode: o.mode === undefined ? undefined : octal('-m', String(o.mode)),
+      interleave: interleaveOf(o as { nstrips?: string; nbuckets?: string; chunksize?: string }),
+    });
+  }
   const dest = imageTarget(paths[paths.length - 1]!);
   const srcs = paths.slice(0, -1);
   const interleave = interleaveOf(o as { nstrips?: string; nbuckets?: string; chunksize?: string });
@@ -632,6 +655,11 @@ function cpVerb(paths: string[], o: HostOpts & Record<string, string | boolean |
 }
 
 function logplayVerb(image: string, o: HostOpts & { shadow?: string; dryrun?: boolean; verbose?: boolean; json?: boolean }): number {
+  if (fs.existsSync(image) && fs.statSync(image).isDirectory() && isInFamfsMount(image)) {
+    // A famfs-ts mount: its server replays the log (src/server/mounted-verbs.ts).
+    out(`${logplayMounted(image)}\n`);
+    return 0;
+  }
   return withImage(image, o, false, (img) => {
     const ns = img.namespace;
     const mode = o.shadow ? 'shadow' : 'v1';

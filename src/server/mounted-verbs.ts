@@ -1,0 +1,112 @@
+// `famfs-ts creat/cp/mkdir/logplay` on paths inside a famfs-ts mount: exactly the standard
+// calls any program makes (open O_CREAT|O_EXCL, the interleave xattr, ftruncate to the size
+// first so the server allocates at once, write, close), plus the logplay control xattr.
+// Runs in the CLI process, never in the server.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { InterleaveParams } from '../famfs/alloc.js';
+import { FamfsRandom } from '../famfs/prng.js';
+import { getXattr, setXattr } from '../sys/xattr.js';
+import { formatInterleaveParam, INTERLEAVE_XATTR } from './interleave-param.js';
+import { LOGPLAY_XATTR } from './famfs-fs.js';
+
+export interface MountedCreateOptions {
+  readonly mode?: number;
+  readonly interleave?: InterleaveParams;
+}
+
+/** Ask the server of the mount holding `dir` to replay the log; returns its report line. */
+export function logplayMounted(dir: string): string {
+  return getXattr(dir, LOGPLAY_XATTR).toString('utf8');
+}
+
+/** Whether `p` is inside a famfs-ts mount (its server answers the role attribute). */
+export function isInFamfsMount(p: string): boolean {
+  try {
+    getXattr(fs.existsSync(p) ? p : path.dirname(p), 'user.famfs.role', 64);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function openNew(file: string, size: number, o: MountedCreateOptions): number {
+  const fd = fs.openSync(file, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY, o.mode ?? 0o644);
+  try {
+    if (o.interleave && o.interleave.nstrips > 0) {
+      const p = o.interleave;
+      setXattr(file, INTERLEAVE_XATTR, formatInterleaveParam({ ...p, nbuckets: Math.max(p.nbuckets, p.nstrips) }));
+    }
+    fs.ftruncateSync(fd, size);
+  } catch (e) {
+    fs.closeSync(fd);
+    throw e;
+  }
+  return fd;
+}
+
+/** famfs creat on a mounted path: allocate `size` bytes, optionally fill with famfs test data. */
+export function creatMounted(file: string, size: number, o: MountedCreateOptions & { seed?: number }): void {
+  const fd = openNew(file, size, o);
+  try {
+    if (o.seed !== undefined) {
+      const rng = new FamfsRandom(o.seed);
+      const chunk = Buffer.alloc(Math.min(size, 4 << 20));
+      for (let pos = 0; pos < size; pos += chunk.length) {
+        const n = Math.min(chunk.length, size - pos);
+        rng.fill(chunk.subarray(0, n));
+        fs.writeSync(fd, chunk, 0, n, pos);
+      }
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** famfs cp into a mount: size first, then the data; empty sources are skipped like famfs. */
+export function cpMounted(srcs: readonly string[], dest: string, o: MountedCreateOptions & { recursive?: boolean; verbose?: boolean }): number {
+  let errors = 0;
+  const destIsDir = fs.existsSync(dest) && fs.statSync(dest).isDirectory();
+  if (srcs.length > 1 && !destIsDir) throw new Error(`famfs cp: destination ${dest} is not a directory`);
+  const copyFile = (src: string, to: string, st: fs.Stats) => {
+    if (st.size === 0) return;
+    const out = openNew(to, st.size, { ...o, mode: o.mode ?? st.mode & 0o777 });
+    const inFd = fs.openSync(src, 'r');
+    try {
+      const buf = Buffer.alloc(Math.min(st.size, 4 << 20));
+      for (let pos = 0; pos < st.size;) {
+        const n = fs.readSync(inFd, buf, 0, Math.min(buf.length, st.size - pos), pos);
+        if (n <= 0) break;
+        fs.writeSync(out, buf, 0, n, pos);
+        pos += n;
+      }
+    } finally {
+      fs.closeSync(inFd);
+      fs.closeSync(out);
+    }
+    if (o.verbose) process.stdout.write(`famfs cp: 100%: ${to}\n`);
+  };
+  const copyTree = (src: string, to: string) => {
+    const st = fs.statSync(src);
+    if (st.isDirectory()) {
+      if (!o.recursive) {
+        process.stderr.write(`famfs cp: -r not specified; omitting directory '${src}'\n`);
+        errors++;
+        return;
+      }
+      if (!fs.existsSync(to)) fs.mkdirSync(to, { mode: st.mode & 0o777 });
+      for (const name of fs.readdirSync(src).sort()) copyTree(path.join(src, name), path.join(to, name));
+    } else if (st.isFile()) {
+      copyFile(src, to, st);
+    } else {
+      process.stderr.write(`famfs cp: ${src}: not a regular file or directory\n`);
+      errors++;
+    }
+  };
+  for (const src of srcs) copyTree(src, destIsDir ? path.join(dest, path.basename(src)) : dest);
+  return errors ? 1 : 0;
+}
+
+export function mkdirMounted(dir: string, o: { parents?: boolean; mode?: number }): void {
+  fs.mkdirSync(dir, { recursive: !!o.parents, mode: o.mode ?? 0o755 });
+}
