@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { emitGenericProgram, emitLayoutProgram, programListing, type BpfProgram } from '../src/bpf-policy/program.js';
 import { encodeGenericValue, GENERIC_KEY_SIZE, GENERIC_VALUE_SIZE, nodeidKey } from '../src/bpf-policy/generic-program.js';
 import { HashMapModel } from '../src/bpf-policy/interp.js';
-import { interpret, type Answer } from '../src/bpf-policy/shell-runs.js';
+import { batchPositions, digestOf, interpret, interpretDigest, type Answer } from '../src/bpf-policy/shell-runs.js';
 import { SHELL_NAMES } from '../src/bpf-policy/shells.js';
 import { STATUS } from '../src/bpf-policy/core.js';
 import { expected, interestingPositions, randomFileMap, rng, visible } from './bpf-support.js';
@@ -48,6 +48,20 @@ describe('per-layout program (interpreter vs resolve)', () => {
       }
     });
   }
+});
+
+describe('bpf_dummy_ops DIGEST batches', () => {
+  it('fold DUMMY_BATCH answers exactly as resolve() predicts', () => {
+    const r = rng(21);
+    for (let k = 0; k < 20; k++) {
+      const map = randomFileMap(r);
+      const prog = emitLayoutProgram(map, 'bpf_dummy_ops');
+      for (const pos0 of interestingPositions(map, r, 20)) {
+        const stride = BigInt(1 + Math.floor(r() * map.size / 8));
+        expect(interpretDigest(prog, pos0, stride)).toBe(digestOf(batchPositions(pos0, stride).map((p) => expected(map, p))));
+      }
+    }
+  });
 });
 
 describe('generic map-driven program (interpreter vs resolve)', () => {

@@ -4,7 +4,7 @@ import { HashMapModel, Memory, run, type MapModel } from './interp.js';
 import type { BpfProgram } from './program.js';
 import { STATUS } from './core.js';
 import {
-  DUMMY_MODE, ERRNO, FIB, FUSE_IOMAP_BEGIN_OUT_SIZE, FuseIomapIo, IOMAP_TYPE, JoanneIomapIo, SyscallCtx,
+  answerDigest, DUMMY_BATCH, DUMMY_MODE, ERRNO, FIB, FUSE_IOMAP_BEGIN_OUT_SIZE, FuseIomapIo, IOMAP_TYPE, JoanneIomapIo, SyscallCtx,
 } from './shells.js';
 
 /** What a resolver answered: status (core.ts STATUS) and, when mapped, the mapping. */
@@ -97,4 +97,23 @@ export function u64s(vals: readonly bigint[]): Buffer {
   const b = Buffer.alloc(vals.length * 8);
   vals.forEach((v, k) => b.writeBigUInt64LE(BigInt.asUintN(64, v), k * 8));
   return b;
+}
+
+/** The DUMMY_BATCH positions a DIGEST test-run answers (pos0 + j*stride, wrapping in u64). */
+export function batchPositions(pos0: bigint, stride: bigint): bigint[] {
+  return Array.from({ length: DUMMY_BATCH }, (_, j) => BigInt.asUintN(64, pos0 + BigInt(j) * stride));
+}
+
+/** Fold answers as the bpf_dummy_ops DIGEST mode does. */
+export function digestOf(answers: readonly Answer[]): bigint {
+  return answers.reduce((h, a) => answerDigest(h, a), 0n);
+}
+
+/** Run a bpf_dummy_ops program's DIGEST mode in the interpreter. */
+export function interpretDigest(prog: BpfProgram, pos0: bigint, stride: bigint, inp: { nodeid?: bigint; maps?: ReadonlyMap<number, MapModel> } = {}): bigint {
+  const mem = new Memory();
+  const state = Buffer.alloc(4);
+  const args = u64s([mem.place('bpf_dummy_ops_state', state), BigInt(DUMMY_MODE.DIGEST), inp.nodeid ?? 0n, stride, pos0]);
+  const r = run(prog.insns, args, { maps: inp.maps ?? new Map(), memory: mem, ctxWritable: false }).r0;
+  return (BigInt(state.readUInt32LE(0)) << 32n) | (r & 0xffffffffn);
 }
