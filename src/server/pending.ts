@@ -127,14 +127,26 @@ export class PendingFile {
     const stripe = p.nstrips * p.chunkSize;
     const want = roundUp(Math.max(need, 2 * this.capacity, stripe), stripe);
     const exact = roundUp(Math.max(need, stripe), stripe);
-    const opts = { interleave: p, daxdevs: this.placement.daxdevs, relaxBuckets: true };
-    let map: FileMap;
-    try {
-      map = alloc.allocate(want, opts);
-    } catch (e) {
-      if (!(e instanceof AllocError) || exact === want) throw e;
-      map = alloc.allocate(exact, opts);
+    // famfs puts each strip in its own bucket; when the buckets named are too full, finer
+    // buckets (up to famfs's 64) may still hold the strips. nbuckets is not logged.
+    const tries: number[] = [];
+    for (let nb = p.nbuckets; nb <= 64; nb *= 2) tries.push(nb);
+    if (tries[tries.length - 1] !== 64) tries.push(64);
+    let map: FileMap | undefined;
+    let last: unknown;
+    for (const size of exact === want ? [want] : [want, exact]) {
+      for (const nbuckets of tries) {
+        try {
+          map = alloc.allocate(size, { interleave: { ...p, nbuckets }, daxdevs: this.placement.daxdevs, relaxBuckets: true });
+          break;
+        } catch (e) {
+          if (!(e instanceof AllocError)) throw e;
+          last = e;
+        }
+      }
+      if (map) break;
     }
+    if (!map) throw last;
     const old = this.map;
     if (old) {
       copyData(this.view, map, this.size, dev);
