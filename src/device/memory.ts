@@ -4,6 +4,7 @@
 // caller asks for `slices(offset, length)`: zero-copy views into the mappings, one per
 // physically contiguous piece, which a FUSE reply can hand to writev as they are.
 import fs from 'node:fs';
+import { constants as bufferConstants } from 'node:buffer';
 import path from 'node:path';
 import { toController, granuleRemainder } from '../interleave/controller.js';
 import type { Daxdev, Region } from '../interleave/layout.js';
@@ -168,3 +169,80 @@ export function openDaxdev(dax: Daxdev, opts: { writable?: boolean } = {}): Daxd
   }
   return new EmulatedRegion(dax.name, region.size, region, opened);
 }
+
+/**
+ * A device larger than one Buffer can view (Node's buffer.constants.MAX_LENGTH, 4 GiB on
+ * Node 20), mapped as 1 GiB windows on first touch, so opening a large device maps (and
+ * makes V8 account for) only what is used. slices() returns one view per window crossed.
+ * (Added for famfs images on devices past 4 GiB.)
+ */
+export class WindowedDevice implements DaxdevMemory {
+  static readonly WINDOW = 1024 ** 3;
+  private readonly maps: (Mapped | undefined)[];
+  private constructor(readonly name: string, private readonly fd: number, readonly size: number, private readonly writable: boolean) {
+    this.maps = new Array<Mapped | undefined>(Math.ceil(size / WindowedDevice.WINDOW)).fill(undefined);
+  }
+
+  static open(devPath: string, opts: { writable?: boolean; size?: number } = {}): WindowedDevice {
+    const writable = opts.writable ?? true;
+    const size = opts.size ?? deviceSize(devPath);
+    if (size <= 0) throw new DeviceError(`${devPath}: size is 0`);
+    const fd = fs.openSync(devPath, writable ? 'r+' : 'r');
+    return new WindowedDevice(devPath, fd, size, writable);
+  }
+
+  get descriptor(): number {
+    return this.fd;
+  }
+
+  private window(w: number): Buffer {
+    let m = this.maps[w];
+    if (!m) {
+      const W = WindowedDevice.WINDOW;
+      m = mmapShared(this.fd, Math.min(W, this.size - w * W), w * W, this.writable);
+      this.maps[w] = m;
+    }
+    return m.bytes;
+  }
+
+  slices(offset: number, length: number): Buffer[] {
+    checkRange(this.name, this.size, offset, length);
+    const out: Buffer[] = [];
+    const W = WindowedDevice.WINDOW;
+    let pos = offset;
+    const end = offset + length;
+    while (pos < end) {
+      const w = Math.floor(pos / W);
+      const at = pos - w * W;
+      const n = Math.min(W - at, end - pos);
+      out.push(this.window(w).subarray(at, at + n));
+      pos += n;
+    }
+    if (out.length === 0) out.push(this.window(Math.min(Math.floor(offset / W), this.maps.length - 1)).subarray(0, 0));
+    return out;
+  }
+  read(offset: number, dst: Uint8Array): void {
+    copyOut(this, offset, dst);
+  }
+  write(offset: number, src: Uint8Array): void {
+    copyIn(this, offset, src);
+  }
+  sync(): void {
+    for (const m of this.maps) m?.sync();
+  }
+  close(): void {
+    for (const m of this.maps) m?.unmap();
+    fs.closeSync(this.fd);
+  }
+}
+
+/**
+ * Map a device path: one mapping up to 1 GiB, lazily mapped 1 GiB windows past that (so a
+ * large device costs nothing until touched, and devices past Buffer's MAX_LENGTH work).
+ */
+export function openMemoryDevice(devPath: string, opts: { writable?: boolean; size?: number } = {}): DaxdevMemory {
+  const size = opts.size ?? deviceSize(devPath);
+  if (size > Math.min(WindowedDevice.WINDOW, bufferConstants.MAX_LENGTH)) return WindowedDevice.open(devPath, { ...opts, size });
+  return MappedDevice.open(devPath, { ...opts, size });
+}
+

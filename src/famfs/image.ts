@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import { resolveRange, type FileMap } from '../interleave/filemap.js';
 import type { Daxdev, Layout } from '../interleave/layout.js';
-import { MappedDevice, openDaxdev, deviceSize, type DaxdevMemory } from '../device/memory.js';
+import { openMemoryDevice, openDaxdev, deviceSize, type DaxdevMemory } from '../device/memory.js';
 import { flock, LOCK_EX, LOCK_NB, LOCK_UN } from '../sys/libc.js';
 import { Allocator, Bitmap, AllocError, type AllocOptions } from './alloc.js';
 import { LOG_OFFSET, MAX_PATHLEN, FM_ALL_HOSTS_RW } from './constants.js';
@@ -45,11 +45,14 @@ export interface MkdirOptions {
   readonly parents?: boolean;
 }
 
+// The defaults for new entries' owner (famfs: euid/egid), read once.
+const EUID = process.geteuid?.() ?? 0;
+const EGID = process.getegid?.() ?? 0;
 function euid(): number {
-  return process.geteuid?.() ?? 0;
+  return EUID;
 }
 function egid(): number {
-  return process.getegid?.() ?? 0;
+  return EGID;
 }
 
 /** Validate a path for a log entry: relative form < 80 bytes (FAMFS_MAX_PATHLEN). */
@@ -453,7 +456,7 @@ function openPath(path: string, writable: boolean): DaxdevMemory {
     throw new ImageError(`${path}: ${(e as Error).message}`, 'EINVAL');
   }
   if (size <= 0) throw new ImageError(`${path}: device is empty`, 'EINVAL');
-  return MappedDevice.open(path, { writable, size });
+  return openMemoryDevice(path, { writable, size });
 }
 
 function openDev(d: Daxdev, writable: boolean): DaxdevMemory {
