@@ -11,7 +11,8 @@
 // reads cookie c as daxdev c - 1.
 import fs from 'node:fs';
 import path from 'node:path';
-import { resolve, type FileMap, type Strip } from '../../src/interleave/filemap.js';
+import { resolve, resolveRange, type FileMap, type Strip } from '../../src/interleave/filemap.js';
+import { MappedDevice } from '../../src/device/memory.js';
 import type { AbiProfile, ProfileChooser } from '../../src/fuse/abi.js';
 import type { AttrReply, ConnectionInfo, Entry, FileSystem, OpenReply, RequestContext } from '../../src/fuse/filesystem.js';
 import { errno, FuseError } from '../../src/fuse/filesystem.js';
@@ -60,7 +61,7 @@ export const FLAVOURS: Readonly<Record<KernelFlavour, Flavour>> = {
 };
 
 /** What this machine's kernel offers (DESIGN.md), plus INIT_EXT so flags2 counts. */
-const KERNEL_FLAGS = 0x73fffffbn | (0x5fdn << 32n) | InitFlag.INIT_EXT;
+export const KERNEL_FLAGS = 0x73fffffbn | (0x5fdn << 32n) | InitFlag.INIT_EXT;
 const BIT43 = 1n << 43n;
 
 // ---------------------------------------------------------------------------------------
@@ -193,6 +194,25 @@ export class PlayerFs implements FileSystem {
     this.onOpen?.(nodeid);
     return { fh: nodeid };
   }
+  private devices: MappedDevice[] = [];
+  /** The READ path (mainline kernels): views of the mapped device files, placed by resolve(). */
+  read(_ctx: RequestContext, nodeid: number, _fh: number, offset: number, size: number): Buffer[] {
+    const f = this.world.file(nodeid);
+    if (!f) throw new FuseError(errno.EISDIR);
+    const out: Buffer[] = [];
+    for (const m of resolveRange(f.map, offset, size)) {
+      const dev = (this.devices[m.daxdev] ??= MappedDevice.open(this.world.devicePaths[m.daxdev]!, { writable: false }));
+      out.push(...dev.slices(m.offset, m.length));
+    }
+    return out;
+  }
+  destroy(): void {
+    this.close();
+  }
+  close(): void {
+    for (const d of this.devices) d?.close();
+    this.devices = [];
+  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -254,7 +274,7 @@ export class PlayerChannel {
 }
 
 /** Run `n` cases with `width` of them in flight at a time. */
-async function concurrently(n: number, width: number, run: (c: number) => Promise<void>): Promise<void> {
+export async function concurrently(n: number, width: number, run: (c: number) => Promise<void>): Promise<void> {
   let next = 0;
   const lane = async () => {
     while (next < n) await run(next++);
@@ -307,6 +327,7 @@ export async function play(opts: PlayOptions): Promise<PlayStats> {
   const world = new PlayerWorld(opts.seed, opts.nfiles ?? 24, flav.maxDaxdev + 1, opts.maxLog2 ?? 30, opts.extraFiles);
   const [kernelFd, serverFd] = seqpacketPair();
   let session: FuseSession | undefined;
+  let pfs: PlayerFs | undefined;
   const stats: PlayStats = {
     flavour: opts.flavour, profile: '', requests: 0, positions: 0, stampsChecked: 0, fmapRetries: 0, daxdevs: 0, upserts: 0, loopMs: 0,
     serverLog: world.logLines,
@@ -319,7 +340,7 @@ export async function play(opts: PlayOptions): Promise<PlayStats> {
     const profile: AbiProfile | ProfileChooser = profileByName(opts.serverAbi ?? (opts.flavour as ProfileName), {
       source: world, iomap: iomapCfg, log: (l) => world.log(l),
     });
-    const pfs = new PlayerFs(world);
+    pfs = new PlayerFs(world);
     session = FuseSession.mount(`/dev/fd/${serverFd}`, pfs, { profile, readers: 1, handleSignals: false, log: (l) => world.log(l) });
     const s = session;
     if (opts.upsertAtOpen !== undefined) {
@@ -505,6 +526,7 @@ export async function play(opts: PlayOptions): Promise<PlayStats> {
   } finally {
     for (const fd of devFds) fs.closeSync(fd);
     await session?.close();
+    pfs?.close();
     try {
       fs.closeSync(kernelFd);
     } catch {
