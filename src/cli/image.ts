@@ -80,6 +80,12 @@ function loadLayoutOrFail(file: string): Layout {
 /** Open IMAGE (device path or layout YAML). */
 export function openImage(image: string, host: HostOpts, writable: boolean): FamfsImage {
   const sys = host.systemUuid ?? SYSTEM_UUID_FILE;
+  if (writable) {
+    // Offline writers refuse while the image is mounted read-write (DESIGN.md "Roles");
+    // the mount's exclusive flock on the primary catches the rest.
+    const m = mountedDevice(isLayoutFile(image) ? '' : image, true);
+    if (m) throw new CliError(`famfs-ts: cannot write to ${image} while it is mounted read-write on ${m}`, 16);
+  }
   const base: Omit<OpenOptions, 'device' | 'layout'> = { writable, systemUuid: sys, client: host.client };
   if (host.layout) return FamfsImage.open({ ...base, layout: loadLayoutOrFail(host.layout) });
   if (isLayoutFile(image)) return FamfsImage.open({ ...base, layout: loadLayoutOrFail(image) });
@@ -210,7 +216,8 @@ function modeString(n: Node): string {
   return (n.kind === 'dir' ? 'd' : '-') + r(0o400, 'r') + r(0o200, 'w') + r(0o100, 'x') + r(0o40, 'r') + r(0o20, 'w') + r(0o10, 'x') + r(0o4, 'r') + r(0o2, 'w') + r(0o1, 'x');
 }
 
-function mountedDevice(dev: string): string | undefined {
+function mountedDevice(dev: string, rwOnly = false): string | undefined {
+  if (!dev) return undefined;
   let real: string;
   try {
     real = fs.realpathSync(dev);
@@ -224,7 +231,8 @@ function mountedDevice(dev: string): string | undefined {
     return undefined;
   }
   for (const line of mounts.split('\n')) {
-    const [src, mpt] = line.split(' ');
+    const [src, mpt, , opts] = line.split(' ');
+    if (rwOnly && !(opts ?? '').split(',').includes('rw')) continue;
     if (src && mpt && (src === dev || src === real)) return mpt;
   }
   return undefined;
