@@ -7,6 +7,9 @@ import { FamfsImage } from '../src/famfs/image.js';
 import { mkfs } from '../src/famfs/mkfs.js';
 import { ImageError } from '../src/famfs/errors.js';
 import { MiB, TempDir } from './famfs-support.js';
+import { parseLayout } from '../src/interleave/layout-yaml.js';
+import { openDaxdev } from '../src/device/memory.js';
+import { randomBytes } from '../src/famfs/prng.js';
 
 const master = Uint8Array.from({ length: 16 }, (_, i) => 0x10 + i);
 const other = Uint8Array.from({ length: 16 }, (_, i) => 0x80 + i);
@@ -87,6 +90,33 @@ describe('FamfsImage', () => {
       // A failed allocation leaves nothing behind: the next creat still fits.
       expect(w.creat('after', 2 * MiB).size).toBe(2 * MiB);
     } finally {
+      w.close();
+    }
+  });
+
+  it('a hardware-interleaved region as the primary: the log is copied, appends and refresh still work', () => {
+    for (const n of ['ra', 'rb']) t.file(n, 32 * MiB);
+    const layout = parseLayout('devices:\n  - {name: a, path: ra, size: 32MiB}\n  - {name: b, path: rb, size: 32MiB}\nregions:\n  - {name: r0, ways: 2, granularity: 4KiB, devices: [a, b]}\n', 'region.yaml', { baseDir: t.dir });
+    const mem = openDaxdev(layout.daxdevs[0]!, { writable: true });
+    try {
+      mkfs(mem, { devPath: 'r0', systemUuid: master, allowSmall: true });
+    } finally {
+      mem.close();
+    }
+    const w = FamfsImage.open({ layout, writable: true, systemUuid: master });
+    const c = FamfsImage.open({ layout, systemUuid: other });
+    try {
+      const f = w.creat('f', 5 * MiB);
+      w.write(f, 0, randomBytes(3, 5 * MiB));
+      for (let i = 0; i < 50; i++) w.mkdir(`d${i}`);
+      c.refresh();
+      const back = Buffer.alloc(5 * MiB);
+      c.read(c.file('f'), 0, back);
+      expect(back.equals(randomBytes(3, 5 * MiB))).toBe(true);
+      expect(c.header.nextIndex).toBe(51);
+      expect(c.lookup('d49')?.kind).toBe('dir');
+    } finally {
+      c.close();
       w.close();
     }
   });

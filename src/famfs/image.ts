@@ -214,8 +214,15 @@ export class FamfsImage {
   /** Re-read the header and replay entries appended since; returns how many were new. */
   refresh(): number {
     this.checkOpen();
-    if (!this.logIsView) this.devices.get(0)!.read(LOG_OFFSET, this.log);
     const before = this.scanState.scanned;
+    if (!this.logIsView) {
+      // A copied log (the primary is an emulated region): re-read the header, then only the
+      // entries not scanned yet.
+      const primary = this.devices.get(0)!;
+      primary.read(LOG_OFFSET, this.log.subarray(0, LOG_HEADER_SIZE));
+      const h = decodeLogHeader(this.log, this.sb.logLen);
+      if (h.nextIndex > before) primary.read(LOG_OFFSET + entryOffset(before), this.log.subarray(entryOffset(before), entryOffset(h.nextIndex)));
+    }
     this.logHeader = decodeLogHeader(this.log, this.sb.logLen);
     this.replay();
     if (this.layout) this.attachSecondaries();
