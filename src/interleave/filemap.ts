@@ -137,37 +137,105 @@ export function resolveInto(map: FileMap, pos: number, out: MappingSlot): boolea
 }
 
 /**
- * A FileMap prepared for many resolutions: the extent holding pos is found in O(1) when every
- * extent but the last has the same size (the famfs dev tree's `ext_shift` case, reference
- * §3.3, which is what unroll() produces) and by binary search otherwise; the
- * arithmetic inside the extent is resolve()'s own. Results equal resolve()'s.
+ * A FileMap prepared for many resolutions (a server answering faults, a benchmark). The
+ * extent holding pos is found in O(1) when every extent but the last has the same size (the
+ * famfs dev tree's `ext_shift` case, reference §3.3, which is what unroll() produces) and by
+ * binary search otherwise. The map is flattened into typed arrays so the hot path touches one
+ * object shape; the arithmetic inside an extent is place()'s, transcribed, and the property
+ * tests hold both to the same BigInt reference. Results equal resolve()'s.
  */
 export class CompiledFileMap {
   readonly size: number;
-  private readonly extents: readonly Extent[];
+  private readonly n: number;
   /** File position where extent i starts (n + 1 entries). */
   private readonly starts: Float64Array;
+  /** 1 for an interleaved extent. */
+  private readonly interleaved: Uint8Array;
+  /** Simple: daxdev. Interleaved: index of its first strip in stripDaxdev/stripOffset. */
+  private readonly daxdevOrStrip: Int32Array;
+  /** Simple: device offset. Interleaved: chunk size. */
+  private readonly offsetOrChunk: Float64Array;
+  private readonly nstrips: Int32Array;
+  private readonly stripDaxdev: Int32Array;
+  private readonly stripOffset: Float64Array;
   /** The size every extent but the last has (the last no larger), or 0 when they differ. */
   private readonly uniform: number;
+  /** 1/uniform when uniform is a power of two (then pos * inverse is exact), else 0. */
+  private readonly uniformInverse: number;
+  /** Per extent: 1/chunk and 1/nstrips when they are powers of two, else 0 (divide instead). */
+  private readonly chunkInverse: Float64Array;
+  private readonly stripsInverse: Float64Array;
+  /**
+   * The famfs interleaved shape (one interleaved extent) as plain fields: the hot path then
+   * loads a handful of fields instead of a dozen typed arrays (about 2x faster).
+   */
+  private readonly one: boolean;
+  private readonly oneChunk: number;
+  private readonly oneChunkInverse: number;
+  private readonly oneStrips: number;
+  private readonly oneStripsInverse: number;
+  private readonly oneExtSize: number;
+  /** Every extent simple, all of one power-of-two size but the last (no larger). */
+  private readonly unrolled: boolean;
 
   constructor(readonly map: FileMap) {
-    this.size = map.size;
-    this.extents = map.extents;
     const n = map.extents.length;
+    this.size = map.size;
+    this.n = n;
     this.starts = new Float64Array(n + 1);
-    for (let i = 0; i < n; i++) this.starts[i + 1] = this.starts[i]! + this.extSize(i);
-    const first = n > 0 ? this.extSize(0) : 0;
+    this.interleaved = new Uint8Array(n);
+    // Int32 (not Uint32) so values stay small integers in the hot path.
+    this.daxdevOrStrip = new Int32Array(n);
+    this.offsetOrChunk = new Float64Array(n);
+    this.nstrips = new Int32Array(n);
+    this.chunkInverse = new Float64Array(n);
+    this.stripsInverse = new Float64Array(n);
+    let nStrips = 0;
+    for (const e of map.extents) if (e.type === 'interleave') nStrips += e.strips.length;
+    this.stripDaxdev = new Int32Array(nStrips);
+    this.stripOffset = new Float64Array(nStrips);
+    let k = 0;
+    const sizes: number[] = [];
+    const daxdevIndex = (d: number): number => {
+      if (!(d >= 0 && d <= 0x7fffffff && Number.isInteger(d))) throw new FileMapError(`daxdev ${d} is not an index below 2^31`);
+      return d;
+    };
+    map.extents.forEach((e, i) => {
+      // The kernel's extent size: min(nbytes, file_size) for an interleaved extent.
+      const extSize = e.type === 'simple' ? e.length : Math.min(e.nbytes, map.size);
+      sizes.push(extSize);
+      this.starts[i + 1] = this.starts[i]! + extSize;
+      if (e.type === 'simple') {
+        this.daxdevOrStrip[i] = daxdevIndex(e.daxdev);
+        this.offsetOrChunk[i] = e.offset;
+        return;
+      }
+      this.interleaved[i] = 1;
+      this.daxdevOrStrip[i] = k;
+      this.offsetOrChunk[i] = e.chunkSize;
+      this.nstrips[i] = e.strips.length;
+      this.chunkInverse[i] = exactInverse(e.chunkSize);
+      this.stripsInverse[i] = exactInverse(e.strips.length);
+      for (const s of e.strips) {
+        this.stripDaxdev[k] = daxdevIndex(s.daxdev);
+        this.stripOffset[k++] = s.offset;
+      }
+    });
+    const first = sizes[0] ?? 0;
     let uniform = first > 0 ? first : 0;
     for (let i = 1; i < n && uniform > 0; i++) {
-      const s = this.extSize(i);
+      const s = sizes[i]!;
       if (s !== first && !(i === n - 1 && s > 0 && s <= first)) uniform = 0;
     }
     this.uniform = uniform;
-  }
-
-  private extSize(i: number): number {
-    const e = this.extents[i]!;
-    return e.type === 'simple' ? e.length : Math.min(e.nbytes, this.size);
+    this.uniformInverse = exactInverse(uniform);
+    this.one = n === 1 && this.interleaved[0] === 1;
+    this.oneChunk = this.one ? this.offsetOrChunk[0]! : 0;
+    this.oneChunkInverse = this.one ? this.chunkInverse[0]! : 0;
+    this.oneStrips = this.one ? this.nstrips[0]! : 0;
+    this.oneStripsInverse = this.one ? this.stripsInverse[0]! : 0;
+    this.oneExtSize = this.one ? sizes[0]! : 0;
+    this.unrolled = n > 1 && this.uniformInverse > 0 && this.interleaved.every((k) => k === 0);
   }
 
   resolve(pos: number): Mapping | undefined {
@@ -176,14 +244,61 @@ export class CompiledFileMap {
   }
 
   resolveInto(pos: number, out: MappingSlot): boolean {
-    checkPos(pos);
+    if (!(pos >= 0 && pos <= Number.MAX_SAFE_INTEGER) || Math.floor(pos) !== pos) checkPos(pos);
     if (pos >= this.size) return false;
+    // Small separate paths, so the one a call site uses can be inlined into it.
+    if (this.one) return this.resolveOne(pos, out);
+    if (this.unrolled) return this.resolveUnrolled(pos, out);
+    return this.resolveMany(pos, out);
+  }
+
+  /** One interleaved extent (every famfs interleaved file): resolve()'s arithmetic from position 0. */
+  private resolveOne(pos: number, out: MappingSlot): boolean {
+    const chunk = this.oneChunk;
+    const ci = this.oneChunkInverse;
+    const chunkNum = ci > 0 ? Math.floor(pos * ci) : Math.floor(pos / chunk);
+    const chunkOffset = pos - chunkNum * chunk;
+    const nstrips = this.oneStrips;
+    const si = this.oneStripsInverse;
+    const stripeNum = si > 0 ? Math.floor(chunkNum * si) : Math.floor(chunkNum / nstrips);
+    const strip = chunkNum - stripeNum * nstrips;
+    out.daxdev = this.stripDaxdev[strip]!;
+    out.offset = this.stripOffset[strip]! + stripeNum * chunk + chunkOffset;
+    let length = chunk - chunkOffset;
+    const rest = this.oneExtSize - pos;
+    if (rest < length) length = rest;
+    const tail = this.size - pos;
+    out.length = tail < length ? tail : length;
+    return true;
+  }
+
+  /** Uniform simple extents (unroll()'s output): the dev tree's O(1) ext_shift lookup. */
+  private resolveUnrolled(pos: number, out: MappingSlot): boolean {
     const starts = this.starts;
-    const n = this.extents.length;
+    if (pos >= starts[this.n]!) throw pastExtents(this.map, pos);
+    const i = Math.floor(pos * this.uniformInverse);
+    out.daxdev = this.daxdevOrStrip[i]!;
+    out.offset = this.offsetOrChunk[i]! + (pos - starts[i]!);
+    const rest = starts[i + 1]! - pos;
+    const tail = this.size - pos;
+    out.length = rest < tail ? rest : tail;
+    return true;
+  }
+
+  /** Maps of several extents (kept out of resolveInto so the one-extent path stays small enough to inline). */
+  private resolveMany(pos: number, out: MappingSlot): boolean {
+    const size = this.size;
+    const starts = this.starts;
+    const n = this.n;
     if (pos >= starts[n]!) throw pastExtents(this.map, pos);
-    let i: number;
-    if (this.uniform > 0) {
-      // Exact for integers below 2^53 (the kernel shifts; any uniform size divides the same).
+    let i = 0;
+    if (n === 1) {
+      // One extent (every famfs interleaved file): nothing to look up.
+    } else if (this.uniformInverse > 0) {
+      // The kernel's ext_shift: multiplying by 2^-k is exact, like the shift.
+      i = Math.floor(pos * this.uniformInverse);
+    } else if (this.uniform > 0) {
+      // Exact for integers below 2^53: floor of the double quotient is the integer quotient.
       i = Math.floor(pos / this.uniform);
     } else {
       // Smallest i with starts[i+1] > pos: zero-size extents are skipped like the walk does.
@@ -197,9 +312,37 @@ export class CompiledFileMap {
       i = lo;
     }
     const start = starts[i]!;
-    place(this.extents[i]!, pos - start, starts[i + 1]! - start, this.size - pos, out);
+    const local = pos - start;
+    const rest = starts[i + 1]! - pos;
+    const tail = size - pos;
+    if (this.interleaved[i] === 0) {
+      out.daxdev = this.daxdevOrStrip[i]!;
+      out.offset = this.offsetOrChunk[i]! + local;
+      out.length = rest < tail ? rest : tail;
+      return true;
+    }
+    const chunk = this.offsetOrChunk[i]!;
+    const nstrips = this.nstrips[i]!;
+    const ci = this.chunkInverse[i]!;
+    const chunkNum = ci > 0 ? Math.floor(local * ci) : Math.floor(local / chunk);
+    const chunkOffset = local - chunkNum * chunk;
+    const si = this.stripsInverse[i]!;
+    const stripeNum = si > 0 ? Math.floor(chunkNum * si) : Math.floor(chunkNum / nstrips);
+    const strip = this.daxdevOrStrip[i]! + (chunkNum - stripeNum * nstrips);
+    out.daxdev = this.stripDaxdev[strip]!;
+    out.offset = this.stripOffset[strip]! + stripeNum * chunk + chunkOffset;
+    let length = chunk - chunkOffset;
+    if (rest < length) length = rest;
+    out.length = tail < length ? tail : length;
     return true;
   }
+}
+
+/** 1/x when x is a power of two (so multiplying by it is exact), else 0. */
+function exactInverse(x: number): number {
+  if (!(x > 0) || !Number.isSafeInteger(x)) return 0;
+  for (let y = x; y > 1; y /= 2) if (y % 2 !== 0) return 0;
+  return 1 / x;
 }
 
 /** Split [pos, pos+len) into mappings, stopping at EOF. */
