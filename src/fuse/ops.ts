@@ -2,7 +2,7 @@
 // arguments (length-checked through Args) and a handler that calls the file system and
 // encodes the reply body. An ABI profile (abi.ts) is this table plus whatever a kernel
 // series adds; extension profiles declare their own OpSpecs the same way.
-import type { ConnectionInfo, DirList, FileSystem, MaybePromise, RequestContext, SetattrChanges } from './filesystem.js';
+import type { ConnectionInfo, DirList, Entry, FileSystem, MaybePromise, RequestContext, SetattrChanges } from './filesystem.js';
 import { errno, FuseError } from './filesystem.js';
 import { Fattr, InitFlag, Op } from './opcodes.js';
 import { Args, type Header, safeId, safeU64 } from './request.js';
@@ -44,6 +44,15 @@ function need<T>(m: T | undefined): T {
 }
 
 const none = (): undefined => undefined;
+
+/**
+ * Apply f to a handler's result without going asynchronous when the file system answered
+ * synchronously: a reply then leaves before the loop polls for the next request.
+ */
+function map<T>(r: MaybePromise<T>, f: (v: T) => ReplyBody): MaybePromise<ReplyBody> {
+  return r instanceof Promise ? r.then(f) : f(r);
+}
+const done = (): undefined => undefined;
 
 const GETATTR_FH = 1;
 const FSYNC_FDATASYNC = 1;
@@ -91,9 +100,9 @@ export const mainlineOps: ReadonlyMap<number, OpSpec<unknown>> = new Map<number,
     name: 'GETATTR',
     // Kernels before 7.9 send no getattr_in at all.
     decode: (a) => (a.remaining === 0 ? { getattr_flags: 0, fh: 0n } : a.struct(GetattrIn)),
-    handle: async ({ fs, ctx }, a) => {
+    handle: ({ fs, ctx }, a) => {
       const fh = a.getattr_flags & GETATTR_FH ? safeId(a.fh, 'GETATTR fh') : undefined;
-      return encodeAttrOut(await need(fs.getattr).call(fs, ctx, ctx.nodeid, fh));
+      return map(need(fs.getattr).call(fs, ctx, ctx.nodeid, fh), encodeAttrOut);
     },
   })],
   [Op.SETATTR, defineOp({
@@ -111,15 +120,12 @@ export const mainlineOps: ReadonlyMap<number, OpSpec<unknown>> = new Map<number,
       if (s.valid & Fattr.CTIME) c.ctimeMs = s.ctime * 1000 + s.ctimensec / 1e6;
       return c;
     },
-    handle: async ({ fs, ctx }, c) => encodeAttrOut(await need(fs.setattr).call(fs, ctx, ctx.nodeid, c)),
+    handle: ({ fs, ctx }, c) => map(need(fs.setattr).call(fs, ctx, ctx.nodeid, c), encodeAttrOut),
   })],
   [Op.READLINK, defineOp({
     name: 'READLINK',
     decode: none,
-    handle: async ({ fs, ctx }) => {
-      const t = await need(fs.readlink).call(fs, ctx, ctx.nodeid);
-      return typeof t === 'string' ? Buffer.from(t, 'utf8') : t;
-    },
+    handle: ({ fs, ctx }) => map(need(fs.readlink).call(fs, ctx, ctx.nodeid), (t) => (typeof t === 'string' ? Buffer.from(t, 'utf8') : t)),
   })],
   [Op.SYMLINK, defineOp({
     name: 'SYMLINK',
@@ -140,12 +146,12 @@ export const mainlineOps: ReadonlyMap<number, OpSpec<unknown>> = new Map<number,
   [Op.UNLINK, defineOp({
     name: 'UNLINK',
     decode: nameOnly('UNLINK'),
-    handle: async ({ fs, ctx }, a) => { await need(fs.unlink).call(fs, ctx, ctx.nodeid, a.name); },
+    handle: ({ fs, ctx }, a) => map(need(fs.unlink).call(fs, ctx, ctx.nodeid, a.name), done),
   })],
   [Op.RMDIR, defineOp({
     name: 'RMDIR',
     decode: nameOnly('RMDIR'),
-    handle: async ({ fs, ctx }, a) => { await need(fs.rmdir).call(fs, ctx, ctx.nodeid, a.name); },
+    handle: ({ fs, ctx }, a) => map(need(fs.rmdir).call(fs, ctx, ctx.nodeid, a.name), done),
   })],
   [Op.RENAME, defineOp({
     name: 'RENAME',
@@ -168,7 +174,7 @@ export const mainlineOps: ReadonlyMap<number, OpSpec<unknown>> = new Map<number,
   [Op.OPEN, defineOp({
     name: 'OPEN',
     decode: (a) => a.struct(OpenIn),
-    handle: async ({ fs, ctx }, a) => encodeOpenOut(fs.open ? await fs.open(ctx, ctx.nodeid, a.flags) : { fh: 0 }),
+    handle: ({ fs, ctx }, a) => map(fs.open ? fs.open(ctx, ctx.nodeid, a.flags) : { fh: 0 }, encodeOpenOut),
   })],
   [Op.READ, defineOp({
     name: 'READ',
@@ -199,21 +205,20 @@ export const mainlineOps: ReadonlyMap<number, OpSpec<unknown>> = new Map<number,
   [Op.STATFS, defineOp({
     name: 'STATFS',
     decode: none,
-    handle: async ({ fs, ctx }) => encodeStatfs(fs.statfs
-      ? await fs.statfs(ctx, ctx.nodeid)
-      : { blocks: 0, bfree: 0, bavail: 0, files: 0, ffree: 0, bsize: 512, namelen: 255, frsize: 512 }),
+    handle: ({ fs, ctx }) => map(fs.statfs
+      ? fs.statfs(ctx, ctx.nodeid)
+      : { blocks: 0, bfree: 0, bavail: 0, files: 0, ffree: 0, bsize: 512, namelen: 255, frsize: 512 }, encodeStatfs),
   })],
   [Op.RELEASE, defineOp({
     name: 'RELEASE',
     decode: (a, _h, conn) => a.struct(ReleaseIn, conn.minor < 8 ? 16 : ReleaseIn.size),
-    handle: async ({ fs, ctx }, a) => { await fs.release?.(ctx, ctx.nodeid, safeId(a.fh, 'RELEASE fh'), a.flags); },
+    handle: ({ fs, ctx }, a) => map(fs.release?.(ctx, ctx.nodeid, safeId(a.fh, 'RELEASE fh'), a.flags), done),
   })],
   [Op.FSYNC, defineOp({
     name: 'FSYNC',
     decode: (a) => a.struct(FsyncIn),
-    handle: async ({ fs, ctx }, a) => {
-      await need(fs.fsync).call(fs, ctx, ctx.nodeid, safeId(a.fh, 'FSYNC fh'), (a.fsync_flags & FSYNC_FDATASYNC) !== 0);
-    },
+    handle: ({ fs, ctx }, a) =>
+      map(need(fs.fsync).call(fs, ctx, ctx.nodeid, safeId(a.fh, 'FSYNC fh'), (a.fsync_flags & FSYNC_FDATASYNC) !== 0), done),
   })],
   [Op.SETXATTR, defineOp({
     name: 'SETXATTR',
@@ -224,71 +229,65 @@ export const mainlineOps: ReadonlyMap<number, OpSpec<unknown>> = new Map<number,
       const name = a.name('SETXATTR name');
       return { name, flags: s.flags, value: a.take(s.size, 'SETXATTR value') };
     },
-    handle: async ({ fs, ctx }, a) => { await need(fs.setxattr).call(fs, ctx, ctx.nodeid, a.name, Buffer.from(a.value), a.flags); },
+    handle: ({ fs, ctx }, a) => map(need(fs.setxattr).call(fs, ctx, ctx.nodeid, a.name, Buffer.from(a.value), a.flags), done),
   })],
   [Op.GETXATTR, defineOp({
     name: 'GETXATTR',
     decode: (a) => ({ size: a.struct(GetxattrIn).size, name: a.name('GETXATTR name') }),
-    handle: async ({ fs, ctx }, a) => sizedReply(await need(fs.getxattr).call(fs, ctx, ctx.nodeid, a.name), a.size),
+    handle: ({ fs, ctx }, a) => map(need(fs.getxattr).call(fs, ctx, ctx.nodeid, a.name), (v) => sizedReply(v, a.size)),
   })],
   [Op.LISTXATTR, defineOp({
     name: 'LISTXATTR',
     decode: (a) => a.struct(GetxattrIn),
-    handle: async ({ fs, ctx }, a) => {
-      const names = await need(fs.listxattr).call(fs, ctx, ctx.nodeid);
-      return sizedReply(Buffer.from(names.map((n) => `${n}\0`).join(''), 'utf8'), a.size);
-    },
+    handle: ({ fs, ctx }, a) => map(need(fs.listxattr).call(fs, ctx, ctx.nodeid),
+      (names) => sizedReply(Buffer.from(names.map((n) => `${n}\0`).join(''), 'utf8'), a.size)),
   })],
   [Op.REMOVEXATTR, defineOp({
     name: 'REMOVEXATTR',
     decode: nameOnly('REMOVEXATTR'),
-    handle: async ({ fs, ctx }, a) => { await need(fs.removexattr).call(fs, ctx, ctx.nodeid, a.name); },
+    handle: ({ fs, ctx }, a) => map(need(fs.removexattr).call(fs, ctx, ctx.nodeid, a.name), done),
   })],
   [Op.FLUSH, defineOp({
     name: 'FLUSH',
     decode: (a) => a.struct(FlushIn),
-    handle: async ({ fs, ctx }, a) => { await need(fs.flush).call(fs, ctx, ctx.nodeid, safeId(a.fh, 'FLUSH fh')); },
+    handle: ({ fs, ctx }, a) => map(need(fs.flush).call(fs, ctx, ctx.nodeid, safeId(a.fh, 'FLUSH fh')), done),
   })],
   [Op.OPENDIR, defineOp({
     name: 'OPENDIR',
     decode: (a) => a.struct(OpenIn),
-    handle: async ({ fs, ctx }, a) => encodeOpenOut(fs.opendir ? await fs.opendir(ctx, ctx.nodeid, a.flags) : { fh: 0 }),
+    handle: ({ fs, ctx }, a) => map(fs.opendir ? fs.opendir(ctx, ctx.nodeid, a.flags) : { fh: 0 }, encodeOpenOut),
   })],
   [Op.READDIR, readdirOp('READDIR', false)],
   [Op.READDIRPLUS, readdirOp('READDIRPLUS', true)],
   [Op.RELEASEDIR, defineOp({
     name: 'RELEASEDIR',
     decode: (a, _h, conn) => a.struct(ReleaseIn, conn.minor < 8 ? 16 : ReleaseIn.size),
-    handle: async ({ fs, ctx }, a) => { await fs.releasedir?.(ctx, ctx.nodeid, safeId(a.fh, 'RELEASEDIR fh')); },
+    handle: ({ fs, ctx }, a) => map(fs.releasedir?.(ctx, ctx.nodeid, safeId(a.fh, 'RELEASEDIR fh')), done),
   })],
   [Op.FSYNCDIR, defineOp({
     name: 'FSYNCDIR',
     decode: (a) => a.struct(FsyncIn),
-    handle: async ({ fs, ctx }, a) => {
-      await need(fs.fsyncdir).call(fs, ctx, ctx.nodeid, safeId(a.fh, 'FSYNCDIR fh'), (a.fsync_flags & FSYNC_FDATASYNC) !== 0);
-    },
+    handle: ({ fs, ctx }, a) =>
+      map(need(fs.fsyncdir).call(fs, ctx, ctx.nodeid, safeId(a.fh, 'FSYNCDIR fh'), (a.fsync_flags & FSYNC_FDATASYNC) !== 0), done),
   })],
   [Op.ACCESS, defineOp({
     name: 'ACCESS',
     decode: (a) => a.struct(AccessIn),
-    handle: async ({ fs, ctx }, a) => { await need(fs.access).call(fs, ctx, ctx.nodeid, a.mask); },
+    handle: ({ fs, ctx }, a) => map(need(fs.access).call(fs, ctx, ctx.nodeid, a.mask), done),
   })],
   [Op.CREATE, defineOp({
     name: 'CREATE',
     decode: (a) => ({ ...a.struct(CreateIn), name: a.name('CREATE name') }),
-    handle: async ({ fs, ctx }, a) => {
-      const r = await need(fs.create).call(fs, ctx, ctx.nodeid, a.name, a.mode, a.flags, a.umask);
+    handle: ({ fs, ctx }, a) => map(need(fs.create).call(fs, ctx, ctx.nodeid, a.name, a.mode, a.flags, a.umask), (r) => {
       if (!(r.nodeid > 0)) throw new FuseError(errno.EIO, 'create returned no node');
       return [encodeEntry(r), encodeOpenOut(r)];
-    },
+    }),
   })],
   [Op.FALLOCATE, defineOp({
     name: 'FALLOCATE',
     decode: (a) => a.struct(FallocateIn),
-    handle: async ({ fs, ctx }, a) => {
-      await need(fs.fallocate).call(fs, ctx, ctx.nodeid, safeId(a.fh, 'FALLOCATE fh'), safeU64(a.offset, 'FALLOCATE offset'),
-        safeU64(a.length, 'FALLOCATE length'), a.mode);
-    },
+    handle: ({ fs, ctx }, a) => map(need(fs.fallocate).call(fs, ctx, ctx.nodeid, safeId(a.fh, 'FALLOCATE fh'),
+      safeU64(a.offset, 'FALLOCATE offset'), safeU64(a.length, 'FALLOCATE length'), a.mode), done),
   })],
 ]);
 
@@ -296,13 +295,12 @@ function clampCount(n: bigint): number {
   return n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n);
 }
 
-async function renameHandler({ fs, ctx }: OpCall, a: { newdir: bigint; flags: number; from: string; to: string }): Promise<ReplyBody> {
-  await need(fs.rename).call(fs, ctx, ctx.nodeid, a.from, safeId(a.newdir, 'RENAME newdir'), a.to, a.flags);
-  return undefined;
+function renameHandler({ fs, ctx }: OpCall, a: { newdir: bigint; flags: number; from: string; to: string }): MaybePromise<ReplyBody> {
+  return map(need(fs.rename).call(fs, ctx, ctx.nodeid, a.from, safeId(a.newdir, 'RENAME newdir'), a.to, a.flags), done);
 }
 
-function wrapEntry(r: MaybePromise<import('./filesystem.js').Entry>): MaybePromise<ReplyBody> {
-  return r instanceof Promise ? r.then(encodeEntry) : encodeEntry(r);
+function wrapEntry(r: MaybePromise<Entry>): MaybePromise<ReplyBody> {
+  return map(r, encodeEntry);
 }
 
 function writeOut(n: number, max: number): Buffer {
@@ -337,11 +335,11 @@ function readdirOp(name: string, plus: boolean): OpSpec<unknown> {
   return defineOp({
     name,
     decode: (a, _h, conn) => a.struct(ReadIn, conn.minor < 9 ? 24 : ReadIn.size),
-    handle: async ({ fs, ctx }, a) => {
+    handle: ({ fs, ctx }, a) => {
       if (a.size > MAX_REPLY) throw new FuseError(errno.EINVAL, `${name} of ${a.size} bytes`);
       const out: DirList & { bytes: Buffer } = new DirBuffer(a.size, plus);
-      await need(fs.readdir).call(fs, ctx, ctx.nodeid, safeId(a.fh, `${name} fh`), safeU64(a.offset, `${name} offset`), out);
-      return out.bytes;
+      return map(need(fs.readdir).call(fs, ctx, ctx.nodeid, safeId(a.fh, `${name} fh`), safeU64(a.offset, `${name} offset`), out),
+        () => out.bytes);
     },
   }) as OpSpec<unknown>;
 }

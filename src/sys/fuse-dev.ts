@@ -128,3 +128,25 @@ export function shutdownSocket(fd: number): void {
 export function isSocket(fd: number): boolean {
   return fs.fstatSync(fd).isSocket();
 }
+
+const readFn = libc.func('long read(int fd, void *buf, size_t count)');
+const fcntlFn = libc.func('int fcntl(int fd, int cmd, int arg)');
+const F_GETFL = 3;
+const F_SETFL = 4;
+const O_NONBLOCK = 0o4000;
+
+/**
+ * read(2) into buf without throwing: the byte count, or -errno (-EAGAIN when a
+ * non-blocking channel is empty). The engine polls with it, so failures must be cheap.
+ */
+export function readRaw(fd: number, buf: Buffer): number {
+  const n = Number(readFn(fd, buf, buf.length));
+  return n >= 0 ? n : -koffi.errno();
+}
+
+/** Set or clear O_NONBLOCK on fd (the open file description, so every reader sees it). */
+export function setNonBlocking(fd: number, on: boolean): void {
+  const fl = check('fcntl', fcntlFn(fd, F_GETFL, 0) as number, 'F_GETFL');
+  const want = on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK;
+  if (want !== fl) check('fcntl', fcntlFn(fd, F_SETFL, want) as number, 'F_SETFL');
+}

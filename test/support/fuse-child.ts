@@ -1,6 +1,8 @@
 // A FUSE server process for the engine's tests and benchmark: serves MemFs at MOUNTPOINT
 // (or over /dev/fd/N). Prints "ready" once serving; unmounts on SIGTERM/SIGINT.
-//   node dist/test/support/fuse-child.js MOUNTPOINT [--big BYTES] [--readers N] [--max-write N] [--debug]
+//   node dist/test/support/fuse-child.js MOUNTPOINT [--big BYTES] [--readers N] [--spin MICROS]
+//     [--max-write N] [--slice BYTES] [--debug]
+// --slice answers READs with views of at most BYTES each (many iovecs per reply).
 import { FuseSession } from '../../src/fuse/session.js';
 import { MemFs, patternFile } from './fuse-memfs.js';
 
@@ -21,9 +23,12 @@ const big = Number(opt('--big') ?? 0);
 if (big > 0) {
   memfs.addFile(1, 'big', patternFile(big));
 }
+const slice = Number(opt('--slice') ?? 0);
+if (slice > 0) memfs.sliceSize = slice;
 
 const session = FuseSession.mount(mnt, memfs, {
-  readers: Number(opt('--readers') ?? 2),
+  readers: Number(opt('--readers') ?? 1),
+  spinMicros: opt('--spin') !== undefined ? Number(opt('--spin')) : undefined,
   maxWrite: opt('--max-write') ? Number(opt('--max-write')) : undefined,
   debug: args.includes('--debug'),
   fsname: 'fuse-child',

@@ -47,6 +47,8 @@ export class MemFs implements FileSystem {
   private nextFh = 1;
   /** Forgets received, for tests. */
   forgets = 0;
+  /** When set, READ answers with views of at most this many bytes each (many iovecs). */
+  sliceSize = 0;
 
   constructor() {
     const now = Date.now();
@@ -199,11 +201,15 @@ export class MemFs implements FileSystem {
     return { fh: this.nextFh++ };
   }
 
-  read(_ctx: RequestContext, nodeid: number, _fh: number, offset: number, size: number): Buffer {
+  read(_ctx: RequestContext, nodeid: number, _fh: number, offset: number, size: number): Buffer | Buffer[] {
     const n = this.node(nodeid);
     if (!n.data) throw new FuseError(errno.EISDIR);
     if (offset >= n.size) return Buffer.alloc(0);
-    return n.data.subarray(offset, Math.min(n.size, offset + size));
+    const b = n.data.subarray(offset, Math.min(n.size, offset + size));
+    if (this.sliceSize <= 0) return b;
+    const parts: Buffer[] = [];
+    for (let at = 0; at < b.length; at += this.sliceSize) parts.push(b.subarray(at, at + this.sliceSize));
+    return parts;
   }
 
   write(_ctx: RequestContext, nodeid: number, _fh: number, offset: number, data: Buffer): number {
