@@ -523,7 +523,8 @@ function mkfsVerb(device: string | undefined, o: HostOpts & { force?: boolean; k
     opened.length = 0;
     const img = layout ? FamfsImage.open({ layout, systemUuid: sys }) : FamfsImage.open({ device: devPath, systemUuid: sys });
     try {
-      out(fsck({ sb: img.sb, header: img.header, scan: img.scan, role: img.role }, { human: o.human ?? true }).text);
+      const names = new Map((layout?.daxdevs ?? []).map((d) => [d.index, d.name] as [number, string]));
+      out(fsck({ sb: img.sb, header: img.header, scan: img.scan, role: img.role, daxdevNames: names }, { human: o.human ?? true }).text);
     } finally {
       img.close();
     }
