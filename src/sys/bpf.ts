@@ -142,6 +142,11 @@ export class VerifierError extends Error {
   constructor(readonly sys: SysError, readonly log: string) {
     super(`the kernel verifier rejected the program (${sys.code}):\n${log.trim() || '(no log)'}`);
   }
+  /** The verifier's own complaint: the last log line before its statistics. */
+  get reason(): string {
+    const lines = this.log.split('\n').map((l) => l.trim()).filter((l) => l && !/^(verification time|stack depth|processed \d+ insns)/.test(l));
+    return lines[lines.length - 1] ?? this.sys.code;
+  }
 }
 
 const LOG_STATS = 4; // BPF_LOG_STATS: one summary line on success
