@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Data-path benchmark: one file of SIZE MiB (default 1024) copied from /dev/shm into
+# famfs-ts and served by it, then the same bytes served by the two peers in
+# /work/shared/bench-peers (a libfuse3 low-level C server and a fuse-native server),
+# mounted one after another in this run. Each is warmed (one pass over the file, so page
+# faults of the fresh /dev/shm mapping are not measured), then measured with fio:
+#   1 MiB O_DIRECT sequential read and write (1 job), 4 KiB O_DIRECT random read (4 jobs).
+# Prints a table and the ratios famfs-ts / peer. Needs root, fio, gcc + libfuse3-dev; the
+# fuse-native peer is installed with npm into a temp dir (skipped with a message if that fails).
+#   usage: bench/datapath/run.sh [SIZE_MIB] [SECONDS_PER_JOB]
+set -euo pipefail
+SIZE_MIB=${1:-1024}
+RUNTIME=${2:-5}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+PEERS=${BENCH_PEERS:-/work/shared/bench-peers}
+CLI=(node "$ROOT/dist/src/cli/main.js")
+READERS=${FAMFS_TS_READERS:-8}
+
+[ "$(id -u)" = 0 ] || { echo "datapath bench: needs root (FUSE mounts)" >&2; exit 1; }
+command -v fio >/dev/null || { echo "datapath bench: needs fio" >&2; exit 1; }
+[ -f "$ROOT/dist/src/cli/main.js" ] || (cd "$ROOT" && npx tsc -p .)
+
+W=$(mktemp -d /dev/shm/famfs-ts-bench-XXXXXX)
+NPM_DIR=$(mktemp -d /tmp/famfs-ts-bench-npm-XXXXXX)
+PIDS=()
+cleanup() {
+  for m in "$W"/mnt-*; do
+    [ -d "$m" ] || continue
+    if grep -q " $m " /proc/mounts; then umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; fi
+  done
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  rm -rf "$W" "$NPM_DIR"
+}
+trap cleanup EXIT
+
+wait_for() { # file pattern seconds
+  for _ in $(seq 1 $(( $3 * 10 ))); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+  echo "timed out waiting for '$2' in $1:" >&2; cat "$1" >&2; return 1
+}
+
+fio_json() { # mnt name extra-args...
+  local mnt=$1 name=$2; shift 2
+  fio --name="$name" --filename="$mnt/data" --size="${SIZE_MIB}M" --direct=1 --ioengine=psync \
+      --time_based --runtime="$RUNTIME" --group_reporting --output-format=json "$@" 2>/dev/null
+}
+# fio JSON -> "MB/s IOPS" of the read or write side
+fio_pick() {
+  node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const j=JSON.parse(s.slice(s.indexOf("{")));const x=j.jobs[0][process.argv[1]];if(j.jobs[0].error)throw new Error("fio error "+j.jobs[0].error);console.log((x.bw_bytes/1e6).toFixed(0)+" "+x.iops.toFixed(0))})' "$1"
+}
+
+declare -A RESULT
+measure() { # label mnt
+  local label=$1 mnt=$2
+  # Warm: fault every page of the mapping in (first touch of /dev/shm pages is what this
+  # VM is slowest at, for every server alike), then measure.
+  dd if="$mnt/data" of=/dev/null bs=1M iflag=direct status=none
+  dd if="$mnt/data" of="$mnt/data" bs=1M iflag=direct oflag=direct conv=notrunc status=none
+  local r w q
+  r=$(fio_json "$mnt" seqread --rw=read --bs=1M --numjobs=1 | fio_pick read)
+  w=$(fio_json "$mnt" seqwrite --rw=write --bs=1M --numjobs=1 | fio_pick write)
+  q=$(fio_json "$mnt" randread --rw=randread --bs=4k --numjobs=4 | fio_pick read)
+  RESULT[$label.read]=${r%% *}
+  RESULT[$label.write]=${w%% *}
+  RESULT[$label.iops]=${q##* }
+  printf '  %-12s read %6s MB/s  write %6s MB/s  4k randread %8s IOPS\n' "$label" "${r%% *}" "${w%% *}" "${q##* }"
+}
+
+echo "datapath bench: ${SIZE_MIB} MiB file, ${RUNTIME} s per fio job, $(nproc) CPUs, $(uname -r)"
+head -c "$((SIZE_MIB << 20))" /dev/urandom > "$W/data"
+
+# --- famfs-ts -------------------------------------------------------------------------
+echo "famfs-ts: mkfs, mount, cp the file in"
+uuidgen 2>/dev/null > "$W/uuid" || cat /proc/sys/kernel/random/uuid > "$W/uuid"
+DEV=$W/famfs.dev
+truncate -s "$(( (SIZE_MIB + 64) << 20 ))" "$DEV"
+"${CLI[@]}" mkfs --small -f --system-uuid "$W/uuid" "$DEV" > /dev/null 2>&1
+M=$W/mnt-famfs; mkdir -p "$M"
+"${CLI[@]}" mount "$DEV" "$M" --system-uuid "$W/uuid" --readers "$READERS" --log "$W/famfs.log" > /dev/null
+"${CLI[@]}" cp "$W/data" "$M/"
+cmp "$W/data" "$M/data"
+measure famfs-ts "$M"
+"${CLI[@]}" umount "$M"
+
+# --- C libfuse3 low-level peer ----------------------------------------------------------
+if gcc -O2 -o "$W/c-peer" "$PEERS/c-lowlevel-peer.c" $(pkg-config --cflags --libs fuse3) 2> "$W/gcc.log"; then
+  cp "$W/data" "$W/peer.img"
+  M=$W/mnt-c; mkdir -p "$M"
+  "$W/c-peer" "$W/peer.img" "$M" > "$W/c.log" 2>&1 & PIDS+=($!)
+  wait_for "$W/c.log" ready 20
+  measure c-libfuse3 "$M"
+  umount "$M"
+else
+  echo "  c-libfuse3: skipped (gcc/libfuse3-dev: $(head -1 "$W/gcc.log"))"
+fi
+
+# --- fuse-native peer -------------------------------------------------------------------
+if (cd "$NPM_DIR" && npm install --no-audit --no-fund --silent fuse-native koffi > "$W/npm.log" 2>&1); then
+  [ -f "$W/peer.img" ] || cp "$W/data" "$W/peer.img"
+  M=$W/mnt-fn; mkdir -p "$M"
+  NODE_PATH="$NPM_DIR/node_modules" node "$PEERS/fuse-native-peer.js" "$W/peer.img" "$M" > "$W/fn.log" 2>&1 & PIDS+=($!)
+  wait_for "$W/fn.log" ready 30
+  measure fuse-native "$M"
+  umount "$M"
+else
+  echo "  fuse-native: skipped (npm install fuse-native failed: $(tail -1 "$W/npm.log"))"
+fi
+
+ratio() { # a b
+  if [ -n "${2:-}" ] && [ "${2:-0}" != 0 ]; then node -e "console.log((${1}/${2}).toFixed(2)+'x')"; else echo "n/a"; fi
+}
+echo
+printf '%-28s %10s %12s %14s\n' "ratio famfs-ts / peer" "1M read" "1M write" "4k IOPS"
+for peer in c-libfuse3 fuse-native; do
+  [ -n "${RESULT[$peer.read]:-}" ] || continue
+  printf '%-28s %10s %12s %14s\n' "vs $peer" \
+    "$(ratio "${RESULT[famfs-ts.read]}" "${RESULT[$peer.read]}")" \
+    "$(ratio "${RESULT[famfs-ts.write]}" "${RESULT[$peer.write]}")" \
+    "$(ratio "${RESULT[famfs-ts.iops]}" "${RESULT[$peer.iops]}")"
+done
+echo "targets: >= 0.9x c-libfuse3 and >= 3x fuse-native at 1 MiB; >= 0.5x c-libfuse3 in 4 KiB IOPS"
