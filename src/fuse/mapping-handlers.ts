@@ -20,6 +20,8 @@ export interface MappingSource {
   fileMap(nodeid: number): FileMap | undefined;
   /** The device path GET_DAXDEV reports for a daxdev index (e.g. /dev/dax0.0 or an emulated file). */
   daxdevPath(index: number): string | undefined;
+  /** GET_FMAP file_type (famfs-fmap FAMFS_FILE: REG, SUPERBLOCK, LOG); default REG. */
+  fileType?(nodeid: number): number;
   /** fuse_attr.ino the server gave the node (attr_ino in iomap payloads); default nodeid. */
   attrIno?(nodeid: number): number;
   log?(line: string): void;
@@ -49,7 +51,7 @@ export function getFmapOp(source: MappingSource, choice: FmapEncodingChoice, nam
       const map = source.fileMap(ctx.nodeid);
       if (!map) throw new FuseError(errno.EINVAL, `GET_FMAP for nodeid ${ctx.nodeid}, which is not a famfs regular file`);
       try {
-        return fmapReply(map, encoding, req.buffer);
+        return fmapReply(map, encoding, req.buffer, source.fileType?.(ctx.nodeid));
       } catch (e) {
         if (!(e instanceof FmapError)) throw e;
         // An older file this kernel cannot express: a clear errno and a log line, never a broken reply.

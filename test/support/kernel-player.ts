@@ -14,11 +14,11 @@ import path from 'node:path';
 import { resolve, resolveRange, type FileMap, type Strip } from '../../src/interleave/filemap.js';
 import { MappedDevice } from '../../src/device/memory.js';
 import type { AbiProfile, ProfileChooser } from '../../src/fuse/abi.js';
-import type { AttrReply, ConnectionInfo, Entry, FileSystem, OpenReply, RequestContext } from '../../src/fuse/filesystem.js';
+import type { AttrReply, Entry, FileSystem, OpenReply, RequestContext } from '../../src/fuse/filesystem.js';
 import { errno, FuseError } from '../../src/fuse/filesystem.js';
 import { FuseSession } from '../../src/fuse/session.js';
 import { InitFlag, Op } from '../../src/fuse/opcodes.js';
-import { Attr as AttrStruct, ENTRY_OUT_ATTR_OFFSET, EntryOut, InHeader, InitIn, InitOut, OpenIn, OpenOut } from '../../src/fuse/structs.js';
+import { Attr as AttrStruct, ATTR_OUT_ATTR_OFFSET, ENTRY_OUT_ATTR_OFFSET, EntryOut, InHeader, InitIn, InitOut, OpenIn, OpenOut } from '../../src/fuse/structs.js';
 import { getFmapIn } from '../../src/fuse/famfs-fmap.js';
 import {
   FUSE_ATTR_IOMAP, IOMAP_FLAGS_V7, IOMAP_OP, IOMAP_TYPE, iomapBeginIn, iomapConfigOut, iomapEndIn, iomapUpsertMappingsOut,
@@ -154,7 +154,7 @@ export class PlayerWorld implements MappingSource {
   }
 }
 
-function stampOf(file: number, granule: number, out: Buffer): Buffer {
+export function stampOf(file: number, granule: number, out: Buffer): Buffer {
   out.writeUInt32LE(STAMP_MAGIC, 0);
   out.writeUInt32LE(file, 4);
   out.writeBigUInt64LE(BigInt(granule), 8);
@@ -166,19 +166,15 @@ const S_IFREG = 0o100000;
 
 /** The served file system: a root directory holding the world's files. */
 export class PlayerFs implements FileSystem {
-  private conn?: ConnectionInfo;
   /** Called after OPEN of a file (the iomap test sends UPSERT notifies from here). */
   onOpen?: (nodeid: number) => void;
   constructor(private readonly world: PlayerWorld) {}
-  init(conn: ConnectionInfo): void {
-    this.conn = conn;
-  }
   private attrOf(nodeid: number) {
     if (nodeid === 1) return { ino: 1, size: 0, mode: S_IFDIR | 0o755, nlink: 2 };
     const f = this.world.file(nodeid);
     if (!f) throw new FuseError(errno.ENOENT);
     // Regular files go on the iomap path under the iomap profile (§1.1).
-    return { ino: this.world.attrIno(f.nodeid), size: f.map.size, mode: S_IFREG | 0o644, nlink: 1, flags: this.conn?.profile === 'iomap' ? FUSE_ATTR_IOMAP : 0 };
+    return { ino: this.world.attrIno(f.nodeid), size: f.map.size, mode: S_IFREG | 0o644, nlink: 1 };
   }
   lookup(_ctx: RequestContext, parent: number, name: string): Entry {
     if (parent !== 1) throw new FuseError(errno.ENOTDIR);
@@ -295,6 +291,8 @@ export interface PlayOptions {
   readonly maxLog2?: number;
   /** iomap: send UPSERT notifies at OPEN for files of at most this many mappings. */
   readonly upsertAtOpen?: number;
+  /** Play against this instead of a random PlayerWorld (the caller owns it; play closes it). */
+  readonly target?: PlayTarget;
   /** Files added to the random ones (their runs are re-placed on the devices). */
   readonly extraFiles?: readonly FileMap[];
   /** Requests in flight at once (default 8). */
@@ -321,16 +319,51 @@ function fail(what: string): never {
   throw new PlayerFailure(what);
 }
 
-/** Serve a PlayerWorld in-process on one end of a socketpair and play `flavour` on the other. */
+/**
+ * What the player plays against: a served file system, the mapping source the profiles
+ * use, and the files it must find in the root directory, each stamped (stampOf) with its
+ * `index` at every 2 MiB granule of the device file `devicePaths[daxdev]`.
+ */
+export interface PlayTarget {
+  readonly fs: FileSystem & { onOpen?: (nodeid: number) => void };
+  readonly source: MappingSource;
+  readonly files: readonly { readonly name: string; readonly index: number; readonly map: FileMap }[];
+  readonly devicePaths: readonly string[];
+  readonly logLines: string[];
+  close(): void;
+}
+
+/** A random PlayerWorld served by PlayerFs. */
+function worldTarget(opts: PlayOptions, ndev: number): PlayTarget {
+  const world = new PlayerWorld(opts.seed, opts.nfiles ?? 24, ndev, opts.maxLog2 ?? 30, opts.extraFiles);
+  const pfs = new PlayerFs(world);
+  return {
+    fs: pfs, source: world, files: world.files, devicePaths: world.devicePaths, logLines: world.logLines,
+    close() {
+      pfs.close();
+      world.cleanup();
+    },
+  };
+}
+
+interface Opened {
+  readonly name: string;
+  readonly index: number;
+  readonly map: FileMap;
+  readonly nodeid: number;
+  readonly ino: number;
+  readonly size: number;
+}
+
+/** Serve a target in-process on one end of a socketpair and play `flavour` on the other. */
 export async function play(opts: PlayOptions): Promise<PlayStats> {
   const flav = FLAVOURS[opts.flavour];
-  const world = new PlayerWorld(opts.seed, opts.nfiles ?? 24, flav.maxDaxdev + 1, opts.maxLog2 ?? 30, opts.extraFiles);
+  const target = opts.target ?? worldTarget(opts, flav.maxDaxdev + 1);
   const [kernelFd, serverFd] = seqpacketPair();
   let session: FuseSession | undefined;
-  let pfs: PlayerFs | undefined;
   const stats: PlayStats = {
     flavour: opts.flavour, profile: '', requests: 0, positions: 0, stampsChecked: 0, fmapRetries: 0, daxdevs: 0, upserts: 0, loopMs: 0,
-    serverLog: world.logLines,
+    serverLog: target.logLines,
   };
   const devFds: number[] = [];
   try {
@@ -338,14 +371,13 @@ export async function play(opts: PlayOptions): Promise<PlayStats> {
     setSocketBuffers(serverFd, 17 << 20);
     const iomapCfg = defaultIomapConfig();
     const profile: AbiProfile | ProfileChooser = profileByName(opts.serverAbi ?? (opts.flavour as ProfileName), {
-      source: world, iomap: iomapCfg, log: (l) => world.log(l),
+      source: target.source, iomap: iomapCfg, log: (l) => target.logLines.push(l),
     });
-    pfs = new PlayerFs(world);
-    session = FuseSession.mount(`/dev/fd/${serverFd}`, pfs, { profile, readers: 1, handleSignals: false, log: (l) => world.log(l) });
+    session = FuseSession.mount(`/dev/fd/${serverFd}`, target.fs, { profile, readers: 1, handleSignals: false, log: (l) => target.logLines.push(l) });
     const s = session;
     if (opts.upsertAtOpen !== undefined) {
-      pfs.onOpen = (nodeid) => {
-        for (const p of openUpserts(world, iomapCfg, nodeid, opts.upsertAtOpen)) s.dispatcher.notify(IOMAP_NOTIFY.IOMAP_UPSERT_MAPPINGS, [p]);
+      target.fs.onOpen = (nodeid) => {
+        for (const p of openUpserts(target.source, iomapCfg, nodeid, opts.upsertAtOpen)) s.dispatcher.notify(IOMAP_NOTIFY.IOMAP_UPSERT_MAPPINGS, [p]);
       };
     }
     const ch = new PlayerChannel(kernelFd);
@@ -381,23 +413,31 @@ export async function play(opts: PlayOptions): Promise<PlayStats> {
     }
 
     // LOOKUP + OPEN every file once, as the kernel would before mapping I/O.
-    const sizes = new Map<number, number>();
-    for (const f of world.files) {
+    const opened: Opened[] = [];
+    for (const f of target.files) {
       const l = await ch.call(Op.LOOKUP, 1, Buffer.from(`${f.name}\0`));
       stats.requests++;
       const lr = checkReplyFrame(l.msg, l.unique, { size: EntryOut.size });
       if (lr.error !== 0) fail(`LOOKUP ${f.name}: ${lr.error}`);
       const nodeid = Number(EntryOut.decode(lr.payload).nodeid);
       const attr = AttrStruct.decode(lr.payload, ENTRY_OUT_ATTR_OFFSET);
-      if (nodeid !== f.nodeid) fail(`LOOKUP ${f.name}: nodeid ${nodeid}`);
-      if (flav.kind === 'iomap' && !(attr.flags & FUSE_ATTR_IOMAP)) fail(`LOOKUP ${f.name}: no FUSE_ATTR_IOMAP`);
-      sizes.set(nodeid, attr.size);
+      if (nodeid < 1 || opened.some((x) => x.nodeid === nodeid)) fail(`LOOKUP ${f.name}: nodeid ${nodeid}`);
+      if (attr.size !== f.map.size) fail(`LOOKUP ${f.name}: size ${attr.size}, the map says ${f.map.size}`);
+      if (flav.kind === 'iomap') {
+        // Regular files must come marked for the iomap path, from LOOKUP and GETATTR alike.
+        if (!(attr.flags & FUSE_ATTR_IOMAP)) fail(`LOOKUP ${f.name}: no FUSE_ATTR_IOMAP`);
+        const g = await ch.call(Op.GETATTR, nodeid, Buffer.alloc(16));
+        stats.requests++;
+        const gr = checkReplyFrame(g.msg, g.unique, { size: 104 });
+        if (gr.error !== 0 || !(AttrStruct.decode(gr.payload, ATTR_OUT_ATTR_OFFSET).flags & FUSE_ATTR_IOMAP)) fail(`GETATTR ${f.name}: no FUSE_ATTR_IOMAP`);
+      }
+      opened.push({ ...f, nodeid, ino: Number(attr.ino), size: attr.size });
       const o = await ch.call(Op.OPEN, nodeid, OpenIn.encode({ flags: 0 }));
       stats.requests++;
       const or = checkReplyFrame(o.msg, o.unique, { size: OpenOut.size });
       if (or.error !== 0) fail(`OPEN ${f.name}: ${or.error}`);
     }
-    if (opts.upsertAtOpen !== undefined) stats.upserts = checkUpserts(ch.notifies, world, blockSize, maxBytes);
+    if (opts.upsertAtOpen !== undefined) stats.upserts = checkUpserts(ch.notifies, opened, blockSize, maxBytes);
 
     if (flav.kind === 'none') {
       // A mainline kernel has neither GET_FMAP (54) nor IOMAP_BEGIN (4094): unknown opcodes
@@ -417,12 +457,12 @@ export async function play(opts: PlayOptions): Promise<PlayStats> {
       // regular files too, and requires that the path named is the one holding the stamps.
       const st = fs.statSync(p);
       if (!st.isFile() && !st.isCharacterDevice()) fail(`daxdev ${index}: ${p} is neither a devdax nor an emulated device file`);
-      if (p !== world.devicePaths[index]) fail(`daxdev ${index}: server named ${p}`);
+      if (p !== target.devicePaths[index]) fail(`daxdev ${index}: server named ${p}`);
       const fd = fs.openSync(p, 'r');
       devFds.push(fd);
       devices.set(index, fd);
     };
-    const checkStamp = (f: PlayerFile, dev: number, addr: bigint, pos: number) => {
+    const checkStamp = (f: Opened, dev: number, addr: bigint, pos: number) => {
       const fd = devices.get(dev);
       if (fd === undefined) fail(`no device ${dev}`);
       const at = addr - BigInt(pos % GRANULE);
@@ -453,7 +493,7 @@ export async function play(opts: PlayOptions): Promise<PlayStats> {
       };
       const t0 = performance.now();
       await concurrently(opts.cases, opts.width ?? 8, async () => {
-        const f = rng.pick(world.files);
+        const f = rng.pick(opened);
         // Every case is an OPEN's GET_FMAP (the kernel caches per inode; we re-ask to test more).
         let buffer = 4096;
         let retried = false;
@@ -463,7 +503,7 @@ export async function play(opts: PlayOptions): Promise<PlayStats> {
           const r = await ch.call(flav.getFmap!, f.nodeid, payload);
           stats.requests++;
           const rep = checkReplyFrame(r.msg, r.unique, { size: buffer, variable: true });
-          if (rep.error !== 0) fail(`GET_FMAP ${f.name}: ${rep.error} (${world.logLines.at(-1) ?? ''})`);
+          if (rep.error !== 0) fail(`GET_FMAP ${f.name}: ${rep.error} (${target.logLines.at(-1) ?? ''})`);
           const v = checkFmapReply(rep.payload, { encoding: flav.encoding!, buffer, retried });
           if (v.kind === 'retry') {
             buffer = v.buffer;
@@ -471,7 +511,7 @@ export async function play(opts: PlayOptions): Promise<PlayStats> {
             stats.fmapRetries++;
           } else k = v.map;
         }
-        if (k.fileSize !== BigInt(sizes.get(f.nodeid)!)) fail(`GET_FMAP ${f.name}: file_size ${k.fileSize}, LOOKUP said ${sizes.get(f.nodeid)}`);
+        if (k.fileSize !== BigInt(f.size)) fail(`GET_FMAP ${f.name}: file_size ${k.fileSize}, LOOKUP said ${f.size}`);
         for (const d of k.devices) await daxdev(d);
         if (f.map.size === 0) return;
         const pos = rng.next() < 0.1 ? f.map.size - 1 : rng.int(0, f.map.size - 1);
@@ -485,17 +525,17 @@ export async function play(opts: PlayOptions): Promise<PlayStats> {
     }
 
     // iomap
-    for (let dev = 0; dev < world.devicePaths.length; dev++) openDevice(dev, world.devicePaths[dev]!);
+    for (let dev = 0; dev < target.devicePaths.length; dev++) openDevice(dev, target.devicePaths[dev]!);
     const rules = { blockSize, maxBytes: Number(maxBytes), flags: IOMAP_FLAGS_V7 };
     const t0 = performance.now();
     await concurrently(opts.cases, opts.width ?? 8, async (c) => {
-      const f = rng.pick(world.files);
+      const f = rng.pick(opened);
       const past = rng.next() < 0.05;
       const pos = past ? f.map.size + rng.int(0, 2 * blockSize) : rng.int(0, Math.max(0, f.map.size - 1));
       const write = rng.next() < 0.3 && pos < f.map.size;
       const opflags = (write ? IOMAP_OP.WRITE : 0) | rng.pick([0, IOMAP_OP.DAX, IOMAP_OP.DIRECT, IOMAP_OP.FAULT | IOMAP_OP.DAX]);
       const count = rng.int(1, 1 << 20);
-      const r = await ch.call(IOMAP_OPCODES.IOMAP_BEGIN, f.nodeid, iomapBeginIn.encode({ opflags, attr_ino: BigInt(1000 + f.nodeid), pos: BigInt(pos), count: BigInt(count) }));
+      const r = await ch.call(IOMAP_OPCODES.IOMAP_BEGIN, f.nodeid, iomapBeginIn.encode({ opflags, attr_ino: BigInt(f.ino), pos: BigInt(pos), count: BigInt(count) }));
       stats.requests++;
       const rep = checkReplyFrame(r.msg, r.unique, { size: 64 });
       if (rep.error !== 0) fail(`IOMAP_BEGIN ${f.name} pos ${pos}: ${rep.error}`);
@@ -509,7 +549,7 @@ export async function play(opts: PlayOptions): Promise<PlayStats> {
       if (c % 64 === 0) {
         // The kernel sends IOMAP_END for writes that came up short; the server must take it.
         const end = await ch.call(IOMAP_OPCODES.IOMAP_END, f.nodeid, iomapEndIn.encode({
-          opflags, attr_ino: BigInt(1000 + f.nodeid), pos: BigInt(pos), count: BigInt(count), written: 0, map: rep.payload.subarray(0, 32),
+          opflags, attr_ino: BigInt(f.ino), pos: BigInt(pos), count: BigInt(count), written: 0, map: rep.payload.subarray(0, 32),
         }));
         stats.requests++;
         const er = checkReplyFrame(end.msg, end.unique, { size: 0 });
@@ -526,27 +566,26 @@ export async function play(opts: PlayOptions): Promise<PlayStats> {
   } finally {
     for (const fd of devFds) fs.closeSync(fd);
     await session?.close();
-    pfs?.close();
     try {
       fs.closeSync(kernelFd);
     } catch {
       // closed already
     }
-    world.cleanup();
+    target.close();
   }
 }
 
 /** Validate UPSERT notifies as the kernel would: nodeid known, attr_ino matching, both slots per §1.4. */
-function checkUpserts(notifies: readonly [number, Buffer][], world: PlayerWorld, blockSize: number, maxBytes: bigint): number {
+function checkUpserts(notifies: readonly [number, Buffer][], opened: readonly Opened[], blockSize: number, maxBytes: bigint): number {
   let n = 0;
   for (const [code, payload] of notifies) {
     if (code !== IOMAP_NOTIFY.IOMAP_UPSERT_MAPPINGS) fail(`unexpected notify ${code}`);
     if (payload.length !== iomapUpsertMappingsOut.size) fail(`UPSERT payload of ${payload.length} bytes`);
     const u = iomapUpsertMappingsOut.decode(payload);
-    const f = world.file(Number(u.nodeid));
+    const f = opened.find((x) => BigInt(x.nodeid) === u.nodeid);
     if (!f) fail(`UPSERT for unknown nodeid ${u.nodeid} (-ESTALE)`);
     // The kernel compares attr_ino with the inode's orig_ino, else -EINVAL (§1.2).
-    if (u.attr_ino !== BigInt(world.attrIno(f.nodeid))) fail(`UPSERT attr_ino ${u.attr_ino} but LOOKUP gave ino ${world.attrIno(f.nodeid)}`);
+    if (u.attr_ino !== BigInt(f.ino)) fail(`UPSERT attr_ino ${u.attr_ino} but LOOKUP gave ino ${f.ino}`);
     const read = payload.subarray(16, 48);
     const offset = read.readBigUInt64LE(0);
     checkIomapBegin(Buffer.concat([read, payload.subarray(48, 80)]), offset, { blockSize, maxBytes: Number(maxBytes), flags: IOMAP_FLAGS_V7 });
