@@ -7,7 +7,9 @@
 //   - READ round trips per second of 4 KiB and 128 KiB (mainline data path, device views);
 //   - GET_FMAP encode time for a 1 TiB file striped over 16 strips in 2 MiB chunks, V10
 //     (one interleaved extent) and unrolled (524,288 simple extents).
-// Run: npx tsc -p . && node dist/bench/iomap/run.js [--seconds S]
+// Run: npx tsc -p . && node dist/bench/iomap/run.js [--seconds S] [--read-iops N]
+// --read-iops: the famfs-ts 4 KiB random-read IOPS bench/datapath/run.sh printed (a real
+// mount under fio), shown beside these rows for scale.
 import { performance } from 'node:perf_hooks';
 import { FuseSession } from '../../src/fuse/session.js';
 import { InitIn, ReadIn } from '../../src/fuse/structs.js';
@@ -25,7 +27,9 @@ import { Rng } from '../../test/support/kernel-player-maps.js';
 
 const MiB = 2 ** 20;
 const args = process.argv.slice(2);
-const seconds = Number(args[args.indexOf('--seconds') + 1] ?? 2) || 2;
+const opt = (name: string): string | undefined => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+const seconds = Number(opt('--seconds') ?? 2) || 2;
+const readIops = opt('--read-iops') !== undefined ? Number(opt('--read-iops')) : undefined;
 
 interface Served {
   ch: PlayerChannel;
@@ -130,6 +134,11 @@ async function main(): Promise<void> {
   process.stdout.write(`${'request'.padEnd(24)} ${'in flight'.padStart(9)} ${'req/s'.padStart(10)} ${'vs READ 4K @1'.padStart(14)}  note\n`);
   for (const [name, w, rps, note] of rows) {
     process.stdout.write(`${name.padEnd(24)} ${String(w).padStart(9)} ${rps.toFixed(0).padStart(10)} ${(rps / read1).toFixed(2).padStart(13)}x  ${note}\n`);
+  }
+  if (readIops !== undefined && readIops > 0) {
+    process.stdout.write(`${'READ 4 KiB (datapath)'.padEnd(24)} ${'fio'.padStart(9)} ${readIops.toFixed(0).padStart(10)} ${(readIops / read1).toFixed(2).padStart(13)}x  real mount, from bench/datapath\n`);
+  } else {
+    process.stdout.write('(add --read-iops N with the 4 KiB randread IOPS of bench/datapath/run.sh to compare with a real mount)\n');
   }
 
   // GET_FMAP encode time for 1 TiB striped over 16 strips in 2 MiB chunks.
