@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { checkLayout, formatProblem, LayoutError, loadLayout, parseLayout } from '../src/interleave/layout-yaml.js';
+import { checkFileMap, checkLayout, formatProblem, LayoutError, loadLayout, parseLayout } from '../src/interleave/layout-yaml.js';
 import { toController } from '../src/interleave/controller.js';
 
 const LAYOUTS = 'fixtures/layouts';
@@ -113,5 +114,31 @@ describe('bad layouts: every error, with file:line:col and key path', () => {
   it('an empty document is an error, not a crash', () => {
     expect(checkLayout('', 'empty.yaml').errors.map(formatProblem)).toEqual(['empty.yaml:1:1 expected a mapping with keys devices, regions, daxdevs, policy']);
     expect(checkLayout('devices: []', 'e.yaml').errors.map(formatProblem)).toEqual(['e.yaml:1:10 devices: at least one device is needed']);
+  });
+});
+
+describe('no crash on any input', () => {
+  // Mutations of real fixtures (a character dropped, duplicated or replaced) and random text:
+  // checkLayout / checkFileMap must report, never throw.
+  const texts = [...yamlFiles(LAYOUTS).map((f) => fs.readFileSync(path.join(LAYOUTS, f), 'utf8')),
+    ...fs.readdirSync('fixtures/fmaps').filter((f) => f.endsWith('.yaml')).map((f) => fs.readFileSync(path.join('fixtures/fmaps', f), 'utf8'))];
+  it('mutated fixtures and random text', () => {
+    fc.assert(
+      fc.property(fc.nat(texts.length - 1), fc.array(fc.tuple(fc.nat(), fc.constantFrom('drop', 'dup', 'put'), fc.constantFrom(...':-[]{},&*!|>\'" \n0x9aZ#-1.5e9')), { maxLength: 4 }), fc.string(), (which, edits, junk) => {
+        let t = texts[which]!;
+        for (const [at, op, ch] of edits) {
+          const i = at % (t.length + 1);
+          t = op === 'drop' ? t.slice(0, i) + t.slice(i + 1) : op === 'dup' ? t.slice(0, i) + t[i - 1 >= 0 ? i - 1 : 0] + t.slice(i) : t.slice(0, i) + ch + t.slice(i + 1);
+        }
+        for (const input of [t, junk, `${t}\n${junk}`]) {
+          const l = checkLayout(input, 'm.yaml');
+          const f = checkFileMap(input, 'm.yaml');
+          if ((l.layout === undefined) !== (l.errors.length > 0)) return false;
+          if ((f.map === undefined) !== (f.errors.length > 0)) return false;
+        }
+        return true;
+      }),
+      { numRuns: 1500, seed: 7 },
+    );
   });
 });
