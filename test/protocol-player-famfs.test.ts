@@ -66,4 +66,9 @@ describe('kernel player against the famfs server', () => {
     expect(s.profile).toBe(flavour);
     expect(s.stampsChecked).toBeGreaterThan(1500);
   }, 60_000);
+
+  it('iomap with the upsert-at-OPEN policy: the famfs files\' mappings pass the kernel checks', async () => {
+    const s = await play({ flavour: 'iomap', cases: 500, seed: 78, target: famfsTarget(), upsertAtOpen: 4096 });
+    expect(s.upserts).toBeGreaterThan(names.length);
+  }, 60_000);
 });

@@ -113,7 +113,7 @@ export class Dispatcher {
     try {
       const args = new Args(msg.subarray(IN_HEADER_SIZE, h.len - h.extlen), spec.name);
       const a = spec.decode(args, h, this.connInfo);
-      result = spec.handle({ ctx: req, fs: this.fs, conn: this.connInfo }, a);
+      result = spec.handle({ ctx: req, fs: this.fs, conn: this.connInfo, notify: this.notifier }, a);
     } catch (e) {
       return this.replyError(h.unique, this.errnoOf(e, spec.name));
     }
@@ -130,6 +130,8 @@ export class Dispatcher {
       },
     );
   }
+
+  private readonly notifier = (code: number, body: readonly Buffer[]): void => this.notify(code, body);
 
   /** Send a notification (unique 0, error = +code) with its payload, as one message. */
   notify(code: number, body: readonly Buffer[]): void {
@@ -205,7 +207,7 @@ export class Dispatcher {
     try {
       const req = new Request(h.unique, h.opcode, h.nodeid, h.uid, h.gid, h.pid);
       const a = spec.decode(new Args(msg.subarray(IN_HEADER_SIZE, h.len - h.extlen), spec.name), h, this.connInfo);
-      const r = spec.handle({ ctx: req, fs: this.fs, conn: this.connInfo }, a);
+      const r = spec.handle({ ctx: req, fs: this.fs, conn: this.connInfo, notify: this.notifier }, a);
       if (r instanceof Promise) r.catch((e: unknown) => this.opts.log?.(`${spec.name}: ${(e as Error).message}`));
     } catch (e) {
       if (!(e instanceof ProtocolError)) this.opts.log?.(`${spec.name}: ${(e as Error).message}`);

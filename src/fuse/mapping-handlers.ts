@@ -79,6 +79,11 @@ export function getDaxdevOp(source: MappingSource, name = 'GET_DAXDEV'): OpSpec<
 export interface IomapServerConfig extends IomapGeometry {
   readonly uuid?: Uint8Array;
   readonly id?: string;
+  /**
+   * Policy: at OPEN, prepopulate the kernel's mapping cache with UPSERT_MAPPINGS for files
+   * of at most this many mappings (0 or unset: never; the kernel then asks IOMAP_BEGIN).
+   */
+  readonly upsertAtOpen?: number;
 }
 
 /**

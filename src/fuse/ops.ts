@@ -22,6 +22,8 @@ export interface OpCall<FS extends FileSystem = FileSystem> {
   readonly ctx: RequestContext;
   readonly fs: FS;
   readonly conn: ConnectionInfo;
+  /** Send a notification on this connection (profiles that push state, e.g. iomap UPSERT at OPEN). */
+  readonly notify?: (code: number, body: readonly Buffer[]) => void;
 }
 
 export interface OpSpec<A = unknown> {

@@ -27,7 +27,7 @@ import {
   checkDaxdevReply, checkFmapReply, checkIomapBegin, checkReplyFrame, famfsKernelResolve, iomapAddress, KernelRejection,
   type KernelFmap, type Reply,
 } from '../../src/fuse/kernel-rules.js';
-import { openUpserts, playerCookie, type MappingSource } from '../../src/fuse/mapping-handlers.js';
+import { playerCookie, type MappingSource } from '../../src/fuse/mapping-handlers.js';
 import { FAMFS_FORK, FAMFS_V10 } from '../../src/fuse/profiles/famfs.js';
 import { IOMAP_NOTIFY, IOMAP_OPCODES } from '../../src/fuse/profiles/iomap.js';
 import { defaultIomapConfig, profileByName, type ProfileName } from '../../src/fuse/profiles/index.js';
@@ -166,8 +166,6 @@ const S_IFREG = 0o100000;
 
 /** The served file system: a root directory holding the world's files. */
 export class PlayerFs implements FileSystem {
-  /** Called after OPEN of a file (the iomap test sends UPSERT notifies from here). */
-  onOpen?: (nodeid: number) => void;
   constructor(private readonly world: PlayerWorld) {}
   private attrOf(nodeid: number) {
     if (nodeid === 1) return { ino: 1, size: 0, mode: S_IFDIR | 0o755, nlink: 2 };
@@ -187,7 +185,6 @@ export class PlayerFs implements FileSystem {
   }
   open(_ctx: RequestContext, nodeid: number): OpenReply {
     if (!this.world.file(nodeid)) throw new FuseError(errno.EISDIR);
-    this.onOpen?.(nodeid);
     return { fh: nodeid };
   }
   private devices: MappedDevice[] = [];
@@ -289,7 +286,7 @@ export interface PlayOptions {
   readonly seed: number;
   readonly nfiles?: number;
   readonly maxLog2?: number;
-  /** iomap: send UPSERT notifies at OPEN for files of at most this many mappings. */
+  /** iomap: the server's upsert-at-OPEN policy (files of at most this many mappings). */
   readonly upsertAtOpen?: number;
   /** Play against this instead of a random PlayerWorld (the caller owns it; play closes it). */
   readonly target?: PlayTarget;
@@ -325,7 +322,7 @@ function fail(what: string): never {
  * `index` at every 2 MiB granule of the device file `devicePaths[daxdev]`.
  */
 export interface PlayTarget {
-  readonly fs: FileSystem & { onOpen?: (nodeid: number) => void };
+  readonly fs: FileSystem;
   readonly source: MappingSource;
   readonly files: readonly { readonly name: string; readonly index: number; readonly map: FileMap }[];
   readonly devicePaths: readonly string[];
@@ -369,17 +366,12 @@ export async function play(opts: PlayOptions): Promise<PlayStats> {
   try {
     setSocketBuffers(kernelFd, 17 << 20);
     setSocketBuffers(serverFd, 17 << 20);
-    const iomapCfg = defaultIomapConfig();
+    const iomapCfg = defaultIomapConfig({ upsertAtOpen: opts.upsertAtOpen });
     const profile: AbiProfile | ProfileChooser = profileByName(opts.serverAbi ?? (opts.flavour as ProfileName), {
       source: target.source, iomap: iomapCfg, log: (l) => target.logLines.push(l),
     });
     session = FuseSession.mount(`/dev/fd/${serverFd}`, target.fs, { profile, readers: 1, handleSignals: false, log: (l) => target.logLines.push(l) });
     const s = session;
-    if (opts.upsertAtOpen !== undefined) {
-      target.fs.onOpen = (nodeid) => {
-        for (const p of openUpserts(target.source, iomapCfg, nodeid, opts.upsertAtOpen)) s.dispatcher.notify(IOMAP_NOTIFY.IOMAP_UPSERT_MAPPINGS, [p]);
-      };
-    }
     const ch = new PlayerChannel(kernelFd);
     const rng = new Rng(opts.seed ^ 0x6b65726e);
 

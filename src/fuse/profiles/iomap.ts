@@ -5,7 +5,7 @@ import { extendProfile, mainline, type AbiProfile } from '../abi.js';
 import { Op } from '../opcodes.js';
 import type { OpSpec, ReplyBody } from '../ops.js';
 import { ATTR_OUT_ATTR_OFFSET, Attr, Dirent, DIRENTPLUS_DIRENT_OFFSET, ENTRY_OUT_ATTR_OFFSET } from '../structs.js';
-import { iomapOps, type IomapOpcodes, type IomapServerConfig, type MappingSource } from '../mapping-handlers.js';
+import { iomapOps, openUpserts, type IomapOpcodes, type IomapServerConfig, type MappingSource } from '../mapping-handlers.js';
 import { FUSE_ATTR_IOMAP, IOMAP_FLAGS_V7, type IomapFlagNumbering } from '../iomap-wire.js';
 
 /** INIT flag FUSE_IOMAP (flags2 bit 11) in the fuse-iomap series. */
@@ -81,11 +81,29 @@ const ATTR_MARKING: [number, OpSpec<unknown>][] = [
   marking(Op.READDIRPLUS, markDirentplus),
 ];
 
+/** OPEN that, once the open succeeded, pushes a small file's mappings (§1.4 lookup order 1). */
+function upsertingOpen(source: MappingSource, cfg: IomapServerConfig, max: number): [number, OpSpec<unknown>] {
+  const base = mainline.ops.get(Op.OPEN);
+  if (!base) throw new Error('mainline has no OPEN');
+  return [Op.OPEN, {
+    ...base,
+    handle: (call, a) => {
+      const after = (body: ReplyBody): ReplyBody => {
+        for (const p of openUpserts(source, cfg, call.ctx.nodeid, max)) call.notify?.(IOMAP_NOTIFY.IOMAP_UPSERT_MAPPINGS, [p]);
+        return body;
+      };
+      const r = base.handle(call, a);
+      return r instanceof Promise ? r.then(after) : after(r);
+    },
+  }];
+}
+
 export function iomapProfile(source: MappingSource, cfg: IomapServerConfig): AbiProfile {
+  const upsert = cfg.upsertAtOpen ? [upsertingOpen(source, cfg, cfg.upsertAtOpen)] : [];
   return extendProfile(mainline, {
     name: 'iomap',
     minor: IOMAP_MINOR,
-    ops: [...ATTR_MARKING, ...iomapOps(source, cfg, IOMAP_OPCODES)],
+    ops: [...ATTR_MARKING, ...upsert, ...iomapOps(source, cfg, IOMAP_OPCODES)],
     wantFlags: FUSE_IOMAP,
     notify: IOMAP_NOTIFY,
     adjustInit: (kernel, reply) => {
