@@ -116,6 +116,13 @@ describeTier2('FUSE engine on a real mount (server in a child process)', () => {
     expect(df.out.toString()).toMatch(/fuse-child/);
   });
 
+  it('the kernel accepts our INVAL_INODE / INVAL_ENTRY notifications and the mount keeps working', async () => {
+    server.child.kill('SIGUSR2');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(server.stderr()).not.toMatch(/notify failed/);
+    expect(run('cat', [path.join(mnt, 'hello.txt')]).out.toString()).toBe('hello, fuse\n');
+  });
+
   it('SIGTERM unmounts cleanly and the server exits 0', async () => {
     server.child.kill('SIGTERM');
     expect(await exited(server.child)).toBe(0);

@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import os from 'node:os';
 import { startPlayedServer, parseDirents, parseEntry, cstr, type PlayedServer } from './support/fuse-player.js';
 import { patternFile } from './support/fuse-memfs.js';
-import { InitFlag, Op } from '../src/fuse/opcodes.js';
-import { GetxattrOut, InitOut, OpenIn, ReadIn, WriteOut } from '../src/fuse/structs.js';
+import { InitFlag, Notify, Op } from '../src/fuse/opcodes.js';
+import { GetxattrOut, InitOut, NotifyInvalEntryOut, NotifyInvalInodeOut, OpenIn, ReadIn, WriteOut } from '../src/fuse/structs.js';
 
 const E = os.constants.errno;
 const BIG = 3 << 20;
@@ -165,6 +165,18 @@ describe('FUSE engine against a played kernel (socketpair, /dev/fd/N)', () => {
     expect(s.player.call(Op.OPEN, 1, [OpenIn.encode({})], { len: 1000 }).error).toBe(-E.EINVAL);
     expect(s.player.call(Op.LOOKUP, 1, [cstr('x')], { extlen: 100 }).error).toBe(-E.EINVAL);
     expect(s.player.call(Op.GETATTR, 0xffff_ffff_ffff_fff0n, [Buffer.alloc(16)]).error).toBe(-E.EINVAL);
+  });
+
+  it('notifications arrive with unique 0, the notify code and their payload', () => {
+    s.child.kill('SIGUSR2');
+    const a = s.player.recv();
+    const b = s.player.recv();
+    expect(a).toMatchObject({ unique: 0n, error: Notify.INVAL_INODE, len: 16 + NotifyInvalInodeOut.size });
+    expect(NotifyInvalInodeOut.decode(a.body)).toMatchObject({ ino: 1n, off: 0, len: -1 });
+    expect(b).toMatchObject({ unique: 0n, error: Notify.INVAL_ENTRY });
+    const e = NotifyInvalEntryOut.decode(b.body);
+    expect(e).toMatchObject({ parent: 1n, namelen: 9 });
+    expect(b.body.subarray(NotifyInvalEntryOut.size).toString('latin1')).toBe('hello.txt\0');
   });
 
   it('INTERRUPT of a finished request is dropped silently', () => {

@@ -77,7 +77,14 @@ function ddMeasure(a: string[]): number {
   return Number(m[1]) / Number(m[2]) / 1e6;
 }
 
-const rows: { name: string; read: number; read4k: number; write: number }[] = [];
+/** CPU time (user + system) a process has used so far, in µs (clock ticks of 10 ms). */
+function cpuMicros(pid: number): number {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+const rows: { name: string; read: number; read4k: number; write: number; cpu1m: number; cpu4k: number }[] = [];
 for (const v of variants) {
   if (only && !v.name.includes(only)) continue;
   const mnt = fs.mkdtempSync(path.join(os.tmpdir(), 'fuse-bench-'));
@@ -85,10 +92,15 @@ for (const v of variants) {
   try {
     await waitReady(p);
     const f = path.join(mnt, v.file);
+    let c0 = cpuMicros(p.pid!);
     const reads = [0, 1, 2].map(() => ddMeasure([`if=${f}`, 'of=/dev/null', 'bs=1M', 'iflag=direct']));
-    const read4k = ddMeasure([`if=${f}`, 'of=/dev/null', 'bs=4k', `count=${Math.min(sizeMiB * 256, 100_000)}`, 'iflag=direct']);
+    const cpu1m = (cpuMicros(p.pid!) - c0) / (3 * sizeMiB);
+    const n4k = Math.min(sizeMiB * 256, 100_000);
+    c0 = cpuMicros(p.pid!);
+    const read4k = ddMeasure([`if=${f}`, 'of=/dev/null', 'bs=4k', `count=${n4k}`, 'iflag=direct']);
+    const cpu4k = (cpuMicros(p.pid!) - c0) / n4k;
     const write = ddMeasure(['if=/dev/zero', `of=${f}`, 'bs=1M', `count=${sizeMiB}`, 'oflag=direct', 'conv=notrunc']);
-    rows.push({ name: v.name, read: Math.max(...reads), read4k, write });
+    rows.push({ name: v.name, read: Math.max(...reads), read4k, write, cpu1m, cpu4k });
   } finally {
     p.kill('SIGTERM');
     await new Promise((r) => (p.exitCode !== null ? r(0) : p.once('exit', r)));
@@ -105,8 +117,9 @@ if (image) fs.rmSync(image, { force: true });
 const peer = rows.find((r) => r.name.startsWith('libfuse3'));
 const fmt = (x: number) => x.toFixed(0).padStart(8);
 const ratio = (x: number, y: number | undefined) => (y ? `${(x / y).toFixed(2)}x` : '-').padStart(7);
-console.log(`\n${sizeMiB} MiB file, dd O_DIRECT; MB/s (best of 3 for 1 MiB reads); ratio vs the C peer`);
-console.log(`${'server'.padEnd(46)} ${'read 1M'.padStart(8)} ${'ratio'.padStart(7)} ${'read 4k'.padStart(8)} ${'ratio'.padStart(7)} ${'write 1M'.padStart(8)} ${'ratio'.padStart(7)}`);
+console.log(`\n${sizeMiB} MiB file, dd O_DIRECT; MB/s (best of 3 for 1 MiB reads); ratio vs the C peer;`);
+console.log(`server CPU µs per request (user+sys, 10 ms ticks) for the 1 MiB and 4 KiB reads; load average ${os.loadavg()[0]!.toFixed(1)}`);
+console.log(`${'server'.padEnd(46)} ${'read 1M'.padStart(8)} ${'ratio'.padStart(7)} ${'read 4k'.padStart(8)} ${'ratio'.padStart(7)} ${'write 1M'.padStart(8)} ${'ratio'.padStart(7)} ${'cpu/1M'.padStart(7)} ${'cpu/4k'.padStart(7)}`);
 for (const r of rows) {
-  console.log(`${r.name.padEnd(46)} ${fmt(r.read)} ${ratio(r.read, peer?.read)} ${fmt(r.read4k)} ${ratio(r.read4k, peer?.read4k)} ${fmt(r.write)} ${ratio(r.write, peer?.write)}`);
+  console.log(`${r.name.padEnd(46)} ${fmt(r.read)} ${ratio(r.read, peer?.read)} ${fmt(r.read4k)} ${ratio(r.read4k, peer?.read4k)} ${fmt(r.write)} ${ratio(r.write, peer?.write)} ${r.cpu1m.toFixed(0).padStart(7)} ${r.cpu4k.toFixed(1).padStart(7)}`);
 }

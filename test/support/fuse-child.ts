@@ -3,6 +3,7 @@
 //   node dist/test/support/fuse-child.js MOUNTPOINT [--big BYTES] [--readers N] [--spin MICROS]
 //     [--max-write N] [--slice BYTES] [--debug]
 // --slice answers READs with views of at most BYTES each (many iovecs per reply).
+// SIGUSR2 makes it send INVAL_INODE(root) and INVAL_ENTRY(root, "hello.txt") notifications.
 import { FuseSession } from '../../src/fuse/session.js';
 import { MemFs, patternFile } from './fuse-memfs.js';
 
@@ -33,6 +34,15 @@ const session = FuseSession.mount(mnt, memfs, {
   debug: args.includes('--debug'),
   fsname: 'fuse-child',
   subtype: 'memfs',
+});
+// SIGUSR2: send the notifications a file system uses when data changes behind the kernel.
+process.on('SIGUSR2', () => {
+  try {
+    session.notifyInvalInode(1, 0, -1);
+    session.notifyInvalEntry(1, 'hello.txt');
+  } catch (e) {
+    process.stderr.write(`notify failed: ${(e as Error).message}\n`);
+  }
 });
 process.stdout.write('ready\n');
 void session.done.then(() => process.exit(0));
