@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { emitGenericProgram, emitLayoutProgram, programListing, type BpfProgram } from '../src/bpf-policy/program.js';
 import { encodeGenericValue, GENERIC_KEY_SIZE, GENERIC_VALUE_SIZE, nodeidKey } from '../src/bpf-policy/generic-program.js';
 import { HashMapModel } from '../src/bpf-policy/interp.js';
+import { unroll } from '../src/interleave/filemap.js';
 import { batchPositions, digestOf, interpret, interpretDigest, type Answer } from '../src/bpf-policy/shell-runs.js';
 import { SHELL_NAMES } from '../src/bpf-policy/shells.js';
 import { STATUS } from '../src/bpf-policy/core.js';
@@ -36,6 +37,36 @@ describe('per-layout program (interpreter vs resolve)', () => {
     expect(seen.get(STATUS.MAPPED)).toBeGreaterThan(80_000);
     expect(seen.get(STATUS.EOF)).toBeGreaterThan(1_000);
     expect(seen.get(STATUS.HOLE)).toBeGreaterThan(50);
+  });
+
+  it('handles the unrolled simple-extent form (pos >> shift) exactly', () => {
+    const r = rng(13);
+    let uniformSeen = 0;
+    for (let k = 0; k < 150; k++) {
+      const src = randomFileMap(r, { maxExtents: 1, maxStrips: 16 });
+      if (src.extents[0]!.type !== 'interleave' || src.size > 200 * src.extents[0]!.chunkSize) continue;
+      const map = unroll(src);
+      if (map.extents.length > 400) continue;
+      const prog = emitLayoutProgram(map, 'syscall');
+      if (!prog.insns.some((i) => i.code === 0x77) || map.extents.length < 2) continue; // rsh: the shift path
+      uniformSeen++;
+      check(prog, map, interestingPositions(map, r, 100), (pos) => interpret(prog, { pos }));
+    }
+    expect(uniformSeen).toBeGreaterThan(20);
+  });
+
+  it('stays within 64 instructions for uniform interleave up to 16 strips, at any file size', () => {
+    const r = rng(31);
+    for (let n = 1; n <= 16; n++) {
+      for (const size of [2 ** 21, 2 ** 33, 2 ** 52]) {
+        for (const chunk of [2 ** 21, 2 ** 22, 3 * 2 ** 20]) {
+          const strips = Array.from({ length: n }, () => ({ daxdev: Math.floor(r() * 16), offset: Math.floor(r() * 2 ** 20) * 2 ** 21, length: size }));
+          const map = { size, extents: [{ type: 'interleave' as const, chunkSize: chunk, nbytes: size, strips }] };
+          const prog = emitLayoutProgram(map, 'syscall');
+          expect(prog.insns.length, `${n} strips, size ${size}, chunk ${chunk}:\n${programListing(prog)}`).toBeLessThanOrEqual(64);
+        }
+      }
+    }
   });
 
   for (const shell of SHELL_NAMES.filter((s) => s !== 'syscall')) {

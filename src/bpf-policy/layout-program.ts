@@ -51,6 +51,14 @@ function trailingZeros(v: number): number {
 }
 
 const SCRATCH: Reg = 'r8';
+/** Holds the file size when it needs lddw, so `end == size` costs one mov (the per-layout core never reads nodeid). */
+const SIZE_REG: Reg = CORE_REG.nodeid;
+
+/** dst = a segment end; the file size is already in SIZE_REG when it is wide. */
+function loadEnd(a: Asm, dst: Reg, end: number, size: number): void {
+  if (end === size && !fitsS32(size)) a.mov(dst, SIZE_REG);
+  else a.loadConst(dst, end);
+}
 
 /** dst op= value, through the scratch register when the immediate does not fit s32. */
 function opConst(a: Asm, op: 'add' | 'sub' | 'mul' | 'div' | 'mod', dst: Reg, value: number): void {
@@ -103,32 +111,35 @@ function emitStripSelect(a: Asm, idx: Reg, strips: readonly Strip[]): void {
     }
     return;
   }
-  // Fall-through delta chain. When every base has its low k bits clear and every daxdev
-  // is below 2^k, base|daxdev travels as one value (one add per strip instead of two).
-  const lowZero = Math.min(...bases.map(trailingZeros), 31);
-  const maxDev = Math.max(...devs);
-  const pack = !sameDev && maxDev < 2 ** lowZero;
-  const values = pack ? bases.map((b, k) => b + devs[k]!) : bases;
+  // Fall-through delta chain over scaled values: bases share their low `tz` zero bits (famfs
+  // allocates in 2 MiB units), so base >> tz keeps deltas within s32 (one add each); when
+  // the daxdevs differ they ride in the low `pb` bits of the same value.
+  const tz = Math.min(...bases.map(trailingZeros), 53);
+  const pb = sameDev ? 0 : Math.max(1, Math.ceil(Math.log2(Math.max(...devs) + 1)));
+  // Packing must stay exact in doubles; otherwise the daxdev gets its own chain of adds.
+  const packed = !sameDev && Math.max(...bases) / 2 ** tz * 2 ** pb < 2 ** 53;
+  const values = bases.map((b, k) => (packed ? (b / 2 ** tz) * 2 ** pb + devs[k]! : b / 2 ** tz));
   const join = a.newLabel('strip_join');
   a.loadConst('r5', values[0]!);
-  if (!pack) a.mov('r2', devs[0]!);
+  if (!packed) a.mov('r2', devs[0]!);
   for (let k = 1; k < n; k++) {
     a.jmp('jeq', idx, k - 1, join);
     const dv = values[k]! - values[k - 1]!;
     if (dv !== 0) opConst(a, 'add', 'r5', dv);
     const dd = devs[k]! - devs[k - 1]!;
-    if (!pack && dd !== 0) a.add('r2', dd);
+    if (!packed && dd !== 0) a.add('r2', dd);
   }
   a.label(join);
-  if (pack) {
+  if (packed) {
     a.mov('r2', 'r5');
-    a.and('r2', 2 ** lowZero - 1);
-    a.xor('r5', 'r2');
+    a.and('r2', 2 ** pb - 1);
+    a.rsh('r5', pb);
   }
+  if (tz > 0) a.lsh('r5', tz);
   a.add('r3', 'r5');
 }
 
-function emitInterleave(a: Asm, seg: Extract<Segment, { kind: 'interleave' }>): void {
+function emitInterleave(a: Asm, seg: Extract<Segment, { kind: 'interleave' }>, size: number): void {
   const { chunk, strips, start, end } = seg;
   const n = strips.length;
   const pos = CORE_REG.pos;
@@ -154,7 +165,7 @@ function emitInterleave(a: Asm, seg: Extract<Segment, { kind: 'interleave' }>): 
   // length = min(chunk - chunkOffset, end - pos) -> r4
   a.loadConst('r4', chunk);
   a.sub('r4', 'r3');
-  a.loadConst('r5', end);
+  loadEnd(a, 'r5', end, size);
   a.sub('r5', pos);
   const lenOk = a.newLabel('len_ok');
   a.jmp('jle', 'r4', 'r5', lenOk);
@@ -174,7 +185,7 @@ function emitInterleave(a: Asm, seg: Extract<Segment, { kind: 'interleave' }>): 
   emitStripSelect(a, 'r1', strips);
 }
 
-function emitSegment(a: Asm, seg: Segment): void {
+function emitSegment(a: Asm, seg: Segment, size: number): void {
   const pos = CORE_REG.pos;
   switch (seg.kind) {
     case 'hole':
@@ -185,27 +196,60 @@ function emitSegment(a: Asm, seg: Segment): void {
       a.mov('r3', pos);
       if (seg.offset - seg.start !== 0) opConst(a, 'add', 'r3', seg.offset - seg.start);
       a.mov('r2', seg.daxdev);
-      a.loadConst('r4', seg.end);
+      loadEnd(a, 'r4', seg.end, size);
       a.sub('r4', pos);
       return;
     case 'interleave':
-      emitInterleave(a, seg);
+      emitInterleave(a, seg, size);
   }
 }
 
 /** Compare tree over segments [lo, hi]: depth log2(#segments), no loop. */
-function emitTree(a: Asm, segs: readonly Segment[], lo: number, hi: number, done: string, last: boolean): void {
+function emitTree(a: Asm, segs: readonly Segment[], lo: number, hi: number, done: string, last: boolean, size: number): void {
   if (lo === hi) {
-    emitSegment(a, segs[lo]!);
+    emitSegment(a, segs[lo]!, size);
     if (!last) a.ja(done);
     return;
   }
   const mid = (lo + hi + 1) >> 1;
   const right = a.newLabel('ext');
   jgeConst(a, CORE_REG.pos, segs[mid]!.start, right);
-  emitTree(a, segs, lo, mid - 1, done, false);
+  emitTree(a, segs, lo, mid - 1, done, false, size);
   a.label(right);
-  emitTree(a, segs, mid, hi, done, last);
+  emitTree(a, segs, mid, hi, done, last, size);
+}
+
+/**
+ * The unrolled form (reference fuse-iomap-abi.md §3.3, mid-2026 "ext_shift"): every simple
+ * extent but the last has the same power-of-two length L, the last is no longer, and the
+ * extents cover the file. Then extent = pos >> log2 L and the (daxdev, base) chain of
+ * emitStripSelect replaces the compare tree.
+ */
+function uniformSimple(segs: readonly Segment[], size: number): { shift: number; runs: Strip[] } | undefined {
+  if (segs.length < 2 || segs.some((g) => g.kind !== 'simple')) return undefined;
+  const simple = segs as Extract<Segment, { kind: 'simple' }>[];
+  const len = simple[0]!.end - simple[0]!.start;
+  const shift = log2Exact(len);
+  if (shift === undefined || !fitsS32(len)) return undefined;
+  const ok = simple.every((g, k) => g.start === k * len && (k === simple.length - 1 ? g.end === size && g.end - g.start <= len : g.end - g.start === len));
+  return ok ? { shift, runs: simple.map((g) => ({ daxdev: g.daxdev, offset: g.offset, length: len })) } : undefined;
+}
+
+function emitUniformSimple(a: Asm, u: { shift: number; runs: Strip[] }, size: number): void {
+  const pos = CORE_REG.pos;
+  a.mov('r1', pos);
+  a.rsh('r1', u.shift);
+  a.mov('r3', pos);
+  a.and('r3', 2 ** u.shift - 1);
+  a.mov('r4', 2 ** u.shift);
+  a.sub('r4', 'r3');
+  loadEnd(a, 'r5', size, size);
+  a.sub('r5', pos);
+  const lenOk = a.newLabel('len_ok');
+  a.jmp('jle', 'r4', 'r5', lenOk);
+  a.mov('r4', 'r5');
+  a.label(lenOk);
+  emitStripSelect(a, 'r1', u.runs);
 }
 
 /** The per-layout core for `map`. Throws FileMapError for maps it cannot express. */
@@ -222,9 +266,15 @@ export function layoutCore(map: FileMap): ResolverCore {
     emit(a, done) {
       const pos = CORE_REG.pos;
       a.mov('r0', STATUS.EOF);
-      jgeConst(a, pos, map.size, done);
+      if (fitsS32(map.size)) a.jmp('jge', pos, map.size, done);
+      else {
+        a.lddw(SIZE_REG, map.size);
+        a.jmp('jge', pos, SIZE_REG, done);
+      }
       a.mov('r0', STATUS.MAPPED);
-      if (segs.length > 0) emitTree(a, segs, 0, segs.length - 1, done, true);
+      const u = uniformSimple(segs, map.size);
+      if (u) emitUniformSimple(a, u, map.size);
+      else if (segs.length > 0) emitTree(a, segs, 0, segs.length - 1, done, true, map.size);
     },
   };
 }
