@@ -15,6 +15,7 @@ interface MountCliOptions {
   allowOther?: boolean;
   abi?: string;
   readers: string;
+  spinUs?: string;
   refresh: string;
   log?: string;
   debug?: boolean;
@@ -44,7 +45,7 @@ async function runForeground(source: string, mountpoint: string, o: MountCliOpti
   try {
     m = FamfsMount.start({
       source, mountpoint, client: o.client, systemUuid: o.systemUuid, allowOther: o.allowOther, abi: o.abi,
-      readers, refreshMs: positiveInt(o.refresh, '--refresh'), debug: o.debug,
+      readers, spinMicros: o.spinUs === undefined ? undefined : positiveInt(o.spinUs, '--spin-us'), refreshMs: positiveInt(o.refresh, '--refresh'), debug: o.debug,
     });
   } catch (e) {
     tell(`error: ${(e as Error).message}`);
@@ -78,6 +79,7 @@ export function registerMount(program: Command): void {
     .option('--allow-other', 'let other users reach the mount (FUSE allow_other)')
     .option('--abi <profile>', 'FUSE ABI profile: mainline (default), auto, iomap, famfs-v10, famfs-fork, famfs-unrolled')
     .option('--readers <n>', 'FUSE requests read concurrently', '4')
+    .option('--spin-us <us>', 'busy-poll the FUSE channel this long after each request (engine default 50)')
     .option('--refresh <ms>', 'a client replays the log this often (0: only on logplay)', '1000')
     .option('--log <file>', 'log file of the daemonized server (default: in the temp directory, one per mount point)')
     .option('--debug', 'trace every FUSE request')
@@ -90,6 +92,7 @@ export function registerMount(program: Command): void {
       if (o.allowOther) args.push('--allow-other');
       if (o.abi) args.push('--abi', o.abi);
       if (o.debug) args.push('--debug');
+      if (o.spinUs !== undefined) args.push('--spin-us', o.spinUs);
       const logFile = o.log ?? defaultLogFile(mountpoint);
       const cli = fileURLToPath(new URL('./main.js', import.meta.url));
       const r = await daemonize(cli, args, logFile, positiveInt(o.readers, '--readers'));

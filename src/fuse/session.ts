@@ -39,6 +39,8 @@ export interface SessionOptions {
   fsname?: string;
   subtype?: string;
   readOnly?: boolean;
+  /** INIT flags asked for beyond the profile's (e.g. HANDLE_KILLPRIV_V2), if the kernel offers them. */
+  wantFlags?: bigint;
   /** Unmount and stop on SIGINT/SIGTERM (default true). */
   handleSignals?: boolean;
   log?: (line: string) => void;
@@ -89,7 +91,7 @@ export class FuseSession {
     this.bufSize = Math.max(FUSE_MIN_READ_BUFFER, maxWrite + HEADER_ROOM);
     this.dispatcher = new Dispatcher(fs, {
       profile: opts.profile,
-      limits: { maxWrite, maxPagesLimit: limit, pageSize, maxBackground: opts.maxBackground ?? 64 },
+      limits: { maxWrite, maxPagesLimit: limit, pageSize, maxBackground: opts.maxBackground ?? 64, wantFlags: opts.wantFlags },
       log: this.log,
       debug: opts.debug,
     }, (iov) => this.write(iov));

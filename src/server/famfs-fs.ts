@@ -78,6 +78,9 @@ interface AttrOverride {
   ctimeMs?: number;
 }
 
+/** Thrown for every absent attribute: the kernel asks often; no stack trace each time. */
+const NO_SUCH_XATTR = new FuseError(E.ENODATA, 'no such attribute');
+
 function fuseErr(code: keyof typeof E, message: string): FuseError {
   return new FuseError(E[code], message);
 }
@@ -559,10 +562,10 @@ export class FamfsFileSystem implements FileSystem {
         const p = this.dirInterleave.get(n.node.id);
         if (p) text = formatInterleaveParam(p);
       }
-      if (text === undefined) throw fuseErr('ENODATA', name);
+      if (text === undefined) throw NO_SUCH_XATTR;
       return Buffer.from(text);
     }
-    throw fuseErr('ENODATA', name);
+    throw NO_SUCH_XATTR;
   }
 
   listxattr(): string[] {

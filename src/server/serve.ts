@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import { FamfsImage } from '../famfs/image.js';
 import { FuseSession } from '../fuse/session.js';
+import { InitFlag } from '../fuse/opcodes.js';
 import type { AbiProfile, ProfileChooser } from '../fuse/abi.js';
 import { isProfileName, profileByName, PROFILE_NAMES } from '../fuse/profiles/index.js';
 import { loadLayout } from '../interleave/layout-yaml.js';
@@ -19,6 +20,8 @@ export interface MountOptions {
   readonly allowOther?: boolean;
   /** FUSE reads kept outstanding. */
   readonly readers?: number;
+  /** Busy-poll the channel this long after a request before parking readers (engine default if unset). */
+  readonly spinMicros?: number;
   /** ABI profile name (`mainline` unless told; `auto` picks from INIT). */
   readonly abi?: string;
   /** A client replays the log this often (ms; 0 = only on logplay). */
@@ -79,12 +82,17 @@ export class FamfsMount {
       session = FuseSession.mount(opts.mountpoint, famfs, {
         profile,
         readers: opts.readers ?? 4,
+        spinMicros: opts.spinMicros,
         allowOther: opts.allowOther,
         defaultPermissions: true,
         fsname: opts.source,
         subtype: 'famfs-ts',
         readOnly: image.role !== 'master' || !image.writable,
         handleSignals: false,
+        // The kernel then sets SB_NOSEC: it stops asking GETXATTR security.capability
+        // before every WRITE (one extra round trip each). Our files carry no suid bits
+        // worth killing (famfs logs the mode once); the server ignores KILL_SUIDGID.
+        wantFlags: InitFlag.HANDLE_KILLPRIV_V2,
         log,
         debug: opts.debug,
       });
