@@ -63,7 +63,7 @@ describe('dispatcher', () => {
   it('INTERRUPT aborts the signal of an in-flight async request; it still replies once', async () => {
     let seen: RequestContext | undefined;
     const h = harness({
-      getattr: (ctx) => new Promise((resolve, reject) => {
+      getattr: (ctx) => new Promise((_resolve, reject) => {
         seen = ctx;
         ctx.signal.addEventListener('abort', () => reject(new FuseError(E.EINTR)));
       }),

@@ -12,7 +12,7 @@ import { InitFlag, Op } from '../../src/fuse/opcodes.js';
 import {
   AttrOut, ATTR_OUT_ATTR_OFFSET, Attr, BatchForgetIn, CreateIn, Dirent, DIRENTPLUS_DIRENT_OFFSET, EntryOut,
   ENTRY_OUT_ATTR_OFFSET, ForgetIn, ForgetOne, GetattrIn, GetxattrIn, InHeader, InitIn, InitOut, MkdirIn, OpenIn, OpenOut,
-  OutHeader, ReadIn, ReleaseIn, SetxattrIn, WriteIn, WriteOut, Kstatfs,
+  OutHeader, ReadIn, ReleaseIn, SetxattrIn, WriteIn, Kstatfs,
 } from '../../src/fuse/structs.js';
 
 export interface Reply {
