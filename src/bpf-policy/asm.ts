@@ -79,6 +79,14 @@ export class Asm {
   lsh(dst: Reg, x: Operand): this { return this.alu('lsh', dst, x, true); }
   rsh(dst: Reg, x: Operand): this { return this.alu('rsh', dst, x, true); }
   arsh(dst: Reg, x: Operand): this { return this.alu('arsh', dst, x, true); }
+  /** Signed division and modulo (DIV/MOD with off = 1, cpu v4, kernel >= 6.6; §1.1). */
+  sdiv(dst: Reg, x: Operand, wide = true): this { return this.signed('div', dst, x, wide); }
+  smod(dst: Reg, x: Operand, wide = true): this { return this.signed('mod', dst, x, wide); }
+  private signed(op: 'div' | 'mod', dst: Reg, x: Operand, wide: boolean): this {
+    this.alu(op, dst, x, wide);
+    const last = this.slots.pop() as { kind: 'insn'; insn: Insn };
+    return this.raw({ ...last.insn, off: 1 });
+  }
   neg(dst: Reg): this { return this.raw({ code: ALU_OP.neg | CLASS.ALU64, dst: regNum(dst), src: 0, off: 0, imm: 0 }); }
   /** 32-bit ALU (result zero-extended), e.g. mov32 to truncate. */
   alu32(op: AluOp, dst: Reg, x: Operand): this { return this.alu(op, dst, x, false); }
