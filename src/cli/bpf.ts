@@ -91,7 +91,12 @@ export function registerBpf(program: Command): void {
         switch (o.format) {
           case 'asm': out = Buffer.from(`${programListing(prog)}\n`); break;
           case 'raw': out = programBytes(prog); break;
-          case 'elf': out = toElf(prog); break;
+          case 'elf':
+            out = toElf(prog);
+            if (prog.shell.structOps) {
+              process.stderr.write(`famfs-ts: note: this object holds the ${shell} program only; libbpf also needs .BTF and a .struct_ops section to load a struct_ops program (reference bpf-tooling.md §2.2). famfs-ts registers it without libbpf (bpf verify / mount --bpf).\n`);
+            }
+            break;
           default: throw new BpfCliError(`--format ${o.format}: choose asm, raw or elf`);
         }
         if (o.output) fs.writeFileSync(o.output, out);
