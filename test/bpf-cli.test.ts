@@ -71,7 +71,10 @@ describe('bpf CLI', () => {
 
 describeTier2('bpf CLI in the kernel', () => (has('bpftool') && has('llvm-objdump') ? undefined : 'bpftool or llvm-objdump is not installed'), () => {
   const PIN = `/sys/fs/bpf/famfs_ts_cli_${process.pid}`;
-  afterAll(() => fs.rmSync(PIN, { force: true }));
+  afterAll(() => {
+    fs.rmSync(PIN, { force: true });
+    fs.rmSync(TMP, { recursive: true, force: true });
+  });
   beforeAll(() => fs.mkdirSync(TMP, { recursive: true }));
 
   it('llvm-objdump reads the ELF ', () => {
