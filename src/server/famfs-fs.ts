@@ -298,13 +298,16 @@ export class FamfsFileSystem implements FileSystem {
     if (n.kind !== 'pending') throw fuseErr('EPERM', 'read-only');
     const f = n.file;
     if (size > f.capacity) this.grow(f, size);
+    if (size > f.size) f.zero(f.size, size, this.devOf);
     f.size = size;
     f.mtimeMs = f.ctimeMs = Date.now();
   }
 
+  private readonly devOf = (i: number): DaxdevMemory => this.image.daxdev(i);
+
   private grow(f: PendingFile, need: number): void {
     try {
-      f.ensureCapacity(need, this.alloc, (i) => this.image.daxdev(i));
+      f.ensureCapacity(need, this.alloc, this.devOf);
     } catch (e) {
       imageErrno(e);
     }
@@ -406,7 +409,7 @@ export class FamfsFileSystem implements FileSystem {
     return out;
   }
 
-  write(_ctx: RequestContext, nodeid: number, _fh: number, offset: number, data: Buffer): number {
+  write(_ctx: RequestContext, nodeid: number, _fh: number, offset: number, data: Buffer, _flags: number): number {
     const n = this.need(nodeid);
     if (n.kind === 'meta-file' || n.kind === 'meta-dir') throw fuseErr('EPERM', '.meta is read-only');
     if (n.kind === 'dir') throw fuseErr('EISDIR', n.node.path);
@@ -421,6 +424,7 @@ export class FamfsFileSystem implements FileSystem {
       const f = n.file;
       const end = offset + len;
       if (end > f.capacity) this.grow(f, end);
+      if (offset > f.size) f.zero(f.size, offset, this.devOf);
       if (end > f.size) f.size = end;
       f.mtimeMs = Date.now();
       map = f.view;
@@ -442,7 +446,10 @@ export class FamfsFileSystem implements FileSystem {
     if (n.kind !== 'pending') throw fuseErr('EPERM', 'not a regular file');
     if (!this.isMaster) throw fuseErr('EROFS', 'a famfs client is read-only');
     if (end > n.file.capacity) this.grow(n.file, end);
-    if (!(mode & FALLOC_FL_KEEP_SIZE) && end > n.file.size) n.file.size = end;
+    if (!(mode & FALLOC_FL_KEEP_SIZE) && end > n.file.size) {
+      n.file.zero(n.file.size, end, this.devOf);
+      n.file.size = end;
+    }
   }
 
   /** Log a pending file with its final size (at FLUSH, i.e. close(2)). */
@@ -573,7 +580,7 @@ export class FamfsFileSystem implements FileSystem {
     return [];
   }
 
-  setxattr(_ctx: RequestContext, nodeid: number, name: string, value: Buffer): void {
+  setxattr(_ctx: RequestContext, nodeid: number, name: string, value: Buffer, _flags: number): void {
     const n = this.need(nodeid);
     if (name !== INTERLEAVE_XATTR) throw fuseErr('ENOTSUP', `${name}: famfs-ts stores no extended attributes`);
     if (!this.isMaster) throw fuseErr('EROFS', 'a famfs client is read-only');

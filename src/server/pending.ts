@@ -62,6 +62,18 @@ export class PendingFile {
     return { size: this.size, extents: this.map?.extents ?? [] };
   }
 
+  /**
+   * Zero file bytes [from, to) of the reservation (inside capacity). The reservation may
+   * hold stale bytes (space trimmed from other files), and a gap a file grows over must
+   * read as zeros.
+   */
+  zero(from: number, to: number, dev: (i: number) => DaxdevMemory): void {
+    if (to <= from || !this.map) return;
+    for (const m of resolveRange(this.map, from, Math.min(to, this.capacity) - from)) {
+      for (const sl of dev(m.daxdev).slices(m.offset, m.length)) sl.fill(0);
+    }
+  }
+
   /** Make room for bytes [0, need). */
   ensureCapacity(need: number, alloc: ReservationAllocator, dev: (i: number) => DaxdevMemory): void {
     if (need <= this.capacity) return;
