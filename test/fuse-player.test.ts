@@ -183,4 +183,9 @@ describe('FUSE engine against a played kernel (socketpair, /dev/fd/N)', () => {
     s.player.send(Op.INTERRUPT, 0, [Buffer.from(new BigUint64Array([2n]).buffer)], { unique: 3n });
     expect(s.player.call(Op.GETATTR, 1, [Buffer.alloc(16)]).error).toBe(0);
   });
+  it('DESTROY is answered and ends the session: the server exits 0 by itself (runs last)', async () => {
+    expect(s.player.call(Op.DESTROY, 0, []).error).toBe(0);
+    const code = await new Promise<number | null>((r) => (s.child.exitCode !== null ? r(s.child.exitCode) : s.child.once('exit', r)));
+    expect(code).toBe(0);
+  });
 });

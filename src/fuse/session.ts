@@ -173,6 +173,7 @@ export class FuseSession {
     }
     if (n === 0) return this.readerStopped(); // EOF: the other end of a socket closed
     this.handle(buf, n);
+    if (this.stopping) return this.readerStopped(); // DESTROY, or the channel went away
     if (this.spinNs > 0n) this.spin();
     else if (!this.stopping) this.issueRead(this.takeBuffer());
   }
@@ -232,12 +233,14 @@ export class FuseSession {
       break;
     }
     this.busy = false;
+    if (this.stopping) return this.readerStopped();
     this.goIdle();
   }
 
   private readerStopped(): void {
     this.stopping = true;
-    if (this.running === 0) this.resolveDone();
+    // After DESTROY the protocol is over even if pool reads still wait on a channel nobody closes.
+    if (this.running === 0 || this.dispatcher.isDestroyed) this.resolveDone();
   }
 
   private write(iov: readonly Buffer[]): void {

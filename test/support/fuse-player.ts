@@ -256,7 +256,7 @@ export interface PlayedServer {
 }
 
 /** Spawn the MemFs server child on one end of a socketpair; the player holds the other. */
-export async function startPlayedServer(args: readonly string[] = [], readers = 2): Promise<PlayedServer> {
+export async function startPlayedServer(args: readonly string[] = [], readers = 1): Promise<PlayedServer> {
   const [mine, theirs] = seqpacketPair();
   setSocketBuffers(mine, 4 << 20);
   setSocketBuffers(theirs, 4 << 20);
