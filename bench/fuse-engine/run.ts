@@ -1,5 +1,6 @@
 // Data-path benchmark of the FUSE engine: sequential 1 MiB O_DIRECT reads and writes and
-// 4 KiB O_DIRECT reads (dd) through a real mount of the test MemFs, served from a Buffer,
+// 4 KiB O_DIRECT reads (dd) through a real mount of the test MemFs, its file served from a
+// MAP_SHARED mapping of a /dev/shm file,
 // in several loop configurations, and the libfuse3 C peer from ../shared/bench-peers on a
 // /dev/shm image of the same size, all in one run. Needs root and /dev/fuse.
 //   node dist/bench/fuse-engine/run.js [SIZE_MIB=1024] [--no-peer] [--only NAME]
@@ -28,11 +29,13 @@ const variants: Variant[] = [
 
 function node(mnt: string, extra: string[]): ChildProcess {
   const readers = Number(extra[extra.indexOf('--readers') + 1] ?? 1);
-  return spawn(process.execPath, [child, mnt, '--big', String(sizeMiB << 20), ...extra], {
+  // Like the C peer, serve the file from a MAP_SHARED mapping of a /dev/shm file.
+  return spawn(process.execPath, [child, mnt, '--big', String(sizeMiB << 20), '--shm', engineImage, ...extra], {
     stdio: ['ignore', 'pipe', 'inherit'], env: threadPoolEnv(readers),
   });
 }
 
+const engineImage = `/dev/shm/famfs-ts-bench-engine-${process.pid}`;
 let peerBin: string | undefined;
 let image: string | undefined;
 if (!args.includes('--no-peer') && fs.existsSync(peerSrc)) {
@@ -113,6 +116,7 @@ for (const v of variants) {
   }
 }
 if (image) fs.rmSync(image, { force: true });
+fs.rmSync(engineImage, { force: true });
 
 const peer = rows.find((r) => r.name.startsWith('libfuse3'));
 const fmt = (x: number) => x.toFixed(0).padStart(8);

@@ -71,6 +71,8 @@ export class FuseSession {
   private readonly free: Buffer[] = [];
   private running = 0;
   private busy = false;
+  /** Requests taken by the busy poll and by idle pool reads, and busy phases that ended empty. */
+  readonly stats = { polled: 0, pooled: 0, idle: 0 };
   private readonly spinNs: bigint;
   private stopping = false;
   private closing?: Promise<void>;
@@ -172,6 +174,7 @@ export class FuseSession {
       return this.readerStopped();
     }
     if (n === 0) return this.readerStopped(); // EOF: the other end of a socket closed
+    this.stats.pooled++;
     this.handle(buf, n);
     if (this.stopping) return this.readerStopped(); // DESTROY, or the channel went away
     if (this.spinNs > 0n) this.spin();
@@ -209,6 +212,7 @@ export class FuseSession {
       const buf = this.takeBuffer();
       const n = readRaw(this.fd, buf);
       if (n > 0) {
+        this.stats.polled++;
         const pending = this.handle(buf, n);
         if (this.stopping) break;
         last = process.hrtime.bigint();
@@ -222,7 +226,10 @@ export class FuseSession {
       }
       this.free.push(buf);
       if (n === -EAGAIN || n === -EINTR || n === -ENOENT) {
-        if (n === -EAGAIN && process.hrtime.bigint() - last > this.spinNs) break;
+        if (n === -EAGAIN && process.hrtime.bigint() - last > this.spinNs) {
+          this.stats.idle++;
+          break;
+        }
         continue;
       }
       if (n === 0 || n === -ENODEV || n === -EBADF || n === -ECONNRESET) {

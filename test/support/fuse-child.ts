@@ -1,10 +1,13 @@
 // A FUSE server process for the engine's tests and benchmark: serves MemFs at MOUNTPOINT
 // (or over /dev/fd/N). Prints "ready" once serving; unmounts on SIGTERM/SIGINT.
 //   node dist/test/support/fuse-child.js MOUNTPOINT [--big BYTES] [--readers N] [--spin MICROS]
-//     [--max-write N] [--slice BYTES] [--debug]
+//     [--max-write N] [--slice BYTES] [--shm FILE] [--stats] [--debug]
+// --shm FILE serves "big" from a MAP_SHARED mapping of FILE (written with the pattern first).
 // --slice answers READs with views of at most BYTES each (many iovecs per reply).
 // SIGUSR2 makes it send INVAL_INODE(root) and INVAL_ENTRY(root, "hello.txt") notifications.
+import fs from 'node:fs';
 import { FuseSession } from '../../src/fuse/session.js';
+import { mmapShared } from '../../src/sys/libc.js';
 import { MemFs, patternFile } from './fuse-memfs.js';
 
 const args = process.argv.slice(2);
@@ -21,8 +24,14 @@ const opt = (name: string): string | undefined => {
 const memfs = new MemFs();
 memfs.addFile(1, 'hello.txt', Buffer.from('hello, fuse\n'));
 const big = Number(opt('--big') ?? 0);
+const shm = opt('--shm');
 if (big > 0) {
-  memfs.addFile(1, 'big', patternFile(big));
+  if (shm) {
+    // Serve "big" from a MAP_SHARED mapping of a /dev/shm file, as a memory device is served.
+    fs.writeFileSync(shm, patternFile(big));
+    const fd = fs.openSync(shm, 'r+');
+    memfs.addFile(1, 'big', mmapShared(fd, big).bytes);
+  } else memfs.addFile(1, 'big', patternFile(big));
 }
 const slice = Number(opt('--slice') ?? 0);
 if (slice > 0) memfs.sliceSize = slice;
@@ -45,4 +54,7 @@ process.on('SIGUSR2', () => {
   }
 });
 process.stdout.write('ready\n');
-void session.done.then(() => process.exit(0));
+void session.done.then(() => {
+  if (args.includes('--stats')) process.stderr.write(`fuse-child stats: ${JSON.stringify(session.stats)}\n`);
+  process.exit(0);
+});
