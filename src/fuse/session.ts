@@ -55,7 +55,7 @@ const HEADER_ROOM = 4096;
 const MAX_IOV = 1024;
 
 /** Environment for a child that will serve FUSE: a thread pool with room for the readers. */
-export function threadPoolEnv(readers = 2, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+export function threadPoolEnv(readers = 1, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   return { ...env, UV_THREADPOOL_SIZE: String(Math.max(Number(env.UV_THREADPOOL_SIZE ?? 0), readers + 4)) };
 }
 
