@@ -1,6 +1,7 @@
 // `famfs-ts mount` and `famfs-ts umount`: commander wiring over src/server.
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Option, type Command } from 'commander';
 import { SysError } from '../sys/libc.js';
@@ -68,6 +69,18 @@ async function runForeground(source: string, mountpoint: string, o: MountCliOpti
   process.exit(0);
 }
 
+/** The file system type mounted at `mountpoint` (last mount wins), from /proc/mounts. */
+function mountType(mountpoint: string): string | undefined {
+  const real = path.resolve(mountpoint);
+  let type: string | undefined;
+  for (const line of fs.readFileSync('/proc/mounts', 'utf8').split('\n')) {
+    const f = line.split(' ');
+    // /proc/mounts escapes spaces and friends as octal.
+    if (f[1]?.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))) === real) type = f[2];
+  }
+  return type;
+}
+
 export function registerMount(program: Command): void {
   program.command('mount')
     .description('mount a famfs image (device or layout YAML) through famfs-ts\'s own FUSE server')
@@ -104,6 +117,9 @@ export function registerMount(program: Command): void {
     .argument('<mountpoint>')
     .option('-l, --lazy', 'detach now even if busy (umount -l)')
     .action((mountpoint: string, o: { lazy?: boolean }) => {
+      const type = mountType(mountpoint);
+      if (type === undefined) throw new Error(`${mountpoint}: not mounted`);
+      if (type !== 'fuse.famfs-ts') throw new Error(`${mountpoint}: a ${type} mount, not famfs-ts (use umount(8))`);
       try {
         unmount(mountpoint, { lazy: o.lazy });
       } catch (e) {
