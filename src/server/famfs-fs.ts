@@ -85,7 +85,7 @@ function fuseErr(code: keyof typeof E, message: string): FuseError {
   return new FuseError(E[code], message);
 }
 
-function imageErrno(e: unknown): never {
+function rethrowAsFuse(e: unknown): never {
   if (e instanceof ImageError) {
     // famfs says ENOMEM for a full log or device; a user understands ENOSPC.
     throw new FuseError(e.errno === 'ENOMEM' ? E.ENOSPC : E[e.errno], e.message);
@@ -309,7 +309,7 @@ export class FamfsFileSystem implements FileSystem {
     try {
       f.ensureCapacity(need, this.alloc, this.devOf);
     } catch (e) {
-      imageErrno(e);
+      rethrowAsFuse(e);
     }
   }
 
@@ -354,7 +354,7 @@ export class FamfsFileSystem implements FileSystem {
     try {
       node = this.image.mkdir(rel, { mode: mode & ~umask & 0o7777, uid: ctx.uid, gid: ctx.gid });
     } catch (e) {
-      imageErrno(e);
+      rethrowAsFuse(e);
     }
     return this.entry(node.id, { kind: 'dir', node });
   }
@@ -458,10 +458,12 @@ export class FamfsFileSystem implements FileSystem {
     let node: FileNode;
     try {
       const map = f.finalMap(this.alloc);
+      // The trimmed tails are free again: hold exactly what is logged, even if logging fails.
+      f.adopt(map);
       node = this.image.logFile(f.path, map, { mode: f.mode, uid: f.uid, gid: f.gid });
     } catch (e) {
       if (e instanceof Error) this.log(`commit of ${f.path} failed: ${e.message}`);
-      imageErrno(e);
+      rethrowAsFuse(e);
     }
     f.committed = node;
     this.alias.set(node.id, f.nodeid);

@@ -170,6 +170,12 @@ export class PendingFile {
     this.map = map;
   }
 
+  /** Make a trimmed map (finalMap) the reservation: capacity = what its extents hold. */
+  adopt(map: FileMap): void {
+    const cap = map.extents.reduce((n, e) => n + (e.type === 'simple' ? e.length : e.nbytes), 0);
+    this.map = { size: cap, extents: map.extents };
+  }
+
   /**
    * The map to log: the reservation trimmed to the final size. famfs forbids empty files;
    * an empty file keeps one 2 MiB unit (size 0), which famfs's logplay and fsck accept.
