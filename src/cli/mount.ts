@@ -92,7 +92,7 @@ export function registerMount(program: Command): void {
     .option('--allow-other', 'let other users reach the mount (FUSE allow_other)')
     .option('--abi <profile>', 'FUSE ABI profile: mainline (default), auto, iomap, famfs-v10, famfs-fork, famfs-unrolled')
     .option('--readers <n>', 'FUSE requests read concurrently', '4')
-    .option('--spin-us <us>', 'busy-poll the FUSE channel this long after each request (engine default 50)')
+    .option('--spin-us <us>', 'busy-poll the FUSE channel this long after each request (default 300)')
     .option('--refresh <ms>', 'a client replays the log this often (0: only on logplay)', '1000')
     .option('--log <file>', 'log file of the daemonized server (default: in the temp directory, one per mount point)')
     .option('--debug', 'trace every FUSE request')

@@ -32,6 +32,9 @@ export interface MountOptions {
 
 export class MountError extends Error {}
 
+/** The mount's busy-poll window (the engine's own default is 50 µs). */
+export const DEFAULT_SPIN_US = 300;
+
 export function isLayoutPath(p: string): boolean {
   return /\.ya?ml$/i.test(p);
 }
@@ -82,7 +85,10 @@ export class FamfsMount {
       session = FuseSession.mount(opts.mountpoint, famfs, {
         profile,
         readers: opts.readers ?? 4,
-        spinMicros: opts.spinMicros,
+        // Poll 300 µs after each request before parking the readers: a 1 MiB O_DIRECT
+        // writer's next request comes ~100-300 µs later (page pinning), and waking through
+        // the thread pool costs more than that (bench/datapath: writes 1.9 -> 4.6 GB/s).
+        spinMicros: opts.spinMicros ?? DEFAULT_SPIN_US,
         allowOther: opts.allowOther,
         defaultPermissions: true,
         fsname: opts.source,
