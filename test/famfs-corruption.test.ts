@@ -22,7 +22,7 @@ function patched(t: TempDir, name: string, patch: (b: Buffer) => void): string {
   const p = fixtureImage(t, name);
   const m = MappedDevice.open(p);
   try {
-    patch(m.bytes);
+    patch(m.view(0, 16 * 2 ** 20));
   } finally {
     m.close();
   }
@@ -233,7 +233,7 @@ describe('a full log', () => {
     try {
       mkfs(m, { devPath: d2, systemUuid: sys, allowSmall: true });
       // Half an entry in slot 0, counters untouched: nothing to replay.
-      encodeEntry({ type: 'mkdir', path: 'x', uid: 0, gid: 0, mode: 0o755 }, 0).copy(m.bytes, E(0), 0, 300);
+      encodeEntry({ type: 'mkdir', path: 'x', uid: 0, gid: 0, mode: 0o755 }, 0).copy(m.view(0, 16 * 2 ** 20), E(0), 0, 300);
     } finally {
       m.close();
     }

@@ -54,7 +54,7 @@ describe('mkfs + the fixture command sequence', () => {
     }
     const fd = MappedDevice.open(dev, { writable: false });
     try {
-      const ours = fd.bytes.subarray(0, head.length);
+      const ours = fd.view(0, head.length);
       // Superblock, log and file data: everything famfs wrote.
       expect(Buffer.compare(ours.subarray(0, 200), head.subarray(0, 200))).toBe(0);
       expect(Buffer.compare(ours.subarray(0x200000, 0xa00000), head.subarray(0x200000, 0xa00000))).toBe(0);
@@ -85,11 +85,11 @@ describe('mkfs + the fixture command sequence', () => {
       expect(() => mkfs(mem, { devPath: dev, systemUuid: sysUuid, allowSmall: true })).toThrow(/already has a famfs superblock/);
       expect(() => mkfs(mem, { devPath: dev, systemUuid: new Uint8Array(16), allowSmall: true })).toThrow(/owned by another host/);
       mkfs(mem, { devPath: dev, systemUuid: sysUuid, allowSmall: true, force: true, logLen: 16 * MiB });
-      expect(mem.bytes.readBigUInt64LE(0x200008)).toBe(BigInt(16 * MiB));
-      expect(mem.bytes.readBigUInt64LE(0x200010)).toBe(0x7877n);
+      expect(mem.view(0, 16 * MiB).readBigUInt64LE(0x200008)).toBe(BigInt(16 * MiB));
+      expect(mem.view(0, 16 * MiB).readBigUInt64LE(0x200010)).toBe(0x7877n);
       const r = mkfs(mem, { devPath: dev, systemUuid: sysUuid, force: true, kill: true });
       expect(r.killed).toBe(true);
-      expect(mem.bytes.readBigUInt64LE(0)).toBe(0n);
+      expect(mem.view(0, 16 * MiB).readBigUInt64LE(0)).toBe(0n);
       expect(() => FamfsImage.open({ device: dev, systemUuid: sysUuid })).toThrow(ImageError);
     } finally {
       mem.close();

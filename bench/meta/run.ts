@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openMemoryDevice } from '../../src/device/memory.js';
+import { MappedDevice } from '../../src/device/memory.js';
 import { mkfs } from '../../src/famfs/mkfs.js';
 import { FamfsImage } from '../../src/famfs/image.js';
 import { fsck } from '../../src/famfs/fsck.js';
@@ -41,7 +41,7 @@ try {
   fs.truncateSync(dev, 32 * GiB);
 
   const [, mkfsMs] = best(3, () => {
-    const m = openMemoryDevice(dev);
+    const m = MappedDevice.open(dev);
     try {
       mkfs(m, { devPath: dev, systemUuid: sys, force: true });
     } finally {

@@ -10,7 +10,7 @@ import type { Layout } from '../interleave/layout.js';
 import { cpMounted, creatMounted, isInFamfsMount, logplayMounted, mkdirMounted } from '../server/mounted-verbs.js';
 import { loadLayout, LayoutError, formatProblem } from '../interleave/layout-yaml.js';
 import { parseSize, SizeError } from '../interleave/size.js';
-import { openMemoryDevice, openDaxdev, deviceSize, type DaxdevMemory } from '../device/memory.js';
+import { MappedDevice, openDaxdev, deviceSize, type DaxdevMemory } from '../device/memory.js';
 import { flock, LOCK_EX, LOCK_NB } from '../sys/libc.js';
 import { setFileMapSource } from './layout.js';
 import { FamfsImage, type OpenOptions } from '../famfs/image.js';
@@ -506,7 +506,7 @@ function mkfsVerb(device: string | undefined, o: HostOpts & { force?: boolean; k
         throw new CliError(`famfs_mkfs: ${(e as Error).message}`);
       }
       if (size < MIN_DEVICE_SIZE && !o.small) throw new CliError(`famfs_mkfs: unsupported memory device size (<4GiB)`);
-      primary = openMemoryDevice(device, { writable: true, size });
+      primary = MappedDevice.open(device, { writable: true, size });
       opened.push(primary);
     }
     lockFd = fs.openSync(lockPath, 'r');

@@ -4,7 +4,6 @@
 // caller asks for `slices(offset, length)`: zero-copy views into the mappings, one per
 // physically contiguous piece, which a FUSE reply can hand to writev as they are.
 import fs from 'node:fs';
-import { constants as bufferConstants } from 'node:buffer';
 import path from 'node:path';
 import { toController, granuleRemainder } from '../interleave/controller.js';
 import type { Daxdev, Region } from '../interleave/layout.js';
@@ -72,24 +71,24 @@ function copyOut(mem: DaxdevMemory, offset: number, dst: Uint8Array): void {
   }
 }
 
-/** One device mapped whole. */
+/**
+ * One device, mapped MAP_SHARED in 1 GiB windows on first touch: opening a large device maps
+ * (and makes V8 account for) only what is used, and devices past what one Buffer can view
+ * (buffer.constants.MAX_LENGTH, 4 GiB on Node 20) work. slices() returns one view per
+ * window crossed; a device of at most one window is a single view.
+ */
 export class MappedDevice implements DaxdevMemory {
-  readonly size: number;
-  private constructor(readonly name: string, private readonly fd: number, private readonly map: Mapped) {
-    this.size = map.length;
+  static readonly WINDOW = 1024 ** 3;
+  private readonly maps: (Mapped | undefined)[];
+  private constructor(readonly name: string, private readonly fd: number, readonly size: number, private readonly writable: boolean) {
+    this.maps = new Array<Mapped | undefined>(Math.ceil(size / MappedDevice.WINDOW)).fill(undefined);
   }
 
   static open(devPath: string, opts: { writable?: boolean; size?: number } = {}): MappedDevice {
     const writable = opts.writable ?? true;
     const size = opts.size ?? deviceSize(devPath);
     if (size <= 0) throw new DeviceError(`${devPath}: size is 0`);
-    const fd = fs.openSync(devPath, writable ? 'r+' : 'r');
-    try {
-      return new MappedDevice(devPath, fd, mmapShared(fd, size, 0, writable));
-    } catch (e) {
-      fs.closeSync(fd);
-      throw e;
-    }
+    return new MappedDevice(devPath, fs.openSync(devPath, writable ? 'r+' : 'r'), size, writable);
   }
 
   /** The file descriptor, for locks and ioctls. */
@@ -97,14 +96,41 @@ export class MappedDevice implements DaxdevMemory {
     return this.fd;
   }
 
-  /** The whole device as one view. */
-  get bytes(): Buffer {
-    return this.map.bytes;
+  /** [offset, offset+length) as one view; throws where it would cross a 1 GiB window. */
+  view(offset: number, length: number): Buffer {
+    const s = this.slices(offset, length);
+    if (s.length !== 1) throw new DeviceError(`${this.name}: [${offset}, ${offset + length}) crosses a mapping window; use slices()`);
+    return s[0]!;
+  }
+
+  private window(w: number): Buffer {
+    let m = this.maps[w];
+    if (!m) {
+      const W = MappedDevice.WINDOW;
+      m = mmapShared(this.fd, Math.min(W, this.size - w * W), w * W, this.writable);
+      this.maps[w] = m;
+    }
+    return m.bytes;
   }
 
   slices(offset: number, length: number): Buffer[] {
     checkRange(this.name, this.size, offset, length);
-    return [this.map.bytes.subarray(offset, offset + length)];
+    const W = MappedDevice.WINDOW;
+    const w = Math.floor(offset / W);
+    const at = offset - w * W;
+    // The common case (and every access to a device of one window): one view.
+    if (at + length <= W) return [this.window(Math.min(w, this.maps.length - 1)).subarray(at, at + length)];
+    const out: Buffer[] = [];
+    let pos = offset;
+    const end = offset + length;
+    while (pos < end) {
+      const wi = Math.floor(pos / W);
+      const a = pos - wi * W;
+      const n = Math.min(W - a, end - pos);
+      out.push(this.window(wi).subarray(a, a + n));
+      pos += n;
+    }
+    return out;
   }
   read(offset: number, dst: Uint8Array): void {
     copyOut(this, offset, dst);
@@ -113,10 +139,10 @@ export class MappedDevice implements DaxdevMemory {
     copyIn(this, offset, src);
   }
   sync(): void {
-    this.map.sync();
+    for (const m of this.maps) m?.sync();
   }
   close(): void {
-    this.map.unmap();
+    for (const m of this.maps) m?.unmap();
     fs.closeSync(this.fd);
   }
 }
@@ -169,80 +195,3 @@ export function openDaxdev(dax: Daxdev, opts: { writable?: boolean } = {}): Daxd
   }
   return new EmulatedRegion(dax.name, region.size, region, opened);
 }
-
-/**
- * A device larger than one Buffer can view (Node's buffer.constants.MAX_LENGTH, 4 GiB on
- * Node 20), mapped as 1 GiB windows on first touch, so opening a large device maps (and
- * makes V8 account for) only what is used. slices() returns one view per window crossed.
- * (Added for famfs images on devices past 4 GiB.)
- */
-export class WindowedDevice implements DaxdevMemory {
-  static readonly WINDOW = 1024 ** 3;
-  private readonly maps: (Mapped | undefined)[];
-  private constructor(readonly name: string, private readonly fd: number, readonly size: number, private readonly writable: boolean) {
-    this.maps = new Array<Mapped | undefined>(Math.ceil(size / WindowedDevice.WINDOW)).fill(undefined);
-  }
-
-  static open(devPath: string, opts: { writable?: boolean; size?: number } = {}): WindowedDevice {
-    const writable = opts.writable ?? true;
-    const size = opts.size ?? deviceSize(devPath);
-    if (size <= 0) throw new DeviceError(`${devPath}: size is 0`);
-    const fd = fs.openSync(devPath, writable ? 'r+' : 'r');
-    return new WindowedDevice(devPath, fd, size, writable);
-  }
-
-  get descriptor(): number {
-    return this.fd;
-  }
-
-  private window(w: number): Buffer {
-    let m = this.maps[w];
-    if (!m) {
-      const W = WindowedDevice.WINDOW;
-      m = mmapShared(this.fd, Math.min(W, this.size - w * W), w * W, this.writable);
-      this.maps[w] = m;
-    }
-    return m.bytes;
-  }
-
-  slices(offset: number, length: number): Buffer[] {
-    checkRange(this.name, this.size, offset, length);
-    const out: Buffer[] = [];
-    const W = WindowedDevice.WINDOW;
-    let pos = offset;
-    const end = offset + length;
-    while (pos < end) {
-      const w = Math.floor(pos / W);
-      const at = pos - w * W;
-      const n = Math.min(W - at, end - pos);
-      out.push(this.window(w).subarray(at, at + n));
-      pos += n;
-    }
-    if (out.length === 0) out.push(this.window(Math.min(Math.floor(offset / W), this.maps.length - 1)).subarray(0, 0));
-    return out;
-  }
-  read(offset: number, dst: Uint8Array): void {
-    copyOut(this, offset, dst);
-  }
-  write(offset: number, src: Uint8Array): void {
-    copyIn(this, offset, src);
-  }
-  sync(): void {
-    for (const m of this.maps) m?.sync();
-  }
-  close(): void {
-    for (const m of this.maps) m?.unmap();
-    fs.closeSync(this.fd);
-  }
-}
-
-/**
- * Map a device path: one mapping up to 1 GiB, lazily mapped 1 GiB windows past that (so a
- * large device costs nothing until touched, and devices past Buffer's MAX_LENGTH work).
- */
-export function openMemoryDevice(devPath: string, opts: { writable?: boolean; size?: number } = {}): DaxdevMemory {
-  const size = opts.size ?? deviceSize(devPath);
-  if (size > Math.min(WindowedDevice.WINDOW, bufferConstants.MAX_LENGTH)) return WindowedDevice.open(devPath, { ...opts, size });
-  return MappedDevice.open(devPath, { ...opts, size });
-}
-

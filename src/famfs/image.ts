@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import { resolveRange, type FileMap } from '../interleave/filemap.js';
 import type { Daxdev, Layout } from '../interleave/layout.js';
-import { openMemoryDevice, openDaxdev, deviceSize, type DaxdevMemory } from '../device/memory.js';
+import { MappedDevice, openDaxdev, deviceSize, type DaxdevMemory } from '../device/memory.js';
 import { flock, LOCK_EX, LOCK_NB, LOCK_UN } from '../sys/libc.js';
 import { Allocator, Bitmap, AllocError, type AllocOptions } from './alloc.js';
 import { LOG_OFFSET, MAX_PATHLEN, FM_ALL_HOSTS_RW } from './constants.js';
@@ -463,7 +463,7 @@ function openPath(path: string, writable: boolean): DaxdevMemory {
     throw new ImageError(`${path}: ${(e as Error).message}`, 'EINVAL');
   }
   if (size <= 0) throw new ImageError(`${path}: device is empty`, 'EINVAL');
-  return openMemoryDevice(path, { writable, size });
+  return MappedDevice.open(path, { writable, size });
 }
 
 function openDev(d: Daxdev, writable: boolean): DaxdevMemory {
