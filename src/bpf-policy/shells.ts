@@ -1,6 +1,7 @@
 // Program shells: the same resolver core wrapped for each way a kernel can run it
 // (bpf-tooling.md §6; fuse-iomap-abi.md §4). Each shell moves its inputs into the core's
 // registers (core.ts) and stores the answer where its caller looks for it.
+import { iomapIo as FuseIomapIo } from '../fuse/iomap-wire.js';
 import { Asm } from './asm.js';
 import { CORE_REG, STATUS, type ResolverCore } from './core.js';
 import { defineStruct } from '../cstruct.js';
@@ -62,15 +63,8 @@ export const JoanneIomapIo = defineStruct('fuse_iomap_io(joanne)', 40, [
   { name: 'id', offset: 32, type: 'u64big' },
 ] as const);
 
-/** `struct fuse_iomap_io` (fuse-iomap-abi.md §1.2), 32 bytes. */
-export const FuseIomapIo = defineStruct('fuse_iomap_io', 32, [
-  { name: 'offset', offset: 0, type: 'u64big' },
-  { name: 'length', offset: 8, type: 'u64big' },
-  { name: 'addr', offset: 16, type: 'u64big' },
-  { name: 'type', offset: 24, type: 'u16' },
-  { name: 'flags', offset: 26, type: 'u16' },
-  { name: 'dev', offset: 28, type: 'u32' },
-] as const);
+/** `struct fuse_iomap_io` (fuse-iomap-abi.md §1.2), 32 bytes: declared once, in the wire module. */
+export { FuseIomapIo };
 
 /** `struct fuse_iomap_begin_out`: read slot at 0, write slot at 32 (§1.2). */
 export const FUSE_IOMAP_BEGIN_OUT_SIZE = 64;
