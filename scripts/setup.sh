@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs what famfs-ts needs on a fresh Debian machine, and nothing when it is already there:
 # Debian packages for the tier-2 tests and benchmarks (as root), then npm ci when
-# package-lock.json changed since the last install. `npm test` and `npm run demo` call it.
+# package-lock.json changed since the last install. `npm test` and `npm run demo` call it;
+# `--bench` adds what the benchmarks' peers are built with (clang, gcc, libfuse3-dev, libfuse2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pkgs=(fuse3 fio bpftool rsync)
+[ "${1:-}" = --bench ] && pkgs+=(clang llvm gcc pkg-config libfuse3-dev libfuse2)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
