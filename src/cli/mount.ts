@@ -7,7 +7,8 @@ import { Option, type Command } from 'commander';
 import { SysError } from '../sys/libc.js';
 import { unmount } from '../sys/fuse-dev.js';
 import { daemonize, defaultLogFile } from '../server/daemon.js';
-import { FamfsMount } from '../server/serve.js';
+import { FamfsMount, isChannelPath } from '../server/serve.js';
+import { parseSize } from '../interleave/size.js';
 
 interface MountCliOptions {
   client?: boolean;
@@ -21,6 +22,8 @@ interface MountCliOptions {
   log?: string;
   debug?: boolean;
   readyFd?: string;
+  bpf?: boolean;
+  upsertAtOpen?: string;
 }
 
 function positiveInt(v: string, what: string): number {
@@ -47,6 +50,7 @@ async function runForeground(source: string, mountpoint: string, o: MountCliOpti
     m = FamfsMount.start({
       source, mountpoint, client: o.client, systemUuid: o.systemUuid, allowOther: o.allowOther, abi: o.abi,
       readers, spinMicros: o.spinUs === undefined ? undefined : positiveInt(o.spinUs, '--spin-us'), refreshMs: positiveInt(o.refresh, '--refresh'), debug: o.debug,
+      bpf: o.bpf, upsertAtOpen: o.upsertAtOpen === undefined ? undefined : upsertSize(o.upsertAtOpen),
     });
   } catch (e) {
     tell(`error: ${(e as Error).message}`);
@@ -67,6 +71,14 @@ async function runForeground(source: string, mountpoint: string, o: MountCliOpti
   await m.done;
   process.stderr.write(`famfs-ts mount: ${mountpoint} unmounted\n`);
   process.exit(0);
+}
+
+function upsertSize(v: string): number {
+  try {
+    return parseSize(v);
+  } catch (e) {
+    throw new Error(`--upsert-at-open ${v}: ${(e as Error).message}`);
+  }
 }
 
 /** The file system type mounted at `mountpoint` (last mount wins), from /proc/mounts. */
@@ -96,9 +108,22 @@ export function registerMount(program: Command): void {
     .option('--refresh <ms>', 'a client replays the log this often (0: only on logplay)', '1000')
     .option('--log <file>', 'log file of the daemonized server (default: in the temp directory, one per mount point)')
     .option('--debug', 'trace every FUSE request')
+    .option('--bpf', 'register the generic BPF resolver for the connection (fuse_bpf_ops; fuse_iomap_bpf_ops under iomap) and fill its ' +
+      'layout map at OPEN; where the kernel has no fuse struct_ops the reason is logged and mappings are answered in user space')
+    .option('--upsert-at-open <size>', 'iomap profile: at OPEN push the mappings of files up to this size (e.g. 64M) to the kernel\'s ' +
+      'mapping cache (UPSERT_MAPPINGS); larger files are mapped by IOMAP_BEGIN')
     .addOption(new Option('--ready-fd <fd>', 'status pipe of a daemonized server').hideHelp())
+    .addHelpText('after', `
+Mapping profiles (--abi): under iomap and famfs-* the kernel maps file bytes itself and takes a
+file's size from its map. A file created through such a mount must be sized first (truncate or
+fallocate), else its first write fails with EFBIG; a file the kernel's encoding cannot express
+(e.g. famfs-v10 and a strip on daxdev 1) is refused at create with EOPNOTSUPP, and an older one
+gets that errno at GET_FMAP, with a line in the log each time.
+A mount point /dev/fd/N serves an already-open FUSE channel (a test's socketpair; needs --foreground).`)
     .action(async (source: string, mountpoint: string, o: MountCliOptions) => {
+      if (o.upsertAtOpen !== undefined) upsertSize(o.upsertAtOpen);
       if (o.foreground) return runForeground(source, mountpoint, o);
+      if (isChannelPath(mountpoint)) throw new Error(`${mountpoint}: an open channel is served with --foreground only (a daemon would not inherit it)`);
       const args = ['mount', source, mountpoint, '--readers', o.readers, '--refresh', o.refresh];
       if (o.client) args.push('--client');
       if (o.systemUuid) args.push('--system-uuid', o.systemUuid);
@@ -106,6 +131,8 @@ export function registerMount(program: Command): void {
       if (o.abi) args.push('--abi', o.abi);
       if (o.debug) args.push('--debug');
       if (o.spinUs !== undefined) args.push('--spin-us', o.spinUs);
+      if (o.bpf) args.push('--bpf');
+      if (o.upsertAtOpen !== undefined) args.push('--upsert-at-open', o.upsertAtOpen);
       const logFile = o.log ?? defaultLogFile(mountpoint);
       const cli = fileURLToPath(new URL('./main.js', import.meta.url));
       const r = await daemonize(cli, args, logFile, positiveInt(o.readers, '--readers'));

@@ -24,6 +24,8 @@ export interface MappingSource {
   fileType?(nodeid: number): number;
   /** fuse_attr.ino the server gave the node (attr_ino in iomap payloads); default nodeid. */
   attrIno?(nodeid: number): number;
+  /** Told once which encoding a by-payload profile found the kernel speaks. */
+  fmapEncodingChosen?(encoding: FmapEncoding): void;
   log?(line: string): void;
 }
 
@@ -47,6 +49,7 @@ export function getFmapOp(source: MappingSource, choice: FmapEncodingChoice, nam
       if (choice === 'by-payload' && !announced) {
         announced = true;
         source.log?.(`GET_FMAP payload of ${req.payloadBytes} bytes: using the ${encoding === 'v10' ? 'famfs V10 (interleaved)' : 'famfs dev-tree (unrolled)'} encoding`);
+        source.fmapEncodingChosen?.(encoding);
       }
       const map = source.fileMap(ctx.nodeid);
       if (!map) throw new FuseError(errno.EINVAL, `GET_FMAP for nodeid ${ctx.nodeid}, which is not a famfs regular file`);
@@ -84,6 +87,8 @@ export interface IomapServerConfig extends IomapGeometry {
    * of at most this many mappings (0 or unset: never; the kernel then asks IOMAP_BEGIN).
    */
   readonly upsertAtOpen?: number;
+  /** Policy: UPSERT at OPEN only for files of at most this many bytes (with or without upsertAtOpen). */
+  readonly upsertMaxBytes?: number;
 }
 
 /**

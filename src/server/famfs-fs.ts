@@ -16,6 +16,10 @@
 //   accepted and held in this server's memory only (the log cannot record them).
 // - `user.famfs.interleave` set after the first byte was placed: EBUSY.
 // - Clients (and `--client`) are read-only; `getfattr -n user.famfs.logplay` replays the log.
+// - Under a mapping profile (famfs, fuse-iomap; mapping-policy.ts) a new file gets its size
+//   before its first write (EFBIG + a log line otherwise), a file whose map the kernel
+//   could not take is refused at create (the errno GET_FMAP would give), and under famfs a
+//   new file holds one 2 MiB unit from create on, so the kernel's GET_FMAP at open has a map.
 import os from 'node:os';
 import type { DaxdevMemory } from '../device/memory.js';
 import type { InterleaveParams } from '../famfs/alloc.js';
@@ -28,10 +32,12 @@ import type {
 } from '../fuse/filesystem.js';
 import { FuseError } from '../fuse/filesystem.js';
 import { Fattr, Fopen } from '../fuse/opcodes.js';
+import { FAMFS_FILE, type FmapEncoding } from '../fuse/famfs-fmap.js';
 import { resolveRange, type FileMap } from '../interleave/filemap.js';
 import type { Layout } from '../interleave/layout.js';
 import { formatInterleaveParam, INTERLEAVE_XATTR, interleaveOfMap, InterleaveParamError, parseInterleaveParam } from './interleave-param.js';
 import { GrowError, PendingFile, type Placement } from './pending.js';
+import { describeMode, mapRefusal, mappingModeOf, NO_MAPPING, probeMap, type MappingMode } from './mapping-policy.js';
 import { ReservationAllocator, extentsOf } from './reservations.js';
 
 const E = os.constants.errno;
@@ -60,6 +66,16 @@ export interface FamfsFsOptions {
   readonly log?: (line: string) => void;
   /** Called after a replay added entries (the mount invalidates kernel caches). */
   readonly onReplay?: (added: number) => void;
+  /** fuse-iomap device cookie of a daxdev (a map on a device without one is refused). */
+  readonly iomapCookie?: (daxdev: number) => number | undefined;
+}
+
+/** What the mount does when files open or their maps change (BPF layout map, iomap INVAL). */
+export interface MapEvents {
+  /** A regular file was opened (OPEN or CREATE). */
+  opened?(nodeid: number): void;
+  /** The map of a file changed: its reservation grew or moved, or its size changed. */
+  mapChanged?(nodeid: number): void;
 }
 
 type Inode =
@@ -107,6 +123,9 @@ export class FamfsFileSystem implements FileSystem {
   private readonly placement: Placement;
   readonly log: (line: string) => void;
   conn?: ConnectionInfo;
+  /** Set at INIT from the negotiated profile (mapping-policy.ts). */
+  mode: MappingMode = NO_MAPPING;
+  readonly events: MapEvents = {};
 
   constructor(readonly image: FamfsImage, private readonly opts: FamfsFsOptions = {}) {
     this.log = opts.log ?? (() => undefined);
@@ -151,6 +170,42 @@ export class FamfsFileSystem implements FileSystem {
 
   daxdev(index: number): DaxdevMemory {
     return this.image.daxdev(index);
+  }
+
+  /** GET_FMAP file_type: famfs's tools know the superblock and log files by it (§3.2). */
+  fileType(nodeid: number): number {
+    if (nodeid === META_SUPERBLOCK_ID) return FAMFS_FILE.SUPERBLOCK;
+    if (nodeid === META_LOG_ID) return FAMFS_FILE.LOG;
+    return FAMFS_FILE.REG;
+  }
+
+  /** `auto`'s famfs profile learned the kernel's GET_FMAP encoding from a payload size. */
+  fmapEncodingChosen(encoding: FmapEncoding): void {
+    if (this.mode.kind === 'famfs' && this.mode.encodings.length > 1) this.mode = { ...this.mode, encodings: [encoding] };
+  }
+
+  /** Refuse (errno + log line) a map the connection's kernel could not take. */
+  private checkExpressible(what: string, map: FileMap): void {
+    const r = mapRefusal(map, this.mode, this.opts.iomapCookie);
+    if (!r) return;
+    this.log(`${what}: refused under the ${this.mode.kind === 'none' ? '' : this.mode.profile} profile: ${r.message}`);
+    throw new FuseError(r.errno, `${what}: ${r.message}`);
+  }
+
+  private changed(nodeid: number): void {
+    try {
+      this.events.mapChanged?.(nodeid);
+    } catch (e) {
+      this.log(`map change of nodeid ${nodeid}: ${(e as Error).message}`);
+    }
+  }
+
+  private opened(nodeid: number): void {
+    try {
+      this.events.opened?.(nodeid);
+    } catch (e) {
+      this.log(`open of nodeid ${nodeid}: ${(e as Error).message}`);
+    }
   }
 
   // ---- nodes ----
@@ -231,6 +286,10 @@ export class FamfsFileSystem implements FileSystem {
 
   init(conn: ConnectionInfo): void {
     this.conn = conn;
+    this.mode = mappingModeOf(conn);
+    if (this.mode.kind !== 'none') {
+      this.log(`files are mapped by the kernel: ${describeMode(this.mode)}; new files must be sized (fallocate/truncate) before their first write`);
+    }
   }
 
   lookup(_ctx: RequestContext, parent: number, name: string): Entry {
@@ -297,20 +356,26 @@ export class FamfsFileSystem implements FileSystem {
     }
     if (n.kind !== 'pending') throw fuseErr('EPERM', 'read-only');
     const f = n.file;
-    if (size > f.capacity) this.grow(f, size);
+    if (size > f.capacity || (f.placeholder && size > 0)) this.grow(f, size);
     if (size > f.size) f.zero(f.size, size, this.devOf);
+    const was = f.size;
     f.size = size;
     f.mtimeMs = f.ctimeMs = Date.now();
+    if (size !== was) this.changed(f.nodeid);
   }
 
   private readonly devOf = (i: number): DaxdevMemory => this.image.daxdev(i);
 
   private grow(f: PendingFile, need: number): void {
+    const before = f.map;
     try {
       f.ensureCapacity(need, this.alloc, this.devOf);
     } catch (e) {
       rethrowAsFuse(e);
     }
+    if (f.map === before) return;
+    this.changed(f.nodeid);
+    if (f.map) this.checkExpressible(f.path, f.map);
   }
 
   private checkName(parent: DirNode, name: string): string {
@@ -327,16 +392,29 @@ export class FamfsFileSystem implements FileSystem {
     const rel = this.checkName(parent, name);
     const inherited = this.dirInterleave.get(parent.id);
     const placement: Placement = inherited ? { ...this.placement, interleave: inherited } : this.placement;
+    this.checkExpressible(`create ${rel}`, probeMap(placement));
     const f = new PendingFile(this.nextPending++, parent, name, rel, mode & ~umask & 0o7777, ctx.uid, ctx.gid, placement);
     this.pendingById.set(f.nodeid, f);
     let m = this.pendingByDir.get(parent.id);
     if (!m) this.pendingByDir.set(parent.id, (m = new Map()));
     m.set(name, f);
+    if (this.mode.kind === 'famfs') {
+      // The kernel asks GET_FMAP right after the open and needs at least one extent (§3.2):
+      // hold the unit an empty file is logged with.
+      try {
+        f.reserveUnit(this.alloc);
+      } catch (e) {
+        this.pendingById.delete(f.nodeid);
+        m.delete(name);
+        rethrowAsFuse(e);
+      }
+    }
     return f;
   }
 
   create(ctx: RequestContext, parent: number, name: string, mode: number, _flags: number, umask: number): Entry & OpenReply {
     const f = this.newPending(ctx, parent, name, mode, umask);
+    this.opened(f.nodeid);
     return { ...this.entry(f.nodeid, { kind: 'pending', file: f }), fh: f.nodeid };
   }
 
@@ -390,7 +468,11 @@ export class FamfsFileSystem implements FileSystem {
     if (n.kind === 'file' && flags & O_TRUNC && writing && n.node.size > 0) {
       throw fuseErr('EPERM', `${n.node.path}: famfs files cannot be truncated`);
     }
-    if (n.kind === 'pending' && flags & O_TRUNC && writing) n.file.size = 0;
+    if (n.kind === 'pending' && flags & O_TRUNC && writing && n.file.size > 0) {
+      n.file.size = 0;
+      this.changed(nodeid);
+    }
+    this.opened(nodeid);
     return { fh: nodeid };
   }
 
@@ -423,9 +505,20 @@ export class FamfsFileSystem implements FileSystem {
     } else {
       const f = n.file;
       const end = offset + len;
+      if (end > f.size && this.mode.kind !== 'none') {
+        // The kernel took the file's size from its map at open; a write past it would land
+        // in bytes the kernel does not know the file has.
+        const msg = `${f.path}: write of ${len} bytes at ${offset} past the size ${f.size}: under the ${this.mode.profile} profile ` +
+          'a file created through the mount gets its size first (fallocate or truncate), then its data';
+        this.log(msg);
+        throw fuseErr('EFBIG', msg);
+      }
       if (end > f.capacity) this.grow(f, end);
       if (offset > f.size) f.zero(f.size, offset, this.devOf);
-      if (end > f.size) f.size = end;
+      if (end > f.size) {
+        f.size = end;
+        this.changed(f.nodeid);
+      }
       f.mtimeMs = Date.now();
       map = f.view;
     }
@@ -445,10 +538,11 @@ export class FamfsFileSystem implements FileSystem {
     }
     if (n.kind !== 'pending') throw fuseErr('EPERM', 'not a regular file');
     if (!this.isMaster) throw fuseErr('EROFS', 'a famfs client is read-only');
-    if (end > n.file.capacity) this.grow(n.file, end);
+    if (end > n.file.capacity || (n.file.placeholder && end > 0)) this.grow(n.file, end);
     if (!(mode & FALLOC_FL_KEEP_SIZE) && end > n.file.size) {
       n.file.zero(n.file.size, end, this.devOf);
       n.file.size = end;
+      this.changed(nodeid);
     }
   }
 
@@ -594,12 +688,14 @@ export class FamfsFileSystem implements FileSystem {
       throw e;
     }
     if (n.kind === 'dir') {
+      this.checkExpressible(`${INTERLEAVE_XATTR} on ${n.node.path || '/'}`, probeMap({ ...this.placement, interleave: p }));
       this.dirInterleave.set(n.node.id, p);
       return;
     }
     if (n.kind === 'file') throw fuseErr('EPERM', `${n.node.path}: committed; interleave is fixed`);
     if (n.kind !== 'pending') throw fuseErr('EPERM', '.meta is read-only');
-    if (n.file.map) throw fuseErr('EBUSY', `${n.file.path}: set ${INTERLEAVE_XATTR} before the first write`);
+    if (n.file.map && !n.file.placeholder) throw fuseErr('EBUSY', `${n.file.path}: set ${INTERLEAVE_XATTR} before the first write`);
+    this.checkExpressible(`${INTERLEAVE_XATTR} on ${n.file.path}`, probeMap({ ...this.placement, interleave: p }));
     n.file.interleave = p;
   }
 
@@ -607,10 +703,10 @@ export class FamfsFileSystem implements FileSystem {
     const n = this.need(nodeid);
     if (name !== INTERLEAVE_XATTR) throw fuseErr('ENODATA', name);
     if (n.kind === 'dir' && this.dirInterleave.delete(n.node.id)) return;
-    if (n.kind === 'pending' && !n.file.map && n.file.interleave) {
+    if (n.kind === 'pending' && (!n.file.map || n.file.placeholder) && n.file.interleave) {
       n.file.interleave = undefined;
       return;
     }
-    throw fuseErr(n.kind === 'pending' && n.file.map ? 'EBUSY' : 'ENODATA', name);
+    throw fuseErr(n.kind === 'pending' && n.file.map && !n.file.placeholder ? 'EBUSY' : 'ENODATA', name);
   }
 }

@@ -35,6 +35,12 @@ export class PendingFile {
   interleave: InterleaveParams | undefined;
   /** Set once logged: from then on the file is this node. */
   committed: FileNode | undefined;
+  /**
+   * The reservation is only the one 2 MiB unit given at create so that a mapping kernel
+   * has a map to fetch at open (famfs profiles): interleave may still be chosen, and the
+   * first sizing replaces it when the file is to be interleaved.
+   */
+  placeholder = false;
   mtimeMs = Date.now();
   ctimeMs = this.mtimeMs;
   atimeMs = this.mtimeMs;
@@ -74,8 +80,29 @@ export class PendingFile {
     }
   }
 
+  /** Reserve the one 2 MiB unit an empty file is logged with (size stays 0). */
+  reserveUnit(alloc: ReservationAllocator): void {
+    if (this.map) return;
+    try {
+      const x = this.allocSimple(ALLOC_UNIT, alloc);
+      this.map = { size: ALLOC_UNIT, extents: [x] };
+      this.placeholder = true;
+    } catch (e) {
+      if (e instanceof AllocError) throw new GrowError(`${this.path}: ${e.message}`, e.errno === 'ENOMEM' ? 'ENOSPC' : 'EINVAL');
+      throw e;
+    }
+  }
+
   /** Make room for bytes [0, need). */
   ensureCapacity(need: number, alloc: ReservationAllocator, dev: (i: number) => DaxdevMemory): void {
+    if (this.placeholder && need > 0) {
+      this.placeholder = false;
+      // An interleaved file is allocated whole; the placeholder holds no data (size 0).
+      if (this.interleave && this.size === 0 && this.map) {
+        for (const e of this.map.extents) if (e.type === 'simple') alloc.release(e);
+        this.map = undefined;
+      }
+    }
     if (need <= this.capacity) return;
     try {
       if (this.interleave) this.growInterleaved(need, alloc, dev);

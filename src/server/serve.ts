@@ -6,7 +6,10 @@ import { FamfsImage } from '../famfs/image.js';
 import { FuseSession } from '../fuse/session.js';
 import { InitFlag } from '../fuse/opcodes.js';
 import type { AbiProfile, ProfileChooser } from '../fuse/abi.js';
-import { isProfileName, profileByName, PROFILE_NAMES } from '../fuse/profiles/index.js';
+import { mappingChanged } from '../fuse/mapping-handlers.js';
+import { defaultIomapConfig, isProfileName, profileByName, PROFILE_NAMES } from '../fuse/profiles/index.js';
+import { isSocket } from '../sys/fuse-dev.js';
+import { BpfLayouts, bpfFlavorFor, type Registrar } from './bpf-layouts.js';
 import { loadLayout } from '../interleave/layout-yaml.js';
 import type { Layout } from '../interleave/layout.js';
 import { FamfsFileSystem } from './famfs-fs.js';
@@ -28,6 +31,17 @@ export interface MountOptions {
   readonly refreshMs?: number;
   readonly debug?: boolean;
   readonly log?: (line: string) => void;
+  /** Register the generic BPF resolver for the connection and fill its layouts at OPEN. */
+  readonly bpf?: boolean;
+  /** Replaces registerResolver (tests hand in a registration with a real map). */
+  readonly bpfRegister?: Registrar;
+  /** iomap: push UPSERT_MAPPINGS at OPEN for files of at most this many bytes. */
+  readonly upsertAtOpen?: number;
+}
+
+/** A mount point written /dev/fd/N: an already-open FUSE channel (no mount(2)). */
+export function isChannelPath(p: string): boolean {
+  return /^\/dev\/fd\/\d+$/.test(p);
 }
 
 export class MountError extends Error {}
@@ -64,23 +78,29 @@ export class FamfsMount {
 
   static start(opts: MountOptions): FamfsMount {
     const log = opts.log ?? ((l: string) => process.stderr.write(`famfs-ts mount: ${l}\n`));
+    const channel = isChannelPath(opts.mountpoint);
     let st: fs.Stats;
     try {
       st = fs.statSync(opts.mountpoint);
     } catch {
-      throw new MountError(`${opts.mountpoint}: mount point does not exist`);
+      throw new MountError(`${opts.mountpoint}: ${channel ? 'no such open file descriptor' : 'mount point does not exist'}`);
     }
-    if (!st.isDirectory()) throw new MountError(`${opts.mountpoint}: mount point is not a directory`);
+    if (!channel && !st.isDirectory()) throw new MountError(`${opts.mountpoint}: mount point is not a directory`);
     const { image, layout } = openForMount(opts);
     let session: FuseSession;
     let famfs: FamfsFileSystem;
     let ready: Promise<void>;
+    let mount: FamfsMount | undefined;
     try {
-      famfs = new FamfsFileSystem(image, { layout, device: layout ? undefined : opts.source, log });
+      // Device cookies: FUSE_DEV_IOC_BACKING_OPEN takes block devices only and our devices
+      // are mapped files, so the server numbers them itself (daxdev i = cookie i + 1, as the
+      // kernel numbers backing ids from 1, §1.5), which a kernel-side player accepts.
+      const iomap = defaultIomapConfig({ uuid: image.sb.uuid, ...(opts.upsertAtOpen === undefined ? {} : { upsertMaxBytes: opts.upsertAtOpen }) });
+      famfs = new FamfsFileSystem(image, { layout, device: layout ? undefined : opts.source, log, iomapCookie: iomap.cookie });
       let profile: AbiProfile | ProfileChooser | undefined;
       if (opts.abi) {
         if (!isProfileName(opts.abi)) throw new MountError(`--abi ${opts.abi}: known profiles are ${PROFILE_NAMES.join(', ')}`);
-        profile = profileByName(opts.abi, { source: famfs, log });
+        profile = profileByName(opts.abi, { source: famfs, log, iomap });
       }
       session = FuseSession.mount(opts.mountpoint, famfs, {
         profile,
@@ -107,6 +127,11 @@ export class FamfsMount {
         const prev = s.dispatcher.onInit;
         s.dispatcher.onInit = (r) => {
           prev?.(r);
+          try {
+            mount?.connected(opts);
+          } catch (e) {
+            log(`after INIT: ${(e as Error).message}`);
+          }
           resolve();
         };
       });
@@ -115,6 +140,7 @@ export class FamfsMount {
       throw e;
     }
     const m = new FamfsMount(image, famfs, session, ready, log);
+    mount = m;
     const every = opts.refreshMs ?? 1000;
     if (image.role !== 'master' && every > 0) {
       // A client learns of new files on its own, like a periodic famfs logplay.
@@ -131,6 +157,35 @@ export class FamfsMount {
     return m;
   }
 
+  /** BPF resolver registration, when `--bpf` got one. */
+  bpf?: BpfLayouts;
+
+  /** After INIT: wire the negotiated profile's notifies and the BPF resolver to map events. */
+  private connected(opts: MountOptions): void {
+    const conn = this.session.dispatcher.conn;
+    const abi = this.session.dispatcher.abi;
+    if (!conn || !abi) return;
+    const socket = isSocket(this.session.fd);
+    const inval = abi.notify.IOMAP_INVAL_MAPPINGS;
+    const iomap = this.fs.mode.kind === 'iomap' && inval !== undefined;
+    if (iomap) {
+      this.log(`iomap: device cookies assigned by the server (daxdev i = cookie i + 1)${socket ? '; FUSE_DEV_IOC_BACKING_OPEN cannot be issued on a socket channel' : '; BACKING_OPEN takes block devices only'}`);
+    }
+    if (opts.bpf) {
+      this.bpf = BpfLayouts.start({
+        fuseFd: this.session.fd, flavor: bpfFlavorFor(conn.profile), fileMap: (n) => this.fs.fileMap(n), log: this.log, register: opts.bpfRegister,
+      });
+    }
+    const bpf = this.bpf;
+    this.fs.events.opened = bpf ? (n) => bpf.fill(n) : undefined;
+    this.fs.events.mapChanged = (n) => {
+      // The kernel may hold cached mappings of the old reservation (UPSERT at OPEN, or
+      // IOMAP_BEGIN answers): drop them all, it asks again (§1.4 lookup order).
+      if (iomap) this.session.dispatcher.notify(inval, [mappingChanged(this.fs, n)]);
+      bpf?.fill(n);
+    };
+  }
+
   /** Unmount (lazily if busy) and close the image. Safe to call twice. */
   close(): Promise<void> {
     this.closing ??= this.session.close().then(() => this.shutdown());
@@ -140,6 +195,8 @@ export class FamfsMount {
   private shutdown(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.bpf?.close();
+    this.bpf = undefined;
     try {
       this.image.close();
     } catch (e) {

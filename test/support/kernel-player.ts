@@ -294,6 +294,12 @@ export interface PlayOptions {
   readonly extraFiles?: readonly FileMap[];
   /** Requests in flight at once (default 8). */
   readonly width?: number;
+  /**
+   * Play over this already-connected kernel end instead of serving the target in-process:
+   * the server runs elsewhere (e.g. `famfs-ts mount IMAGE /dev/fd/N` in a child process),
+   * so the target's fs/source are not used. play() leaves the fd open.
+   */
+  readonly channel?: { readonly fd: number; readonly profile: () => string };
 }
 
 export interface PlayStats {
@@ -322,8 +328,9 @@ function fail(what: string): never {
  * `index` at every 2 MiB granule of the device file `devicePaths[daxdev]`.
  */
 export interface PlayTarget {
-  readonly fs: FileSystem;
-  readonly source: MappingSource;
+  /** Served in-process (absent when play() gets a channel to a server elsewhere). */
+  readonly fs?: FileSystem;
+  readonly source?: MappingSource;
   readonly files: readonly { readonly name: string; readonly index: number; readonly map: FileMap }[];
   readonly devicePaths: readonly string[];
   readonly logLines: string[];
@@ -356,7 +363,7 @@ interface Opened {
 export async function play(opts: PlayOptions): Promise<PlayStats> {
   const flav = FLAVOURS[opts.flavour];
   const target = opts.target ?? worldTarget(opts, flav.maxDaxdev + 1);
-  const [kernelFd, serverFd] = seqpacketPair();
+  const [kernelFd, serverFd] = opts.channel ? [opts.channel.fd, -1] : seqpacketPair();
   let session: FuseSession | undefined;
   const stats: PlayStats = {
     flavour: opts.flavour, profile: '', requests: 0, positions: 0, stampsChecked: 0, fmapRetries: 0, daxdevs: 0, upserts: 0, loopMs: 0,
@@ -365,12 +372,15 @@ export async function play(opts: PlayOptions): Promise<PlayStats> {
   const devFds: number[] = [];
   try {
     setSocketBuffers(kernelFd, 17 << 20);
-    setSocketBuffers(serverFd, 17 << 20);
-    const iomapCfg = defaultIomapConfig({ upsertAtOpen: opts.upsertAtOpen });
-    const profile: AbiProfile | ProfileChooser = profileByName(opts.serverAbi ?? (opts.flavour as ProfileName), {
-      source: target.source, iomap: iomapCfg, log: (l) => target.logLines.push(l),
-    });
-    session = FuseSession.mount(`/dev/fd/${serverFd}`, target.fs, { profile, readers: 1, handleSignals: false, log: (l) => target.logLines.push(l) });
+    if (!opts.channel) {
+      if (!target.fs || !target.source) fail('an in-process target needs fs and source');
+      setSocketBuffers(serverFd, 17 << 20);
+      const iomapCfg = defaultIomapConfig({ upsertAtOpen: opts.upsertAtOpen });
+      const profile: AbiProfile | ProfileChooser = profileByName(opts.serverAbi ?? (opts.flavour as ProfileName), {
+        source: target.source, iomap: iomapCfg, log: (l) => target.logLines.push(l),
+      });
+      session = FuseSession.mount(`/dev/fd/${serverFd}`, target.fs, { profile, readers: 1, handleSignals: false, log: (l) => target.logLines.push(l) });
+    }
     const s = session;
     const ch = new PlayerChannel(kernelFd);
     const rng = new Rng(opts.seed ^ 0x6b65726e);
@@ -385,7 +395,7 @@ export async function play(opts: PlayOptions): Promise<PlayStats> {
     if (ir.error !== 0) fail(`INIT failed with ${ir.error}`);
     const io = InitOut.decode(ir.payload);
     const granted = BigInt(io.flags) | (BigInt(io.flags2) << 32n);
-    stats.profile = s.dispatcher.conn?.profile ?? '';
+    stats.profile = s ? s.dispatcher.conn?.profile ?? '' : opts.channel!.profile();
     if (!(granted & InitFlag.INIT_EXT)) fail('INIT reply does not echo FUSE_INIT_EXT');
     const want43 = flav.kind !== 'none';
     if (Boolean(granted & BIT43) !== want43) fail(`INIT bit 43 ${granted & BIT43 ? 'granted' : 'not granted'} to a ${opts.flavour} kernel`);
@@ -558,10 +568,12 @@ export async function play(opts: PlayOptions): Promise<PlayStats> {
   } finally {
     for (const fd of devFds) fs.closeSync(fd);
     await session?.close();
-    try {
-      fs.closeSync(kernelFd);
-    } catch {
-      // closed already
+    if (!opts.channel) {
+      try {
+        fs.closeSync(kernelFd);
+      } catch {
+        // closed already
+      }
     }
     target.close();
   }

@@ -89,6 +89,8 @@ function upsertingOpen(source: MappingSource, cfg: IomapServerConfig, max: numbe
     ...base,
     handle: (call, a) => {
       const after = (body: ReplyBody): ReplyBody => {
+        const size = cfg.upsertMaxBytes === undefined ? 0 : source.fileMap(call.ctx.nodeid)?.size ?? 0;
+        if (size > (cfg.upsertMaxBytes ?? Infinity)) return body;
         for (const p of openUpserts(source, cfg, call.ctx.nodeid, max)) call.notify?.(IOMAP_NOTIFY.IOMAP_UPSERT_MAPPINGS, [p]);
         return body;
       };
@@ -99,7 +101,8 @@ function upsertingOpen(source: MappingSource, cfg: IomapServerConfig, max: numbe
 }
 
 export function iomapProfile(source: MappingSource, cfg: IomapServerConfig): AbiProfile {
-  const upsert = cfg.upsertAtOpen ? [upsertingOpen(source, cfg, cfg.upsertAtOpen)] : [];
+  const upsert = cfg.upsertAtOpen || cfg.upsertMaxBytes !== undefined
+    ? [upsertingOpen(source, cfg, cfg.upsertAtOpen || Number.MAX_SAFE_INTEGER)] : [];
   return extendProfile(mainline, {
     name: 'iomap',
     minor: IOMAP_MINOR,
