@@ -560,6 +560,8 @@ export class FamfsFileSystem implements FileSystem {
       rethrowAsFuse(e);
     }
     f.committed = node;
+    // The trimmed map is what the kernel may be told from now on (BPF value, cached mappings).
+    this.changed(f.nodeid);
     this.alias.set(node.id, f.nodeid);
     this.overrides.set(f.nodeid, { atimeMs: f.atimeMs, mtimeMs: f.mtimeMs, ctimeMs: f.ctimeMs });
     this.pendingByDir.get(f.parent.id)?.delete(f.name);
