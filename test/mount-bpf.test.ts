@@ -28,6 +28,7 @@ import { ChildMount } from './support/mount-channel.js';
 import { KERNEL_FLAGS, PlayerChannel, play, stampOf, type KernelFlavour } from './support/kernel-player.js';
 import { MiB, Rng } from './support/kernel-player-maps.js';
 import { describeTier2 } from './support/tier.js';
+import { must, mountUnavailable, Scratch } from './support/mount-harness.js';
 import { expected } from './bpf-support.js';
 
 const DIR = fs.mkdtempSync('/dev/shm/famfs-ts-mount-bpf-');
@@ -160,5 +161,23 @@ describeTier2('mount --bpf fills the resolver\'s layout map at OPEN (real BPF ma
       prog.close();
       await mount.close();
     }
+  }, 60_000);
+});
+
+describeTier2('famfs-ts mount --bpf on a real FUSE mount', mountUnavailable, () => {
+  let sc: Scratch | undefined;
+  afterAll(async () => {
+    await sc?.cleanup();
+  }, 60_000);
+
+  it('logs why the resolver is not registered, and files go through the mount as usual', async () => {
+    sc = new Scratch('bpf');
+    const dev = sc.device('dev0', 512 * MiB);
+    const mnt = sc.mountpoint('m');
+    const server = await sc.serve(dev, mnt, ['--bpf']);
+    const src = sc.path('src');
+    must(`head -c ${3 * MiB + 17} /dev/urandom > ${src} && cp ${src} ${mnt}/f && cmp ${src} ${mnt}/f`);
+    expect(server.log()).toMatch(/bpf: resolver not registered \(fuse_bpf_ops\): [^\n]+; answering mappings in user space/);
+    await server.stop();
   }, 60_000);
 });
