@@ -199,7 +199,7 @@ describe('famfs FileSystem under a mapping profile', () => {
           img.close();
           fs.rmSync(dev, { force: true });
         }
-      }), { numRuns: 20 });
+      }), { numRuns: 15 });
     }, 120_000);
   }
 });
