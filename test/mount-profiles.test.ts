@@ -23,7 +23,7 @@ import {
 import { Op } from '../src/fuse/opcodes.js';
 import { IOMAP_NOTIFY, IOMAP_OPCODES } from '../src/fuse/profiles/iomap.js';
 import {
-  Attr as AttrStruct, CreateIn, ENTRY_OUT_ATTR_OFFSET, EntryOut, FallocateIn, FlushIn, OpenOut, ReadIn, SETXATTR_IN_COMPAT_SIZE, WriteIn, WriteOut,
+  Attr as AttrStruct, CreateIn, Dirent, DIRENTPLUS_DIRENT_OFFSET, ENTRY_OUT_ATTR_OFFSET, EntryOut, FallocateIn, FlushIn, OpenOut, ReadIn, SETXATTR_IN_COMPAT_SIZE, WriteIn, WriteOut,
 } from '../src/fuse/structs.js';
 import { resolve } from '../src/interleave/filemap.js';
 import { ChildMount } from './support/mount-channel.js';
@@ -267,6 +267,23 @@ async function metaFiles(m: ChildMount, flavour: KernelFlavour): Promise<void> {
   }
 }
 
+/** READDIRPLUS of the root: regular files (committed, created) marked FUSE_ATTR_IOMAP, nothing else. */
+async function readdirplusMarks(m: ChildMount, iomap: boolean): Promise<number> {
+  const r = await m.call(Op.READDIRPLUS, 1, ReadIn.encode({ fh: 0n, offset: 0n, size: 65536 }), 65536, true);
+  expect(r.error).toBe(0);
+  const buf = Buffer.from(r.payload);
+  let regular = 0;
+  for (let at = 0; at + DIRENTPLUS_DIRENT_OFFSET + Dirent.size <= buf.length;) {
+    const a = AttrStruct.decode(buf, at + ENTRY_OUT_ATTR_OFFSET);
+    const namelen = Dirent.decode(buf, at + DIRENTPLUS_DIRENT_OFFSET).namelen;
+    const isReg = (a.mode & 0o170000) === 0o100000;
+    if (isReg) regular++;
+    expect(Boolean(a.flags & FUSE_ATTR_IOMAP)).toBe(iomap && isReg);
+    at += (DIRENTPLUS_DIRENT_OFFSET + Dirent.size + namelen + 7) & ~7;
+  }
+  return regular;
+}
+
 /** iomap --upsert-at-open: OPEN of a small file pushes its mappings, of a big one nothing. */
 async function upsertPolicy(m: ChildMount): Promise<void> {
   const small = files.filter((f) => f.map.size > 0 && f.map.size <= UPSERT_LIMIT)[0]!;
@@ -317,6 +334,7 @@ describe('famfs-ts mount over /dev/fd/N against the kernel-side player', () => {
         await createdFile(m, run.flavour, `new-${i}`, 5 * MiB + 123);
         await createdFile(m, run.flavour, `striped-${i}`, 9 * MiB + 5, 'nstrips=2,chunk=2M');
         if (kind === 'famfs') await metaFiles(m, run.flavour);
+        expect(await readdirplusMarks(m, kind === 'iomap')).toBeGreaterThanOrEqual(files.length + 2);
         if (kind !== 'none') await m.waitLog(/files are mapped by the kernel/);
       } catch (e) {
         throw new Error(`${(e as Error).message}\nserver log:\n${m.log()}`);
