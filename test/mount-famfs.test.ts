@@ -111,9 +111,14 @@ describeTier2('famfs-ts mount: data through real tools', mountUnavailable, () =>
     expect(m.extents[0]!.type).toBe('interleave');
     expect(m.extents[0]!.strips!.length).toBe(4);
     expect(cli(['verify', '-S', '7', '-f', `${dev}:/striped`, '--system-uuid', s.uuidFile]).status).toBe(0);
+    // famfs-ts cp -r into the mount: the same standard calls, size first, per file.
+    const tree = s.path('cptree');
+    must(`mkdir -p ${tree}/d && echo one > ${tree}/a && head -c 3000000 /dev/urandom > ${tree}/d/b`);
+    mustCli(['cp', '-r', tree, `${mnt}/`]);
+    must(`diff -r ${tree} ${mnt}/cptree`);
     // The log accepts them all; fsck finds no collision.
     const ls = mustCli(['ls', '-l', '--system-uuid', s.uuidFile, `${dev}:/`]);
-    for (const f of ['empty', 'empty2', 'redirected', 'sized', 'falloc', 'striped']) expect(ls).toContain(f);
+    for (const f of ['empty', 'empty2', 'redirected', 'sized', 'falloc', 'striped', 'cptree']) expect(ls).toContain(f);
     expect(cli(['fsck', '--system-uuid', s.uuidFile, dev]).status).toBe(0);
   });
 

@@ -7,7 +7,8 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { FileMap } from '../interleave/filemap.js';
 import type { Layout } from '../interleave/layout.js';
-import { cpMounted, creatMounted, isInFamfsMount, logplayMounted, mkdirMounted } from '../server/mounted-verbs.js';
+import { copyTree } from './copy-tree.js';
+import { cpMounted, creatMounted, isInFamfsMount, logplayMounted, mkdirMounted } from './mounted-verbs.js';
 import { loadLayout, LayoutError, formatProblem } from '../interleave/layout-yaml.js';
 import { parseSize, SizeError } from '../interleave/size.js';
 import { MappedDevice, openDaxdev, deviceSize, type DaxdevMemory } from '../device/memory.js';
@@ -303,7 +304,7 @@ export function registerImage(program: Command): void {
     .option('-v, --verbose', 'say what was created')
     .action((dir: string, o: HostOpts & { parents?: boolean; mode?: string; uid?: string; gid?: string; verbose?: boolean }) => run(() => {
       if (classifyTarget(dir).kind === 'mounted') {
-        // A path inside a famfs-ts mount: the server logs it (src/server/mounted-verbs.ts).
+        // A path inside a famfs-ts mount: the server logs it (src/cli/mounted-verbs.ts).
         mkdirMounted(dir, { parents: o.parents, mode: o.mode === undefined ? undefined : octal('-m', o.mode) });
         if (o.verbose) out(`famfs mkdir: created ${dir}\n`);
         return;
@@ -545,7 +546,7 @@ function creatVerb(file: string, o: HostOpts & Record<string, string | boolean |
   const seed = o.seed === undefined ? Math.floor(Date.now() / 1000) >>> 0 : num('-S', String(o.seed));
   if (size === 0) throw new CliError(`famfs creat: Creating empty file (${file}) not allowed`, 22);
   if (classifyTarget(file).kind === 'mounted') {
-    // A path inside a famfs-ts mount: open, xattr, ftruncate, write (src/server/mounted-verbs.ts).
+    // A path inside a famfs-ts mount: open, xattr, ftruncate, write (src/cli/mounted-verbs.ts).
     creatMounted(file, size, {
       mode: o.mode === undefined ? 0o644 & ~process.umask() : octal('-m', String(o.mode)),
       interleave: interleaveOf(o as { nstrips?: string; nbuckets?: string; chunksize?: string }), seed: o.randomize ? seed : undefined,
@@ -587,7 +588,7 @@ function creatVerb(file: string, o: HostOpts & Record<string, string | boolean |
 function cpVerb(paths: string[], o: HostOpts & Record<string, string | boolean | undefined>): number {
   if (paths.length < 2) throw new CliError('famfs cp: need SRC... DEST', 22);
   if (classifyTarget(paths[paths.length - 1]!).kind === 'mounted') {
-    // Into a famfs-ts mount (src/server/mounted-verbs.ts).
+    // Into a famfs-ts mount (src/cli/mounted-verbs.ts).
     return cpMounted(paths.slice(0, -1), paths[paths.length - 1]!, {
       recursive: !!o.recursive, verbose: !!o.verbose, mode: o.mode === undefined ? undefined : octal('-m', String(o.mode)),
       interleave: interleaveOf(o as { nstrips?: string; nbuckets?: string; chunksize?: string }),
@@ -601,7 +602,6 @@ function cpVerb(paths: string[], o: HostOpts & Record<string, string | boolean |
     gid: o.gid === undefined ? undefined : num('-g', String(o.gid)),
     interleave, seed: o.allocSeed === undefined ? undefined : num('--alloc-seed', String(o.allocSeed)), relaxBuckets: !!o.small,
   };
-  let errors = 0;
   return withImage(dest.image, o, true, (img) => {
     const defaults = policyDefaults(img);
     opt.interleave ??= defaults.interleave;
@@ -609,63 +609,37 @@ function cpVerb(paths: string[], o: HostOpts & Record<string, string | boolean |
     const destNode = img.lookup(dest.path);
     const destIsDir = destNode?.kind === 'dir';
     if (srcs.length > 1 && !destIsDir) throw new CliError(`famfs cp: destination ${dest.path} is not a directory`, 20);
-    const copyFile = (src: string, to: string, st: fs.Stats) => {
-      if (st.size === 0) return; // famfs skips empty sources
-      let f: FileNode;
-      const ex = img.lookup(to);
-      if (ex) {
-        if (ex.kind !== 'file' || ex.size !== st.size) {
-          process.stderr.write(`famfs cp: ${to} exists with a different size\n`);
-          errors++;
-          return;
+    const errors = copyTree(srcs, dest.path, destIsDir, !!o.recursive, {
+      join: (dir, name) => `${dir}/${name}`,
+      ensureDir(to, mode) {
+        if (!img.lookup(to)) img.mkdir(to, { mode, uid: opt.uid, gid: opt.gid });
+      },
+      openFile(_src, to, st) {
+        let f: FileNode;
+        const ex = img.lookup(to);
+        if (ex) {
+          if (ex.kind !== 'file' || ex.size !== st.size) {
+            process.stderr.write(`famfs cp: ${to} exists with a different size\n`);
+            return undefined;
+          }
+          f = ex; // restartable: reuse a same-size destination
+        } else {
+          f = img.creat(to, st.size, { ...opt, mode: o.mode === undefined ? st.mode & 0o777 : octal('-m', String(o.mode)) });
         }
-        f = ex; // restartable: reuse a same-size destination
-      } else {
-        f = img.creat(to, st.size, { ...opt, mode: o.mode === undefined ? st.mode & 0o777 : octal('-m', String(o.mode)) });
-      }
-      const fd = fs.openSync(src, 'r');
-      try {
-        const buf = Buffer.alloc(Math.min(st.size, 4 * 1024 * 1024));
-        for (let pos = 0; pos < st.size;) {
-          const n = fs.readSync(fd, buf, 0, Math.min(buf.length, st.size - pos), pos);
-          if (n <= 0) break;
-          img.write(f, pos, buf.subarray(0, n));
-          pos += n;
-          progress(`famfs cp ${to}`, pos, st.size);
-        }
-      } finally {
-        fs.closeSync(fd);
-      }
-      if (o.verbose) out(`famfs cp: 100%: ${to}\n`);
-    };
-    const copyTree = (src: string, to: string) => {
-      const st = fs.statSync(src);
-      if (st.isDirectory()) {
-        if (!o.recursive) {
-          process.stderr.write(`famfs cp: -r not specified; omitting directory '${src}'\n`);
-          errors++;
-          return;
-        }
-        if (!img.lookup(to)) img.mkdir(to, { mode: st.mode & 0o777, uid: opt.uid, gid: opt.gid });
-        for (const name of fs.readdirSync(src).sort()) copyTree(path.join(src, name), `${to}/${name}`);
-      } else if (st.isFile()) {
-        copyFile(src, to, st);
-      } else {
-        process.stderr.write(`famfs cp: ${src}: not a regular file or directory\n`);
-        errors++;
-      }
-    };
-    for (const src of srcs) {
-      const to = destIsDir ? `${dest.path.replace(/\/+$/, '')}/${path.basename(src)}` : dest.path;
-      copyTree(src, to);
-    }
+        return (pos, data) => img.write(f, pos, data);
+      },
+      progress: (to, done, total) => progress(`famfs cp ${to}`, done, total),
+      closeFile(to) {
+        if (o.verbose) out(`famfs cp: 100%: ${to}\n`);
+      },
+    });
     return errors ? 1 : 0;
   });
 }
 
 function logplayVerb(image: string, o: HostOpts & { shadow?: string; dryrun?: boolean; verbose?: boolean; json?: boolean }): number {
   if (fs.existsSync(image) && fs.statSync(image).isDirectory() && isInFamfsMount(image)) {
-    // A famfs-ts mount: its server replays the log (src/server/mounted-verbs.ts).
+    // A famfs-ts mount: its server replays the log (src/cli/mounted-verbs.ts).
     out(`${logplayMounted(image)}\n`);
     return 0;
   }

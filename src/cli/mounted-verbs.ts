@@ -7,8 +7,9 @@ import path from 'node:path';
 import type { InterleaveParams } from '../famfs/alloc.js';
 import { FamfsRandom } from '../famfs/prng.js';
 import { getXattr, setXattr } from '../sys/xattr.js';
-import { formatInterleaveParam, INTERLEAVE_XATTR } from './interleave-param.js';
-import { LOGPLAY_XATTR } from './famfs-fs.js';
+import { formatInterleaveParam, INTERLEAVE_XATTR } from '../server/interleave-param.js';
+import { LOGPLAY_XATTR } from '../server/famfs-fs.js';
+import { copyTree } from './copy-tree.js';
 
 export interface MountedCreateOptions {
   readonly mode?: number;
@@ -65,45 +66,24 @@ export function creatMounted(file: string, size: number, o: MountedCreateOptions
 
 /** famfs cp into a mount: size first, then the data; empty sources are skipped like famfs. */
 export function cpMounted(srcs: readonly string[], dest: string, o: MountedCreateOptions & { recursive?: boolean; verbose?: boolean }): number {
-  let errors = 0;
   const destIsDir = fs.existsSync(dest) && fs.statSync(dest).isDirectory();
   if (srcs.length > 1 && !destIsDir) throw new Error(`famfs cp: destination ${dest} is not a directory`);
-  const copyFile = (src: string, to: string, st: fs.Stats) => {
-    if (st.size === 0) return;
-    const out = openNew(to, st.size, { ...o, mode: o.mode ?? st.mode & 0o777 });
-    const inFd = fs.openSync(src, 'r');
-    try {
-      const buf = Buffer.alloc(Math.min(st.size, 4 << 20));
-      for (let pos = 0; pos < st.size;) {
-        const n = fs.readSync(inFd, buf, 0, Math.min(buf.length, st.size - pos), pos);
-        if (n <= 0) break;
-        fs.writeSync(out, buf, 0, n, pos);
-        pos += n;
-      }
-    } finally {
-      fs.closeSync(inFd);
+  let out = -1;
+  const errors = copyTree(srcs, dest, destIsDir, !!o.recursive, {
+    join: path.join,
+    ensureDir(to, mode) {
+      if (!fs.existsSync(to)) fs.mkdirSync(to, { mode });
+    },
+    openFile(_src, to, st) {
+      const fd = openNew(to, st.size, { ...o, mode: o.mode ?? st.mode & 0o777 });
+      out = fd;
+      return (pos, data) => void fs.writeSync(fd, data, 0, data.length, pos);
+    },
+    closeFile(to) {
       fs.closeSync(out);
-    }
-    if (o.verbose) process.stdout.write(`famfs cp: 100%: ${to}\n`);
-  };
-  const copyTree = (src: string, to: string) => {
-    const st = fs.statSync(src);
-    if (st.isDirectory()) {
-      if (!o.recursive) {
-        process.stderr.write(`famfs cp: -r not specified; omitting directory '${src}'\n`);
-        errors++;
-        return;
-      }
-      if (!fs.existsSync(to)) fs.mkdirSync(to, { mode: st.mode & 0o777 });
-      for (const name of fs.readdirSync(src).sort()) copyTree(path.join(src, name), path.join(to, name));
-    } else if (st.isFile()) {
-      copyFile(src, to, st);
-    } else {
-      process.stderr.write(`famfs cp: ${src}: not a regular file or directory\n`);
-      errors++;
-    }
-  };
-  for (const src of srcs) copyTree(src, destIsDir ? path.join(dest, path.basename(src)) : dest);
+      if (o.verbose) process.stdout.write(`famfs cp: 100%: ${to}\n`);
+    },
+  });
   return errors ? 1 : 0;
 }
 
