@@ -9,9 +9,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MappedDevice } from '../src/device/memory.js';
-import { FamfsImage } from '../src/famfs/image.js';
-import { mkfs } from '../src/famfs/mkfs.js';
 import { formatUuid } from '../src/famfs/uuid.js';
 import { encodeGenericValue } from '../src/bpf-policy/generic-program.js';
 import { GenericLayoutMap, kernelRunner, loadResolver, type Registration } from '../src/bpf-policy/kernel.js';
@@ -20,14 +17,15 @@ import type { Answer } from '../src/bpf-policy/shell-runs.js';
 import { Op } from '../src/fuse/opcodes.js';
 import { checkReplyFrame } from '../src/fuse/kernel-rules.js';
 import { CreateIn, EntryOut, FallocateIn, InitIn, OpenIn, OpenOut } from '../src/fuse/structs.js';
-import { resolve, type FileMap } from '../src/interleave/filemap.js';
+import { type FileMap } from '../src/interleave/filemap.js';
 import { FamfsMount } from '../src/server/serve.js';
 import { bpfUnavailable } from '../src/sys/bpf.js';
 import { seqpacketPair } from '../src/sys/fuse-dev.js';
 import { ChildMount } from './support/mount-channel.js';
-import { KERNEL_FLAGS, PlayerChannel, play, stampOf, type KernelFlavour } from './support/kernel-player.js';
+import { KERNEL_FLAGS, PlayerChannel, play, type KernelFlavour } from './support/kernel-player.js';
 import { MiB, Rng } from './support/kernel-player-maps.js';
 import { describeTier2 } from './support/tier.js';
+import { makeStampedImage, stripedOpts, type StampedFile } from './support/stamped-image.js';
 import { must, mountUnavailable, Scratch } from './support/mount-harness.js';
 import { expected } from './bpf-support.js';
 
@@ -35,35 +33,14 @@ const DIR = fs.mkdtempSync('/dev/shm/famfs-ts-mount-bpf-');
 const DEV = path.join(DIR, 'dev0');
 const UUID_FILE = path.join(DIR, 'master.uuid');
 const master = Uint8Array.from({ length: 16 }, (_, i) => 0xa0 + i);
-const files: { name: string; index: number; map: FileMap }[] = [];
+const files: StampedFile[] = [];
 
 beforeAll(() => {
   fs.writeFileSync(UUID_FILE, `${formatUuid(master)}\n`);
-  fs.writeFileSync(DEV, '');
-  fs.truncateSync(DEV, 2 * 2 ** 30);
-  const m = MappedDevice.open(DEV);
-  try {
-    mkfs(m, { devPath: DEV, systemUuid: master, allowSmall: true });
-  } finally {
-    m.close();
-  }
-  const img = FamfsImage.open({ device: DEV, writable: true, systemUuid: master });
-  try {
-    const rng = new Rng(77);
-    for (let i = 0; i < 6; i++) {
-      const f = img.creat(`/f${i}`, rng.spread(26), i % 2
-        ? { interleave: { nstrips: rng.int(2, 6), nbuckets: 8, chunkSize: 2 * MiB }, seed: i, relaxBuckets: true }
-        : {});
-      files.push({ name: `f${i}`, index: i, map: f.map });
-      for (let pos = 0; pos < f.map.size; pos += 2 * MiB) {
-        const at = resolve(f.map, pos)!;
-        img.daxdev(at.daxdev).write(at.offset, stampOf(i, pos / (2 * MiB), Buffer.alloc(16)));
-      }
-    }
-    img.sync();
-  } finally {
-    img.close();
-  }
+  files.push(...makeStampedImage({
+    device: DEV, deviceSize: 2 * 2 ** 30, systemUuid: master, files: 6, seed: 77,
+    place: (i, rng) => ({ size: rng.spread(26), opts: i % 2 ? stripedOpts(i, rng.int(2, 6), 2 * MiB) : {} }),
+  }));
 });
 
 afterAll(() => {

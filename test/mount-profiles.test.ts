@@ -10,10 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MappedDevice } from '../src/device/memory.js';
 import { LOG_OFFSET } from '../src/famfs/constants.js';
-import { FamfsImage } from '../src/famfs/image.js';
-import { mkfs } from '../src/famfs/mkfs.js';
 import { formatUuid } from '../src/famfs/uuid.js';
 import { FAMFS_EXT, FAMFS_FILE, fmapHeader, getFmapIn } from '../src/fuse/famfs-fmap.js';
 import { FUSE_ATTR_IOMAP, IOMAP_FLAGS_V7, IOMAP_OP, IOMAP_TYPE, iomapBeginIn, iomapConfigOut, iomapInvalMappingsOut } from '../src/fuse/iomap-wire.js';
@@ -25,9 +22,9 @@ import { IOMAP_NOTIFY, IOMAP_OPCODES } from '../src/fuse/profiles/iomap.js';
 import {
   Attr as AttrStruct, CreateIn, Dirent, DIRENTPLUS_DIRENT_OFFSET, ENTRY_OUT_ATTR_OFFSET, EntryOut, FallocateIn, FlushIn, OpenOut, ReadIn, SETXATTR_IN_COMPAT_SIZE, WriteIn, WriteOut,
 } from '../src/fuse/structs.js';
-import { resolve } from '../src/interleave/filemap.js';
 import { ChildMount } from './support/mount-channel.js';
-import { FLAVOURS, play, stampOf, type KernelFlavour } from './support/kernel-player.js';
+import { makeStampedImage, stripedOpts, type StampedFile } from './support/stamped-image.js';
+import { FLAVOURS, play, type KernelFlavour } from './support/kernel-player.js';
 import { MiB, Rng } from './support/kernel-player-maps.js';
 
 const E = os.constants.errno;
@@ -35,7 +32,7 @@ const DIR = fs.mkdtempSync('/dev/shm/famfs-ts-mount-profiles-');
 const DEV = path.join(DIR, 'dev0');
 const UUID_FILE = path.join(DIR, 'master.uuid');
 const master = Uint8Array.from({ length: 16 }, (_, i) => 0x70 + i);
-const files: { name: string; index: number; map: import('../src/interleave/filemap.js').FileMap }[] = [];
+const files: StampedFile[] = [];
 const CASES = 3000;
 const UPSERT_LIMIT = 64 * MiB;
 
@@ -48,34 +45,14 @@ function devBytes(addr: bigint, n: number): Buffer {
 
 beforeAll(() => {
   fs.writeFileSync(UUID_FILE, `${formatUuid(master)}\n`);
-  fs.writeFileSync(DEV, '');
-  fs.truncateSync(DEV, 4 * 2 ** 30);
-  const m = MappedDevice.open(DEV);
-  try {
-    mkfs(m, { devPath: DEV, systemUuid: master, allowSmall: true });
-  } finally {
-    m.close();
-  }
-  const img = FamfsImage.open({ device: DEV, writable: true, systemUuid: master });
-  try {
-    const rng = new Rng(4242);
-    for (let i = 0; i < 12; i++) {
-      // Two files past the upsert limit (one simple, one striped); the rest up to 128 MiB.
-      const size = i === 0 ? 100 * MiB + 7 : i === 1 ? 70 * MiB : rng.spread(27);
-      const striped = i % 2 === 1;
-      const f = img.creat(`/f${i}`, size, striped
-        ? { interleave: { nstrips: rng.int(2, 8), nbuckets: 8, chunkSize: 2 * MiB * 2 ** rng.int(0, 2) }, seed: i, relaxBuckets: true }
-        : {});
-      files.push({ name: `f${i}`, index: i, map: f.map });
-      for (let pos = 0; pos < f.map.size; pos += 2 * MiB) {
-        const at = resolve(f.map, pos)!;
-        img.daxdev(at.daxdev).write(at.offset, stampOf(i, pos / (2 * MiB), Buffer.alloc(16)));
-      }
-    }
-    img.sync();
-  } finally {
-    img.close();
-  }
+  files.push(...makeStampedImage({
+    device: DEV, deviceSize: 4 * 2 ** 30, systemUuid: master, files: 12, seed: 4242,
+    // Two files past the upsert limit (one simple, one striped); the rest up to 128 MiB.
+    place: (i, rng) => ({
+      size: i === 0 ? 100 * MiB + 7 : i === 1 ? 70 * MiB : rng.spread(27),
+      opts: i % 2 === 1 ? stripedOpts(i, rng.int(2, 8), 2 * MiB * 2 ** rng.int(0, 2)) : {},
+    }),
+  }));
   devFd = fs.openSync(DEV, 'r');
 });
 

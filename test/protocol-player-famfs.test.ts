@@ -4,13 +4,11 @@
 // against stamps written on the device at every 2 MiB granule of every file.
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MappedDevice } from '../src/device/memory.js';
 import { FamfsImage } from '../src/famfs/image.js';
-import { mkfs } from '../src/famfs/mkfs.js';
-import { resolve } from '../src/interleave/filemap.js';
 import { FamfsFileSystem } from '../src/server/famfs-fs.js';
-import { play, stampOf, type KernelFlavour, type PlayTarget } from './support/kernel-player.js';
-import { MiB, Rng } from './support/kernel-player-maps.js';
+import { play, type KernelFlavour, type PlayTarget } from './support/kernel-player.js';
+import { MiB } from './support/kernel-player-maps.js';
+import { makeStampedImage, stripedOpts } from './support/stamped-image.js';
 
 const DEV = `/dev/shm/famfs-ts-player-famfs-${process.pid}.img`;
 const master = Uint8Array.from({ length: 16 }, (_, i) => 0x40 + i);
@@ -29,35 +27,11 @@ function famfsTarget(): PlayTarget {
 
 describe('kernel player against the famfs server', () => {
   beforeAll(() => {
-    fs.writeFileSync(DEV, '');
-    fs.truncateSync(DEV, 3 * 2 ** 30);
-    const m = MappedDevice.open(DEV);
-    try {
-      mkfs(m, { devPath: DEV, systemUuid: master, allowSmall: true });
-    } finally {
-      m.close();
-    }
-    const img = FamfsImage.open({ device: DEV, writable: true, systemUuid: master });
-    try {
-      const rng = new Rng(2026);
-      for (let i = 0; i < 12; i++) {
-        const size = rng.spread(27);
-        const striped = i % 2 === 1;
-        const name = `f${i}`;
-        const f = img.creat(`/${name}`, size, striped
-          ? { interleave: { nstrips: rng.int(2, 8), nbuckets: 8, chunkSize: 2 * MiB * 2 ** rng.int(0, 2) }, seed: i, relaxBuckets: true }
-          : {});
-        names.push(name);
-        // Stamp each granule through the map the image logged (past EOF stays inside the allocation).
-        for (let pos = 0; pos < f.map.size; pos += 2 * MiB) {
-          const at = resolve(f.map, pos)!;
-          img.daxdev(at.daxdev).write(at.offset, stampOf(i, pos / (2 * MiB), Buffer.alloc(16)));
-        }
-      }
-      img.sync();
-    } finally {
-      img.close();
-    }
+    const made = makeStampedImage({
+      device: DEV, deviceSize: 3 * 2 ** 30, systemUuid: master, files: 12, seed: 2026,
+      place: (i, rng) => ({ size: rng.spread(27), opts: i % 2 === 1 ? stripedOpts(i, rng.int(2, 8), 2 * MiB * 2 ** rng.int(0, 2)) : {} }),
+    });
+    names.push(...made.map((f) => f.name));
   });
   afterAll(() => fs.rmSync(DEV, { force: true }));
 
