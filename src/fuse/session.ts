@@ -1,21 +1,23 @@
 // The request loop over a FUSE channel: /dev/fuse after mount(2), or an already-open fd
 // given as /dev/fd/N (libfuse's convention; tests plant a SOCK_SEQPACKET socketpair there
-// and play the kernel). Reads never block the event loop. Two ways of reading, chosen by
-// measurement (bench/fuse-engine, README there):
-// - busy: after each request the main thread polls the channel non-blocking for up to
-//   `spinMicros` (default 50 µs) and handles whatever arrives, yielding to the event loop
-//   every few milliseconds. No thread hop: on this 2-vCPU VM a request costs ~17 µs
-//   pipelined this way against ~80 µs through the pool.
-// - idle: when nothing came within the spin, `readers` blocking fs.read calls wait on
-//   libuv's thread pool (each parks one pool thread, so the pool must be larger than
-//   `readers`: see threadPoolEnv); the first request they bring starts a busy phase again.
+// and play the kernel). The channel is non-blocking; reads never stall the event loop for
+// long. Two phases, chosen by measurement (bench/fuse-engine and bench/datapath, READMEs there):
+// - hot: the main thread reads and handles requests back to back; when the channel is empty
+//   it may busy-poll `spinMicros`, then sleeps in poll(2) until the next request (a single
+//   kernel wake-up per request, like a C server blocked in read(2)), waking at least every
+//   SLICE_MS to give the event loop a turn. On this 2-vCPU VM every thread hand-off costs
+//   tens of µs (wake-ups are expensive under its paravirtualisation), so the data path
+//   never crosses threads while requests keep coming.
+// - idle: after HOLD_MS without a request (or while an asynchronous handler needs the event
+//   loop), one poll(2) waits on a libuv thread-pool thread and the event loop runs freely;
+//   the request that ends the wait starts a hot phase again.
 // Each read has its own buffer of max_write + 4 KiB, as the kernel demands after INIT. A
 // reply is one writev of header + body views, so READ data goes from the mapped device to
 // the kernel uncopied.
 import fs from 'node:fs';
 import os from 'node:os';
 import {
-  isSocket, maxPagesLimit, mountFuse, openFuseDevice, readRaw, setNonBlocking, shutdownSocket, unmount, type FuseMountOptions,
+  InputWaiter, isSocket, maxPagesLimit, mountFuse, openFuseDevice, readRaw, setNonBlocking, shutdownSocket, unmount, type FuseMountOptions,
 } from '../sys/fuse-dev.js';
 import { SysError } from '../sys/libc.js';
 import type { AbiProfile, ProfileChooser } from './abi.js';
@@ -29,10 +31,15 @@ export interface SessionOptions {
   profile?: AbiProfile | ProfileChooser;
   /** Largest WRITE/READ in bytes (default 1 MiB, clamped to max_pages_limit pages). */
   maxWrite?: number;
-  /** Blocking reads kept outstanding on the thread pool while idle (default 1). */
+  /**
+   * Accepted for compatibility: the engine now reads on the main thread and keeps exactly one
+   * wait on the thread pool while idle (several parked reads stole requests from the hot loop).
+   */
   readers?: number;
-  /** How long to poll for the next request before going idle, in µs (default 50; 0 = never poll). */
+  /** Busy-poll an empty channel this long before sleeping in poll(2), in µs (default 0). */
   spinMicros?: number;
+  /** Stay hot (wait on the main thread) this long without a request before going idle, in ms (default 50; 0 = always idle). */
+  holdMillis?: number;
   maxBackground?: number;
   allowOther?: boolean;
   defaultPermissions?: boolean;
@@ -51,6 +58,11 @@ const DEFAULT_MAX_WRITE = 1 << 20;
 const { EAGAIN, EINTR, ENOENT, ENODEV, EBADF, ECONNRESET } = os.constants.errno;
 /** Room for the in header, write_in and request extensions beside max_write (libfuse uses a page). */
 const HEADER_ROOM = 4096;
+/** While hot, the event loop gets a turn at least this often. */
+const SLICE_NS = 4_000_000n;
+/** The idle wait on the pool times out this often, so a closed channel that never wakes it is noticed. */
+const IDLE_WAIT_MS = 1000;
+const DEFAULT_HOLD_MS = 50;
 /** writev takes at most IOV_MAX (1024) buffers; libuv would split a longer list into several writes. */
 const MAX_IOV = 1024;
 
@@ -59,21 +71,19 @@ export function threadPoolEnv(readers = 1, env: NodeJS.ProcessEnv = process.env)
   return { ...env, UV_THREADPOOL_SIZE: String(Math.max(Number(env.UV_THREADPOOL_SIZE ?? 0), readers + 4)) };
 }
 
-function poolSize(): number {
-  const n = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
-  return Number.isInteger(n) && n > 0 ? n : 4;
-}
-
 export class FuseSession {
   readonly dispatcher: Dispatcher;
-  private readonly readers: number;
   private readonly bufSize: number;
   private readonly free: Buffer[] = [];
   private running = 0;
   private busy = false;
-  /** Requests taken by the busy poll and by idle pool reads, and busy phases that ended empty. */
+  /** Requests read on the main thread, idle waits a request ended, hot phases that ended empty. */
   readonly stats = { polled: 0, pooled: 0, idle: 0 };
   private readonly spinNs: bigint;
+  private readonly holdNs: bigint;
+  /** When the hot phase last handled a request (or was woken from idle). */
+  private lastRequest = 0n;
+  private readonly waiter: InputWaiter;
   private stopping = false;
   private closing?: Promise<void>;
   private resolveDone!: () => void;
@@ -85,8 +95,9 @@ export class FuseSession {
   private constructor(readonly fd: number, readonly mountpoint: string | undefined, readonly fs: FileSystem,
     private readonly opts: SessionOptions) {
     this.log = opts.log ?? ((l) => process.stderr.write(`fuse: ${l}\n`));
-    this.readers = Math.max(1, opts.readers ?? 1);
-    this.spinNs = BigInt(Math.max(0, Math.round((opts.spinMicros ?? 50) * 1000)));
+    this.spinNs = BigInt(Math.max(0, Math.round((opts.spinMicros ?? 0) * 1000)));
+    this.holdNs = BigInt(Math.max(0, Math.round((opts.holdMillis ?? DEFAULT_HOLD_MS) * 1e6)));
+    this.waiter = new InputWaiter(fd);
     const pageSize = 4096;
     const limit = maxPagesLimit();
     const maxWrite = Math.min(opts.maxWrite ?? DEFAULT_MAX_WRITE, limit * pageSize);
@@ -101,9 +112,6 @@ export class FuseSession {
       this.stopping = true;
     };
     this.done = new Promise((r) => (this.resolveDone = r));
-    if (this.readers >= poolSize()) {
-      this.log(`warning: ${this.readers} readers on a thread pool of ${poolSize()}; start the server with threadPoolEnv()`);
-    }
   }
 
   /**
@@ -134,6 +142,7 @@ export class FuseSession {
   }
 
   private start(): void {
+    setNonBlocking(this.fd, true);
     this.goIdle();
     if (this.opts.handleSignals ?? true) {
       this.signalHandler = () => {
@@ -151,34 +160,18 @@ export class FuseSession {
     return this.free.pop() ?? Buffer.allocUnsafe(this.bufSize);
   }
 
-  /** Park `readers` blocking reads on the thread pool; the first request ends the idle phase. */
+  /** Hand the wait for the next request to the thread pool and return to the event loop. */
   private goIdle(): void {
-    if (this.stopping) return;
-    if (this.spinNs > 0n) setNonBlocking(this.fd, false);
-    while (this.running < this.readers) this.issueRead(this.takeBuffer());
-  }
-
-  private issueRead(buf: Buffer): void {
+    if (this.stopping || this.running > 0) return;
     this.running++;
-    fs.read(this.fd, buf, 0, buf.length, null, (err, n) => this.onRead(buf, err, n));
-  }
-
-  private onRead(buf: Buffer, err: NodeJS.ErrnoException | null, n: number): void {
-    this.running--;
-    if (err) {
-      const code = err.code;
-      // ENOENT: the request was interrupted while being read; EINTR/EAGAIN: try again.
-      if (!this.stopping && (code === 'ENOENT' || code === 'EINTR' || code === 'EAGAIN')) return this.issueRead(buf);
-      // ENODEV: unmounted or aborted; a closed socket: the player went away.
-      if (code !== 'ENODEV' && code !== 'EBADF' && code !== 'ECONNRESET' && !this.stopping) this.log(`read: ${err.message}`);
-      return this.readerStopped();
-    }
-    if (n === 0) return this.readerStopped(); // EOF: the other end of a socket closed
-    this.stats.pooled++;
-    this.handle(buf, n);
-    if (this.stopping) return this.readerStopped(); // DESTROY, or the channel went away
-    if (this.spinNs > 0n) this.spin();
-    else if (!this.stopping) this.issueRead(this.takeBuffer());
+    this.waiter.waitAsync(IDLE_WAIT_MS, (rc) => {
+      this.running--;
+      if (this.stopping) return this.readerStopped();
+      if (rc === 0) return this.goIdle(); // timed out: wait again
+      this.stats.pooled++;
+      this.lastRequest = process.hrtime.bigint();
+      this.serve();
+    });
   }
 
   /** Dispatch one message; its buffer returns to the free list once no handler holds views of it. */
@@ -198,16 +191,17 @@ export class FuseSession {
   }
 
   /**
-   * The busy phase: poll the channel non-blocking, handling requests as they come, until
-   * none arrives for spinNs; yield to the event loop every few ms (and after a handler went
-   * asynchronous) so timers, signals and promises keep running; then go idle.
+   * The hot phase, on the main thread: read the (non-blocking) channel and handle requests
+   * as they come. When it is empty: poll for up to spinNs, then sleep in poll(2) until a
+   * request arrives (one kernel wake-up, as a C server blocked in read(2) gets), for at most
+   * SLICE_MS at a time so timers, I/O callbacks and signals get a turn of the event loop
+   * (a signal also ends the sleep: EINTR). After HOLD_MS without a request, or while an
+   * asynchronous handler waits on the event loop, hand the wait to the thread pool (goIdle).
    */
-  private spin(): void {
+  private serve(): void {
     if (this.busy || this.stopping) return;
     this.busy = true;
-    setNonBlocking(this.fd, true);
-    const sliceEnd = process.hrtime.bigint() + 4_000_000n;
-    let last = process.hrtime.bigint();
+    const sliceEnd = process.hrtime.bigint() + SLICE_NS;
     for (;;) {
       const buf = this.takeBuffer();
       const n = readRaw(this.fd, buf);
@@ -215,23 +209,32 @@ export class FuseSession {
         this.stats.polled++;
         const pending = this.handle(buf, n);
         if (this.stopping) break;
-        last = process.hrtime.bigint();
-        // An asynchronous handler may settle in a microtask: let it reply before polling on.
-        if (pending || last > sliceEnd) {
-          this.busy = false;
-          setImmediate(() => this.spin());
-          return;
-        }
+        this.lastRequest = process.hrtime.bigint();
+        // An asynchronous handler may settle in a microtask: let it reply before reading on.
+        if (pending || this.lastRequest > sliceEnd) return this.yieldTurn();
         continue;
       }
       this.free.push(buf);
-      if (n === -EAGAIN || n === -EINTR || n === -ENOENT) {
-        if (n === -EAGAIN && process.hrtime.bigint() - last > this.spinNs) {
+      if (n === -EAGAIN) {
+        const now = process.hrtime.bigint();
+        const last = this.lastRequest;
+        const quiet = now - last;
+        if (quiet < this.spinNs) continue;
+        if (quiet >= this.holdNs || this.dispatcher.pending > 0) {
           this.stats.idle++;
+          break;
+        }
+        if (now >= sliceEnd) return this.yieldTurn();
+        const until = sliceEnd < last + this.holdNs ? sliceEnd : last + this.holdNs;
+        const rc = this.waiter.wait(Math.max(1, Math.ceil(Number(until - now) / 1e6)));
+        if (rc === -EINTR) return this.yieldTurn(); // a signal: let its handler run
+        if (rc < 0) {
+          this.log(`poll: errno ${-rc}`);
           break;
         }
         continue;
       }
+      if (n === -EINTR || n === -ENOENT) continue; // ENOENT: the request was interrupted while being read
       if (n === 0 || n === -ENODEV || n === -EBADF || n === -ECONNRESET) {
         this.busy = false;
         return this.readerStopped();
@@ -244,6 +247,12 @@ export class FuseSession {
     this.goIdle();
   }
 
+  /** Let the event loop run one turn, then carry on serving. */
+  private yieldTurn(): void {
+    this.busy = false;
+    setImmediate(() => this.serve());
+  }
+
   private readerStopped(): void {
     this.stopping = true;
     // After DESTROY the protocol is over even if pool reads still wait on a channel nobody closes.
@@ -254,7 +263,18 @@ export class FuseSession {
     let list = iov as Buffer[];
     if (list.length > MAX_IOV) list = [...list.slice(0, MAX_IOV - 1), Buffer.concat(list.slice(MAX_IOV - 1))];
     try {
-      fs.writevSync(this.fd, list);
+      try {
+        fs.writevSync(this.fd, list);
+      } catch (e) {
+        // Only a socket channel (tests) can be full; /dev/fuse takes a reply at once.
+        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+        setNonBlocking(this.fd, false);
+        try {
+          fs.writevSync(this.fd, list);
+        } finally {
+          setNonBlocking(this.fd, true);
+        }
+      }
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       // ENOENT: the kernel no longer knows this request (interrupted or aborted).

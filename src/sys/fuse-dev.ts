@@ -144,6 +144,38 @@ export function readRaw(fd: number, buf: Buffer): number {
   return n >= 0 ? n : -koffi.errno();
 }
 
+const pollFn = libc.func('int poll(void *fds, unsigned long nfds, int timeout)');
+const POLLIN = 1;
+
+/**
+ * A reusable poll(2) of one descriptor for input. A readable, hung-up or failed channel all
+ * end the wait; the read that follows tells which. `wait` blocks the calling thread;
+ * `waitAsync` blocks a libuv thread-pool thread instead and calls back on the event loop.
+ */
+export class InputWaiter {
+  // struct pollfd { int fd; short events; short revents; }: one for each side, as the
+  // pool's wait may still be writing revents when the main thread polls.
+  private readonly pfd = Buffer.alloc(8);
+  private readonly pfdAsync = Buffer.alloc(8);
+  constructor(fd: number) {
+    for (const b of [this.pfd, this.pfdAsync]) {
+      b.writeInt32LE(fd, 0);
+      b.writeInt16LE(POLLIN, 4);
+    }
+  }
+
+  /** 1 when something happened, 0 when `timeoutMs` passed (-1: no limit), or -errno (-EINTR: a signal). */
+  wait(timeoutMs: number): number {
+    const rc = pollFn(this.pfd, 1, timeoutMs) as number;
+    return rc >= 0 ? rc : -koffi.errno();
+  }
+
+  /** The same wait on the thread pool; `done` gets poll's return value (< 0: failed, read to learn why). */
+  waitAsync(timeoutMs: number, done: (rc: number) => void): void {
+    pollFn.async(this.pfdAsync, 1, timeoutMs, (err: unknown, rc: number) => done(err ? -1 : rc));
+  }
+}
+
 /** Set or clear O_NONBLOCK on fd (the open file description, so every reader sees it). */
 export function setNonBlocking(fd: number, on: boolean): void {
   const fl = check('fcntl', fcntlFn(fd, F_GETFL, 0) as number, 'F_GETFL');
