@@ -36,7 +36,10 @@ export interface SessionOptions {
    * wait on the thread pool while idle (several parked reads stole requests from the hot loop).
    */
   readers?: number;
-  /** Busy-poll an empty channel this long before sleeping in poll(2), in µs (default 0). */
+  /**
+   * Busy-poll an empty channel up to this long before sleeping in poll(2), in µs (default 0).
+   * The window shrinks while requests come much further apart than it (see adaptSpin).
+   */
   spinMicros?: number;
   /** Stay hot (wait on the main thread) this long without a request before going idle, in ms (default 50; 0 = always idle). */
   holdMillis?: number;
@@ -79,7 +82,11 @@ export class FuseSession {
   private busy = false;
   /** Requests read on the main thread, idle waits a request ended, hot phases that ended empty. */
   readonly stats = { polled: 0, pooled: 0, idle: 0 };
-  private readonly spinNs: bigint;
+  /** Busy-poll window: spinMicros at most, adapted to the gaps between requests (adaptSpin). */
+  private readonly spinMaxNs: bigint;
+  private spinNs: bigint;
+  /** Whether the hot phase slept in poll(2) since the last request. */
+  private slept = false;
   private readonly holdNs: bigint;
   /** When the hot phase last handled a request (or was woken from idle). */
   private lastRequest = 0n;
@@ -95,7 +102,8 @@ export class FuseSession {
   private constructor(readonly fd: number, readonly mountpoint: string | undefined, readonly fs: FileSystem,
     private readonly opts: SessionOptions) {
     this.log = opts.log ?? ((l) => process.stderr.write(`fuse: ${l}\n`));
-    this.spinNs = BigInt(Math.max(0, Math.round((opts.spinMicros ?? 0) * 1000)));
+    this.spinMaxNs = BigInt(Math.max(0, Math.round((opts.spinMicros ?? 0) * 1000)));
+    this.spinNs = this.spinMaxNs;
     this.holdNs = BigInt(Math.max(0, Math.round((opts.holdMillis ?? DEFAULT_HOLD_MS) * 1e6)));
     this.waiter = new InputWaiter(fd);
     const pageSize = 4096;
@@ -170,6 +178,8 @@ export class FuseSession {
       if (rc === 0) return this.goIdle(); // timed out: wait again
       this.stats.pooled++;
       this.lastRequest = process.hrtime.bigint();
+      this.spinNs = this.spinMaxNs;
+      this.slept = false;
       this.serve();
     });
   }
@@ -207,6 +217,7 @@ export class FuseSession {
       const n = readRaw(this.fd, buf);
       if (n > 0) {
         this.stats.polled++;
+        if (this.spinMaxNs > 0n) this.adaptSpin(process.hrtime.bigint() - this.lastRequest);
         const pending = this.handle(buf, n);
         if (this.stopping) break;
         this.lastRequest = process.hrtime.bigint();
@@ -226,6 +237,7 @@ export class FuseSession {
         }
         if (now >= sliceEnd) return this.yieldTurn();
         const until = sliceEnd < last + this.holdNs ? sliceEnd : last + this.holdNs;
+        this.slept = true;
         const rc = this.waiter.wait(Math.max(1, Math.ceil(Number(until - now) / 1e6)));
         if (rc === -EINTR) return this.yieldTurn(); // a signal: let its handler run
         if (rc < 0) {
@@ -245,6 +257,19 @@ export class FuseSession {
     this.busy = false;
     if (this.stopping) return this.readerStopped();
     this.goIdle();
+  }
+
+  /**
+   * Adapt the busy-poll window to the gap before the request that just came. Caught while
+   * spinning: keep the full window. Missed by a little (the client's next request comes a
+   * bit later than the window): widen it again. Missed by far: halve it, so a client whose
+   * requests are sparse stops costing a spinning core (on a 2-core box the client needs it).
+   */
+  private adaptSpin(gap: bigint): void {
+    if (!this.slept) this.spinNs = this.spinMaxNs;
+    else if (gap <= 2n * this.spinMaxNs) this.spinNs = this.spinNs * 2n + 10_000n < this.spinMaxNs ? this.spinNs * 2n + 10_000n : this.spinMaxNs;
+    else this.spinNs = this.spinNs < 10_000n ? 0n : this.spinNs / 2n;
+    this.slept = false;
   }
 
   /** Let the event loop run one turn, then carry on serving. */
