@@ -22,16 +22,14 @@ const peerSrc = '/work/shared/bench-peers/c-lowlevel-peer.c';
 interface Variant { name: string; start(mnt: string): ChildProcess; file: string }
 
 const variants: Variant[] = [
-  { name: 'famfs-ts engine (spin 50us + 1 pool read)', file: 'big', start: (m) => node(m, ['--spin', '50', '--readers', '1']) },
-  { name: 'famfs-ts engine (pool only, 1 read)', file: 'big', start: (m) => node(m, ['--spin', '0', '--readers', '1']) },
-  { name: 'famfs-ts engine (pool only, 4 reads)', file: 'big', start: (m) => node(m, ['--spin', '0', '--readers', '4']) },
+  { name: 'famfs-ts engine (sleep in poll, no spin)', file: 'big', start: (m) => node(m, ['--spin', '0']) },
+  { name: 'famfs-ts engine (spin <=300us, then poll)', file: 'big', start: (m) => node(m, ['--spin', '300']) },
 ];
 
 function node(mnt: string, extra: string[]): ChildProcess {
-  const readers = Number(extra[extra.indexOf('--readers') + 1] ?? 1);
   // Like the C peer, serve the file from a MAP_SHARED mapping of a /dev/shm file.
   return spawn(process.execPath, [child, mnt, '--big', String(sizeMiB << 20), '--shm', engineImage, ...extra], {
-    stdio: ['ignore', 'pipe', 'inherit'], env: threadPoolEnv(readers),
+    stdio: ['ignore', 'pipe', 'inherit'], env: threadPoolEnv(1),
   });
 }
 
