@@ -103,7 +103,7 @@ export function registerMount(program: Command): void {
     .option('--system-uuid <file>', 'host identity file (default /opt/famfs/system_uuid)')
     .option('--allow-other', 'let other users reach the mount (FUSE allow_other)')
     .option('--abi <profile>', 'FUSE ABI profile: mainline (default), auto, iomap, famfs-v10, famfs-fork, famfs-unrolled')
-    .option('--readers <n>', 'FUSE requests read concurrently', '4')
+    .option('--readers <n>', 'no effect (kept for scripts): the server reads the channel on its main thread, one idle wait on the pool', '4')
     .option('--spin-us <us>', 'busy-poll the FUSE channel this long after each request (default 300)')
     .option('--refresh <ms>', 'a client replays the log this often (0: only on logplay)', '1000')
     .option('--log <file>', 'log file of the daemonized server (default: in the temp directory, one per mount point)')

@@ -41,7 +41,10 @@ export interface SessionOptions {
    * The window shrinks while requests come much further apart than it (see adaptSpin).
    */
   spinMicros?: number;
-  /** Stay hot (wait on the main thread) this long without a request before going idle, in ms (default 50; 0 = always idle). */
+  /**
+   * Stay hot (sleep in poll(2) on the main thread, 4 ms slices) this long without a request
+   * before handing the wait to the thread pool, in ms (default 0 = never block the event loop).
+   */
   holdMillis?: number;
   maxBackground?: number;
   allowOther?: boolean;
@@ -65,7 +68,9 @@ const HEADER_ROOM = 4096;
 const SLICE_NS = 4_000_000n;
 /** The idle wait on the pool times out this often, so a closed channel that never wakes it is noticed. */
 const IDLE_WAIT_MS = 1000;
-const DEFAULT_HOLD_MS = 50;
+// 0 by default: a library user's event loop is never held by the channel. A process that
+// exists to serve (famfs-ts mount) opts in to sleeping in poll(2) between requests.
+const DEFAULT_HOLD_MS = 0;
 /** writev takes at most IOV_MAX (1024) buffers; libuv would split a longer list into several writes. */
 const MAX_IOV = 1024;
 

@@ -21,9 +21,9 @@ export interface MountOptions {
   readonly client?: boolean;
   readonly systemUuid?: string;
   readonly allowOther?: boolean;
-  /** FUSE reads kept outstanding. */
+  /** No effect since the engine reads the channel on its main thread; kept for callers. */
   readonly readers?: number;
-  /** Busy-poll the channel this long after a request before parking readers (engine default if unset). */
+  /** Busy-poll the channel at most this long after a request (default 300 µs). */
   readonly spinMicros?: number;
   /** ABI profile name (`mainline` unless told; `auto` picks from INIT). */
   readonly abi?: string;
@@ -104,11 +104,15 @@ export class FamfsMount {
       }
       session = FuseSession.mount(opts.mountpoint, famfs, {
         profile,
-        readers: opts.readers ?? 4,
-        // Poll 300 µs after each request before parking the readers: a 1 MiB O_DIRECT
-        // writer's next request comes ~100-300 µs later (page pinning), and waking through
-        // the thread pool costs more than that (bench/datapath: writes 1.9 -> 4.6 GB/s).
+        // Poll up to 300 µs after each request (the engine adapts it down for sparse
+        // clients): a 1 MiB O_DIRECT writer's next request comes ~100-300 µs later (page
+        // pinning), and a wake-up costs more than that (bench/datapath).
         spinMicros: opts.spinMicros ?? DEFAULT_SPIN_US,
+        // This process exists to serve the channel: between requests its main thread sleeps
+        // in poll(2) (4 ms slices, so timers, signals and async handlers still get turns)
+        // for up to 50 ms before handing the wait to the thread pool. One kernel wake-up per
+        // request instead of a thread hand-off (bench/fuse-engine/README.md).
+        holdMillis: 50,
         allowOther: opts.allowOther,
         defaultPermissions: true,
         fsname: opts.source,
