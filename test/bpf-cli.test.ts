@@ -1,6 +1,8 @@
 // `famfs-ts bpf emit|verify|run` from dist/ (npm test builds first), the ELF export (our
 // struct tables, llvm-objdump and bpftool when installed), on fixture FileMaps and on the
 // image the real famfs tools wrote.
+import path from 'node:path';
+import { FIXTURE } from './famfs-support.js';
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import zlib from 'node:zlib';
@@ -21,7 +23,7 @@ const has = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).stat
 describe('bpf CLI', () => {
   beforeAll(() => {
     fs.mkdirSync(TMP, { recursive: true });
-    fs.writeFileSync(IMG, zlib.gunzipSync(fs.readFileSync('/work/shared/fixtures/famfs-example/head-16MiB.bin.gz')));
+    fs.writeFileSync(IMG, zlib.gunzipSync(fs.readFileSync(path.join(FIXTURE, 'head-16MiB.bin.gz'))));
     fs.truncateSync(IMG, 4 * 2 ** 30);
   });
   afterAll(() => {

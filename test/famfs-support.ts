@@ -5,7 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 
-export const FIXTURE = '/work/shared/fixtures/famfs-example';
+/** The project's shared material (DESIGN.md, references, fixtures) sits beside the checkout. */
+export const SHARED = path.resolve(__dirname, '..', '..', 'shared');
+export const FIXTURE = path.join(SHARED, 'fixtures', 'famfs-example');
 export const GiB = 1024 ** 3;
 export const MiB = 1024 ** 2;
 

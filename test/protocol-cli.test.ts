@@ -1,3 +1,5 @@
+import path from 'node:path';
+import { FIXTURE } from './famfs-support.js';
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import zlib from 'node:zlib';
@@ -14,7 +16,7 @@ const run = (...args: string[]) => execFileSync('node', [CLI, ...args], { encodi
 
 describe('protocol CLI', () => {
   beforeAll(() => {
-    fs.writeFileSync(IMG, zlib.gunzipSync(fs.readFileSync('/work/shared/fixtures/famfs-example/head-16MiB.bin.gz')));
+    fs.writeFileSync(IMG, zlib.gunzipSync(fs.readFileSync(path.join(FIXTURE, 'head-16MiB.bin.gz'))));
     fs.truncateSync(IMG, 4 * 2 ** 30);
   });
   afterAll(() => fs.rmSync(IMG, { force: true }));

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Data-path benchmark: one file of SIZE MiB (default 1024) copied from /dev/shm into
 # famfs-ts and served by it, then the same bytes served by the two peers in
-# /work/shared/bench-peers (a libfuse3 low-level C server and a fuse-native server),
+# ../shared/bench-peers (a libfuse3 low-level C server and a fuse-native server),
 # mounted one after another in this run. Each is warmed (one pass over the file, so page
 # faults of the fresh /dev/shm mapping are not measured), then measured with fio:
 #   1 MiB O_DIRECT sequential read and write (1 job), 4 KiB O_DIRECT random read (4 jobs).
@@ -15,7 +15,7 @@ SIZE_MIB=${1:-1024}
 RUNTIME=${2:-5}
 ROUNDS=${3:-3}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-PEERS=${BENCH_PEERS:-/work/shared/bench-peers}
+PEERS=${BENCH_PEERS:-$ROOT/../shared/bench-peers}
 CLI=(node "$ROOT/dist/src/cli/main.js")
 READERS=${FAMFS_TS_READERS:-4}
 SPIN=${FAMFS_TS_SPIN_US:+--spin-us $FAMFS_TS_SPIN_US}

@@ -17,7 +17,7 @@ const sizeMiB = Number(args.find((a) => /^\d+$/.test(a)) ?? 1024);
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const child = path.join(root, 'dist/test/support/fuse-child.js');
-const peerSrc = '/work/shared/bench-peers/c-lowlevel-peer.c';
+const peerSrc = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../../shared/bench-peers/c-lowlevel-peer.c');
 
 interface Variant { name: string; start(mnt: string): ChildProcess; file: string }
 
