@@ -12,15 +12,13 @@ import { FamfsImage } from '../src/famfs/image.js';
 import { mkfs } from '../src/famfs/mkfs.js';
 import { fileMapShapeProblem } from '../src/famfs/log.js';
 import { ROOT_ID } from '../src/famfs/namespace.js';
-import type { RequestContext } from '../src/fuse/filesystem.js';
-import { FuseError } from '../src/fuse/filesystem.js';
 import { FamfsFileSystem, META_LOG_ID, META_SUPERBLOCK_ID } from '../src/server/famfs-fs.js';
 import { parseInterleaveParam } from '../src/server/interleave-param.js';
 import { TempDir, MiB } from './famfs-support.js';
+import { ctx, errnoOf } from './support/fs-calls.js';
 
 const E = os.constants.errno;
 const UUID = Uint8Array.from({ length: 16 }, (_, i) => i + 1);
-const ctx: RequestContext = { unique: 1n, opcode: 0, nodeid: 0, uid: 0, gid: 0, pid: 1, signal: new AbortController().signal };
 
 function freshImage(t: TempDir, name: string, size: number): string {
   const p = t.file(name, size);
@@ -43,16 +41,6 @@ function pattern(op: number, pos: number, len: number): Buffer {
 
 function readAll(fsys: FamfsFileSystem, nodeid: number, size: number): Buffer {
   return Buffer.concat(fsys.read(ctx, nodeid, 0, 0, size + 4096));
-}
-
-function errnoOf(f: () => unknown): number | undefined {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof FuseError) return e.errno;
-    throw e;
-  }
-  return undefined;
 }
 
 type Op =

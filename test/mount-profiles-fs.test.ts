@@ -13,28 +13,17 @@ import { FamfsImage } from '../src/famfs/image.js';
 import { mkfs } from '../src/famfs/mkfs.js';
 import { ROOT_ID } from '../src/famfs/namespace.js';
 import { fmapRefusal } from '../src/fuse/famfs-fmap.js';
-import type { ConnectionInfo, RequestContext } from '../src/fuse/filesystem.js';
-import { FuseError } from '../src/fuse/filesystem.js';
+import type { ConnectionInfo } from '../src/fuse/filesystem.js';
 import { resolveRange, type FileMap } from '../src/interleave/filemap.js';
 import { FamfsFileSystem, META_LOG_ID, META_SUPERBLOCK_ID } from '../src/server/famfs-fs.js';
 import { mappingModeOf, mapRefusal, probeMap } from '../src/server/mapping-policy.js';
 import { MiB, TempDir } from './famfs-support.js';
+import { ctx, errnoOf } from './support/fs-calls.js';
 
 const E = os.constants.errno;
 const UUID = Uint8Array.from({ length: 16 }, (_, i) => 0x30 + i);
-const ctx: RequestContext = { unique: 1n, opcode: 0, nodeid: 0, uid: 0, gid: 0, pid: 1, signal: new AbortController().signal };
 const BIT43 = 1n << 43n;
 const conn = (profile: string, bit43 = true): ConnectionInfo => ({ minor: 46, profile, maxWrite: 1 << 20, maxReadahead: 1 << 17, flags: bit43 ? BIT43 : 0n });
-
-function errnoOf(f: () => unknown): number | undefined {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof FuseError) return e.errno;
-    throw e;
-  }
-  return undefined;
-}
 
 describe('mapping policy', () => {
   it('a mapping mode needs both a mapping profile and INIT bit 43', () => {
