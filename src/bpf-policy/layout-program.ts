@@ -60,6 +60,18 @@ function loadEnd(a: Asm, dst: Reg, end: number, size: number): void {
   else a.loadConst(dst, end);
 }
 
+/** r4 = min(span - r3, end - pos): what is left of the chunk at offset r3, clipped to `end`. */
+function emitLengthClamp(a: Asm, span: number, end: number, size: number, pos: Reg): void {
+  a.loadConst('r4', span);
+  a.sub('r4', 'r3');
+  loadEnd(a, 'r5', end, size);
+  a.sub('r5', pos);
+  const lenOk = a.newLabel('len_ok');
+  a.jmp('jle', 'r4', 'r5', lenOk);
+  a.mov('r4', 'r5');
+  a.label(lenOk);
+}
+
 /** dst op= value, through the scratch register when the immediate does not fit s32. */
 function opConst(a: Asm, op: 'add' | 'sub' | 'mul' | 'div' | 'mod', dst: Reg, value: number): void {
   if ((op === 'div' || op === 'mod') && value <= 0) throw new AsmError(`${op} by ${value} in a layout constant`);
@@ -163,14 +175,7 @@ function emitInterleave(a: Asm, seg: Extract<Segment, { kind: 'interleave' }>, s
     opConst(a, 'mod', 'r3', chunk);
   }
   // length = min(chunk - chunkOffset, end - pos) -> r4
-  a.loadConst('r4', chunk);
-  a.sub('r4', 'r3');
-  loadEnd(a, 'r5', end, size);
-  a.sub('r5', pos);
-  const lenOk = a.newLabel('len_ok');
-  a.jmp('jle', 'r4', 'r5', lenOk);
-  a.mov('r4', 'r5');
-  a.label(lenOk);
+  emitLengthClamp(a, chunk, end, size, pos);
   // strip index -> r1, stripe number -> r2
   const nShift = log2Exact(n);
   if (n > 1) {
@@ -241,14 +246,7 @@ function emitUniformSimple(a: Asm, u: { shift: number; runs: Strip[] }, size: nu
   a.rsh('r1', u.shift);
   a.mov('r3', pos);
   a.and('r3', 2 ** u.shift - 1);
-  a.mov('r4', 2 ** u.shift);
-  a.sub('r4', 'r3');
-  loadEnd(a, 'r5', size, size);
-  a.sub('r5', pos);
-  const lenOk = a.newLabel('len_ok');
-  a.jmp('jle', 'r4', 'r5', lenOk);
-  a.mov('r4', 'r5');
-  a.label(lenOk);
+  emitLengthClamp(a, 2 ** u.shift, size, size, pos);
   emitStripSelect(a, 'r1', u.runs);
 }
 
