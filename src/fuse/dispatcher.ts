@@ -81,17 +81,28 @@ export class Dispatcher {
   }
 
   /**
+   * Serve a connection another dispatcher initialized (a serving worker thread): as if INIT
+   * had been answered with `conn` under `profile`.
+   */
+  adopt(conn: ConnectionInfo, profile: AbiProfile = mainline): void {
+    this.connInfo = conn;
+    this.profile = profile;
+  }
+
+  /**
    * Handle one received message (exactly the bytes one read returned). Returns a promise
    * when a handler went asynchronous: until it settles, views into `msg` may be in use.
+   * `send` carries the reply when it must go elsewhere than the constructor's (a cloned
+   * channel: the kernel takes a reply only on the descriptor the request was read from).
    */
-  dispatch(msg: Buffer): void | Promise<void> {
+  dispatch(msg: Buffer, send: SendMessage = this.send): void | Promise<void> {
     let h: Header;
     try {
       h = readHeader(msg);
       if (h.len !== msg.length) throw new ProtocolError(`len says ${h.len} bytes, ${msg.length} arrived`);
       if (h.extlen > h.len - IN_HEADER_SIZE) throw new ProtocolError(`extensions of ${h.extlen} bytes do not fit in ${h.len}`);
     } catch (e) {
-      this.malformed(msg, e);
+      this.malformed(msg, e, send);
       return;
     }
     if (this.opts.debug) this.opts.log?.(`rx ${h.unique}: op ${h.opcode} n${h.nodeid} len ${h.len}`);
@@ -100,12 +111,12 @@ export class Dispatcher {
       else if (this.connInfo && h.nodeid >= 0) this.runNoReply(msg, h);
       return;
     }
-    if (h.opcode === Op.INIT) return this.init(msg, h);
-    if (!this.connInfo || !this.profile) return this.replyError(h.unique, errno.EIO);
-    if (h.opcode === Op.DESTROY) return this.destroy(h);
+    if (h.opcode === Op.INIT) return this.init(msg, h, send);
+    if (!this.connInfo || !this.profile) return this.replyError(h.unique, errno.EIO, send);
+    if (h.opcode === Op.DESTROY) return this.destroy(h, send);
     const spec = this.profile.ops.get(h.opcode);
-    if (!spec) return this.replyError(h.unique, errno.ENOSYS);
-    if (h.nodeid < 0) return this.replyError(h.unique, errno.EINVAL);
+    if (!spec) return this.replyError(h.unique, errno.ENOSYS, send);
+    if (h.nodeid < 0) return this.replyError(h.unique, errno.EINVAL, send);
 
     const req = new Request(h.unique, h.opcode, h.nodeid, h.uid, h.gid, h.pid);
     if (this.pendingInterrupts.delete(h.unique)) req.interrupted = true;
@@ -115,18 +126,18 @@ export class Dispatcher {
       const a = spec.decode(args, h, this.connInfo);
       result = spec.handle({ ctx: req, fs: this.fs, conn: this.connInfo, notify: this.notifier }, a);
     } catch (e) {
-      return this.replyError(h.unique, this.errnoOf(e, spec.name));
+      return this.replyError(h.unique, this.errnoOf(e, spec.name), send);
     }
-    if (!(result instanceof Promise)) return this.reply(h.unique, result);
+    if (!(result instanceof Promise)) return this.reply(h.unique, result, send);
     this.inflight.set(h.unique, req);
     return result.then(
       (body) => {
         this.inflight.delete(h.unique);
-        this.reply(h.unique, body);
+        this.reply(h.unique, body, send);
       },
       (e: unknown) => {
         this.inflight.delete(h.unique);
-        this.replyError(h.unique, this.errnoOf(e, spec.name));
+        this.replyError(h.unique, this.errnoOf(e, spec.name), send);
       },
     );
   }
@@ -144,8 +155,8 @@ export class Dispatcher {
     this.send([head, ...body.filter((b) => b.length > 0)]);
   }
 
-  private init(msg: Buffer, h: Header): void {
-    if (this.connInfo) return this.replyError(h.unique, errno.EIO); // a second INIT (libfuse does the same)
+  private init(msg: Buffer, h: Header, send: SendMessage): void {
+    if (this.connInfo) return this.replyError(h.unique, errno.EIO, send); // a second INIT (libfuse does the same)
     let r: InitResult;
     try {
       const kernel = decodeInitIn(msg.subarray(IN_HEADER_SIZE, h.len - h.extlen));
@@ -160,7 +171,7 @@ export class Dispatcher {
       }
     } catch (e) {
       // An error reply to INIT ends the connection, which is right for a kernel we cannot speak to.
-      return this.replyError(h.unique, e instanceof ProtocolError ? errno.EPROTO : this.errnoOf(e, 'INIT'));
+      return this.replyError(h.unique, e instanceof ProtocolError ? errno.EPROTO : this.errnoOf(e, 'INIT'), send);
     }
     if (!r.versionOnly) {
       try {
@@ -168,14 +179,14 @@ export class Dispatcher {
       } catch (e) {
         this.connInfo = undefined;
         this.profile = undefined;
-        return this.replyError(h.unique, this.errnoOf(e, 'INIT'));
+        return this.replyError(h.unique, this.errnoOf(e, 'INIT'), send);
       }
     }
-    this.reply(h.unique, r.body);
+    this.reply(h.unique, r.body, send);
     this.onInit?.(r);
   }
 
-  private destroy(h: Header): void {
+  private destroy(h: Header, send: SendMessage): void {
     if (!this.destroyed) {
       this.destroyed = true;
       try {
@@ -184,7 +195,7 @@ export class Dispatcher {
         this.opts.log?.(`destroy: ${(e as Error).message}`);
       }
     }
-    this.reply(h.unique, undefined);
+    this.reply(h.unique, undefined, send);
     this.onDestroy?.();
   }
 
@@ -214,13 +225,13 @@ export class Dispatcher {
     }
   }
 
-  private malformed(msg: Buffer, e: unknown): void {
+  private malformed(msg: Buffer, e: unknown, send: SendMessage): void {
     const unique = peekUnique(msg);
     const opcode = msg.length >= 8 ? msg.readUInt32LE(4) : -1;
     if (this.opts.debug) this.opts.log?.(`malformed message (${msg.length} bytes): ${(e as Error).message}`);
     // unique 0 would read as a notification; the no-reply ops get nothing either way.
     if (unique === 0n || NO_REPLY.has(opcode)) return;
-    this.replyError(unique, errno.EINVAL);
+    this.replyError(unique, errno.EINVAL, send);
   }
 
   private errnoOf(e: unknown, op: string): number {
@@ -236,7 +247,7 @@ export class Dispatcher {
     return errno.EIO;
   }
 
-  private reply(unique: bigint, body: ReplyBody): void {
+  private reply(unique: bigint, body: ReplyBody, send: SendMessage): void {
     let iov: Buffer[];
     let len = OutHeader.size;
     const head = Buffer.allocUnsafe(OutHeader.size);
@@ -257,16 +268,16 @@ export class Dispatcher {
     head.writeInt32LE(0, 4);
     head.writeBigUInt64LE(unique, 8);
     if (this.opts.debug) this.opts.log?.(`tx ${unique}: ok ${len - OutHeader.size} bytes`);
-    this.send(iov);
+    send(iov);
   }
 
-  private replyError(unique: bigint, code: number): void {
+  private replyError(unique: bigint, code: number, send: SendMessage): void {
     const e = Number.isInteger(code) && code > 0 && code <= MAX_ERRNO ? code : errno.EIO;
     const head = Buffer.allocUnsafe(OutHeader.size);
     head.writeUInt32LE(OutHeader.size, 0);
     head.writeInt32LE(-e, 4);
     head.writeBigUInt64LE(unique, 8);
     if (this.opts.debug) this.opts.log?.(`tx ${unique}: -${e}`);
-    this.send([head]);
+    send([head]);
   }
 }

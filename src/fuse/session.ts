@@ -21,7 +21,11 @@ import {
 } from '../sys/fuse-dev.js';
 import { SysError } from '../sys/libc.js';
 import type { AbiProfile, ProfileChooser } from './abi.js';
+import { writeMessage } from './channel.js';
+import type { WorkerOptions } from './data-plane.js';
 import { Dispatcher } from './dispatcher.js';
+import type { InitLimits, InitResult } from './init.js';
+import { ServingThreads } from './serving-threads.js';
 import type { FileSystem } from './filesystem.js';
 import { FUSE_MIN_READ_BUFFER, Notify } from './opcodes.js';
 import { NotifyInvalEntryOut, NotifyInvalInodeOut, NotifyDeleteOut } from './structs.js';
@@ -46,6 +50,12 @@ export interface SessionOptions {
    * before handing the wait to the thread pool, in ms (default 0 = never block the event loop).
    */
   holdMillis?: number;
+  /**
+   * Serving threads: after INIT, `count` workers each read a clone of the channel and answer
+   * the READ/WRITE their DataPlane owns; the main thread stops reading and handles what they
+   * forward (data-plane.ts). Without it (or if no clone can be made) the main thread serves.
+   */
+  workers?: WorkerOptions;
   maxBackground?: number;
   allowOther?: boolean;
   defaultPermissions?: boolean;
@@ -71,8 +81,6 @@ const IDLE_WAIT_MS = 1000;
 // 0 by default: a library user's event loop is never held by the channel. A process that
 // exists to serve (famfs-ts mount) opts in to sleeping in poll(2) between requests.
 const DEFAULT_HOLD_MS = 0;
-/** writev takes at most IOV_MAX (1024) buffers; libuv would split a longer list into several writes. */
-const MAX_IOV = 1024;
 
 /** Environment for a child that will serve FUSE: a thread pool with room for the readers. */
 export function threadPoolEnv(readers = 1, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
@@ -103,6 +111,11 @@ export class FuseSession {
   readonly done: Promise<void>;
   private readonly log: (line: string) => void;
   private signalHandler?: () => void;
+  private readonly limits: InitLimits;
+  private threads?: ServingThreads;
+  private threadsLive = false;
+  /** Serving threads read the channel; the main thread only answers what they forward. */
+  private delegated = false;
 
   private constructor(readonly fd: number, readonly mountpoint: string | undefined, readonly fs: FileSystem,
     private readonly opts: SessionOptions) {
@@ -115,15 +128,13 @@ export class FuseSession {
     const limit = maxPagesLimit();
     const maxWrite = Math.min(opts.maxWrite ?? DEFAULT_MAX_WRITE, limit * pageSize);
     this.bufSize = Math.max(FUSE_MIN_READ_BUFFER, maxWrite + HEADER_ROOM);
-    this.dispatcher = new Dispatcher(fs, {
-      profile: opts.profile,
-      limits: { maxWrite, maxPagesLimit: limit, pageSize, maxBackground: opts.maxBackground ?? 64, wantFlags: opts.wantFlags },
-      log: this.log,
-      debug: opts.debug,
-    }, (iov) => this.write(iov));
+    this.limits = { maxWrite, maxPagesLimit: limit, pageSize, maxBackground: opts.maxBackground ?? 64, wantFlags: opts.wantFlags };
+    this.dispatcher = new Dispatcher(fs, { profile: opts.profile, limits: this.limits, log: this.log, debug: opts.debug }, (iov) => this.write(iov));
     this.dispatcher.onDestroy = () => {
       this.stopping = true;
+      if (this.delegated) this.resolveDone();
     };
+    this.dispatcher.onInit = (r) => this.startThreads(r);
     this.done = new Promise((r) => (this.resolveDone = r));
   }
 
@@ -169,17 +180,79 @@ export class FuseSession {
     }
   }
 
+  /** After INIT: hand the channel to serving threads, if asked for and possible. */
+  private startThreads(r: InitResult): void {
+    const w = this.opts.workers;
+    const conn = this.dispatcher.conn;
+    if (!w || w.count <= 0 || r.versionOnly || !conn || this.threads) return;
+    try {
+      this.threads = new ServingThreads({
+        ...w, fd: this.fd, conn, limits: this.limits, bufSize: this.bufSize, debug: this.opts.debug, log: this.log,
+        onRequest: (fd, msg) => this.forwarded(fd, msg),
+        onStopped: (ended) => {
+          this.threadsLive = false;
+          if (ended || this.stopping) return this.readerStopped();
+          this.threads = undefined;
+          this.log('serving threads failed; serving on the main thread');
+          this.delegated = false;
+          this.goIdle();
+        },
+      });
+      this.threadsLive = true;
+      this.delegated = true;
+    } catch (e) {
+      this.log(`serving threads: ${(e as Error).message}; serving on the main thread`);
+    }
+  }
+
+  /** A request a serving thread handed over: answer it on that thread's descriptor. */
+  private forwarded(fd: number, msg: Buffer): void {
+    try {
+      const r = this.dispatcher.dispatch(msg, (iov) => this.write(iov, fd));
+      if (r instanceof Promise) r.catch((e: unknown) => this.log(`reply: ${(e as Error).message}`));
+    } catch (e) {
+      this.log(`dispatch: ${(e as Error).stack ?? String(e)}`);
+    }
+  }
+
+  /** Tell every serving thread's DataPlane `msg` (before answering what makes it matter). */
+  publish(msg: unknown): void {
+    this.threads?.publish(msg);
+  }
+
+  /**
+   * Wait until every serving thread has exited (true), or `timeoutMs` passed (false). Memory
+   * a DataPlane views must stay mapped until then.
+   */
+  async threadsExited(timeoutMs: number): Promise<boolean> {
+    const t = this.threads;
+    if (!t) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs)));
+    try {
+      return await Promise.race([t.exited.then(() => true), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Serving threads started, and the requests they answered and forwarded. */
+  threadStats(): { threads: number; local: number; forwarded: number } {
+    return { threads: this.threads?.count ?? 0, ...(this.threads?.stats() ?? { local: 0, forwarded: 0 }) };
+  }
+
   private takeBuffer(): Buffer {
     return this.free.pop() ?? Buffer.allocUnsafe(this.bufSize);
   }
 
   /** Hand the wait for the next request to the thread pool and return to the event loop. */
   private goIdle(): void {
-    if (this.stopping || this.running > 0) return;
+    if (this.stopping || this.running > 0 || this.delegated) return;
     this.running++;
     this.waiter.waitAsync(IDLE_WAIT_MS, (rc) => {
       this.running--;
       if (this.stopping) return this.readerStopped();
+      if (this.delegated) return;
       if (rc === 0) return this.goIdle(); // timed out: wait again
       this.stats.pooled++;
       this.lastRequest = process.hrtime.bigint();
@@ -224,7 +297,7 @@ export class FuseSession {
         this.stats.polled++;
         if (this.spinMaxNs > 0n) this.adaptSpin(process.hrtime.bigint() - this.lastRequest);
         const pending = this.handle(buf, n);
-        if (this.stopping) break;
+        if (this.stopping || this.delegated) break;
         this.lastRequest = process.hrtime.bigint();
         // An asynchronous handler may settle in a microtask: let it reply before reading on.
         if (pending || this.lastRequest > sliceEnd) return this.yieldTurn();
@@ -286,35 +359,11 @@ export class FuseSession {
   private readerStopped(): void {
     this.stopping = true;
     // After DESTROY the protocol is over even if pool reads still wait on a channel nobody closes.
-    if (this.running === 0 || this.dispatcher.isDestroyed) this.resolveDone();
+    if (this.running === 0 || this.dispatcher.isDestroyed || this.delegated) this.resolveDone();
   }
 
-  private write(iov: readonly Buffer[]): void {
-    let list = iov as Buffer[];
-    if (list.length > MAX_IOV) list = [...list.slice(0, MAX_IOV - 1), Buffer.concat(list.slice(MAX_IOV - 1))];
-    try {
-      try {
-        fs.writevSync(this.fd, list);
-      } catch (e) {
-        // Only a socket channel (tests) can be full; /dev/fuse takes a reply at once.
-        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
-        setNonBlocking(this.fd, false);
-        try {
-          fs.writevSync(this.fd, list);
-        } finally {
-          setNonBlocking(this.fd, true);
-        }
-      }
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      // ENOENT: the kernel no longer knows this request (interrupted or aborted).
-      if (code === 'ENOENT') return;
-      if (code === 'ENODEV' || code === 'EPIPE' || code === 'ECONNRESET' || code === 'EBADF') {
-        this.stopping = true;
-        return;
-      }
-      throw e;
-    }
+  private write(iov: readonly Buffer[], fd = this.fd): void {
+    if (!writeMessage(fd, iov)) this.stopping = true;
   }
 
   /** Invalidate cached data [off, off+len) of nodeid (len < 0: to the end), and its attributes. */
@@ -359,10 +408,11 @@ export class FuseSession {
     } else if (isSocket(this.fd)) {
       shutdownSocket(this.fd);
     }
-    if (this.running > 0) {
+    if (this.running > 0 || this.threadsLive) {
       // A /dev/fd/N channel that is /dev/fuse cannot be woken from here; do not wait forever.
       await Promise.race([this.done, new Promise((r) => setTimeout(r, this.mountpoint === undefined ? 2000 : 10_000).unref())]);
     }
+    this.threads?.unref();
     this.resolveDone();
     closeQuiet(this.fd);
   }

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import koffi from 'koffi';
 import { libc, check, SysError } from './libc.js';
+import { ioc, ioctlBuf } from './ioctl.js';
 
 const mountFn = libc.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)');
 const umount2Fn = libc.func('int umount2(const char *target, int flags)');
@@ -174,6 +175,30 @@ export class InputWaiter {
   waitAsync(timeoutMs: number, done: (rc: number) => void): void {
     pollFn.async(this.pfdAsync, 1, timeoutMs, (err: unknown, rc: number) => done(err ? -1 : rc));
   }
+}
+
+const dupFn = libc.func('int dup(int oldfd)');
+/** FUSE_DEV_IOC_CLONE = _IOR(229, 0, uint32_t): attach a fresh /dev/fuse open to a connection. */
+const FUSE_DEV_IOC_CLONE = ioc(2, 229, 0, 4);
+
+/**
+ * A second descriptor on the same FUSE connection, for another serving thread. On /dev/fuse
+ * it is a fresh open cloned onto the connection (blocking, with its own processing queue:
+ * a request read from it must be answered on it, as libfuse's clone_fd does). On a socket
+ * (a test channel) it is a dup, sharing the socket's O_NONBLOCK; its reader must poll.
+ */
+export function cloneChannel(fd: number): number {
+  if (isSocket(fd)) return check('dup', dupFn(fd) as number, `of channel fd ${fd}`);
+  const clone = openFuseDevice();
+  const arg = Buffer.alloc(4);
+  arg.writeUInt32LE(fd);
+  try {
+    ioctlBuf(clone, FUSE_DEV_IOC_CLONE, arg, `FUSE_DEV_IOC_CLONE of fd ${fd}`);
+  } catch (e) {
+    fs.closeSync(clone);
+    throw e;
+  }
+  return clone;
 }
 
 /** Set or clear O_NONBLOCK on fd (the open file description, so every reader sees it). */

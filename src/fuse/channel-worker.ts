@@ -1,0 +1,107 @@
+// One serving thread (data-plane.ts): reads its clone of the channel in a blocking read(2),
+// as a C server's thread does, and answers READ/WRITE of the nodeids its DataPlane owns with
+// the same Dispatcher code the main thread runs (same length checks, same errnos). Every
+// other message goes to the main thread, which answers on this thread's descriptor (the
+// kernel matches a reply only against the clone the request was read from).
+import os from 'node:os';
+import { receiveMessageOnPort, workerData, parentPort, type MessagePort } from 'node:worker_threads';
+import { InputWaiter, readRaw } from '../sys/fuse-dev.js';
+import { writeMessage } from './channel.js';
+import type { DataPlane, DataPlaneFactory } from './data-plane.js';
+import { Dispatcher } from './dispatcher.js';
+import type { ConnectionInfo, FileSystem } from './filesystem.js';
+import type { InitLimits } from './init.js';
+import { Op } from './opcodes.js';
+import { IN_HEADER_SIZE } from './request.js';
+import { InHeader } from './structs.js';
+import { COUNTERS, type ToMain } from './serving-threads.js';
+
+export interface ChannelWorkerData {
+  readonly fd: number;
+  readonly index: number;
+  readonly module: string;
+  readonly data: unknown;
+  readonly conn: ConnectionInfo;
+  readonly limits: InitLimits;
+  readonly bufSize: number;
+  readonly updates: MessagePort;
+  /** Int32 counters per worker (serving-threads.ts COUNTERS). */
+  readonly counters: SharedArrayBuffer;
+  readonly debug: boolean;
+}
+
+const { EAGAIN, EINTR, ENOENT, ENODEV, EBADF, ECONNRESET } = os.constants.errno;
+/** Forwarded messages up to this size are copied; larger ones hand their buffer over. */
+const COPY_MAX = 64 * 1024;
+const O_OPCODE = InHeader.offsetOf('opcode');
+const O_NODEID = InHeader.offsetOf('nodeid');
+
+const wd = workerData as ChannelWorkerData;
+const toMain = (m: ToMain, transfer?: ArrayBuffer[]): void => parentPort!.postMessage(m, transfer);
+const log = (line: string): void => toMain({ kind: 'log', line: `thread ${wd.index}: ${line}` });
+const counters = new Int32Array(wd.counters, wd.index * COUNTERS * 4, COUNTERS);
+
+const factory = ((await import(wd.module)) as { createDataPlane?: DataPlaneFactory }).createDataPlane;
+if (typeof factory !== 'function') throw new Error(`${wd.module} exports no createDataPlane`);
+const plane: DataPlane = factory(wd.data);
+let gone = false;
+const dispatcher = new Dispatcher(plane as FileSystem, { limits: wd.limits, log, debug: wd.debug }, (iov) => {
+  if (!writeMessage(wd.fd, iov)) gone = true;
+});
+dispatcher.adopt(wd.conn);
+
+function drainUpdates(): void {
+  for (let m = receiveMessageOnPort(wd.updates); m !== undefined; m = receiveMessageOnPort(wd.updates)) plane.update(m.message);
+}
+
+/** Whether this thread answers the message: a READ or WRITE of a nodeid the plane owns. */
+function local(msg: Buffer): boolean {
+  if (msg.length < IN_HEADER_SIZE) return false;
+  const op = msg.readUInt32LE(O_OPCODE);
+  if (op !== Op.READ && op !== Op.WRITE) return false;
+  const id = msg.readBigUInt64LE(O_NODEID);
+  return id <= BigInt(Number.MAX_SAFE_INTEGER) && plane.owns(Number(id));
+}
+
+let buf = Buffer.allocUnsafeSlow(wd.bufSize);
+const waiter = new InputWaiter(wd.fd);
+toMain({ kind: 'ready' });
+for (;;) {
+  const n = readRaw(wd.fd, buf);
+  if (n > 0) {
+    // The main thread publishes before it answers the OPEN that makes a file's READs
+    // possible, so whatever this request needs is in the queue by now.
+    drainUpdates();
+    const msg = buf.subarray(0, n);
+    if (local(msg)) {
+      Atomics.add(counters, 0, 1);
+      try {
+        dispatcher.dispatch(msg);
+      } catch (e) {
+        log(`dispatch: ${(e as Error).stack ?? String(e)}`);
+      }
+      if (gone) break;
+      continue;
+    }
+    Atomics.add(counters, 1, 1);
+    if (n <= COPY_MAX) {
+      const copy = new Uint8Array(n);
+      copy.set(msg);
+      toMain({ kind: 'request', fd: wd.fd, bytes: copy }, [copy.buffer]);
+    } else {
+      toMain({ kind: 'request', fd: wd.fd, bytes: new Uint8Array(buf.buffer, buf.byteOffset, n) }, [buf.buffer as ArrayBuffer]);
+      buf = Buffer.allocUnsafeSlow(wd.bufSize);
+    }
+    continue;
+  }
+  if (n === -EAGAIN) {
+    // A shared non-blocking descriptor (a socket test channel): wait for the next message.
+    waiter.wait(1000);
+    continue;
+  }
+  if (n === -EINTR || n === -ENOENT) continue; // ENOENT: the request was interrupted while being read
+  if (n !== 0 && n !== -ENODEV && n !== -EBADF && n !== -ECONNRESET) log(`read: errno ${-n}`);
+  break;
+}
+Atomics.store(counters, 2, 1);
+plane.close?.();

@@ -1,0 +1,50 @@
+// Serving threads (session option `workers`): each worker thread reads its own clone of the
+// FUSE channel and answers the data path itself; everything else goes to the main thread.
+// The file system supplies a module that builds a DataPlane in each worker from plain data
+// (device paths, not mappings: a worker maps the devices itself) and keeps it current from
+// the messages the main thread publishes (session.publish), e.g. "nodeid 7 is this map".
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { RequestContext } from './filesystem.js';
+
+export interface DataPlane {
+  /**
+   * Whether READ/WRITE of nodeid are answered in this thread. Only what the plane was told
+   * (publish) and what cannot change behind its back: anything else is forwarded.
+   */
+  owns(nodeid: number): boolean;
+  /** FileSystem.read, synchronous: a worker never returns to its event loop while serving. */
+  read(ctx: RequestContext, nodeid: number, fh: number, offset: number, size: number): Buffer[];
+  /** FileSystem.write, synchronous. */
+  write(ctx: RequestContext, nodeid: number, fh: number, offset: number, data: Buffer, flags: number): number;
+  /** A message the main thread published; applied before the next request is handled. */
+  update(msg: unknown): void;
+  close?(): void;
+}
+
+/** What a plane module exports: `createDataPlane(data)`, data being `workers.data`. */
+export type DataPlaneFactory = (data: unknown) => DataPlane;
+
+export interface WorkerOptions {
+  /** Serving threads (0: serve on the main thread only). */
+  readonly count: number;
+  /** URL of the module exporting createDataPlane (siblingModule makes one). */
+  readonly module: string;
+  /** Structured-cloneable data handed to createDataPlane. */
+  readonly data?: unknown;
+}
+
+/**
+ * URL of the compiled module `name` next to the module at `metaUrl` (its import.meta.url).
+ * Under vitest the sources run as .ts, which a worker thread cannot load, so the worker
+ * runs the tsc output (dist/) of the same file instead.
+ */
+export function siblingModule(metaUrl: string, name: string): string {
+  const here = fileURLToPath(metaUrl);
+  if (!here.endsWith('.ts')) return new URL(`./${name}.js`, metaUrl).href;
+  const parts = here.split(path.sep);
+  const src = parts.lastIndexOf('src');
+  if (src < 0) throw new Error(`${here}: not under src/; cannot find its compiled form`);
+  const dir = [...parts.slice(0, src), 'dist', ...parts.slice(src, -1)].join(path.sep);
+  return pathToFileURL(path.join(dir, `${name}.js`)).href;
+}

@@ -1,0 +1,115 @@
+// The main thread's side of the serving threads (data-plane.ts, channel-worker.ts): one
+// cloned channel descriptor and one worker per thread, the publish queue to every plane,
+// and the requests the workers hand back.
+import fs from 'node:fs';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { cloneChannel } from '../sys/fuse-dev.js';
+import type { ChannelWorkerData } from './channel-worker.js';
+import { siblingModule, type WorkerOptions } from './data-plane.js';
+import type { ConnectionInfo } from './filesystem.js';
+import type { InitLimits } from './init.js';
+
+/**
+ * Per-thread Int32 counters: requests answered in the thread, requests forwarded, and 1 once
+ * the thread saw the channel end (shared memory: visible before the worker's exit event).
+ */
+export const COUNTERS = 3;
+
+export type ToMain =
+  | { kind: 'ready' }
+  | { kind: 'log'; line: string }
+  | { kind: 'request'; fd: number; bytes: Uint8Array };
+
+export interface ServingThreadsOptions extends WorkerOptions {
+  readonly fd: number;
+  readonly conn: ConnectionInfo;
+  readonly limits: InitLimits;
+  readonly bufSize: number;
+  readonly debug?: boolean;
+  readonly log: (line: string) => void;
+  /** A request a thread did not answer: dispatch it and reply on `fd`. */
+  readonly onRequest: (fd: number, msg: Buffer) => void;
+  /**
+   * Every thread has stopped: `ended` when one saw the channel end (unmount, abort, closed
+   * socket); otherwise they failed (a plane that would not load) and the main thread must
+   * serve again.
+   */
+  readonly onStopped: (ended: boolean) => void;
+}
+
+export class ServingThreads {
+  private readonly threads: { worker: Worker; port: MessagePort; fd: number; running: boolean }[] = [];
+  private readonly counters: Int32Array;
+  private live = 0;
+  private resolveExited!: () => void;
+  /** Settles once every thread has exited. */
+  readonly exited = new Promise<void>((r) => (this.resolveExited = r));
+
+  /** Clone the channel `count` times and start a worker on each; throws if no clone can be made. */
+  constructor(opts: ServingThreadsOptions) {
+    const shared = new SharedArrayBuffer(opts.count * COUNTERS * 4);
+    this.counters = new Int32Array(shared);
+    const script = siblingModule(import.meta.url, 'channel-worker');
+    const fds: number[] = [];
+    try {
+      for (let i = 0; i < opts.count; i++) fds.push(cloneChannel(opts.fd));
+    } catch (e) {
+      for (const fd of fds) fs.closeSync(fd);
+      throw e;
+    }
+    for (const [index, fd] of fds.entries()) {
+      const { port1, port2 } = new MessageChannel();
+      const data: ChannelWorkerData = {
+        fd, index, module: opts.module, data: opts.data, conn: opts.conn, limits: opts.limits, bufSize: opts.bufSize,
+        updates: port2, counters: shared, debug: opts.debug ?? false,
+      };
+      const worker = new Worker(new URL(script), { workerData: data, transferList: [port2], name: `fuse-${index}` });
+      const t = { worker, port: port1, fd, running: true };
+      this.threads.push(t);
+      this.live++;
+      const stopped = (): void => {
+        if (!t.running) return;
+        t.running = false;
+        port1.close();
+        try {
+          fs.closeSync(fd);
+        } catch {
+          // already closed
+        }
+        if (--this.live === 0) this.resolveExited();
+        if (this.live === 0) opts.onStopped(this.threads.some((_, i) => Atomics.load(this.counters, i * COUNTERS + 2) === 1));
+      };
+      worker.on('message', (m: ToMain) => {
+        if (m.kind === 'request') opts.onRequest(m.fd, Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength));
+        else if (m.kind === 'log') opts.log(m.line);
+      });
+      worker.on('error', (e) => opts.log(`serving thread ${index}: ${e.stack ?? e.message}`));
+      worker.on('exit', stopped);
+    }
+  }
+
+  get count(): number {
+    return this.threads.length;
+  }
+
+  /** Send `msg` to every thread's plane; each applies it before its next request. */
+  publish(msg: unknown): void {
+    for (const t of this.threads) if (t.running) t.port.postMessage(msg);
+  }
+
+  /** Requests answered in the threads and requests they handed to the main thread. */
+  stats(): { local: number; forwarded: number } {
+    let local = 0;
+    let forwarded = 0;
+    for (let i = 0; i < this.threads.length; i++) {
+      local += Atomics.load(this.counters, i * COUNTERS);
+      forwarded += Atomics.load(this.counters, i * COUNTERS + 1);
+    }
+    return { local, forwarded };
+  }
+
+  /** Let the process exit even if a thread still waits on a channel that was not ours to end. */
+  unref(): void {
+    for (const t of this.threads) t.worker.unref();
+  }
+}
