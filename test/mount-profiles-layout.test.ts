@@ -151,8 +151,8 @@ describe('maps a mount profile cannot express (two daxdevs)', () => {
         expect((await m.call(Op.FALLOCATE, c.nodeid, FallocateIn.encode({ fh: c.fh, offset: 0n, length: BigInt(size), mode: 0 }), 0)).error).toBe(0);
         const data = Buffer.alloc(size);
         for (let i = 0; i + 4 <= size; i += 4096) data.writeUInt32LE((i * 2654435761) >>> 0, i);
-        for (let off = 0; off < size; off += MiB) {
-          const n = Math.min(MiB, size - off);
+        for (let off = 0; off < size; off += s.maxWrite) {
+          const n = Math.min(s.maxWrite, size - off);
           const w = await m.call(Op.WRITE, c.nodeid, Buffer.concat([WriteIn.encode({ fh: c.fh, offset: BigInt(off), size: n }), data.subarray(off, off + n)]), WriteOut.size);
           expect(w.error).toBe(0);
         }

@@ -125,7 +125,7 @@ function setxattrPayload(name: string, value: string): Buffer {
  * A file created through the mount under `flavour`'s kernel: the size-first rule, the map
  * before and after sizing, its data where the kernel's arithmetic says, commit at FLUSH.
  */
-async function createdFile(m: ChildMount, flavour: KernelFlavour, name: string, size: number, interleave?: string): Promise<void> {
+async function createdFile(m: ChildMount, flavour: KernelFlavour, maxWrite: number, name: string, size: number, interleave?: string): Promise<void> {
   const kind = FLAVOURS[flavour].kind;
   const c = await m.call(Op.CREATE, 1, Buffer.concat([CreateIn.encode({ flags: 2 | 0o100, mode: 0o100644, umask: 0o022 }), Buffer.from(`${name}\0`)]), EntryOut.size + OpenOut.size);
   expect(c.error).toBe(0);
@@ -183,8 +183,8 @@ async function createdFile(m: ChildMount, flavour: KernelFlavour, name: string, 
   const rng = new Rng(size);
   const data = Buffer.alloc(size);
   for (let i = 0; i + 4 <= size; i += 4) data.writeUInt32LE(Math.floor(rng.next() * 2 ** 32), i);
-  for (let off = 0; off < size; off += MiB) {
-    const n = Math.min(MiB, size - off);
+  for (let off = 0; off < size; off += maxWrite) {
+    const n = Math.min(maxWrite, size - off);
     const w = await m.call(Op.WRITE, nodeid, Buffer.concat([WriteIn.encode({ fh, offset: BigInt(off), size: n }), data.subarray(off, off + n)]), WriteOut.size);
     expect(w.error).toBe(0);
     expect(WriteOut.decode(w.payload).size).toBe(n);
@@ -308,8 +308,8 @@ describe('famfs-ts mount over /dev/fd/N against the kernel-side player', () => {
         const kind = FLAVOURS[run.flavour].kind;
         if (kind === 'iomap') expect(await iomapBlockSize(m)).toBe(4096);
         if (run.extra) await upsertPolicy(m);
-        await createdFile(m, run.flavour, `new-${i}`, 5 * MiB + 123);
-        await createdFile(m, run.flavour, `striped-${i}`, 9 * MiB + 5, 'nstrips=2,chunk=2M');
+        await createdFile(m, run.flavour, s.maxWrite, `new-${i}`, 5 * MiB + 123);
+        await createdFile(m, run.flavour, s.maxWrite, `striped-${i}`, 9 * MiB + 5, 'nstrips=2,chunk=2M');
         if (kind === 'famfs') await metaFiles(m, run.flavour);
         expect(await readdirplusMarks(m, kind === 'iomap')).toBeGreaterThanOrEqual(files.length + 2);
         if (kind !== 'none') await m.waitLog(/files are mapped by the kernel/);

@@ -7,7 +7,7 @@ import { Option, type Command } from 'commander';
 import { SysError } from '../sys/libc.js';
 import { unmount } from '../sys/fuse-dev.js';
 import { daemonize, defaultLogFile } from '../server/daemon.js';
-import { FamfsMount, isChannelPath } from '../server/serve.js';
+import { DEFAULT_MAX_WRITE, DEFAULT_THREADS, FamfsMount, isChannelPath } from '../server/serve.js';
 import { parseSize } from '../interleave/size.js';
 
 interface MountCliOptions {
@@ -24,6 +24,7 @@ interface MountCliOptions {
   readyFd?: string;
   bpf?: boolean;
   upsertAtOpen?: string;
+  maxWrite?: string;
 }
 
 function positiveInt(v: string, what: string): number {
@@ -42,15 +43,14 @@ async function runForeground(source: string, mountpoint: string, o: MountCliOpti
       // the parent went away
     }
   };
-  // Each outstanding FUSE read parks a libuv pool thread: size the pool before its first use.
   const readers = positiveInt(o.readers, '--readers');
-  if (Number(process.env.UV_THREADPOOL_SIZE ?? 4) < readers + 4) process.env.UV_THREADPOOL_SIZE = String(readers + 4);
   let m: FamfsMount;
   try {
     m = FamfsMount.start({
       source, mountpoint, client: o.client, systemUuid: o.systemUuid, allowOther: o.allowOther, abi: o.abi,
       readers, spinMicros: o.spinUs === undefined ? undefined : positiveInt(o.spinUs, '--spin-us'), refreshMs: positiveInt(o.refresh, '--refresh'), debug: o.debug,
       bpf: o.bpf, upsertAtOpen: o.upsertAtOpen === undefined ? undefined : upsertSize(o.upsertAtOpen),
+      maxWrite: o.maxWrite === undefined ? undefined : maxWriteSize(o.maxWrite),
     });
   } catch (e) {
     tell(`error: ${(e as Error).message}`);
@@ -73,12 +73,22 @@ async function runForeground(source: string, mountpoint: string, o: MountCliOpti
   process.exit(0);
 }
 
-function upsertSize(v: string): number {
+function sizeOption(v: string, what: string): number {
   try {
     return parseSize(v);
   } catch (e) {
-    throw new Error(`--upsert-at-open ${v}: ${(e as Error).message}`);
+    throw new Error(`${what} ${v}: ${(e as Error).message}`);
   }
+}
+
+function upsertSize(v: string): number {
+  return sizeOption(v, '--upsert-at-open');
+}
+
+function maxWriteSize(v: string): number {
+  const n = sizeOption(v, '--max-write');
+  if (n < 4096 || n % 4096 !== 0) throw new Error(`--max-write ${v}: a whole number of 4 KiB pages, at least one`);
+  return n;
 }
 
 /** The file system type mounted at `mountpoint` (last mount wins), from /proc/mounts. */
@@ -103,8 +113,9 @@ export function registerMount(program: Command): void {
     .option('--system-uuid <file>', 'host identity file (default /opt/famfs/system_uuid)')
     .option('--allow-other', 'let other users reach the mount (FUSE allow_other)')
     .option('--abi <profile>', 'FUSE ABI profile: mainline (default), auto, iomap, famfs-v10, famfs-fork, famfs-unrolled')
-    .option('--readers <n>', 'no effect (kept for scripts): the server reads the channel on its main thread, one idle wait on the pool', '4')
-    .option('--spin-us <us>', 'busy-poll the FUSE channel this long after each request (default 300)')
+    .option('--readers <n>', 'serving threads reading the FUSE channel, each answering reads and writes of committed files (0: the main thread serves everything)', String(DEFAULT_THREADS))
+    .option('--max-write <size>', `largest read or write request the kernel sends, e.g. 1MiB (default ${DEFAULT_MAX_WRITE / 1024}KiB; the kernel caps it at fs.fuse.max_pages_limit pages)`)
+    .option('--spin-us <us>', 'with --readers 0: busy-poll the FUSE channel this long after each request (default 300)')
     .option('--refresh <ms>', 'a client replays the log this often (0: only on logplay)', '1000')
     .option('--log <file>', 'log file of the daemonized server (default: in the temp directory, one per mount point)')
     .option('--debug', 'trace every FUSE request')
@@ -122,8 +133,10 @@ gets that errno at GET_FMAP, with a line in the log each time.
 A mount point /dev/fd/N serves an already-open FUSE channel (a test's socketpair; needs --foreground).`)
     .action(async (source: string, mountpoint: string, o: MountCliOptions) => {
       if (o.upsertAtOpen !== undefined) upsertSize(o.upsertAtOpen);
+      if (o.maxWrite !== undefined) maxWriteSize(o.maxWrite);
       if (o.foreground) return runForeground(source, mountpoint, o);
       if (isChannelPath(mountpoint)) throw new Error(`${mountpoint}: an open channel is served with --foreground only (a daemon would not inherit it)`);
+      positiveInt(o.readers, '--readers');
       const args = ['mount', source, mountpoint, '--readers', o.readers, '--refresh', o.refresh];
       if (o.client) args.push('--client');
       if (o.systemUuid) args.push('--system-uuid', o.systemUuid);
@@ -133,9 +146,10 @@ A mount point /dev/fd/N serves an already-open FUSE channel (a test's socketpair
       if (o.spinUs !== undefined) args.push('--spin-us', o.spinUs);
       if (o.bpf) args.push('--bpf');
       if (o.upsertAtOpen !== undefined) args.push('--upsert-at-open', o.upsertAtOpen);
+      if (o.maxWrite !== undefined) args.push('--max-write', o.maxWrite);
       const logFile = o.log ?? defaultLogFile(mountpoint);
       const cli = fileURLToPath(new URL('./main.js', import.meta.url));
-      const r = await daemonize(cli, args, logFile, positiveInt(o.readers, '--readers'));
+      const r = await daemonize(cli, args, logFile);
       process.stdout.write(`famfs-ts: mounted ${source} on ${mountpoint} (server pid ${r.pid}, log ${r.logFile})\n`);
     });
 

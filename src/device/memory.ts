@@ -7,14 +7,34 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { toController, granuleRemainder } from '../interleave/controller.js';
 import type { Daxdev, Region } from '../interleave/layout.js';
-import { mmapShared, type Mapped } from '../sys/libc.js';
+import { mmapShared, viewMapping, type Mapped } from '../sys/libc.js';
 import { blockDeviceSize } from '../sys/ioctl.js';
 
 export class DeviceError extends Error {}
 
+/**
+ * A mapped device as plain data for another thread of this process (a FUSE serving thread):
+ * the addresses of its mapping windows, which that thread views in place (attachSpec).
+ */
+export interface SharedDevice {
+  readonly path: string;
+  readonly size: number;
+  readonly windows: readonly bigint[];
+}
+
+/** A daxdev as plain data for another thread: one shared device, or a region's members. */
+export type DeviceSpec =
+  | ({ readonly kind: 'device' } & SharedDevice)
+  | { readonly kind: 'region'; readonly name: string; readonly size: number; readonly region: Region; readonly members: readonly SharedDevice[] };
+
 export interface DaxdevMemory {
   readonly name: string;
   readonly size: number;
+  /**
+   * Share the mappings with another thread (maps every window now). The owner must keep them
+   * until that thread is done with them.
+   */
+  share(): DeviceSpec;
   /** Views of [offset, offset+length); throws DeviceError if any byte is outside the device. */
   slices(offset: number, length: number): Buffer[];
   read(offset: number, dst: Uint8Array): void;
@@ -80,8 +100,21 @@ function copyOut(mem: DaxdevMemory, offset: number, dst: Uint8Array): void {
 export class MappedDevice implements DaxdevMemory {
   static readonly WINDOW = 1024 ** 3;
   private readonly maps: (Mapped | undefined)[];
+  /** fd < 0: the windows belong to another thread's MappedDevice (attach). */
   private constructor(readonly name: string, private readonly fd: number, readonly size: number, private readonly writable: boolean) {
     this.maps = new Array<Mapped | undefined>(Math.ceil(size / MappedDevice.WINDOW)).fill(undefined);
+  }
+
+  /** View the windows another thread shared (share()); close() leaves them to their owner. */
+  static attach(shared: SharedDevice): MappedDevice {
+    const d = new MappedDevice(shared.path, -1, shared.size, true);
+    const W = MappedDevice.WINDOW;
+    if (shared.windows.length !== d.maps.length) throw new DeviceError(`${shared.path}: ${shared.windows.length} shared windows for ${d.maps.length}`);
+    shared.windows.forEach((address, w) => {
+      const length = Math.min(W, shared.size - w * W);
+      d.maps[w] = { bytes: viewMapping(address, length), length, address, unmap() {}, sync() {} };
+    });
+    return d;
   }
 
   static open(devPath: string, opts: { writable?: boolean; size?: number } = {}): MappedDevice {
@@ -89,6 +122,15 @@ export class MappedDevice implements DaxdevMemory {
     const size = opts.size ?? deviceSize(devPath);
     if (size <= 0) throw new DeviceError(`${devPath}: size is 0`);
     return new MappedDevice(devPath, fs.openSync(devPath, writable ? 'r+' : 'r'), size, writable);
+  }
+
+  share(): DeviceSpec & { kind: 'device' } {
+    if (this.fd < 0) throw new DeviceError(`${this.name}: attached mappings are not shared again`);
+    const windows = this.maps.map((_, w) => {
+      this.window(w);
+      return this.maps[w]!.address;
+    });
+    return { kind: 'device', path: this.name, size: this.size, windows };
   }
 
   /** The file descriptor, for locks and ioctls. */
@@ -143,13 +185,17 @@ export class MappedDevice implements DaxdevMemory {
   }
   close(): void {
     for (const m of this.maps) m?.unmap();
-    fs.closeSync(this.fd);
+    if (this.fd >= 0) fs.closeSync(this.fd);
   }
 }
 
 /** A hardware interleave region emulated in software over its mapped members. */
 export class EmulatedRegion implements DaxdevMemory {
   constructor(readonly name: string, readonly size: number, private readonly region: Region, private readonly members: readonly MappedDevice[]) {}
+
+  share(): DeviceSpec {
+    return { kind: 'region', name: this.name, size: this.size, region: this.region, members: this.members.map((m) => m.share()) };
+  }
 
   slices(offset: number, length: number): Buffer[] {
     checkRange(this.name, this.size, offset, length);
@@ -176,6 +222,12 @@ export class EmulatedRegion implements DaxdevMemory {
   close(): void {
     for (const m of this.members) m.close();
   }
+}
+
+/** The daxdev another thread shared (share()), viewed in this thread. */
+export function attachSpec(spec: DeviceSpec): DaxdevMemory {
+  if (spec.kind === 'device') return MappedDevice.attach(spec);
+  return new EmulatedRegion(spec.name, spec.size, spec.region, spec.members.map((m) => MappedDevice.attach(m)));
 }
 
 /** Map a layout's daxdev: its device, or every member of its region. */

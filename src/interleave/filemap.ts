@@ -54,6 +54,16 @@ export function simple(daxdev: number, offset: number, length: number): SimpleEx
   return { type: 'simple', daxdev, offset, length };
 }
 
+/** The daxdev indexes a map's extents and strips live on, each once. */
+export function daxdevsOf(map: FileMap): number[] {
+  const seen = new Set<number>();
+  for (const e of map.extents) {
+    if (e.type === 'simple') seen.add(e.daxdev);
+    else for (const s of e.strips) seen.add(s.daxdev);
+  }
+  return [...seen];
+}
+
 /** Bytes of file data an extent holds (an interleaved extent holds nbytes, not its strips' sum). */
 export function extentBytes(e: Extent): number {
   return e.type === 'simple' ? e.length : e.nbytes;

@@ -6,7 +6,6 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { threadPoolEnv } from '../fuse/session.js';
 
 export const READY_FD = 3;
 
@@ -21,12 +20,11 @@ export function defaultLogFile(mountpoint: string): string {
   return path.join(os.tmpdir(), `famfs-ts-mount-${tag}.log`);
 }
 
-export async function daemonize(cli: string, args: readonly string[], logFile: string, readers: number, timeoutMs = 60_000): Promise<DaemonResult> {
+export async function daemonize(cli: string, args: readonly string[], logFile: string, timeoutMs = 60_000): Promise<DaemonResult> {
   const logFd = fs.openSync(logFile, 'a', 0o644);
   const child = spawn(process.execPath, [cli, ...args, '--foreground', '--ready-fd', String(READY_FD)], {
     detached: true,
     stdio: ['ignore', logFd, logFd, 'pipe'],
-    env: threadPoolEnv(readers),
   });
   fs.closeSync(logFd);
   const pipe = child.stdio[READY_FD] as NodeJS.ReadableStream | null;

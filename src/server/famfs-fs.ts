@@ -33,7 +33,8 @@ import type {
 import { FuseError } from '../fuse/filesystem.js';
 import { Fattr, Fopen } from '../fuse/opcodes.js';
 import { FAMFS_FILE, type FmapEncoding } from '../fuse/famfs-fmap.js';
-import { resolveRange, type FileMap } from '../interleave/filemap.js';
+import type { FileMap } from '../interleave/filemap.js';
+import { readMapped, writeCommitted, writeMapped } from './file-io.js';
 import type { Layout } from '../interleave/layout.js';
 import { formatInterleaveParam, INTERLEAVE_XATTR, interleaveOfMap, InterleaveParamError, parseInterleaveParam } from './interleave-param.js';
 import { GrowError, PendingFile, type Placement } from './pending.js';
@@ -148,6 +149,12 @@ export class FamfsFileSystem implements FileSystem {
   // ---- hooks for the mapping protocols (GET_FMAP, IOMAP_BEGIN) ----
 
   /** The FileMap of a regular file (pending: what has been written so far). */
+  /** A committed file's path and map, which never change again (serving threads serve it). */
+  committedFile(nodeid: number): { path: string; map: FileMap } | undefined {
+    const n = this.inode(nodeid);
+    return n?.kind === 'file' ? { path: n.node.path, map: n.node.map } : undefined;
+  }
+
   fileMap(nodeid: number): FileMap | undefined {
     const n = this.inode(nodeid);
     if (!n) return undefined;
@@ -483,12 +490,7 @@ export class FamfsFileSystem implements FileSystem {
     else if (n.kind === 'pending') map = n.file.view;
     else if (n.kind === 'meta-file') map = this.fileMap(nodeid)!;
     else throw fuseErr('EISDIR', `nodeid ${nodeid}`);
-    if (offset >= map.size) return [];
-    const out: Buffer[] = [];
-    for (const m of resolveRange(map, offset, Math.min(size, map.size - offset))) {
-      for (const s of this.image.daxdev(m.daxdev).slices(m.offset, m.length)) out.push(s);
-    }
-    return out;
+    return readMapped(map, this.devOf, offset, size);
   }
 
   write(_ctx: RequestContext, nodeid: number, _fh: number, offset: number, data: Buffer, _flags: number): number {
@@ -496,36 +498,26 @@ export class FamfsFileSystem implements FileSystem {
     if (n.kind === 'meta-file' || n.kind === 'meta-dir') throw fuseErr('EPERM', '.meta is read-only');
     if (n.kind === 'dir') throw fuseErr('EISDIR', n.node.path);
     if (!this.isMaster) throw fuseErr('EROFS', 'a famfs client is read-only');
-    let map: FileMap;
-    let len = data.length;
-    if (n.kind === 'file') {
-      map = n.node.map;
-      if (offset >= map.size && len > 0) throw fuseErr('EFBIG', `${n.node.path}: famfs files cannot grow after they are committed (size ${map.size})`);
-      len = Math.min(len, map.size - offset);
-    } else {
-      const f = n.file;
-      const end = offset + len;
-      if (end > f.size && this.mode.kind !== 'none') {
-        // The kernel took the file's size from its map at open; a write past it would land
-        // in bytes the kernel does not know the file has.
-        const msg = `${f.path}: write of ${len} bytes at ${offset} past the size ${f.size}: under the ${this.mode.profile} profile ` +
-          'a file created through the mount gets its size first (fallocate or truncate), then its data';
-        this.log(msg);
-        throw fuseErr('EFBIG', msg);
-      }
-      if (end > f.capacity) this.grow(f, end);
-      if (offset > f.size) f.zero(f.size, offset, this.devOf);
-      if (end > f.size) {
-        f.size = end;
-        this.changed(f.nodeid);
-      }
-      f.mtimeMs = Date.now();
-      map = f.view;
+    if (n.kind === 'file') return writeCommitted(n.node.path, n.node.map, this.devOf, offset, data);
+    const f = n.file;
+    const end = offset + data.length;
+    if (end > f.size && this.mode.kind !== 'none') {
+      // The kernel took the file's size from its map at open; a write past it would land
+      // in bytes the kernel does not know the file has.
+      const msg = `${f.path}: write of ${data.length} bytes at ${offset} past the size ${f.size}: under the ${this.mode.profile} profile ` +
+        'a file created through the mount gets its size first (fallocate or truncate), then its data';
+      this.log(msg);
+      throw fuseErr('EFBIG', msg);
     }
-    for (const m of resolveRange(map, offset, len)) {
-      this.image.daxdev(m.daxdev).write(m.offset, data.subarray(m.pos - offset, m.pos - offset + m.length));
+    if (end > f.capacity) this.grow(f, end);
+    if (offset > f.size) f.zero(f.size, offset, this.devOf);
+    if (end > f.size) {
+      f.size = end;
+      this.changed(f.nodeid);
     }
-    return len;
+    f.mtimeMs = Date.now();
+    writeMapped(f.view, this.devOf, offset, data);
+    return data.length;
   }
 
   fallocate(_ctx: RequestContext, nodeid: number, _fh: number, offset: number, length: number, mode: number): void {
@@ -560,7 +552,8 @@ export class FamfsFileSystem implements FileSystem {
       rethrowAsFuse(e);
     }
     f.committed = node;
-    // The trimmed map is what the kernel may be told from now on (BPF value, cached mappings).
+    // The trimmed map is what the kernel may be told from now on (BPF value, cached mappings,
+    // serving threads: the file is committed by now).
     this.changed(f.nodeid);
     this.alias.set(node.id, f.nodeid);
     this.overrides.set(f.nodeid, { atimeMs: f.atimeMs, mtimeMs: f.mtimeMs, ctimeMs: f.ctimeMs });

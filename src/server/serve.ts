@@ -2,6 +2,7 @@
 // the FUSE engine, replay the log periodically on a client, and unmount cleanly on
 // SIGINT/SIGTERM or when `famfs-ts umount` / umount(8) ends the connection.
 import fs from 'node:fs';
+import os from 'node:os';
 import { FamfsImage } from '../famfs/image.js';
 import { FuseSession } from '../fuse/session.js';
 import { InitFlag } from '../fuse/opcodes.js';
@@ -13,6 +14,9 @@ import { BpfLayouts, bpfFlavorFor, type Registrar } from './bpf-layouts.js';
 import { loadLayout } from '../interleave/layout-yaml.js';
 import type { Layout } from '../interleave/layout.js';
 import { FamfsFileSystem } from './famfs-fs.js';
+import type { PlaneData, PlaneUpdate } from './data-plane.js';
+import { siblingModule } from '../fuse/data-plane.js';
+import { daxdevsOf } from '../interleave/filemap.js';
 
 export interface MountOptions {
   /** A memory device (single-device image) or a layout YAML. */
@@ -21,9 +25,11 @@ export interface MountOptions {
   readonly client?: boolean;
   readonly systemUuid?: string;
   readonly allowOther?: boolean;
-  /** No effect since the engine reads the channel on its main thread; kept for callers. */
+  /** Serving threads reading the channel (default DEFAULT_THREADS; 0 = the main thread serves). */
   readonly readers?: number;
-  /** Busy-poll the channel at most this long after a request (default 300 µs). */
+  /** Largest READ/WRITE request, in bytes (default DEFAULT_MAX_WRITE). */
+  readonly maxWrite?: number;
+  /** Main-thread serving only: busy-poll the channel at most this long after a request (default 300 µs). */
   readonly spinMicros?: number;
   /** ABI profile name (`mainline` unless told; `auto` picks from INIT). */
   readonly abi?: string;
@@ -46,8 +52,21 @@ export function isChannelPath(p: string): boolean {
 
 export class MountError extends Error {}
 
-/** The mount's busy-poll window (the engine's own default is 50 µs). */
+/** The mount's busy-poll window when its main thread serves (the engine's own default is 0). */
 export const DEFAULT_SPIN_US = 300;
+/**
+ * Serving threads: each blocks in read(2) on its clone of the channel, as a C server's
+ * threads do; one per CPU (at least 2, at most 8) lets the kernel's copies into and out of
+ * the requests run on every CPU at once (bench/datapath/README.md).
+ */
+export const DEFAULT_THREADS = Math.min(8, Math.max(2, os.availableParallelism()));
+/**
+ * Largest READ/WRITE the kernel sends the mount. With async DIO the kernel splits a larger
+ * O_DIRECT request into pieces of this size and sends them all at once, so a 1 MiB write
+ * is four requests the serving threads copy in parallel (measured: 256 KiB beats 128 KiB,
+ * 512 KiB and 1 MiB with 2 CPUs; bench/datapath/README.md).
+ */
+export const DEFAULT_MAX_WRITE = 256 * 1024;
 
 export function isLayoutPath(p: string): boolean {
   return /\.ya?ml$/i.test(p);
@@ -73,7 +92,7 @@ export class FamfsMount {
   private constructor(readonly image: FamfsImage, readonly fs: FamfsFileSystem, readonly session: FuseSession,
     /** Settles once the kernel's INIT was answered: the mount is live. */
     readonly ready: Promise<void>, private readonly log: (line: string) => void) {
-    this.done = session.done.then(() => this.shutdown());
+    this.done = session.done.then(() => this.afterThreads());
   }
 
   static start(opts: MountOptions): FamfsMount {
@@ -104,15 +123,18 @@ export class FamfsMount {
       }
       session = FuseSession.mount(opts.mountpoint, famfs, {
         profile,
-        // Poll up to 300 µs after each request (the engine adapts it down for sparse
-        // clients): a 1 MiB O_DIRECT writer's next request comes ~100-300 µs later (page
-        // pinning), and a wake-up costs more than that (bench/datapath).
+        // After INIT, serving threads read the channel and answer READ/WRITE of committed
+        // files themselves (data-plane.ts); the rest comes to this thread, whose event loop
+        // never blocks on the channel.
+        workers: {
+          count: opts.readers ?? DEFAULT_THREADS,
+          module: siblingModule(import.meta.url, 'data-plane'),
+          data: { writable: image.writable && image.role === 'master' } satisfies PlaneData,
+        },
+        // Only while the main thread serves (before INIT, or a channel that cannot be
+        // cloned): poll up to 300 µs after each request, as a 1 MiB O_DIRECT writer's next
+        // request comes ~100-300 µs later and a wake-up costs more than that.
         spinMicros: opts.spinMicros ?? DEFAULT_SPIN_US,
-        // This process exists to serve the channel: between requests its main thread sleeps
-        // in poll(2) (4 ms slices, so timers, signals and async handlers still get turns)
-        // for up to 50 ms before handing the wait to the thread pool. One kernel wake-up per
-        // request instead of a thread hand-off (bench/fuse-engine/README.md).
-        holdMillis: 50,
         allowOther: opts.allowOther,
         defaultPermissions: true,
         fsname: opts.source,
@@ -123,6 +145,7 @@ export class FamfsMount {
         // before every WRITE (one extra round trip each). Our files carry no suid bits
         // worth killing (famfs logs the mode once); the server ignores KILL_SUIDGID.
         wantFlags: InitFlag.HANDLE_KILLPRIV_V2,
+        maxWrite: opts.maxWrite ?? DEFAULT_MAX_WRITE,
         log,
         debug: opts.debug,
       });
@@ -181,8 +204,12 @@ export class FamfsMount {
       });
     }
     const bpf = this.bpf;
-    this.fs.events.opened = bpf ? (n) => bpf.fill(n) : undefined;
+    this.fs.events.opened = (n) => {
+      bpf?.fill(n);
+      this.publish(n);
+    };
     this.fs.events.mapChanged = (n) => {
+      this.publish(n);
       // The kernel may hold cached mappings of the old reservation (UPSERT at OPEN, or
       // IOMAP_BEGIN answers): drop them all, it asks again (§1.4 lookup order).
       if (iomap) this.session.dispatcher.notify(inval, [mappingChanged(this.fs, n)]);
@@ -190,13 +217,52 @@ export class FamfsMount {
     };
   }
 
+  private readonly published = new Set<number>();
+  private readonly publishedDaxdevs = new Set<number>();
+
+  /**
+   * Hand a committed file's map to the serving threads (once: it never changes). Called
+   * before the OPEN (or FLUSH) reply goes out, so the thread that reads the file's next
+   * READ already has it.
+   */
+  private publish(nodeid: number): void {
+    if (this.published.has(nodeid)) return;
+    const f = this.fs.committedFile(nodeid);
+    if (!f) return;
+    const send = (u: PlaneUpdate): void => this.session.publish(u);
+    for (const index of daxdevsOf(f.map)) {
+      if (this.publishedDaxdevs.has(index)) continue;
+      let spec;
+      try {
+        spec = this.image.daxdev(index).share();
+      } catch {
+        return; // a daxdev this host does not map: the main thread answers with the error
+      }
+      send({ kind: 'daxdev', index, spec });
+      this.publishedDaxdevs.add(index);
+    }
+    send({ kind: 'file', nodeid, path: f.path, map: f.map });
+    this.published.add(nodeid);
+  }
+
   /** Unmount (lazily if busy) and close the image. Safe to call twice. */
   close(): Promise<void> {
-    this.closing ??= this.session.close().then(() => this.shutdown());
+    this.closing ??= this.session.close().then(() => this.afterThreads());
     return this.closing;
   }
 
+  /** The serving threads view the image's mappings: unmap only once they are gone. */
+  private async afterThreads(): Promise<void> {
+    if (!(await this.session.threadsExited(5000))) this.log('serving threads still running after 5 s; closing the image anyway');
+    this.shutdown();
+  }
+
+  private shut = false;
   private shutdown(): void {
+    if (this.shut) return;
+    this.shut = true;
+    const t = this.session.threadStats();
+    if (t.threads > 0) this.log(`${t.threads} serving threads answered ${t.local} reads and writes, forwarded ${t.forwarded} requests`);
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.bpf?.close();

@@ -48,6 +48,8 @@ const flockFn = libc.func('int flock(int fd, int operation)');
 export interface Mapped {
   readonly bytes: Buffer;
   readonly length: number;
+  /** Where the mapping starts in this process (other threads may view it: viewMapping). */
+  readonly address: bigint;
   unmap(): void;
   /** msync(MS_SYNC): make stores durable on file-backed emulated devices. */
   sync(): void;
@@ -64,6 +66,7 @@ export function mmapShared(fd: number, length: number, offset = 0, writable = tr
   return {
     bytes,
     length,
+    address: koffi.address(ptr),
     unmap() {
       if (!live) return;
       live = false;
@@ -73,6 +76,15 @@ export function mmapShared(fd: number, length: number, offset = 0, writable = tr
       if (live) check('msync', msyncFn(ptr, length, 4 /* MS_SYNC */));
     },
   };
+}
+
+/**
+ * A view of `length` bytes another thread of this process mapped at `address`: threads
+ * share the address space, so a serving thread uses the main thread's mappings (and its
+ * page tables: no second round of page faults). The owner must not unmap it meanwhile.
+ */
+export function viewMapping(address: bigint, length: number): Buffer {
+  return Buffer.from(koffi.view(address, length));
 }
 
 export const LOCK_SH = 1;

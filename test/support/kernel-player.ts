@@ -255,10 +255,11 @@ export class PlayerChannel {
    * Send one request and wait for its reply message (notifies are collected). Several
    * calls may be in flight at once, as the kernel has many requests outstanding.
    */
-  call(opcode: number, nodeid: number, payload: Buffer = Buffer.alloc(0)): Promise<{ unique: bigint; msg: Buffer }> {
+  call(opcode: number, nodeid: number, payload: Buffer = Buffer.alloc(0), len = 40 + payload.length): Promise<{ unique: bigint; msg: Buffer }> {
     this.unique += 2n; // bit 0 marks interrupt replies (§2)
     const unique = this.unique;
-    const head = InHeader.encode({ len: 40 + payload.length, opcode, unique, nodeid: BigInt(nodeid), uid: 0, gid: 0, pid: process.pid });
+    // `len` other than the bytes sent: a hostile header the server must answer with -EINVAL.
+    const head = InHeader.encode({ len, opcode, unique, nodeid: BigInt(nodeid), uid: 0, gid: 0, pid: process.pid });
     const reply = new Promise<Buffer>((res, rej) => this.pending.set(unique, { res, rej }));
     fs.writeSync(this.fd, Buffer.concat([head, payload]));
     this.pump();
@@ -311,6 +312,8 @@ export interface PlayStats {
   fmapRetries: number;
   daxdevs: number;
   upserts: number;
+  /** The largest WRITE the server granted at INIT (a kernel sends none bigger). */
+  maxWrite: number;
   /** Wall time of the random cases alone (no setup). */
   loopMs: number;
   readonly serverLog: string[];
@@ -366,7 +369,7 @@ export async function play(opts: PlayOptions): Promise<PlayStats> {
   const [kernelFd, serverFd] = opts.channel ? [opts.channel.fd, -1] : seqpacketPair();
   let session: FuseSession | undefined;
   const stats: PlayStats = {
-    flavour: opts.flavour, profile: '', requests: 0, positions: 0, stampsChecked: 0, fmapRetries: 0, daxdevs: 0, upserts: 0, loopMs: 0,
+    flavour: opts.flavour, profile: '', requests: 0, positions: 0, stampsChecked: 0, fmapRetries: 0, daxdevs: 0, upserts: 0, maxWrite: 0, loopMs: 0,
     serverLog: target.logLines,
   };
   const devFds: number[] = [];
@@ -394,6 +397,7 @@ export async function play(opts: PlayOptions): Promise<PlayStats> {
     const ir = checkReplyFrame(init.msg, init.unique, { size: 64 });
     if (ir.error !== 0) fail(`INIT failed with ${ir.error}`);
     const io = InitOut.decode(ir.payload);
+    stats.maxWrite = io.max_write;
     const granted = BigInt(io.flags) | (BigInt(io.flags2) << 32n);
     stats.profile = s ? s.dispatcher.conn?.profile ?? '' : opts.channel!.profile();
     if (!(granted & InitFlag.INIT_EXT)) fail('INIT reply does not echo FUSE_INIT_EXT');

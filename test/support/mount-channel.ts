@@ -78,6 +78,9 @@ export class ChildMount {
     return checkReplyFrame(r.msg, r.unique, { size, variable });
   }
 
+  /** The largest WRITE the server granted at init() (a kernel sends none bigger). */
+  maxWrite = 0;
+
   /** INIT as a kernel of `flavour`; returns the granted flags. */
   async init(flavour: KernelFlavour): Promise<bigint> {
     const flav = FLAVOURS[flavour];
@@ -87,6 +90,7 @@ export class ChildMount {
     }), 64);
     if (r.error !== 0) throw new Error(`INIT: ${r.error}\n${this.stderr}`);
     const io = InitOut.decode(r.payload);
+    this.maxWrite = io.max_write;
     return BigInt(io.flags) | (BigInt(io.flags2) << 32n);
   }
 

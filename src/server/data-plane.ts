@@ -1,0 +1,67 @@
+// The famfs data path in a FUSE serving thread (src/fuse/data-plane.ts): READ and WRITE of
+// committed files, whose maps never change once logged, straight from the main thread's
+// mappings of the daxdevs (shared, not mapped again: one set of page tables). Files still being written (their reservation grows), `.meta`
+// and everything else stay with the main thread, which owns the namespace and the log.
+import os from 'node:os';
+import { attachSpec, type DaxdevMemory, type DeviceSpec } from '../device/memory.js';
+import type { DataPlane } from '../fuse/data-plane.js';
+import { FuseError, type RequestContext } from '../fuse/filesystem.js';
+import { daxdevsOf, type FileMap } from '../interleave/filemap.js';
+import { readMapped, writeCommitted } from './file-io.js';
+
+/** createDataPlane's data: whether the image is open for writing (the master's). */
+export interface PlaneData {
+  readonly writable: boolean;
+}
+
+/** What the mount publishes: a daxdev to map, or a committed file the kernel opened. */
+export type PlaneUpdate =
+  | { readonly kind: 'daxdev'; readonly index: number; readonly spec: DeviceSpec }
+  | { readonly kind: 'file'; readonly nodeid: number; readonly path: string; readonly map: FileMap };
+
+class FamfsDataPlane implements DataPlane {
+  private readonly devices = new Map<number, DaxdevMemory>();
+  private readonly files = new Map<number, { path: string; map: FileMap }>();
+  constructor(private readonly writable: boolean) {}
+
+  private readonly dev = (index: number): DaxdevMemory => {
+    const d = this.devices.get(index);
+    if (!d) throw new FuseError(os.constants.errno.EIO, `daxdev ${index} is not mapped in this thread`);
+    return d;
+  };
+
+  owns(nodeid: number): boolean {
+    return this.files.has(nodeid);
+  }
+
+  read(_ctx: RequestContext, nodeid: number, _fh: number, offset: number, size: number): Buffer[] {
+    return readMapped(this.files.get(nodeid)!.map, this.dev, offset, size);
+  }
+
+  write(_ctx: RequestContext, nodeid: number, _fh: number, offset: number, data: Buffer): number {
+    const f = this.files.get(nodeid)!;
+    if (!this.writable) throw new FuseError(os.constants.errno.EROFS, 'a famfs client is read-only');
+    return writeCommitted(f.path, f.map, this.dev, offset, data);
+  }
+
+  update(msg: unknown): void {
+    const u = msg as PlaneUpdate;
+    if (u.kind === 'daxdev') {
+      if (!this.devices.has(u.index)) this.devices.set(u.index, attachSpec(u.spec));
+    } else if (u.kind === 'file') {
+      // Only a file whose every daxdev this thread maps: the rest stays with the main thread.
+      if (daxdevsOf(u.map).every((d) => this.devices.has(d))) {
+        this.files.set(u.nodeid, { path: u.path, map: u.map });
+      }
+    }
+  }
+
+  close(): void {
+    for (const d of this.devices.values()) d.close();
+    this.devices.clear();
+  }
+}
+
+export function createDataPlane(data: unknown): DataPlane {
+  return new FamfsDataPlane((data as PlaneData).writable);
+}

@@ -1,0 +1,38 @@
+// File bytes in and out of the mapped daxdevs: the one data path of the mount, run by the
+// main thread (famfs-fs.ts) and by every serving thread (data-plane.ts).
+import os from 'node:os';
+import type { DaxdevMemory } from '../device/memory.js';
+import { FuseError } from '../fuse/filesystem.js';
+import { resolveRange, type FileMap } from '../interleave/filemap.js';
+
+export type DaxdevLookup = (index: number) => DaxdevMemory;
+
+/** Views of the file's bytes [offset, offset+size), clipped at its size (none past it). */
+export function readMapped(map: FileMap, dev: DaxdevLookup, offset: number, size: number): Buffer[] {
+  if (offset >= map.size) return [];
+  const out: Buffer[] = [];
+  for (const m of resolveRange(map, offset, Math.min(size, map.size - offset))) {
+    for (const s of dev(m.daxdev).slices(m.offset, m.length)) out.push(s);
+  }
+  return out;
+}
+
+/** Store all of `data` at file offset `offset` (the map must hold it). */
+export function writeMapped(map: FileMap, dev: DaxdevLookup, offset: number, data: Buffer): void {
+  for (const m of resolveRange(map, offset, data.length)) {
+    dev(m.daxdev).write(m.offset, data.subarray(m.pos - offset, m.pos - offset + m.length));
+  }
+}
+
+/**
+ * A write to a committed file: famfs files never grow, so a write at or past the size gets
+ * EFBIG and one running past it is cut short there. Returns the bytes written.
+ */
+export function writeCommitted(name: string, map: FileMap, dev: DaxdevLookup, offset: number, data: Buffer): number {
+  if (offset >= map.size && data.length > 0) {
+    throw new FuseError(os.constants.errno.EFBIG, `${name}: famfs files cannot grow after they are committed (size ${map.size})`);
+  }
+  const len = Math.max(0, Math.min(data.length, map.size - offset));
+  writeMapped(map, dev, offset, data.subarray(0, len));
+  return len;
+}
