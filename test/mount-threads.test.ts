@@ -13,6 +13,7 @@ import { FamfsImage } from '../src/famfs/image.js';
 import { formatUuid } from '../src/famfs/uuid.js';
 import { Op } from '../src/fuse/opcodes.js';
 import { FlushIn, ReadIn, WriteIn, WriteOut } from '../src/fuse/structs.js';
+import { resolve, type FileMap } from '../src/interleave/filemap.js';
 import { CLI, ChildMount } from './support/mount-channel.js';
 import { concurrently } from './support/kernel-player.js';
 
@@ -25,6 +26,7 @@ const master = Uint8Array.from({ length: 16 }, (_, i) => 0x40 + i);
 const SIZE = 5 * MiB + 12_345;
 /** What the file must hold: the test's model, updated with every write it makes. */
 const model = Buffer.alloc(SIZE);
+let dataMap: FileMap;
 const HOSTILE = Number(process.env.THREAD_FUZZ_CASES ?? 30_000);
 
 function rng(seed: number) {
@@ -48,6 +50,7 @@ beforeAll(() => {
   try {
     const f = img.creat('/data', SIZE, {});
     img.write(f, 0, model);
+    dataMap = f.map;
   } finally {
     img.close();
   }
@@ -102,6 +105,21 @@ describe('serving threads over /dev/fd/N (three threads on one socketpair)', () 
       const got = reply((await m.ch.call(Op.READ, nodeid, ReadIn.encode({ fh: BigInt(nodeid), offset: BigInt(off), size: n }))).msg);
       expect(got.error).toBe(0);
       expect(got.body.equals(model.subarray(off, off + n)), `bytes at ${off}`).toBe(true);
+    }
+    // And the threads' writes are on the device where resolve() places them.
+    const fd = fs.openSync(DEV, 'r');
+    try {
+      const r2 = rng(5);
+      for (let i = 0; i < 256; i++) {
+        const pos = r2.int(0, SIZE - 1);
+        const at = resolve(dataMap, pos)!;
+        const n = Math.min(64, at.length, SIZE - pos);
+        const raw = Buffer.alloc(n);
+        fs.readSync(fd, raw, 0, n, at.offset);
+        expect(raw.equals(model.subarray(pos, pos + n)), `device bytes of pos ${pos}`).toBe(true);
+      }
+    } finally {
+      fs.closeSync(fd);
     }
   });
 

@@ -7,7 +7,7 @@ import { Option, type Command } from 'commander';
 import { SysError } from '../sys/libc.js';
 import { unmount } from '../sys/fuse-dev.js';
 import { daemonize, defaultLogFile } from '../server/daemon.js';
-import { DEFAULT_MAX_WRITE, DEFAULT_THREADS, FamfsMount, isChannelPath } from '../server/serve.js';
+import { DEFAULT_MAX_WRITE, DEFAULT_SPIN_US, DEFAULT_THREADS, FamfsMount, isChannelPath } from '../server/serve.js';
 import { parseSize } from '../interleave/size.js';
 
 interface MountCliOptions {
@@ -115,7 +115,7 @@ export function registerMount(program: Command): void {
     .option('--abi <profile>', 'FUSE ABI profile: mainline (default), auto, iomap, famfs-v10, famfs-fork, famfs-unrolled')
     .option('--readers <n>', 'serving threads reading the FUSE channel, each answering reads and writes of committed files (0: the main thread serves everything)', String(DEFAULT_THREADS))
     .option('--max-write <size>', `largest read or write request the kernel sends, e.g. 1MiB (default ${DEFAULT_MAX_WRITE / 1024}KiB; the kernel caps it at fs.fuse.max_pages_limit pages)`)
-    .option('--spin-us <us>', 'with --readers 0: busy-poll the FUSE channel this long after each request (default 300)')
+    .option('--spin-us <us>', `poll the FUSE channel this long after each request before sleeping (default 0 in serving threads, ${DEFAULT_SPIN_US} with --readers 0)`)
     .option('--refresh <ms>', 'a client replays the log this often (0: only on logplay)', '1000')
     .option('--log <file>', 'log file of the daemonized server (default: in the temp directory, one per mount point)')
     .option('--debug', 'trace every FUSE request')

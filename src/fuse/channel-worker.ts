@@ -5,7 +5,7 @@
 // kernel matches a reply only against the clone the request was read from).
 import os from 'node:os';
 import { receiveMessageOnPort, workerData, parentPort, type MessagePort } from 'node:worker_threads';
-import { InputWaiter, readRaw } from '../sys/fuse-dev.js';
+import { InputWaiter, readRaw, setNonBlocking } from '../sys/fuse-dev.js';
 import { writeMessage } from './channel.js';
 import type { DataPlane, DataPlaneFactory } from './data-plane.js';
 import { Dispatcher } from './dispatcher.js';
@@ -28,6 +28,8 @@ export interface ChannelWorkerData {
   /** Int32 counters per worker (serving-threads.ts COUNTERS). */
   readonly counters: SharedArrayBuffer;
   readonly debug: boolean;
+  /** Busy-poll the channel this long after a request before blocking (µs). */
+  readonly spinMicros: number;
 }
 
 const { EAGAIN, EINTR, ENOENT, ENODEV, EBADF, ECONNRESET } = os.constants.errno;
@@ -65,10 +67,18 @@ function local(msg: Buffer): boolean {
 
 let buf = Buffer.allocUnsafeSlow(wd.bufSize);
 const waiter = new InputWaiter(wd.fd);
+// Requests of one client come in bursts (a 1 MiB O_DIRECT read is four requests at once, the
+// next burst ~100 µs after the last reply): polling a little before sleeping saves the
+// wake-up, which costs tens of µs on a paravirtualised CPU. A clone is its own open file,
+// so O_NONBLOCK here touches no other reader.
+const spinNs = BigInt(Math.round(Math.max(0, wd.spinMicros) * 1000));
+if (spinNs > 0n) setNonBlocking(wd.fd, true);
+let lastRequest = process.hrtime.bigint();
 toMain({ kind: 'ready' });
 for (;;) {
   const n = readRaw(wd.fd, buf);
   if (n > 0) {
+    if (spinNs > 0n) lastRequest = process.hrtime.bigint();
     // The main thread publishes before it answers the OPEN that makes a file's READs
     // possible, so whatever this request needs is in the queue by now.
     drainUpdates();
@@ -95,7 +105,8 @@ for (;;) {
     continue;
   }
   if (n === -EAGAIN) {
-    // A shared non-blocking descriptor (a socket test channel): wait for the next message.
+    if (process.hrtime.bigint() - lastRequest < spinNs) continue;
+    // Non-blocking (spinning, or a socket test channel's shared file): sleep until the next message.
     waiter.wait(1000);
     continue;
   }

@@ -32,6 +32,8 @@ export interface WorkerOptions {
   readonly module: string;
   /** Structured-cloneable data handed to createDataPlane. */
   readonly data?: unknown;
+  /** Each thread busy-polls its channel this long after a request before it blocks (µs, default 0). */
+  readonly spinMicros?: number;
 }
 
 /**

@@ -61,7 +61,7 @@ export class ServingThreads {
       const { port1, port2 } = new MessageChannel();
       const data: ChannelWorkerData = {
         fd, index, module: opts.module, data: opts.data, conn: opts.conn, limits: opts.limits, bufSize: opts.bufSize,
-        updates: port2, counters: shared, debug: opts.debug ?? false,
+        updates: port2, counters: shared, debug: opts.debug ?? false, spinMicros: opts.spinMicros ?? 0,
       };
       const worker = new Worker(new URL(script), { workerData: data, transferList: [port2], name: `fuse-${index}` });
       const t = { worker, port: port1, fd, running: true };

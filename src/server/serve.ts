@@ -29,7 +29,7 @@ export interface MountOptions {
   readonly readers?: number;
   /** Largest READ/WRITE request, in bytes (default DEFAULT_MAX_WRITE). */
   readonly maxWrite?: number;
-  /** Main-thread serving only: busy-poll the channel at most this long after a request (default 300 µs). */
+  /** Busy-poll the channel this long after a request before sleeping (default 0 in serving threads, DEFAULT_SPIN_US on the main thread). */
   readonly spinMicros?: number;
   /** ABI profile name (`mainline` unless told; `auto` picks from INIT). */
   readonly abi?: string;
@@ -52,7 +52,13 @@ export function isChannelPath(p: string): boolean {
 
 export class MountError extends Error {}
 
-/** The mount's busy-poll window when its main thread serves (the engine's own default is 0). */
+/**
+ * How long the main thread, when it serves (--readers 0), polls the channel after a request
+ * before it sleeps: a 1 MiB O_DIRECT writer's next request comes ~100-300 µs after the reply
+ * and a wake-up costs more than that. Serving threads sleep at once unless told (--spin-us):
+ * on bench/datapath polling helped their 1 MiB reads a little and cost writes and 4 KiB IOPS
+ * (fio's jobs need the CPUs the threads would spin on).
+ */
 export const DEFAULT_SPIN_US = 300;
 /**
  * Serving threads: each blocks in read(2) on its clone of the channel, as a C server's
@@ -130,10 +136,10 @@ export class FamfsMount {
           count: opts.readers ?? DEFAULT_THREADS,
           module: siblingModule(import.meta.url, 'data-plane'),
           data: { writable: image.writable && image.role === 'master' } satisfies PlaneData,
+          spinMicros: opts.spinMicros ?? 0,
         },
-        // Only while the main thread serves (before INIT, or a channel that cannot be
-        // cloned): poll up to 300 µs after each request, as a 1 MiB O_DIRECT writer's next
-        // request comes ~100-300 µs later and a wake-up costs more than that.
+        // While the main thread serves (before INIT, --readers 0, or a channel that cannot
+        // be cloned): poll after each request, adapted down there for sparse clients.
         spinMicros: opts.spinMicros ?? DEFAULT_SPIN_US,
         allowOther: opts.allowOther,
         defaultPermissions: true,
