@@ -3,10 +3,9 @@
 // the same Dispatcher code the main thread runs (same length checks, same errnos). Every
 // other message goes to the main thread, which answers on this thread's descriptor (the
 // kernel matches a reply only against the clone the request was read from).
-import os from 'node:os';
 import { receiveMessageOnPort, workerData, parentPort, type MessagePort } from 'node:worker_threads';
 import { InputWaiter, readRaw, setNonBlocking } from '../sys/fuse-dev.js';
-import { writeMessage } from './channel.js';
+import { readOutcome, writeMessage } from './channel.js';
 import type { DataPlane, DataPlaneFactory } from './data-plane.js';
 import { Dispatcher } from './dispatcher.js';
 import type { ConnectionInfo, FileSystem } from './filesystem.js';
@@ -32,7 +31,6 @@ export interface ChannelWorkerData {
   readonly spinMicros: number;
 }
 
-const { EAGAIN, EINTR, ENOENT, ENODEV, EBADF, ECONNRESET } = os.constants.errno;
 /** Forwarded messages up to this size are copied; larger ones hand their buffer over. */
 const COPY_MAX = 64 * 1024;
 const O_OPCODE = InHeader.offsetOf('opcode');
@@ -104,14 +102,15 @@ for (;;) {
     }
     continue;
   }
-  if (n === -EAGAIN) {
+  const outcome = readOutcome(n);
+  if (outcome === 'empty') {
     if (process.hrtime.bigint() - lastRequest < spinNs) continue;
     // Non-blocking (spinning, or a socket test channel's shared file): sleep until the next message.
     waiter.wait(1000);
     continue;
   }
-  if (n === -EINTR || n === -ENOENT) continue; // ENOENT: the request was interrupted while being read
-  if (n !== 0 && n !== -ENODEV && n !== -EBADF && n !== -ECONNRESET) log(`read: errno ${-n}`);
+  if (outcome === 'again') continue;
+  if (outcome === 'failed') log(`read: errno ${-n}`);
   break;
 }
 Atomics.store(counters, 2, 1);

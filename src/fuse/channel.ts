@@ -1,7 +1,23 @@
-// Writing one message to a FUSE channel, shared by the session's main thread and its serving
-// workers: a reply is exactly one writev (the kernel takes a message per write).
+// Reading and writing one message on a FUSE channel, shared by the session's main thread and
+// its serving threads: a read returns exactly one request, a reply is exactly one writev.
 import fs from 'node:fs';
+import os from 'node:os';
 import { setNonBlocking } from '../sys/fuse-dev.js';
+
+const { EAGAIN, EINTR, ENOENT, ENODEV, EBADF, ECONNRESET } = os.constants.errno;
+
+/**
+ * What readRaw's result means: a request; `empty` (a non-blocking channel has none now);
+ * `again` (EINTR, or ENOENT: the request was interrupted while being read); `ended`
+ * (unmounted, aborted, socket closed); `failed` (anything else: log it and stop).
+ */
+export function readOutcome(n: number): 'message' | 'empty' | 'again' | 'ended' | 'failed' {
+  if (n > 0) return 'message';
+  if (n === -EAGAIN) return 'empty';
+  if (n === -EINTR || n === -ENOENT) return 'again';
+  if (n === 0 || n === -ENODEV || n === -EBADF || n === -ECONNRESET) return 'ended';
+  return 'failed';
+}
 
 /** writev takes at most IOV_MAX (1024) buffers; libuv would split a longer list into several writes. */
 const MAX_IOV = 1024;

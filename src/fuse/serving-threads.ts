@@ -92,6 +92,11 @@ export class ServingThreads {
     return this.threads.length;
   }
 
+  /** Whether any thread is still running. */
+  get running(): boolean {
+    return this.live > 0;
+  }
+
   /** Send `msg` to every thread's plane; each applies it before its next request. */
   publish(msg: unknown): void {
     for (const t of this.threads) if (t.running) t.port.postMessage(msg);

@@ -21,7 +21,7 @@ import {
 } from '../sys/fuse-dev.js';
 import { SysError } from '../sys/libc.js';
 import type { AbiProfile, ProfileChooser } from './abi.js';
-import { writeMessage } from './channel.js';
+import { readOutcome, writeMessage } from './channel.js';
 import type { WorkerOptions } from './data-plane.js';
 import { Dispatcher } from './dispatcher.js';
 import type { InitLimits, InitResult } from './init.js';
@@ -71,7 +71,7 @@ export interface SessionOptions {
 }
 
 const DEFAULT_MAX_WRITE = 1 << 20;
-const { EAGAIN, EINTR, ENOENT, ENODEV, EBADF, ECONNRESET } = os.constants.errno;
+const { EINTR } = os.constants.errno;
 /** Room for the in header, write_in and request extensions beside max_write (libfuse uses a page). */
 const HEADER_ROOM = 4096;
 /** While hot, the event loop gets a turn at least this often. */
@@ -113,7 +113,6 @@ export class FuseSession {
   private signalHandler?: () => void;
   private readonly limits: InitLimits;
   private threads?: ServingThreads;
-  private threadsLive = false;
   /** Serving threads read the channel; the main thread only answers what they forward. */
   private delegated = false;
 
@@ -190,7 +189,6 @@ export class FuseSession {
         ...w, fd: this.fd, conn, limits: this.limits, bufSize: this.bufSize, debug: this.opts.debug, log: this.log,
         onRequest: (fd, msg) => this.forwarded(fd, msg),
         onStopped: (ended) => {
-          this.threadsLive = false;
           if (ended || this.stopping) return this.readerStopped();
           this.threads = undefined;
           this.log('serving threads failed; serving on the main thread');
@@ -198,7 +196,6 @@ export class FuseSession {
           this.goIdle();
         },
       });
-      this.threadsLive = true;
       this.delegated = true;
     } catch (e) {
       this.log(`serving threads: ${(e as Error).message}; serving on the main thread`);
@@ -304,7 +301,8 @@ export class FuseSession {
         continue;
       }
       this.free.push(buf);
-      if (n === -EAGAIN) {
+      const outcome = readOutcome(n);
+      if (outcome === 'empty') {
         const now = process.hrtime.bigint();
         const last = this.lastRequest;
         const quiet = now - last;
@@ -324,8 +322,8 @@ export class FuseSession {
         }
         continue;
       }
-      if (n === -EINTR || n === -ENOENT) continue; // ENOENT: the request was interrupted while being read
-      if (n === 0 || n === -ENODEV || n === -EBADF || n === -ECONNRESET) {
+      if (outcome === 'again') continue;
+      if (outcome === 'ended') {
         this.busy = false;
         return this.readerStopped();
       }
@@ -408,7 +406,7 @@ export class FuseSession {
     } else if (isSocket(this.fd)) {
       shutdownSocket(this.fd);
     }
-    if (this.running > 0 || this.threadsLive) {
+    if (this.running > 0 || this.threads?.running) {
       // A /dev/fd/N channel that is /dev/fuse cannot be woken from here; do not wait forever.
       await Promise.race([this.done, new Promise((r) => setTimeout(r, this.mountpoint === undefined ? 2000 : 10_000).unref())]);
     }
