@@ -14,12 +14,14 @@ export class DeviceError extends Error {}
 
 /**
  * A mapped device as plain data for another thread of this process (a FUSE serving thread):
- * the addresses of its mapping windows, which that thread views in place (attachSpec).
+ * the addresses of the mapping windows shared so far, `[window, address]`, which that thread
+ * views in place (attachSpec). Only windows asked for are shared: V8 counts every view
+ * towards its external memory, and viewing a whole 64 GiB device made it collect 8x as often.
  */
 export interface SharedDevice {
   readonly path: string;
   readonly size: number;
-  readonly windows: readonly bigint[];
+  readonly windows: readonly (readonly [number, bigint])[];
 }
 
 /** A daxdev as plain data for another thread: one shared device, or a region's members. */
@@ -31,10 +33,11 @@ export interface DaxdevMemory {
   readonly name: string;
   readonly size: number;
   /**
-   * Share the mappings with another thread (maps every window now). The owner must keep them
-   * until that thread is done with them.
+   * Share the mappings covering `runs` (`[offset, length]`, mapped now if they were not) with
+   * another thread, with every window shared before. The owner must keep them until that
+   * thread is done with them.
    */
-  share(): DeviceSpec;
+  share(runs: readonly (readonly [number, number])[]): DeviceSpec;
   /** Views of [offset, offset+length); throws DeviceError if any byte is outside the device. */
   slices(offset: number, length: number): Buffer[];
   read(offset: number, dst: Uint8Array): void;
@@ -108,13 +111,19 @@ export class MappedDevice implements DaxdevMemory {
   /** View the windows another thread shared (share()); close() leaves them to their owner. */
   static attach(shared: SharedDevice): MappedDevice {
     const d = new MappedDevice(shared.path, -1, shared.size, true);
-    const W = MappedDevice.WINDOW;
-    if (shared.windows.length !== d.maps.length) throw new DeviceError(`${shared.path}: ${shared.windows.length} shared windows for ${d.maps.length}`);
-    shared.windows.forEach((address, w) => {
-      const length = Math.min(W, shared.size - w * W);
-      d.maps[w] = { bytes: viewMapping(address, length), length, address, unmap() {}, sync() {} };
-    });
+    d.adopt(shared);
     return d;
+  }
+
+  /** Add the windows of a later share() of the same device to an attached one. */
+  adopt(shared: SharedDevice): void {
+    if (this.fd >= 0 || shared.path !== this.name || shared.size !== this.size) throw new DeviceError(`${this.name}: cannot adopt windows of ${shared.path}`);
+    const W = MappedDevice.WINDOW;
+    for (const [w, address] of shared.windows) {
+      if (this.maps[w] || w < 0 || w >= this.maps.length) continue;
+      const length = Math.min(W, this.size - w * W);
+      this.maps[w] = { bytes: viewMapping(address, length), length, address, unmap() {}, sync() {} };
+    }
   }
 
   static open(devPath: string, opts: { writable?: boolean; size?: number } = {}): MappedDevice {
@@ -124,12 +133,15 @@ export class MappedDevice implements DaxdevMemory {
     return new MappedDevice(devPath, fs.openSync(devPath, writable ? 'r+' : 'r'), size, writable);
   }
 
-  share(): DeviceSpec & { kind: 'device' } {
+  share(runs: readonly (readonly [number, number])[]): DeviceSpec & { kind: 'device' } {
     if (this.fd < 0) throw new DeviceError(`${this.name}: attached mappings are not shared again`);
-    const windows = this.maps.map((_, w) => {
-      this.window(w);
-      return this.maps[w]!.address;
-    });
+    const W = MappedDevice.WINDOW;
+    for (const [offset, length] of runs) {
+      checkRange(this.name, this.size, offset, length);
+      for (let w = Math.floor(offset / W); w * W < offset + length; w++) this.window(w);
+    }
+    const windows: [number, bigint][] = [];
+    this.maps.forEach((m, w) => m && windows.push([w, m.address]));
     return { kind: 'device', path: this.name, size: this.size, windows };
   }
 
@@ -148,6 +160,7 @@ export class MappedDevice implements DaxdevMemory {
   private window(w: number): Buffer {
     let m = this.maps[w];
     if (!m) {
+      if (this.fd < 0) throw new DeviceError(`${this.name}: window ${w} was not shared with this thread`);
       const W = MappedDevice.WINDOW;
       m = mmapShared(this.fd, Math.min(W, this.size - w * W), w * W, this.writable);
       this.maps[w] = m;
@@ -193,8 +206,15 @@ export class MappedDevice implements DaxdevMemory {
 export class EmulatedRegion implements DaxdevMemory {
   constructor(readonly name: string, readonly size: number, private readonly region: Region, private readonly members: readonly MappedDevice[]) {}
 
-  share(): DeviceSpec {
-    return { kind: 'region', name: this.name, size: this.size, region: this.region, members: this.members.map((m) => m.share()) };
+  share(_runs: readonly (readonly [number, number])[]): DeviceSpec {
+    // Region offsets land on every member in turn: share the members whole (emulated
+    // regions are test-sized).
+    return { kind: 'region', name: this.name, size: this.size, region: this.region, members: this.members.map((m) => m.share([[0, m.size]])) };
+  }
+
+  /** Add a later share()'s windows to an attached region. */
+  adopt(spec: DeviceSpec & { kind: 'region' }): void {
+    spec.members.forEach((m, i) => this.members[i]!.adopt(m));
   }
 
   slices(offset: number, length: number): Buffer[] {
@@ -224,8 +244,17 @@ export class EmulatedRegion implements DaxdevMemory {
   }
 }
 
-/** The daxdev another thread shared (share()), viewed in this thread. */
-export function attachSpec(spec: DeviceSpec): DaxdevMemory {
+/**
+ * The daxdev another thread shared (share()), viewed in this thread; with `into`, the one
+ * attached earlier, which gains the windows shared since.
+ */
+export function attachSpec(spec: DeviceSpec, into?: DaxdevMemory): DaxdevMemory {
+  if (into) {
+    if (spec.kind === 'device' && into instanceof MappedDevice) into.adopt(spec);
+    else if (spec.kind === 'region' && into instanceof EmulatedRegion) into.adopt(spec);
+    else throw new DeviceError(`${into.name}: shared as a ${spec.kind} now`);
+    return into;
+  }
   if (spec.kind === 'device') return MappedDevice.attach(spec);
   return new EmulatedRegion(spec.name, spec.size, spec.region, spec.members.map((m) => MappedDevice.attach(m)));
 }

@@ -54,14 +54,19 @@ export function simple(daxdev: number, offset: number, length: number): SimpleEx
   return { type: 'simple', daxdev, offset, length };
 }
 
-/** The daxdev indexes a map's extents and strips live on, each once. */
-export function daxdevsOf(map: FileMap): number[] {
-  const seen = new Set<number>();
+/** Where a map's extents and strips lie, grouped by daxdev: `[offset, length]` runs. */
+export function runsByDaxdev(map: FileMap): Map<number, [number, number][]> {
+  const out = new Map<number, [number, number][]>();
+  const add = (d: number, offset: number, length: number): void => {
+    let runs = out.get(d);
+    if (!runs) out.set(d, (runs = []));
+    runs.push([offset, length]);
+  };
   for (const e of map.extents) {
-    if (e.type === 'simple') seen.add(e.daxdev);
-    else for (const s of e.strips) seen.add(s.daxdev);
+    if (e.type === 'simple') add(e.daxdev, e.offset, e.length);
+    else for (const s of e.strips) add(s.daxdev, s.offset, s.length);
   }
-  return [...seen];
+  return out;
 }
 
 /** Bytes of file data an extent holds (an interleaved extent holds nbytes, not its strips' sum). */

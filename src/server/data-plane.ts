@@ -6,7 +6,7 @@ import os from 'node:os';
 import { attachSpec, type DaxdevMemory, type DeviceSpec } from '../device/memory.js';
 import type { DataPlane } from '../fuse/data-plane.js';
 import { FuseError, type RequestContext } from '../fuse/filesystem.js';
-import { daxdevsOf, type FileMap } from '../interleave/filemap.js';
+import { runsByDaxdev, type FileMap } from '../interleave/filemap.js';
 import { readMapped, writeCommitted } from './file-io.js';
 
 /** createDataPlane's data: whether the image is open for writing (the master's). */
@@ -47,10 +47,10 @@ class FamfsDataPlane implements DataPlane {
   update(msg: unknown): void {
     const u = msg as PlaneUpdate;
     if (u.kind === 'daxdev') {
-      if (!this.devices.has(u.index)) this.devices.set(u.index, attachSpec(u.spec));
+      this.devices.set(u.index, attachSpec(u.spec, this.devices.get(u.index)));
     } else if (u.kind === 'file') {
       // Only a file whose every daxdev this thread maps: the rest stays with the main thread.
-      if (daxdevsOf(u.map).every((d) => this.devices.has(d))) {
+      if ([...runsByDaxdev(u.map).keys()].every((d) => this.devices.has(d))) {
         this.files.set(u.nodeid, { path: u.path, map: u.map });
       }
     }

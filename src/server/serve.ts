@@ -16,7 +16,7 @@ import type { Layout } from '../interleave/layout.js';
 import { FamfsFileSystem } from './famfs-fs.js';
 import type { PlaneData, PlaneUpdate } from './data-plane.js';
 import { siblingModule } from '../fuse/data-plane.js';
-import { daxdevsOf } from '../interleave/filemap.js';
+import { runsByDaxdev } from '../interleave/filemap.js';
 
 export interface MountOptions {
   /** A memory device (single-device image) or a layout YAML. */
@@ -224,7 +224,6 @@ export class FamfsMount {
   }
 
   private readonly published = new Set<number>();
-  private readonly publishedDaxdevs = new Set<number>();
 
   /**
    * Hand a committed file's map to the serving threads (once: it never changes). Called
@@ -235,19 +234,17 @@ export class FamfsMount {
     if (this.published.has(nodeid)) return;
     const f = this.fs.committedFile(nodeid);
     if (!f) return;
-    const send = (u: PlaneUpdate): void => this.session.publish(u);
-    for (const index of daxdevsOf(f.map)) {
-      if (this.publishedDaxdevs.has(index)) continue;
-      let spec;
+    const updates: PlaneUpdate[] = [];
+    for (const [index, runs] of runsByDaxdev(f.map)) {
       try {
-        spec = this.image.daxdev(index).share();
+        // The windows under this file (and every one shared before): a thread views only those.
+        updates.push({ kind: 'daxdev', index, spec: this.image.daxdev(index).share(runs) });
       } catch {
-        return; // a daxdev this host does not map: the main thread answers with the error
+        return; // a daxdev this host does not map, or a run past it: the main thread answers with the error
       }
-      send({ kind: 'daxdev', index, spec });
-      this.publishedDaxdevs.add(index);
     }
-    send({ kind: 'file', nodeid, path: f.path, map: f.map });
+    updates.push({ kind: 'file', nodeid, path: f.path, map: f.map });
+    for (const u of updates) this.session.publish(u);
     this.published.add(nodeid);
   }
 
