@@ -17,6 +17,7 @@ import { FlushIn, ReadIn, WriteIn, WriteOut } from '../src/fuse/structs.js';
 import { resolve, type FileMap } from '../src/interleave/filemap.js';
 import { CLI, ChildMount } from './support/mount-channel.js';
 import { concurrently } from './support/kernel-player.js';
+import { Rng } from './support/kernel-player-maps.js';
 
 const E = os.constants.errno;
 const MiB = 1 << 20;
@@ -30,23 +31,14 @@ const model = Buffer.alloc(SIZE);
 let dataMap: FileMap;
 const HOSTILE = Number(process.env.THREAD_FUZZ_CASES ?? 30_000);
 
-function rng(seed: number) {
-  let x = seed >>> 0 || 1;
-  const next = () => {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
-    return x;
-  };
-  return { next, int: (lo: number, hi: number) => lo + (next() % (hi - lo + 1)) };
-}
-
 beforeAll(() => {
   fs.writeFileSync(UUID_FILE, `${formatUuid(master)}\n`);
   fs.writeFileSync(DEV, '');
   fs.truncateSync(DEV, 256 * MiB);
   const r = spawnSync(process.execPath, [CLI, 'mkfs', '--small', '-f', '--system-uuid', UUID_FILE, DEV], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`mkfs: ${r.stderr}${r.stdout}`);
-  const r0 = rng(7);
-  for (let i = 0; i + 4 <= SIZE; i += 4) model.writeUInt32LE(r0.next(), i);
+  const r0 = new Rng(7);
+  for (let i = 0; i + 4 <= SIZE; i += 4) model.writeUInt32LE(Math.floor(r0.next() * 2 ** 32), i);
   const img = FamfsImage.open({ device: DEV, writable: true, systemUuid: master });
   try {
     const f = img.creat('/data', SIZE, {});
@@ -88,14 +80,14 @@ describe.each([3, 0])('mount over /dev/fd/N with --readers %i', (threads) => {
   });
 
   it('answers 3,000 concurrent READs and WRITEs with the bytes the file holds', async () => {
-    const r = rng(11);
+    const r = new Rng(11);
     await concurrently(3000, 24, async () => {
       const offset = r.int(0, SIZE + 4096);
       const size = r.int(1, m.maxWrite);
-      if (r.next() % 4 === 0 && offset < SIZE) {
+      if (r.int(0, 3) === 0 && offset < SIZE) {
         // A write inside the file: the threads store it where resolve() says (same mapping).
         const n = Math.min(size, SIZE - offset);
-        const data = Buffer.alloc(n, r.next() & 0xff);
+        const data = Buffer.alloc(n, r.int(0, 255));
         const w = reply((await m.ch.call(Op.WRITE, nodeid, Buffer.concat([WriteIn.encode({ fh: BigInt(nodeid), offset: BigInt(offset), size: n }), data]))).msg);
         expect(w.error).toBe(0);
         expect(WriteOut.decode(w.body).size).toBe(n);
@@ -116,7 +108,7 @@ describe.each([3, 0])('mount over /dev/fd/N with --readers %i', (threads) => {
     // And the threads' writes are on the device where resolve() places them.
     const fd = fs.openSync(DEV, 'r');
     try {
-      const r2 = rng(5);
+      const r2 = new Rng(5);
       for (let i = 0; i < 256; i++) {
         const pos = r2.int(0, SIZE - 1);
         const at = resolve(dataMap, pos)!;
@@ -131,7 +123,7 @@ describe.each([3, 0])('mount over /dev/fd/N with --readers %i', (threads) => {
   });
 
   it(`answers ${HOSTILE.toLocaleString('en')} hostile READ/WRITE messages with the errno the protocol demands`, async () => {
-    const r = rng(0x7ead);
+    const r = new Rng(0x7ead);
     const head = (fh: bigint, offset: bigint, size: number) => ReadIn.encode({ fh, offset, size });
     const cases: readonly (() => Promise<void>)[] = [
       // READ past the end of the file: an empty reply, not an error.
@@ -180,7 +172,7 @@ describe.each([3, 0])('mount over /dev/fd/N with --readers %i', (threads) => {
         expect(g.error).toBe(-E.ENOSYS);
       },
     ];
-    await concurrently(HOSTILE, 32, async () => cases[r.next() % cases.length]!());
+    await concurrently(HOSTILE, 32, async () => r.pick(cases)());
     // Still serving, and nothing stored where it should not be.
     const all = Buffer.alloc(SIZE);
     for (let off = 0; off < SIZE; off += m.maxWrite) {
