@@ -50,8 +50,15 @@ const dispatcher = new Dispatcher(plane as FileSystem, { limits: wd.limits, log,
 });
 dispatcher.adopt(wd.conn);
 
+/** Apply what the main thread published. One that fails is logged and skipped: the plane then owns less, and its requests go to the main thread. */
 function drainUpdates(): void {
-  for (let m = receiveMessageOnPort(wd.updates); m !== undefined; m = receiveMessageOnPort(wd.updates)) plane.update(m.message);
+  for (let m = receiveMessageOnPort(wd.updates); m !== undefined; m = receiveMessageOnPort(wd.updates)) {
+    try {
+      plane.update(m.message);
+    } catch (e) {
+      log(`update: ${(e as Error).message}`);
+    }
+  }
 }
 
 /** Whether this thread answers the message: a READ or WRITE of a nodeid the plane owns. */

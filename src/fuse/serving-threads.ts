@@ -92,6 +92,15 @@ export class ServingThreads {
     return this.threads.length;
   }
 
+  /**
+   * Whether `fd` is a running thread's channel. A thread's descriptor is closed when it exits
+   * (which fails the requests it read and did not answer); a late reply must not be written
+   * to whatever file reuses the number.
+   */
+  isLive(fd: number): boolean {
+    return this.threads.some((t) => t.fd === fd && t.running);
+  }
+
   /** Whether any thread is still running. */
   get running(): boolean {
     return this.live > 0;

@@ -205,7 +205,9 @@ export class FuseSession {
   /** A request a serving thread handed over: answer it on that thread's descriptor. */
   private forwarded(fd: number, msg: Buffer): void {
     try {
-      const r = this.dispatcher.dispatch(msg, (iov) => this.write(iov, fd));
+      const r = this.dispatcher.dispatch(msg, (iov) => {
+        if (this.threads?.isLive(fd)) this.write(iov, fd);
+      });
       if (r instanceof Promise) r.catch((e: unknown) => this.log(`reply: ${(e as Error).message}`));
     } catch (e) {
       this.log(`dispatch: ${(e as Error).stack ?? String(e)}`);
