@@ -19,6 +19,7 @@ PEERS=${BENCH_PEERS:-$ROOT/../shared/bench-peers}
 CLI=(node "$ROOT/dist/src/cli/main.js")
 READERS=${FAMFS_TS_READERS:+--readers $FAMFS_TS_READERS}
 SPIN=${FAMFS_TS_SPIN_US:+--spin-us $FAMFS_TS_SPIN_US}
+MAXW=${FAMFS_TS_MAX_WRITE:+--max-write $FAMFS_TS_MAX_WRITE}
 
 [ "$(id -u)" = 0 ] || { echo "datapath bench: needs root (FUSE mounts)" >&2; exit 1; }
 command -v fio >/dev/null || { echo "datapath bench: needs fio" >&2; exit 1; }
@@ -83,12 +84,12 @@ DEV=$W/famfs.dev
 truncate -s "$(( (SIZE_MIB + 64) << 20 ))" "$DEV"
 "${CLI[@]}" mkfs --small -f --system-uuid "$W/uuid" "$DEV" > /dev/null 2>&1
 FM=$W/mnt-famfs; mkdir -p "$FM"
-"${CLI[@]}" mount "$DEV" "$FM" --system-uuid "$W/uuid" $READERS $SPIN --log "$W/famfs.log" > /dev/null
+"${CLI[@]}" mount "$DEV" "$FM" --system-uuid "$W/uuid" $READERS $SPIN $MAXW --log "$W/famfs.log" > /dev/null
 "${CLI[@]}" cp "$W/data" "$FM/"
 cmp "$W/data" "$FM/data"
 "${CLI[@]}" umount "$FM"
 run_famfs() {
-  "${CLI[@]}" mount "$DEV" "$FM" --system-uuid "$W/uuid" $READERS $SPIN --log "$W/famfs.log" > /dev/null
+  "${CLI[@]}" mount "$DEV" "$FM" --system-uuid "$W/uuid" $READERS $SPIN $MAXW --log "$W/famfs.log" > /dev/null
   measure famfs-ts "$FM"
   "${CLI[@]}" umount "$FM"
 }
