@@ -12,8 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FamfsImage } from '../src/famfs/image.js';
 import { formatUuid } from '../src/famfs/uuid.js';
-import { getFmapIn } from '../src/fuse/famfs-fmap.js';
-import { checkFmapReply, famfsKernelResolve, type KernelFmap } from '../src/fuse/kernel-rules.js';
+import { famfsKernelResolve, type KernelFmap } from '../src/fuse/kernel-rules.js';
 import { Op } from '../src/fuse/opcodes.js';
 import { CreateIn, EntryOut, FallocateIn, OpenOut, WriteIn, WriteOut } from '../src/fuse/structs.js';
 import { resolve, type FileMap } from '../src/interleave/filemap.js';
@@ -67,18 +66,8 @@ function extentDevices(map: FileMap): number[] {
 }
 
 async function getFmap(m: ChildMount, flavour: KernelFlavour, nodeid: number): Promise<KernelFmap | number> {
-  const flav = FLAVOURS[flavour];
-  let buffer = 4096;
-  let retried = false;
-  for (;;) {
-    const payload = flav.fmapPayload === 8 ? getFmapIn.encode({ size: buffer }) : Buffer.alloc(0);
-    const r = await m.call(flav.getFmap!, nodeid, payload, buffer, true);
-    if (r.error !== 0) return r.error;
-    const v = checkFmapReply(r.payload, { encoding: flav.encoding!, buffer, retried });
-    if (v.kind === 'map') return v.map;
-    buffer = v.buffer;
-    retried = true;
-  }
+  const r = await m.getFmap(flavour, nodeid);
+  return 'error' in r ? r.error : r.map;
 }
 
 async function create(m: ChildMount, name: string): Promise<{ error: number; nodeid: number; fh: bigint }> {

@@ -12,10 +12,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOG_OFFSET } from '../src/famfs/constants.js';
 import { formatUuid } from '../src/famfs/uuid.js';
-import { FAMFS_EXT, FAMFS_FILE, fmapHeader, getFmapIn } from '../src/fuse/famfs-fmap.js';
+import { FAMFS_EXT, FAMFS_FILE, fmapHeader } from '../src/fuse/famfs-fmap.js';
 import { FUSE_ATTR_IOMAP, IOMAP_FLAGS_V7, IOMAP_OP, IOMAP_TYPE, iomapBeginIn, iomapConfigOut, iomapInvalMappingsOut } from '../src/fuse/iomap-wire.js';
 import {
-  checkDaxdevReply, checkFmapReply, checkIomapBegin, famfsKernelResolve, iomapAddress, type KernelFmap,
+  checkDaxdevReply, checkIomapBegin, famfsKernelResolve, iomapAddress, type KernelFmap,
 } from '../src/fuse/kernel-rules.js';
 import { Op } from '../src/fuse/opcodes.js';
 import { IOMAP_NOTIFY, IOMAP_OPCODES } from '../src/fuse/profiles/iomap.js';
@@ -63,25 +63,14 @@ afterAll(() => {
 
 /** GET_FMAP as a kernel of `flavour` would send it (dev tree: one retry), the reply judged. */
 async function getFmap(m: ChildMount, flavour: KernelFlavour, nodeid: number): Promise<{ k: KernelFmap; fileType: number } | { error: number }> {
-  const flav = FLAVOURS[flavour];
-  let buffer = 4096;
-  let retried = false;
-  for (;;) {
-    const payload = flav.fmapPayload === 8 ? getFmapIn.encode({ size: buffer }) : Buffer.alloc(0);
-    const r = await m.call(flav.getFmap!, nodeid, payload, buffer, true);
-    if (r.error !== 0) return { error: r.error };
-    const v = checkFmapReply(r.payload, { encoding: flav.encoding!, buffer, retried });
-    if (v.kind === 'map') {
-      for (const d of v.map.devices) {
-        const dx = await m.call(flav.getDaxdev!, d, Buffer.alloc(0), 280);
-        expect(dx.error).toBe(0);
-        expect(checkDaxdevReply(dx.payload, d).path).toBe(DEV);
-      }
-      return { k: v.map, fileType: fmapHeader.decode(r.payload).file_type };
-    }
-    buffer = v.buffer;
-    retried = true;
+  const r = await m.getFmap(flavour, nodeid);
+  if ('error' in r) return r;
+  for (const d of r.map.devices) {
+    const dx = await m.call(FLAVOURS[flavour].getDaxdev!, d, Buffer.alloc(0), 280);
+    expect(dx.error).toBe(0);
+    expect(checkDaxdevReply(dx.payload, d).path).toBe(DEV);
   }
+  return { k: r.map, fileType: fmapHeader.decode(r.payload).file_type };
 }
 
 async function iomapBlockSize(m: ChildMount): Promise<number> {

@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Op } from '../../src/fuse/opcodes.js';
-import { checkReplyFrame, type Reply } from '../../src/fuse/kernel-rules.js';
+import { checkFmapReply, checkReplyFrame, type KernelFmap, type Reply } from '../../src/fuse/kernel-rules.js';
+import { getFmapIn } from '../../src/fuse/famfs-fmap.js';
 import { EntryOut, InitIn, InitOut, OpenIn, OpenOut } from '../../src/fuse/structs.js';
 import { seqpacketPair, setSocketBuffers } from '../../src/sys/fuse-dev.js';
 import { FLAVOURS, KERNEL_FLAGS, PlayerChannel, type KernelFlavour } from './kernel-player.js';
@@ -99,6 +100,25 @@ export class ChildMount {
     const r = await this.call(Op.LOOKUP, parent, Buffer.from(`${name}\0`), EntryOut.size);
     if (r.error !== 0) throw new Error(`LOOKUP ${name}: ${r.error}`);
     return { nodeid: Number(EntryOut.decode(r.payload).nodeid), payload: Buffer.from(r.payload) };
+  }
+
+  /**
+   * GET_FMAP as a kernel of `flavour` sends it (the dev-tree encoding asks again with the
+   * size the first reply names), each reply judged by the kernel's rules.
+   */
+  async getFmap(flavour: KernelFlavour, nodeid: number): Promise<{ map: KernelFmap; payload: Buffer } | { error: number }> {
+    const flav = FLAVOURS[flavour];
+    let buffer = 4096;
+    let retried = false;
+    for (;;) {
+      const payload = flav.fmapPayload === 8 ? getFmapIn.encode({ size: buffer }) : Buffer.alloc(0);
+      const r = await this.call(flav.getFmap!, nodeid, payload, buffer, true);
+      if (r.error !== 0) return { error: r.error };
+      const v = checkFmapReply(r.payload, { encoding: flav.encoding!, buffer, retried });
+      if (v.kind === 'map') return { map: v.map, payload: Buffer.from(r.payload) };
+      buffer = v.buffer;
+      retried = true;
+    }
   }
 
   async open(nodeid: number, flags = 0): Promise<number> {
