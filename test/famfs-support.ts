@@ -4,6 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
+import { MappedDevice } from '../src/device/memory.js';
+import { mkfs } from '../src/famfs/mkfs.js';
 
 /** The project's shared material (DESIGN.md, references, fixtures) sits beside the checkout. */
 export const SHARED = path.resolve(__dirname, '..', '..', 'shared');
@@ -48,4 +50,16 @@ export function fixtureImage(t: TempDir, name = 'dax0.0'): string {
 /** The fixture's system UUID (superblock bytes 80..95): opening with it plays the master. */
 export function fixtureSystemUuid(): Uint8Array {
   return Uint8Array.from(fixtureHead().subarray(80, 96));
+}
+
+/** A fresh famfs image of `size` bytes (below famfs's 4 GiB minimum, as mkfs --small allows) owned by `systemUuid`. */
+export function smallImage(t: TempDir, name: string, size: number, systemUuid: Uint8Array): string {
+  const p = t.file(name, size);
+  const mem = MappedDevice.open(p, { writable: true });
+  try {
+    mkfs(mem, { devPath: p, systemUuid, allowSmall: true });
+  } finally {
+    mem.close();
+  }
+  return p;
 }

@@ -7,29 +7,16 @@ import fs from 'node:fs';
 import os from 'node:os';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MappedDevice } from '../src/device/memory.js';
 import { FamfsImage } from '../src/famfs/image.js';
-import { mkfs } from '../src/famfs/mkfs.js';
 import { fileMapShapeProblem } from '../src/famfs/log.js';
 import { ROOT_ID } from '../src/famfs/namespace.js';
 import { FamfsFileSystem, META_LOG_ID, META_SUPERBLOCK_ID } from '../src/server/famfs-fs.js';
 import { parseInterleaveParam } from '../src/server/interleave-param.js';
-import { TempDir, MiB } from './famfs-support.js';
+import { smallImage, TempDir, MiB } from './famfs-support.js';
 import { ctx, errnoOf } from './support/fs-calls.js';
 
 const E = os.constants.errno;
 const UUID = Uint8Array.from({ length: 16 }, (_, i) => i + 1);
-
-function freshImage(t: TempDir, name: string, size: number): string {
-  const p = t.file(name, size);
-  const mem = MappedDevice.open(p, { writable: true });
-  try {
-    mkfs(mem, { devPath: p, systemUuid: UUID, allowSmall: true });
-  } finally {
-    mem.close();
-  }
-  return p;
-}
 
 /** Bytes whose every 8-byte word names the write and the file position: misplacement shows. */
 function pattern(op: number, pos: number, len: number): Buffer {
@@ -56,7 +43,7 @@ describe('famfs FileSystem without a kernel', () => {
   afterAll(() => t.cleanup());
 
   it('serves .meta views, refuses what famfs cannot log, and follows the size rules', () => {
-    const dev = freshImage(t, 'rules', 256 * MiB);
+    const dev = smallImage(t, 'rules', 256 * MiB, UUID);
     const img = FamfsImage.open({ device: dev, writable: true, systemUuid: UUID });
     try {
       const f = new FamfsFileSystem(img, { device: dev });
@@ -113,7 +100,7 @@ describe('famfs FileSystem without a kernel', () => {
     const interleave = fc.array(fc.option(fc.constantFrom('nstrips=2,chunk=2M', 'nstrips=3,chunk=2M,nbuckets=6', 'nstrips=4,chunk=4M'), { nil: undefined }), { minLength: nfiles, maxLength: nfiles });
     let run = 0;
     fc.assert(fc.property(interleave, fc.array(op, { minLength: 1, maxLength: 25 }), (ileave, ops) => {
-      const dev = freshImage(t, `p${run++}`, 512 * MiB);
+      const dev = smallImage(t, `p${run++}`, 512 * MiB, UUID);
       const img = FamfsImage.open({ device: dev, writable: true, systemUuid: UUID });
       const model: Buffer[] = [];
       const ids: number[] = [];

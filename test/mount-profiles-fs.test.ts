@@ -8,16 +8,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MappedDevice } from '../src/device/memory.js';
 import { FamfsImage } from '../src/famfs/image.js';
-import { mkfs } from '../src/famfs/mkfs.js';
 import { ROOT_ID } from '../src/famfs/namespace.js';
 import { fmapRefusal } from '../src/fuse/famfs-fmap.js';
 import type { ConnectionInfo } from '../src/fuse/filesystem.js';
 import { resolveRange, type FileMap } from '../src/interleave/filemap.js';
 import { FamfsFileSystem, META_LOG_ID, META_SUPERBLOCK_ID } from '../src/server/famfs-fs.js';
 import { mappingModeOf, mapRefusal, probeMap } from '../src/server/mapping-policy.js';
-import { MiB, TempDir } from './famfs-support.js';
+import { MiB, smallImage, TempDir } from './famfs-support.js';
 import { ctx, errnoOf } from './support/fs-calls.js';
 
 const E = os.constants.errno;
@@ -64,16 +62,7 @@ describe('famfs FileSystem under a mapping profile', () => {
   });
   afterAll(() => t.cleanup());
 
-  function freshImage(): string {
-    const p = t.file(`img${run++}`, 256 * MiB);
-    const mem = MappedDevice.open(p, { writable: true });
-    try {
-      mkfs(mem, { devPath: p, systemUuid: UUID, allowSmall: true });
-    } finally {
-      mem.close();
-    }
-    return p;
-  }
+  const freshImage = (): string => smallImage(t, `img${run++}`, 256 * MiB, UUID);
 
   it('.meta files carry the famfs file types SUPERBLOCK and LOG', () => {
     const dev = freshImage();

@@ -15,7 +15,7 @@ import { formatUuid } from '../src/famfs/uuid.js';
 import { famfsKernelResolve, type KernelFmap } from '../src/fuse/kernel-rules.js';
 import { Op } from '../src/fuse/opcodes.js';
 import { CreateIn, EntryOut, FallocateIn, OpenOut, WriteIn, WriteOut } from '../src/fuse/structs.js';
-import { resolve, type FileMap } from '../src/interleave/filemap.js';
+import { resolve, runsByDaxdev, type FileMap } from '../src/interleave/filemap.js';
 import { loadLayout } from '../src/interleave/layout-yaml.js';
 import { CLI, ChildMount } from './support/mount-channel.js';
 import { FLAVOURS, play, stampOf, type KernelFlavour } from './support/kernel-player.js';
@@ -50,7 +50,7 @@ beforeAll(() => {
         img.daxdev(at.daxdev).write(at.offset, stampOf(index, pos / (2 * MiB), Buffer.alloc(16)));
       }
     });
-    expect(new Set(extentDevices(striped.map))).toEqual(new Set([0, 1]));
+    expect(new Set(runsByDaxdev(striped.map).keys())).toEqual(new Set([0, 1]));
     img.sync();
   } finally {
     img.close();
@@ -60,10 +60,6 @@ beforeAll(() => {
 afterAll(() => {
   fs.rmSync(DIR, { recursive: true, force: true });
 });
-
-function extentDevices(map: FileMap): number[] {
-  return map.extents.flatMap((e) => (e.type === 'simple' ? [e.daxdev] : e.strips.map((s) => s.daxdev)));
-}
 
 async function getFmap(m: ChildMount, flavour: KernelFlavour, nodeid: number): Promise<KernelFmap | number> {
   const r = await m.getFmap(flavour, nodeid);
