@@ -7,8 +7,10 @@
 #   1 MiB O_DIRECT sequential read and write (1 job), 4 KiB O_DIRECT random read (4 jobs).
 # Prints a table and the ratios famfs-ts / peer. Needs root, fio, gcc + libfuse3-dev; the
 # fuse-native peer is installed with npm into a temp dir (skipped with a message if that fails).
-# The three are measured in ROUNDS rounds (each round mounts them one after another) and the
-# best round of each counts, so a burst of load on a shared machine does not decide a ratio.
+# The three are measured in ROUNDS rounds (each round mounts them one after another). Two
+# summaries: each server's best round, and the median over rounds of the ratio within a round
+# (the three ran back to back, under the same load): the best-of ratio rewards whichever
+# server had the luckiest round, the paired median does not.
 #   usage: bench/datapath/run.sh [SIZE_MIB] [SECONDS_PER_JOB] [ROUNDS]
 set -euo pipefail
 SIZE_MIB=${1:-1024}
@@ -53,11 +55,8 @@ fio_pick() {
   node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const j=JSON.parse(s.slice(s.indexOf("{")));const x=j.jobs[0][process.argv[1]];if(j.jobs[0].error)throw new Error("fio error "+j.jobs[0].error);console.log((x.bw_bytes/1e6).toFixed(0)+" "+x.iops.toFixed(0))})' "$1"
 }
 
-declare -A RESULT
-best() { # key value: keep the larger
-  local old=${RESULT[$1]:-0}
-  if [ "$2" -gt "$old" ]; then RESULT[$1]=$2; fi
-}
+ROUND=0
+RESULTS=$W/results # one line per server per round: round label read-MB/s write-MB/s iops
 measure() { # label mnt
   local label=$1 mnt=$2
   # Warm: fault every page of the mapping in (first touch of /dev/shm pages is what this
@@ -68,9 +67,7 @@ measure() { # label mnt
   r=$(fio_json "$mnt" seqread --rw=read --bs=1M --numjobs=1 | fio_pick read)
   w=$(fio_json "$mnt" seqwrite --rw=write --bs=1M --numjobs=1 | fio_pick write)
   q=$(fio_json "$mnt" randread --rw=randread --bs=4k --numjobs=4 | fio_pick read)
-  best "$label.read" "${r%% *}"
-  best "$label.write" "${w%% *}"
-  best "$label.iops" "${q##* }"
+  echo "$ROUND $label ${r%% *} ${w%% *} ${q##* }" >> "$RESULTS"
   printf '  %-12s read %6s MB/s  write %6s MB/s  4k randread %8s IOPS\n' "$label" "${r%% *}" "${w%% *}" "${q##* }"
 }
 
@@ -127,28 +124,10 @@ run_fn() {
 }
 
 for round in $(seq 1 "$ROUNDS"); do
-  echo "round $round of $ROUNDS"
+  echo "round $round of $ROUNDS"; ROUND=$round
   run_famfs
   [ "$HAVE_C" = 1 ] && run_c
   [ "$HAVE_FN" = 1 ] && run_fn
 done
 echo
-printf '%-12s %12s %12s %16s   (best of %s rounds)\n' "" "1M read MB/s" "1M write MB/s" "4k randread IOPS" "$ROUNDS"
-for l in famfs-ts c-libfuse3 fuse-native; do
-  [ -n "${RESULT[$l.read]:-}" ] || continue
-  printf '%-12s %12s %12s %16s\n' "$l" "${RESULT[$l.read]}" "${RESULT[$l.write]}" "${RESULT[$l.iops]}"
-done
-
-ratio() { # a b
-  if [ -n "${2:-}" ] && [ "${2:-0}" != 0 ]; then node -e "console.log((${1}/${2}).toFixed(2)+'x')"; else echo "n/a"; fi
-}
-echo
-printf '%-28s %10s %12s %14s\n' "ratio famfs-ts / peer" "1M read" "1M write" "4k IOPS"
-for peer in c-libfuse3 fuse-native; do
-  [ -n "${RESULT[$peer.read]:-}" ] || continue
-  printf '%-28s %10s %12s %14s\n' "vs $peer" \
-    "$(ratio "${RESULT[famfs-ts.read]}" "${RESULT[$peer.read]}")" \
-    "$(ratio "${RESULT[famfs-ts.write]}" "${RESULT[$peer.write]}")" \
-    "$(ratio "${RESULT[famfs-ts.iops]}" "${RESULT[$peer.iops]}")"
-done
-echo "targets: >= 0.9x c-libfuse3 and >= 3x fuse-native at 1 MiB; >= 0.5x c-libfuse3 in 4 KiB IOPS"
+node "$ROOT/dist/bench/datapath/summary.js" "$RESULTS"

@@ -1,0 +1,67 @@
+// The datapath bench's summary (run.sh writes one line per server per round:
+// `round label readMBs writeMBs iops`). Two views of the same rounds:
+//  - each server's best round, and the ratios of those bests;
+//  - the ratio within each round (the three servers ran back to back under the same load),
+//    its median and range over the rounds.
+// A peer with one lucky round moves the first; it takes half the rounds to move the second.
+import fs from 'node:fs';
+
+const METRICS = ['read', 'write', 'iops'] as const;
+type Metric = (typeof METRICS)[number];
+type Row = Record<Metric, number>;
+const HEADS: Record<Metric, string> = { read: '1M read MB/s', write: '1M write MB/s', iops: '4k randread IOPS' };
+const TARGET: Record<string, Record<Metric, number>> = {
+  'c-libfuse3': { read: 0.9, write: 0.9, iops: 0.5 },
+  'fuse-native': { read: 3, write: 3, iops: 0 },
+};
+const OURS = 'famfs-ts';
+
+const file = process.argv[2];
+if (!file) throw new Error('usage: summary RESULTS_FILE');
+const rounds = new Map<string, Map<number, Row>>();
+for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+  const f = line.trim().split(/\s+/);
+  if (f.length !== 5) continue;
+  const [round, label, read, write, iops] = f as [string, string, string, string, string];
+  const byRound = rounds.get(label) ?? new Map<number, Row>();
+  byRound.set(Number(round), { read: Number(read), write: Number(write), iops: Number(iops) });
+  rounds.set(label, byRound);
+}
+const ours = rounds.get(OURS);
+if (!ours) throw new Error(`${file}: no ${OURS} rounds`);
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const pad = (s: string, n: number): string => s.padStart(n);
+const x = (v: number): string => `${v.toFixed(2)}x`;
+
+console.log(`${''.padEnd(12)} ${METRICS.map((m) => pad(HEADS[m], 17)).join(' ')}   (best round of ${ours.size})`);
+for (const [label, byRound] of rounds) {
+  const best = METRICS.map((m) => Math.max(...[...byRound.values()].map((r) => r[m])));
+  console.log(`${label.padEnd(12)} ${best.map((v) => pad(String(v), 17)).join(' ')}`);
+}
+
+console.log(`\n${'famfs-ts / peer'.padEnd(26)} ${METRICS.map((m) => pad(m === 'iops' ? '4k IOPS' : `1M ${m}`, 28)).join(' ')}`);
+console.log(`${''.padEnd(26)} ${METRICS.map(() => pad('best/best | median (range)', 28)).join(' ')}`);
+const misses: string[] = [];
+for (const [peer, byRound] of rounds) {
+  if (peer === OURS) continue;
+  const cells = METRICS.map((m) => {
+    const bestRatio = Math.max(...[...ours.values()].map((r) => r[m])) / Math.max(...[...byRound.values()].map((r) => r[m]));
+    const paired = [...byRound].flatMap(([round, r]) => {
+      const o = ours.get(round);
+      return o && r[m] > 0 ? [o[m] / r[m]] : [];
+    });
+    const med = median(paired);
+    const target = TARGET[peer]?.[m] ?? 0;
+    if (target > 0 && med < target) misses.push(`${m} vs ${peer}: median ${x(med)} < ${target}x`);
+    if (target > 0 && bestRatio < target) misses.push(`${m} vs ${peer}: best/best ${x(bestRatio)} < ${target}x`);
+    return pad(`${x(bestRatio)} | ${x(med)} (${x(Math.min(...paired))}-${x(Math.max(...paired))})`, 28);
+  });
+  console.log(`${`vs ${peer}`.padEnd(26)} ${cells.join(' ')}`);
+}
+console.log('\ntargets: >= 0.9x c-libfuse3 and >= 3x fuse-native at 1 MiB; >= 0.5x c-libfuse3 in 4 KiB IOPS');
+console.log(misses.length ? `missed: ${misses.join('; ')}` : 'all targets met, by both measures');
