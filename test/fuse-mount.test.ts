@@ -52,6 +52,7 @@ describeTier2('FUSE engine on a real mount (server in a child process)', () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fuse-mount-test-'));
   const mnt = path.join(tmp, 'mnt');
   const mnt2 = path.join(tmp, 'mnt2');
+  const mnt3 = path.join(tmp, 'mnt3');
   const children: ChildProcess[] = [];
   const want = patternFile(BIG);
   let server: { child: ChildProcess; stderr: () => string };
@@ -59,12 +60,13 @@ describeTier2('FUSE engine on a real mount (server in a child process)', () => {
   beforeAll(async () => {
     fs.mkdirSync(mnt);
     fs.mkdirSync(mnt2);
+    fs.mkdirSync(mnt3);
     server = await serve(mnt);
     children.push(server.child);
   });
 
   afterAll(() => {
-    for (const m of [mnt, mnt2]) {
+    for (const m of [mnt, mnt2, mnt3]) {
       if (mounted(m)) {
         try {
           unmount(m, { lazy: true });
@@ -139,5 +141,40 @@ describeTier2('FUSE engine on a real mount (server in a child process)', () => {
     unmount(mnt2);
     expect(await exited(s.child)).toBe(0);
     expect(mounted(mnt2)).toBe(false);
+  });
+
+  it('a serving thread that dies fails only the request it held; the rest serve on, then the main thread', async () => {
+    const POISON = 4 << 20;
+    const s = await serve(mnt3, ['--threads', '2', '--poison', String(POISON), '--stats']);
+    children.push(s.child);
+    const big = path.join(mnt3, 'big');
+    const readAll = (): void => {
+      const dd = run('dd', [`if=${big}`, 'bs=1M', 'iflag=direct', 'status=none']);
+      expect(dd.code, dd.err).toBe(0);
+      expect(dd.out.equals(want)).toBe(true);
+    };
+    const poisoned = () => run('dd', [`if=${big}`, 'bs=4k', `skip=${POISON / 4096}`, 'count=1', 'iflag=direct', 'status=none']);
+    readAll();
+    // Each poisoned READ ends the thread that took it: closing its clone of the channel ends
+    // the request (ECONNABORTED), not the mount.
+    for (let live = 2; live > 0; live--) {
+      const dd = poisoned();
+      expect(dd.code).not.toBe(0);
+      expect(dd.err).toMatch(/connection abort/i);
+      readAll();
+    }
+    // No thread left: the main thread reads the channel again, and its MemFs has no poison.
+    for (let i = 0; i < 50 && !/serving on the main thread/.test(s.stderr()); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(s.stderr()).toMatch(/serving thread \d exited \(code 7\); 1 left[^]*serving thread \d exited \(code 7\); 0 left/);
+    expect(s.stderr()).toMatch(/serving threads failed; serving on the main thread/);
+    const dd = poisoned();
+    expect(dd.code, dd.err).toBe(0);
+    expect(dd.out.equals(want.subarray(POISON, POISON + 4096))).toBe(true);
+    readAll();
+    s.child.kill('SIGTERM');
+    expect(await exited(s.child)).toBe(0);
+    expect(mounted(mnt3)).toBe(false);
+    const stats = JSON.parse(/fuse-child stats: (.*)/.exec(s.stderr())![1]!) as { threads: { local: number } };
+    expect(stats.threads.local).toBeGreaterThan(0);
   });
 });

@@ -84,7 +84,13 @@ export class ServingThreads {
         else if (m.kind === 'log') opts.log(m.line);
       });
       worker.on('error', (e) => opts.log(`serving thread ${index}: ${e.stack ?? e.message}`));
-      worker.on('exit', stopped);
+      worker.on('exit', (code) => {
+        // Its clone is closed in stopped(): the kernel fails the requests it had read (ECONNABORTED).
+        if (t.running && Atomics.load(this.counters, index * COUNTERS + 2) !== 1) {
+          opts.log(`serving thread ${index} exited (code ${code}); ${this.live - 1} left`);
+        }
+        stopped();
+      });
     }
   }
 

@@ -190,7 +190,7 @@ export class FuseSession {
         onRequest: (fd, msg) => this.forwarded(fd, msg),
         onStopped: (ended) => {
           if (ended || this.stopping) return this.readerStopped();
-          this.threads = undefined;
+          // Kept (stopped): its counts still report what the threads served.
           this.log('serving threads failed; serving on the main thread');
           this.delegated = false;
           this.goIdle();

@@ -1,11 +1,14 @@
 // A FUSE server process for the engine's tests and benchmark: serves MemFs at MOUNTPOINT
 // (or over /dev/fd/N). Prints "ready" once serving; unmounts on SIGTERM/SIGINT.
 //   node dist/test/support/fuse-child.js MOUNTPOINT [--big BYTES] [--readers N] [--spin MICROS]
-//     [--max-write N] [--slice BYTES] [--shm FILE] [--stats] [--debug]
+//     [--max-write N] [--slice BYTES] [--shm FILE] [--threads N --poison OFFSET] [--stats] [--debug]
 // --shm FILE serves "big" from a MAP_SHARED mapping of FILE (written with the pattern first).
 // --slice answers READs with views of at most BYTES each (many iovecs per reply).
+// --threads N serves READ of "big" on N serving threads (dying-plane.ts); a READ at --poison
+// OFFSET ends the thread that reads it.
 // SIGUSR2 makes it send INVAL_INODE(root) and INVAL_ENTRY(root, "hello.txt") notifications.
 import fs from 'node:fs';
+import { siblingModule } from '../../src/fuse/data-plane.js';
 import { FuseSession } from '../../src/fuse/session.js';
 import { mmapShared } from '../../src/sys/libc.js';
 import { MemFs, patternFile } from './fuse-memfs.js';
@@ -25,13 +28,14 @@ const memfs = new MemFs();
 memfs.addFile(1, 'hello.txt', Buffer.from('hello, fuse\n'));
 const big = Number(opt('--big') ?? 0);
 const shm = opt('--shm');
+let bigId = 0;
 if (big > 0) {
   if (shm) {
     // Serve "big" from a MAP_SHARED mapping of a /dev/shm file, as a memory device is served.
     fs.writeFileSync(shm, patternFile(big));
     const fd = fs.openSync(shm, 'r+');
-    memfs.addFile(1, 'big', mmapShared(fd, big).bytes);
-  } else memfs.addFile(1, 'big', patternFile(big));
+    bigId = memfs.addFile(1, 'big', mmapShared(fd, big).bytes);
+  } else bigId = memfs.addFile(1, 'big', patternFile(big));
 }
 const slice = Number(opt('--slice') ?? 0);
 if (slice > 0) memfs.sliceSize = slice;
@@ -40,6 +44,11 @@ const session = FuseSession.mount(mnt, memfs, {
   readers: Number(opt('--readers') ?? 1),
   spinMicros: opt('--spin') !== undefined ? Number(opt('--spin')) : undefined,
   maxWrite: opt('--max-write') ? Number(opt('--max-write')) : undefined,
+  workers: opt('--threads') ? {
+    count: Number(opt('--threads')),
+    module: siblingModule(import.meta.url, 'dying-plane'),
+    data: { nodeid: bigId, size: big, poison: Number(opt('--poison') ?? -1) },
+  } : undefined,
   debug: args.includes('--debug'),
   fsname: 'fuse-child',
   subtype: 'memfs',
@@ -55,6 +64,6 @@ process.on('SIGUSR2', () => {
 });
 process.stdout.write('ready\n');
 void session.done.then(() => {
-  if (args.includes('--stats')) process.stderr.write(`fuse-child stats: ${JSON.stringify(session.stats)}\n`);
+  if (args.includes('--stats')) process.stderr.write(`fuse-child stats: ${JSON.stringify({ ...session.stats, threads: session.threadStats() })}\n`);
   process.exit(0);
 });
