@@ -114,6 +114,8 @@ function rethrowAsFuse(e: unknown): never {
 export class FamfsFileSystem implements FileSystem {
   readonly alloc: ReservationAllocator;
   private readonly pendingById = new Map<number, PendingFile>();
+  /** Pending files not yet committed: the reservations the allocator must avoid (pendingById keeps committed ones too, for their nodeids). */
+  private readonly reserving = new Set<PendingFile>();
   private readonly pendingByDir = new Map<number, Map<string, PendingFile>>();
   /** Committed node id -> the pending nodeid the kernel already knows it by. */
   private readonly alias = new Map<number, number>();
@@ -143,7 +145,7 @@ export class FamfsFileSystem implements FileSystem {
   }
 
   private *liveReservations(): Generator<FileMap> {
-    for (const p of this.pendingById.values()) if (!p.committed && p.map) yield p.map;
+    for (const p of this.reserving) if (p.map) yield p.map;
   }
 
   // ---- hooks for the mapping protocols (GET_FMAP, IOMAP_BEGIN) ----
@@ -402,6 +404,7 @@ export class FamfsFileSystem implements FileSystem {
     this.checkExpressible(`create ${rel}`, probeMap(placement));
     const f = new PendingFile(this.nextPending++, parent, name, rel, mode & ~umask & 0o7777, ctx.uid, ctx.gid, placement);
     this.pendingById.set(f.nodeid, f);
+    this.reserving.add(f);
     let m = this.pendingByDir.get(parent.id);
     if (!m) this.pendingByDir.set(parent.id, (m = new Map()));
     m.set(name, f);
@@ -412,6 +415,7 @@ export class FamfsFileSystem implements FileSystem {
         f.reserveUnit(this.alloc);
       } catch (e) {
         this.pendingById.delete(f.nodeid);
+        this.reserving.delete(f);
         m.delete(name);
         rethrowAsFuse(e);
       }
@@ -552,6 +556,7 @@ export class FamfsFileSystem implements FileSystem {
       rethrowAsFuse(e);
     }
     f.committed = node;
+    this.reserving.delete(f);
     // The trimmed map is what the kernel may be told from now on (BPF value, cached mappings,
     // serving threads: the file is committed by now).
     this.changed(f.nodeid);
