@@ -114,7 +114,9 @@ export class FuseSession {
   private readonly limits: InitLimits;
   private threads?: ServingThreads;
   /** Serving threads read the channel; the main thread only answers what they forward. */
-  private delegated = false;
+  private get delegated(): boolean {
+    return this.threads?.running ?? false;
+  }
 
   private constructor(readonly fd: number, readonly mountpoint: string | undefined, readonly fs: FileSystem,
     private readonly opts: SessionOptions) {
@@ -192,11 +194,9 @@ export class FuseSession {
           if (ended || this.stopping) return this.readerStopped();
           // Kept (stopped): its counts still report what the threads served.
           this.log('serving threads failed; serving on the main thread');
-          this.delegated = false;
           this.goIdle();
         },
       });
-      this.delegated = true;
     } catch (e) {
       this.log(`serving threads: ${(e as Error).message}; serving on the main thread`);
     }
