@@ -1,8 +1,9 @@
 // Serving threads (session option `workers`): each worker thread reads its own clone of the
 // FUSE channel and answers the data path itself; everything else goes to the main thread.
 // The file system supplies a module that builds a DataPlane in each worker from plain data
-// (device paths, not mappings: a worker maps the devices itself) and keeps it current from
-// the messages the main thread publishes (session.publish), e.g. "nodeid 7 is this map".
+// and keeps it current from the messages the main thread publishes (session.publish), e.g.
+// "daxdev 0's windows are at these addresses" (threads view the main thread's mappings in
+// place, they map nothing themselves) and "nodeid 7 is this map".
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { RequestContext } from './filesystem.js';

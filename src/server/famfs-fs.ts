@@ -150,13 +150,13 @@ export class FamfsFileSystem implements FileSystem {
 
   // ---- hooks for the mapping protocols (GET_FMAP, IOMAP_BEGIN) ----
 
-  /** The FileMap of a regular file (pending: what has been written so far). */
   /** A committed file's path and map, which never change again (serving threads serve it). */
   committedFile(nodeid: number): { path: string; map: FileMap } | undefined {
     const n = this.inode(nodeid);
     return n?.kind === 'file' ? { path: n.node.path, map: n.node.map } : undefined;
   }
 
+  /** The FileMap of a regular file (pending: what has been written so far). */
   fileMap(nodeid: number): FileMap | undefined {
     const n = this.inode(nodeid);
     if (!n) return undefined;
