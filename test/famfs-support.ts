@@ -7,9 +7,8 @@ import zlib from 'node:zlib';
 import { MappedDevice } from '../src/device/memory.js';
 import { mkfs } from '../src/famfs/mkfs.js';
 
-/** The project's shared material (DESIGN.md, references, fixtures) sits beside the checkout. */
-export const SHARED = path.resolve(__dirname, '..', '..', 'shared');
-export const FIXTURE = path.join(SHARED, 'fixtures', 'famfs-example');
+/** The real famfs image and its tools' outputs, kept in the repository so a bare clone tests. */
+export const FIXTURE = path.resolve(__dirname, '..', 'fixtures', 'famfs-example');
 export const GiB = 1024 ** 3;
 export const MiB = 1024 ** 2;
 
