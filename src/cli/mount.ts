@@ -56,14 +56,7 @@ async function runForeground(source: string, mountpoint: string, o: MountCliOpti
     tell(`error: ${(e as Error).message}`);
     throw e;
   }
-  const stop = () => {
-    void m.close().then(() => process.exit(0), (e: unknown) => {
-      process.stderr.write(`famfs-ts mount: unmount: ${(e as Error).message}\n`);
-      process.exit(1);
-    });
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  m.stopOnSignals((code) => process.exit(code));
   await m.ready;
   tell('ready');
   if (readyFd !== undefined) fs.closeSync(readyFd);

@@ -17,11 +17,14 @@ export interface PlaneData {
 /** What the mount publishes: a daxdev to map, or a committed file the kernel opened. */
 export type PlaneUpdate =
   | { readonly kind: 'daxdev'; readonly index: number; readonly spec: DeviceSpec }
-  | { readonly kind: 'file'; readonly nodeid: number; readonly path: string; readonly map: FileMap };
+  | { readonly kind: 'file'; readonly nodeid: number; readonly path: string; readonly map: FileMap }
+  /** An open file description whose truncation was refused: its writes get EPERM (famfs-fs.ts). */
+  | { readonly kind: 'refused-fh'; readonly fh: number; readonly why: string };
 
 class FamfsDataPlane implements DataPlane {
   private readonly devices = new Map<number, DaxdevMemory>();
   private readonly files = new Map<number, { path: string; map: FileMap }>();
+  private readonly refused = new Map<number, string>();
   constructor(private readonly writable: boolean) {}
 
   private readonly dev = (index: number): DaxdevMemory => {
@@ -38,9 +41,11 @@ class FamfsDataPlane implements DataPlane {
     return readMapped(this.files.get(nodeid)!.map, this.dev, offset, size);
   }
 
-  write(_ctx: RequestContext, nodeid: number, _fh: number, offset: number, data: Buffer): number {
+  write(_ctx: RequestContext, nodeid: number, fh: number, offset: number, data: Buffer): number {
     const f = this.files.get(nodeid)!;
     if (!this.writable) throw new FuseError(os.constants.errno.EROFS, 'a famfs client is read-only');
+    const why = this.refused.get(fh);
+    if (why !== undefined) throw new FuseError(os.constants.errno.EPERM, `${why}; this open file writes nothing more`);
     return writeCommitted(f.path, f.map, this.dev, offset, data);
   }
 
@@ -48,6 +53,9 @@ class FamfsDataPlane implements DataPlane {
     const u = msg as PlaneUpdate;
     if (u.kind === 'daxdev') {
       this.devices.set(u.index, attachSpec(u.spec, this.devices.get(u.index)));
+    } else if (u.kind === 'refused-fh') {
+      // Handles are never reused (famfs-fs.ts counts them up), so the entry may stay.
+      this.refused.set(u.fh, u.why);
     } else if (u.kind === 'file') {
       // Only a file whose every daxdev this thread maps: the rest stays with the main thread.
       if ([...runsByDaxdev(u.map).keys()].every((d) => this.devices.has(d))) {

@@ -3,17 +3,25 @@
 // master only), and the `.meta` views famfs tools look for (reference famfs-format.md §7).
 //
 // Policies (README "Mounting"):
-// - A file created here is committed to the log, with its final size, at the first FLUSH
-//   (close(2)) that finds data in it; an empty file at RELEASE. Until then only the master
-//   sees it; a crash loses it alone.
+// - A file created here is committed to the log, with its final size, when the kernel
+//   releases its last open file description (RELEASE; README "What a program sees through
+//   the mount"). FLUSH commits nothing: every close(2) of a shared descriptor (a shell's
+//   children, xargs, find -exec) sends one. Until then only the master sees it; a crash
+//   loses it alone. A file that cannot be finished (a write found no space) or logged is
+//   dropped at that release, its space free again, with a log line.
 // - Committed files never grow or shrink: a write or size change past the size gets EFBIG,
-//   a truncation below it EPERM. Writes inside the size work on the master.
+//   a truncation below it EPERM, and an open file description whose truncation was refused
+//   writes nothing more (EPERM: vim writes on after a failed ftruncate). Writes inside the
+//   size work on the master.
 // - Empty files: committed with size 0 and one 2 MiB extent (famfs's logplay and fsck
 //   accept a size-0 entry; only famfs's creat refuses one).
 // - UNLINK, RMDIR, RENAME, LINK, SYMLINK and MKNOD of anything but a regular file: ENOTSUP
 //   (famfs's log has no delete, rename or link entries).
-// - chmod/chown/utimes: before commit they change what is logged; after commit they are
-//   accepted and held in this server's memory only (the log cannot record them).
+// - chmod/chown: before commit they change what is logged; after commit (and on every
+//   directory, logged at mkdir) a change gets EPERM and a log line: famfs's log has no
+//   entry that could record it. A request that changes nothing succeeds.
+// - Times: famfs logs none. An explicit time (utimes, touch -d) that differs from the
+//   reported one gets EPERM and a log line; "now" is taken by a file still being written.
 // - `user.famfs.interleave` set after the first byte was placed: EBUSY.
 // - Clients (and `--client`) are read-only; `getfattr -n user.famfs.logplay` replays the log.
 // - Under a mapping profile (famfs, fuse-iomap; mapping-policy.ts) a new file gets its size
@@ -77,6 +85,23 @@ export interface MapEvents {
   opened?(nodeid: number): void;
   /** The map of a file changed: its reservation grew or moved, or its size changed. */
   mapChanged?(nodeid: number): void;
+  /** An open file description's truncation was refused: it may write nothing more. */
+  handleRefused?(fh: number): void;
+}
+
+/** A file still being written, as the mount reports it when asked to stop. */
+export interface UnfinishedFile {
+  readonly path: string;
+  readonly size: number;
+  /** Open file descriptions the kernel still holds. */
+  readonly opens: number;
+}
+
+/** An open file description (OPEN/CREATE of a regular file until its RELEASE). */
+interface Handle {
+  readonly nodeid: number;
+  /** Set when a truncation through it was refused: writes through it get EPERM. */
+  refused?: string;
 }
 
 type Inode =
@@ -122,6 +147,8 @@ export class FamfsFileSystem implements FileSystem {
   private readonly overrides = new Map<number, AttrOverride>();
   private readonly dirInterleave = new Map<number, InterleaveParams>();
   private nextPending = PENDING_BASE;
+  private readonly handles = new Map<number, Handle>();
+  private nextFh = 1;
   private readonly startMs = Date.now();
   private readonly placement: Placement;
   readonly log: (line: string) => void;
@@ -332,7 +359,34 @@ export class FamfsFileSystem implements FileSystem {
     const when = (t: number | 'now' | undefined): number | undefined => (t === 'now' ? now : t);
     if (n.kind === 'meta-dir' || n.kind === 'meta-file') throw fuseErr('EPERM', '.meta is read-only');
     if (!this.isMaster) throw fuseErr('EROFS', 'a famfs client is read-only');
-    if (c.valid & Fattr.SIZE && c.size !== undefined) this.resize(n, c.size);
+    // Refuse before changing anything: a request is done whole or not at all.
+    const cur = this.attrOf(nodeid, n);
+    const name = n.kind === 'pending' ? n.file.path : n.kind === 'file' || n.kind === 'dir' ? n.node.path || '/' : '?';
+    const wants: string[] = [];
+    if (c.valid & Fattr.MODE && c.mode !== undefined && (c.mode & 0o7777) !== (cur.mode & 0o7777)) wants.push(`mode ${(c.mode & 0o7777).toString(8)}`);
+    if (c.valid & Fattr.UID && c.uid !== undefined && c.uid !== cur.uid) wants.push(`owner ${c.uid}`);
+    if (c.valid & Fattr.GID && c.gid !== undefined && c.gid !== cur.gid) wants.push(`group ${c.gid}`);
+    const times: string[] = [];
+    for (const [bit, t, was, what] of [[Fattr.ATIME, c.atimeMs, cur.atimeMs, 'atime'], [Fattr.MTIME, c.mtimeMs, cur.mtimeMs, 'mtime']] as const) {
+      if (!(c.valid & bit) || t === undefined) continue;
+      // famfs logs no times: "now" is what a file being written has anyway; an explicit
+      // time is kept only when it is the one already reported.
+      if (t === 'now' ? n.kind !== 'pending' : Math.abs(t - (was ?? 0)) >= 1) times.push(what);
+    }
+    if (times.length) wants.push(`${times.join(' and ')} (famfs's log records no times)`);
+    const logged = n.kind !== 'pending';
+    if (logged && wants.length) {
+      const what = n.kind === 'dir' ? 'directory' : 'file';
+      const msg = `${name}: cannot set ${wants.join(', ')}: the ${what} is in the log, which has no entry to record a change`;
+      this.log(`setattr refused: ${msg}`);
+      throw fuseErr('EPERM', msg);
+    }
+    if (!logged && times.length) {
+      const msg = `${name}: cannot set ${times.join(' and ')}: famfs's log records no times`;
+      this.log(`setattr refused: ${msg}`);
+      throw fuseErr('EPERM', msg);
+    }
+    if (c.valid & Fattr.SIZE && c.size !== undefined) this.resize(n, c.size, c.valid & Fattr.FH ? c.fh : undefined);
     if (n.kind === 'pending') {
       const f = n.file;
       if (c.valid & Fattr.MODE && c.mode !== undefined) f.mode = c.mode & 0o7777;
@@ -340,28 +394,23 @@ export class FamfsFileSystem implements FileSystem {
       if (c.valid & Fattr.GID && c.gid !== undefined) f.gid = c.gid;
       f.atimeMs = when(c.atimeMs) ?? f.atimeMs;
       f.mtimeMs = when(c.mtimeMs) ?? f.mtimeMs;
-      f.ctimeMs = now;
-    } else {
-      // Committed files and directories: the log cannot record these; keep them in memory.
-      const o = this.overrides.get(nodeid) ?? {};
-      if (c.valid & Fattr.MODE && c.mode !== undefined) o.mode = c.mode & 0o7777;
-      if (c.valid & Fattr.UID && c.uid !== undefined) o.uid = c.uid;
-      if (c.valid & Fattr.GID && c.gid !== undefined) o.gid = c.gid;
-      o.atimeMs = when(c.atimeMs) ?? o.atimeMs;
-      o.mtimeMs = when(c.mtimeMs) ?? o.mtimeMs;
-      o.ctimeMs = now;
-      this.overrides.set(nodeid, o);
+      if (wants.length || c.valid & Fattr.SIZE) f.ctimeMs = now;
     }
     return { attr: this.attrOf(nodeid, this.need(nodeid)), timeout: 1 };
   }
 
   /** truncate/ftruncate: a size given first allocates at once; committed sizes are fixed. */
-  private resize(n: Inode, size: number): void {
+  private resize(n: Inode, size: number, fh: number | undefined): void {
     if (n.kind === 'dir') throw fuseErr('EISDIR', n.node.path);
     if (n.kind === 'file') {
       if (size === n.node.size) return;
-      if (size > n.node.size) throw fuseErr('EFBIG', `${n.node.path}: famfs files cannot grow after they are committed`);
-      throw fuseErr('EPERM', `${n.node.path}: famfs files cannot shrink`);
+      const grow = size > n.node.size;
+      const msg = `${n.node.path}: truncate to ${size} bytes refused: famfs files keep the size they were committed with (${n.node.size})`;
+      this.log(msg);
+      // A program that ignores the refusal (vim) must not write a shorter content over the
+      // old one: this open file description writes nothing more.
+      if (fh !== undefined) this.refuseHandle(fh, msg);
+      throw fuseErr(grow ? 'EFBIG' : 'EPERM', msg);
     }
     if (n.kind !== 'pending') throw fuseErr('EPERM', 'read-only');
     const f = n.file;
@@ -395,10 +444,36 @@ export class FamfsFileSystem implements FileSystem {
     return rel;
   }
 
+  private refuseHandle(fh: number, why: string): void {
+    const h = this.handles.get(fh);
+    if (!h || h.refused) return;
+    h.refused = why;
+    try {
+      this.events.handleRefused?.(fh);
+    } catch (e) {
+      this.log(`refused handle ${fh}: ${(e as Error).message}`);
+    }
+  }
+
+  /** Why writes through an open file description are refused, if they are. */
+  refusal(fh: number): string | undefined {
+    return this.handles.get(fh)?.refused;
+  }
+
+  private newHandle(nodeid: number): number {
+    const fh = this.nextFh++;
+    this.handles.set(fh, { nodeid });
+    return fh;
+  }
+
   private newPending(ctx: RequestContext, parentId: number, name: string, mode: number, umask: number): PendingFile {
     if (!this.isMaster) throw fuseErr('EROFS', 'a famfs client is read-only');
     const parent = this.dirOf(parentId);
     const rel = this.checkName(parent, name);
+    // Every file being written needs a log slot at its commit: refuse now, not at the close.
+    if (this.image.header.nextIndex + this.reserving.size >= this.image.logSlots) {
+      throw fuseErr('ENOSPC', `create ${rel}: the famfs log is full (${this.image.logSlots} entries, counting the files still being written)`);
+    }
     const inherited = this.dirInterleave.get(parent.id);
     const placement: Placement = inherited ? { ...this.placement, interleave: inherited } : this.placement;
     this.checkExpressible(`create ${rel}`, probeMap(placement));
@@ -408,9 +483,10 @@ export class FamfsFileSystem implements FileSystem {
     let m = this.pendingByDir.get(parent.id);
     if (!m) this.pendingByDir.set(parent.id, (m = new Map()));
     m.set(name, f);
-    if (this.mode.kind === 'famfs') {
-      // The kernel asks GET_FMAP right after the open and needs at least one extent (§3.2):
-      // hold the unit an empty file is logged with.
+    {
+      // Hold the unit an empty file is logged with, so a full device refuses the create
+      // itself (not the close). Under famfs the kernel asks GET_FMAP right after the open
+      // and needs at least one extent (§3.2).
       try {
         f.reserveUnit(this.alloc);
       } catch (e) {
@@ -425,8 +501,9 @@ export class FamfsFileSystem implements FileSystem {
 
   create(ctx: RequestContext, parent: number, name: string, mode: number, _flags: number, umask: number): Entry & OpenReply {
     const f = this.newPending(ctx, parent, name, mode, umask);
+    f.opens++;
     this.opened(f.nodeid);
-    return { ...this.entry(f.nodeid, { kind: 'pending', file: f }), fh: f.nodeid };
+    return { ...this.entry(f.nodeid, { kind: 'pending', file: f }), fh: this.newHandle(f.nodeid) };
   }
 
   mknod(ctx: RequestContext, parent: number, name: string, mode: number, _rdev: number, umask: number): Entry {
@@ -477,14 +554,17 @@ export class FamfsFileSystem implements FileSystem {
     }
     if (writing && !this.isMaster) throw fuseErr('EROFS', 'a famfs client is read-only');
     if (n.kind === 'file' && flags & O_TRUNC && writing && n.node.size > 0) {
-      throw fuseErr('EPERM', `${n.node.path}: famfs files cannot be truncated`);
+      const msg = `${n.node.path}: open with O_TRUNC refused: famfs files keep the size they were committed with (${n.node.size})`;
+      this.log(msg);
+      throw fuseErr('EPERM', msg);
     }
     if (n.kind === 'pending' && flags & O_TRUNC && writing && n.file.size > 0) {
       n.file.size = 0;
       this.changed(nodeid);
     }
+    if (n.kind === 'pending') n.file.opens++;
     this.opened(nodeid);
-    return { fh: nodeid };
+    return { fh: this.newHandle(nodeid) };
   }
 
   read(_ctx: RequestContext, nodeid: number, _fh: number, offset: number, size: number): Buffer[] {
@@ -497,11 +577,13 @@ export class FamfsFileSystem implements FileSystem {
     return readMapped(map, this.devOf, offset, size);
   }
 
-  write(_ctx: RequestContext, nodeid: number, _fh: number, offset: number, data: Buffer, _flags: number): number {
+  write(_ctx: RequestContext, nodeid: number, fh: number, offset: number, data: Buffer, _flags: number): number {
     const n = this.need(nodeid);
     if (n.kind === 'meta-file' || n.kind === 'meta-dir') throw fuseErr('EPERM', '.meta is read-only');
     if (n.kind === 'dir') throw fuseErr('EISDIR', n.node.path);
     if (!this.isMaster) throw fuseErr('EROFS', 'a famfs client is read-only');
+    const refused = this.handles.get(fh)?.refused;
+    if (refused) throw fuseErr('EPERM', `${refused}; this open file writes nothing more`);
     if (n.kind === 'file') return writeCommitted(n.node.path, n.node.map, this.devOf, offset, data);
     const f = n.file;
     const end = offset + data.length;
@@ -513,7 +595,15 @@ export class FamfsFileSystem implements FileSystem {
       this.log(msg);
       throw fuseErr('EFBIG', msg);
     }
-    if (end > f.capacity) this.grow(f, end);
+    if (end > f.capacity || (f.placeholder && end > 0)) {
+      try {
+        this.grow(f, end);
+      } catch (e) {
+        // The file cannot be finished: it is dropped at its last release, not logged half.
+        if (e instanceof FuseError && e.errno === E.ENOSPC) f.failed ??= e.message;
+        throw e;
+      }
+    }
     if (offset > f.size) f.zero(f.size, offset, this.devOf);
     if (end > f.size) {
       f.size = end;
@@ -565,24 +655,60 @@ export class FamfsFileSystem implements FileSystem {
     this.pendingByDir.get(f.parent.id)?.delete(f.name);
   }
 
-  flush(_ctx: RequestContext, nodeid: number): void {
-    // Every close(2) flushes, including the close of a dup'd descriptor (a shell's
-    // `> file` opens, dup2s and closes before the first write): a file without data yet
-    // waits for a FLUSH with data, or for RELEASE.
-    const n = this.inode(nodeid);
-    if (n?.kind === 'pending' && n.file.size > 0) this.commit(n.file);
+  flush(): void {
+    // Every close(2) sends one, also the close of a descriptor that a child process (a
+    // shell's loop, xargs, find -exec) or a dup still shares: nothing is committed here.
   }
 
-  release(_ctx: RequestContext, nodeid: number): void {
-    // Files with data were committed at FLUSH; an empty file is committed here (size 0).
+  release(_ctx: RequestContext, nodeid: number, fh: number): void {
+    // The kernel releases an open file description when its last descriptor is closed.
+    // The file is logged when its last description goes (README "What a program sees").
+    this.handles.delete(fh);
     const n = this.inode(nodeid);
-    if (n?.kind === 'pending') {
-      try {
-        this.commit(n.file);
-      } catch {
-        // reported at FLUSH
-      }
+    if (n?.kind !== 'pending') return;
+    const f = n.file;
+    if (f.opens > 0) f.opens--;
+    if (f.opens === 0) this.finish(f);
+  }
+
+  /** Log a file no description holds any more; drop it (space free again) when it cannot be. */
+  private finish(f: PendingFile): void {
+    if (f.failed) {
+      this.drop(f, f.failed);
+      return;
     }
+    try {
+      this.commit(f);
+    } catch (e) {
+      this.drop(f, `it could not be logged: ${(e as Error).message}`);
+    }
+  }
+
+  /** Forget a file that was never logged and give its space back. */
+  private drop(f: PendingFile, why: string): void {
+    f.releaseAll(this.alloc);
+    this.reserving.delete(f);
+    this.pendingById.delete(f.nodeid);
+    this.pendingByDir.get(f.parent.id)?.delete(f.name);
+    this.log(`${f.path}: dropped, not logged (${why}); its space is free again`);
+  }
+
+  /** Files created through the mount and not yet logged. */
+  unfinished(): UnfinishedFile[] {
+    return [...this.reserving].filter((f) => !f.committed).map((f) => ({ path: f.path, size: f.size, opens: f.opens }));
+  }
+
+  /**
+   * The connection ended (unmount): no description of any file is open any more, though a
+   * RELEASE the kernel queued may never have arrived. Log what can be finished.
+   */
+  finishAll(): void {
+    for (const f of [...this.reserving]) if (!f.committed) this.finish(f);
+  }
+
+  /** The server is told to stop without waiting: drop (and log) every file not yet logged. */
+  dropAll(why: string): void {
+    for (const f of [...this.reserving]) if (!f.committed) this.drop(f, `${why}; ${f.size} bytes written, ${f.opens} open descriptions`);
   }
 
   fsync(): void {

@@ -41,6 +41,10 @@ export class PendingFile {
    * first sizing replaces it when the file is to be interleaved.
    */
   placeholder = false;
+  /** Open file descriptions of it the kernel holds (OPEN/CREATE minus RELEASE): it is committed when this reaches 0. */
+  opens = 0;
+  /** Why it can no longer be completed (a write found no space): dropped, not logged, at its last release. */
+  failed: string | undefined;
   mtimeMs = Date.now();
   ctimeMs = this.mtimeMs;
   atimeMs = this.mtimeMs;
@@ -195,6 +199,15 @@ export class PendingFile {
       }
     }
     this.map = map;
+  }
+
+  /** Give the whole reservation back (a file dropped before it was logged). */
+  releaseAll(alloc: ReservationAllocator): void {
+    for (const e of this.map?.extents ?? []) {
+      if (e.type === 'simple') alloc.release(e);
+      else for (const s of e.strips) alloc.release(s);
+    }
+    this.map = undefined;
   }
 
   /** Make a trimmed map (finalMap) the reservation: capacity = what its extents hold. */

@@ -46,14 +46,29 @@ export class ReservationAllocator {
     return this.allocator;
   }
 
+  /**
+   * famfs's allocator searches forward from where its last allocation ended, as one famfs
+   * allocation session does; space given back behind that point (a trimmed tail, a file
+   * dropped after ENOSPC) is found again by a fresh session from the current reservations.
+   */
+  private retried<T>(f: (a: Allocator) => T): T {
+    try {
+      return f(this.session());
+    } catch (e) {
+      if (!(e instanceof AllocError)) throw e;
+      this.allocator = undefined;
+      return f(this.session());
+    }
+  }
+
   /** A FileMap of at least `size` bytes (its size field is the capacity). */
   allocate(size: number, opts: AllocOptions): FileMap {
-    return this.session().alloc(size, opts);
+    return this.retried((a) => a.alloc(size, opts));
   }
 
   /** One simple extent of round_up(size, 2 MiB) on `daxdev`. */
   allocateSimple(size: number, daxdev: number): Extent {
-    return this.session().allocContiguous(size, daxdev)[0]!;
+    return this.retried((a) => a.allocContiguous(size, daxdev)[0]!);
   }
 
   /** Give back a reservation that will never be logged (copy-on-grow, trimming). */

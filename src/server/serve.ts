@@ -3,13 +3,14 @@
 // SIGINT/SIGTERM or when `famfs-ts umount` / umount(8) ends the connection.
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { FamfsImage } from '../famfs/image.js';
 import { FuseSession } from '../fuse/session.js';
 import { InitFlag } from '../fuse/opcodes.js';
 import type { AbiProfile, ProfileChooser } from '../fuse/abi.js';
 import { mappingChanged } from '../fuse/mapping-handlers.js';
 import { defaultIomapConfig, isProfileName, profileByName, PROFILE_NAMES } from '../fuse/profiles/index.js';
-import { isSocket } from '../sys/fuse-dev.js';
+import { isSocket, unmount } from '../sys/fuse-dev.js';
 import { BpfLayouts, bpfFlavorFor, type Registrar } from './bpf-layouts.js';
 import { loadLayout } from '../interleave/layout-yaml.js';
 import type { Layout } from '../interleave/layout.js';
@@ -97,7 +98,7 @@ export class FamfsMount {
 
   private constructor(readonly image: FamfsImage, readonly fs: FamfsFileSystem, readonly session: FuseSession,
     /** Settles once the kernel's INIT was answered: the mount is live. */
-    readonly ready: Promise<void>, private readonly log: (line: string) => void) {
+    readonly ready: Promise<void>, private readonly log: (line: string) => void, private readonly mountpoint: string) {
     this.done = session.done.then(() => this.afterThreads());
   }
 
@@ -172,7 +173,7 @@ export class FamfsMount {
       image.close();
       throw e;
     }
-    const m = new FamfsMount(image, famfs, session, ready, log);
+    const m = new FamfsMount(image, famfs, session, ready, log, opts.mountpoint);
     mount = m;
     const every = opts.refreshMs ?? 1000;
     if (image.role !== 'master' && every > 0) {
@@ -190,6 +191,27 @@ export class FamfsMount {
     return m;
   }
 
+  /** The FUSE connection's number in fusectl (/sys/fs/fuse/connections/N), read at INIT. */
+  private connectionId?: number;
+
+  /**
+   * Stop now, files still open: a serving thread blocked in read(2) on a detached but live
+   * connection cannot be joined, so process.exit would wait for it. fusectl's abort ends the
+   * connection (the readers get ENODEV); without fusectl the process ends itself with SIGKILL.
+   */
+  private abortConnection(): void {
+    if (this.connectionId !== undefined) {
+      try {
+        fs.writeFileSync(`/sys/fs/fuse/connections/${this.connectionId}/abort`, '1');
+        return;
+      } catch {
+        // fusectl not mounted
+      }
+    }
+    this.log('ending the process at once (SIGKILL): its serving threads wait on a connection that is still open');
+    process.kill(process.pid, 'SIGKILL');
+  }
+
   /** BPF resolver registration, when `--bpf` got one. */
   bpf?: BpfLayouts;
 
@@ -199,6 +221,7 @@ export class FamfsMount {
     const abi = this.session.dispatcher.abi;
     if (!conn || !abi) return;
     const socket = isSocket(this.session.fd);
+    if (!socket) this.connectionId = fuseConnectionId(opts.mountpoint);
     const inval = abi.notify.IOMAP_INVAL_MAPPINGS;
     const iomap = this.fs.mode.kind === 'iomap' && inval !== undefined;
     if (iomap) {
@@ -214,6 +237,8 @@ export class FamfsMount {
       bpf?.fill(n);
       this.publish(n);
     };
+    // Published before the SETATTR reply, so the thread reading the next WRITE has it.
+    this.fs.events.handleRefused = (fh) => this.session.publish({ kind: 'refused-fh', fh, why: this.fs.refusal(fh) ?? 'a truncation was refused' } satisfies PlaneUpdate);
     this.fs.events.mapChanged = (n) => {
       this.publish(n);
       // The kernel may hold cached mappings of the old reservation (UPSERT at OPEN, or
@@ -250,8 +275,53 @@ export class FamfsMount {
 
   /** Unmount (lazily if busy) and close the image. Safe to call twice. */
   close(): Promise<void> {
-    this.closing ??= this.session.close().then(() => this.afterThreads());
+    this.closing ??= this.waitForWriters().then(() => this.session.close()).then(() => this.afterThreads());
     return this.closing;
+  }
+
+  /**
+   * Files still being written are logged at their last close: detach the mount (no new
+   * opens) and wait for the connection to end, which the kernel does once the last open
+   * file is closed. A second signal (stopOnSignals) drops them instead.
+   */
+  private async waitForWriters(): Promise<void> {
+    if (!this.fs.unfinished().some((f) => f.opens > 0) || isChannelPath(this.mountpoint)) return;
+    try {
+      unmount(this.mountpoint, { lazy: true });
+    } catch (e) {
+      this.log(`lazy unmount of ${this.mountpoint}: ${(e as Error).message}`);
+      return;
+    }
+    await this.session.done;
+  }
+
+  /**
+   * SIGINT/SIGTERM: the first unmounts once no file is being written, naming the files it
+   * waits for; a second drops them (one log line each) and exits at once.
+   */
+  stopOnSignals(exit: (code: number) => void): void {
+    let signals = 0;
+    const onSignal = (sig: NodeJS.Signals): void => {
+      signals++;
+      if (signals === 1) {
+        const open = this.fs.unfinished().filter((f) => f.opens > 0);
+        if (open.length > 0) {
+          const list = open.map((f) => `${f.path} (${f.size} bytes so far)`).join(', ');
+          this.log(`${sig}: waiting for ${open.length} file${open.length > 1 ? 's' : ''} still being written, logged at their last close: ${list}; ` +
+            `send ${sig} again to stop now and drop ${open.length > 1 ? 'them' : 'it'}`);
+        }
+        void this.close().then(() => exit(0), (e: unknown) => {
+          this.log(`unmount: ${(e as Error).message}`);
+          exit(1);
+        });
+        return;
+      }
+      this.fs.dropAll(`${sig} received a second time before the file was closed`);
+      this.abortConnection();
+      exit(1);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
   }
 
   /** The serving threads view the image's mappings: unmap only once they are gone. */
@@ -271,9 +341,34 @@ export class FamfsMount {
     this.bpf?.close();
     this.bpf = undefined;
     try {
+      // No file is open once the connection is gone; a RELEASE the kernel had queued at
+      // unmount may never have been read: log those files now.
+      if (this.fs.isMaster) this.fs.finishAll();
+    } catch (e) {
+      this.log(`close: ${(e as Error).message}`);
+    }
+    try {
       this.image.close();
     } catch (e) {
       this.log(`close: ${(e as Error).message}`);
     }
   }
+}
+
+/** The device number of the FUSE mount at `mountpoint` (its fusectl name), from mountinfo. */
+function fuseConnectionId(mountpoint: string): number | undefined {
+  const want = path.resolve(mountpoint);
+  let id: number | undefined;
+  try {
+    for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+      const f = line.split(' ');
+      // mountinfo escapes spaces and friends as octal; the last mount at the path wins.
+      const at = f[4]?.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
+      const dev = f[2]?.split(':');
+      if (at === want && dev?.length === 2) id = Number(dev[0]) * 2 ** 20 + Number(dev[1]);
+    }
+  } catch {
+    return undefined;
+  }
+  return id;
 }

@@ -52,8 +52,11 @@ describe('famfs FileSystem without a kernel', () => {
       expect(readAll(f, META_LOG_ID, img.logLen).subarray(0, 48).equals(img.logBytes.subarray(0, 48))).toBe(true);
       expect(errnoOf(() => f.open(ctx, META_LOG_ID, 1))).toBe(E.EPERM);
       const c = f.create(ctx, ROOT_ID, 'a', 0o100644, 0, 0o022);
-      expect(f.write(ctx, c.nodeid, 0, 0, Buffer.from('hello'), 0)).toBe(5);
-      f.flush(ctx, c.nodeid);
+      expect(f.write(ctx, c.nodeid, c.fh, 0, Buffer.from('hello'), 0)).toBe(5);
+      // FLUSH (every close(2), also of a shared descriptor) commits nothing; the last RELEASE does.
+      f.flush();
+      expect(img.lookup('a')).toBeUndefined();
+      f.release(ctx, c.nodeid, c.fh);
       expect(img.lookup('a')?.kind).toBe('file');
       expect(errnoOf(() => f.write(ctx, c.nodeid, 0, 5, Buffer.from('x'), 0))).toBe(E.EFBIG);
       expect(errnoOf(() => f.setattr(ctx, c.nodeid, { valid: 8, size: 2 }))).toBe(E.EPERM);
@@ -65,9 +68,9 @@ describe('famfs FileSystem without a kernel', () => {
       expect(errnoOf(() => f.create(ctx, ROOT_ID, 'x'.repeat(80), 0o100644, 0, 0))).toBe(E.ENAMETOOLONG);
       // Empty file: committed at RELEASE with size 0 and one 2 MiB extent.
       const e = f.create(ctx, ROOT_ID, 'empty', 0o100644, 0, 0);
-      f.flush(ctx, e.nodeid);
+      f.flush();
       expect(img.lookup('empty')).toBeUndefined();
-      f.release(ctx, e.nodeid);
+      f.release(ctx, e.nodeid, e.fh);
       const n = img.lookup('empty');
       expect(n?.kind === 'file' && n.size === 0 && n.map.extents.length === 1).toBe(true);
       // Interleave xattr after the first byte: EBUSY; bad text: EINVAL.
@@ -104,11 +107,13 @@ describe('famfs FileSystem without a kernel', () => {
       const img = FamfsImage.open({ device: dev, writable: true, systemUuid: UUID });
       const model: Buffer[] = [];
       const ids: number[] = [];
+      const fhs: number[] = [];
       try {
         const f = new FamfsFileSystem(img, { device: dev });
         for (let i = 0; i < nfiles; i++) {
           const e = f.create(ctx, ROOT_ID, `f${i}`, 0o100644, 0, 0);
           ids.push(e.nodeid);
+          fhs.push(e.fh);
           model.push(Buffer.alloc(0));
           if (ileave[i]) f.setxattr(ctx, e.nodeid, 'user.famfs.interleave', Buffer.from(ileave[i]!), 0);
         }
@@ -117,8 +122,10 @@ describe('famfs FileSystem without a kernel', () => {
           const id = ids[o.file]!;
           const cur = model[o.file]!;
           if (o.kind === 'close') {
-            f.flush(ctx, id);
-            if (cur.length > 0) committed.add(o.file);
+            // The only description is released: the file is logged, empty or not.
+            f.flush();
+            if (!committed.has(o.file)) f.release(ctx, id, fhs[o.file]!);
+            committed.add(o.file);
           } else if (o.kind === 'truncate') {
             const err = errnoOf(() => f.setattr(ctx, id, { valid: 8, size: o.size }));
             if (!committed.has(o.file)) {
@@ -148,7 +155,7 @@ describe('famfs FileSystem without a kernel', () => {
         });
         for (let i = 0; i < nfiles; i++) {
           expect(readAll(f, ids[i]!, model[i]!.length).equals(model[i]!)).toBe(true);
-          f.release(ctx, ids[i]!);
+          if (!committed.has(i)) f.release(ctx, ids[i]!, fhs[i]!);
         }
       } finally {
         img.close();

@@ -156,8 +156,8 @@ describe('famfs FileSystem under a mapping profile', () => {
                 model[o.file] = m;
               }
             } else {
-              f.flush(ctx, id);
-              f.release(ctx, id);
+              f.flush();
+              f.release(ctx, id, id);
               committed[o.file] = true;
             }
             const map = f.fileMap(id)!;
