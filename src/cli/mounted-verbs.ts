@@ -31,6 +31,36 @@ export function isInFamfsMount(p: string): boolean {
   }
 }
 
+/** Mount points of famfs-ts mounts, from mountinfo (octal escapes undone). */
+function famfsMountPoints(): string[] {
+  const out: string[] = [];
+  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const [pre, post] = line.split(' - ');
+    if (!pre || post?.split(' ')[0] !== 'fuse.famfs-ts') continue;
+    const at = pre.split(' ')[4];
+    if (at) out.push(at.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))));
+  }
+  return out;
+}
+
+/**
+ * A path given inside a famfs-ts mount must stay inside it: `..` is resolved by the kernel,
+ * so `MNT/a/../../x` would otherwise act on the host (famfs refuses paths that leave it).
+ */
+export function assertInsideMount(given: string): void {
+  const parts = given.split('/');
+  const up = parts.indexOf('..');
+  if (up < 0) return;
+  const literal = path.resolve(parts.slice(0, up).join('/') || '/');
+  const mounts = famfsMountPoints().filter((m) => literal === m || literal.startsWith(`${m}/`)).sort((a, b) => b.length - a.length);
+  const mnt = mounts[0];
+  if (mnt === undefined) return;
+  const r = path.resolve(given);
+  if (r !== mnt && !r.startsWith(`${mnt}/`)) {
+    throw new Error(`${given}: '..' leads out of the famfs file system mounted at ${mnt} (to ${r}); famfs paths stay inside it`);
+  }
+}
+
 function openNew(file: string, size: number, o: MountedCreateOptions): number {
   const fd = fs.openSync(file, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY, o.mode ?? 0o644);
   try {
@@ -48,6 +78,7 @@ function openNew(file: string, size: number, o: MountedCreateOptions): number {
 
 /** famfs creat on a mounted path: allocate `size` bytes, optionally fill with famfs test data. */
 export function creatMounted(file: string, size: number, o: MountedCreateOptions & { seed?: number }): void {
+  assertInsideMount(file);
   const fd = openNew(file, size, o);
   try {
     if (o.seed !== undefined) {
@@ -66,6 +97,7 @@ export function creatMounted(file: string, size: number, o: MountedCreateOptions
 
 /** famfs cp into a mount: size first, then the data; empty sources are skipped like famfs. */
 export function cpMounted(srcs: readonly string[], dest: string, o: MountedCreateOptions & { recursive?: boolean; verbose?: boolean }): number {
+  assertInsideMount(dest);
   const destIsDir = fs.existsSync(dest) && fs.statSync(dest).isDirectory();
   if (srcs.length > 1 && !destIsDir) throw new Error(`famfs cp: destination ${dest} is not a directory`);
   let out = -1;
@@ -88,5 +120,6 @@ export function cpMounted(srcs: readonly string[], dest: string, o: MountedCreat
 }
 
 export function mkdirMounted(dir: string, o: { parents?: boolean; mode?: number }): void {
+  assertInsideMount(dir);
   fs.mkdirSync(dir, { recursive: !!o.parents, mode: o.mode ?? 0o755 });
 }

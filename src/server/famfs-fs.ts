@@ -439,7 +439,12 @@ export class FamfsFileSystem implements FileSystem {
   private checkName(parent: DirNode, name: string): string {
     if (name === '.meta' && parent.id === ROOT_ID) throw fuseErr('EEXIST', '.meta');
     const rel = joinPath(parent.path, name);
-    if (Buffer.byteLength(rel) > MAX_PATHLEN - 1) throw fuseErr('ENAMETOOLONG', `${rel}: famfs paths are shorter than ${MAX_PATHLEN} bytes`);
+    if (Buffer.byteLength(rel) > MAX_PATHLEN - 1) {
+      // famfs's log entry holds the relative path in FAMFS_MAX_PATHLEN bytes, NUL included (famfs-format.md §3.3).
+      const msg = `${rel}: ${Buffer.byteLength(rel)} bytes; a famfs path (relative to the mount) is at most ${MAX_PATHLEN - 1} bytes`;
+      this.log(`create refused: ${msg}`);
+      throw fuseErr('ENAMETOOLONG', msg);
+    }
     if (parent.children.has(name) || this.pendingByDir.get(parent.id)?.has(name)) throw fuseErr('EEXIST', rel);
     return rel;
   }

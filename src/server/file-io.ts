@@ -25,14 +25,14 @@ export function writeMapped(map: FileMap, dev: DaxdevLookup, offset: number, dat
 }
 
 /**
- * A write to a committed file: famfs files never grow, so a write at or past the size gets
- * EFBIG and one running past it is cut short there. Returns the bytes written.
+ * A write to a committed file: famfs files never grow, so a write that would end past the
+ * size gets EFBIG whole, nothing written (a rewriter with longer content, rsync --inplace,
+ * fails at its first write past the end, not after storing the part that fits).
  */
 export function writeCommitted(name: string, map: FileMap, dev: DaxdevLookup, offset: number, data: Buffer): number {
-  if (offset >= map.size && data.length > 0) {
-    throw new FuseError(os.constants.errno.EFBIG, `${name}: famfs files cannot grow after they are committed (size ${map.size})`);
+  if (offset + data.length > map.size) {
+    throw new FuseError(os.constants.errno.EFBIG, `${name}: a write of ${data.length} bytes at ${offset} would end past the size ${map.size}: famfs files cannot grow after they are committed`);
   }
-  const len = Math.max(0, Math.min(data.length, map.size - offset));
-  writeMapped(map, dev, offset, data.subarray(0, len));
-  return len;
+  writeMapped(map, dev, offset, data);
+  return data.length;
 }
