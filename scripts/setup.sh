@@ -5,7 +5,8 @@
 # `--bench` adds what the benchmarks' peers are built with (clang, gcc, libfuse3-dev, libfuse2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-pkgs=(fuse3 fio bpftool rsync)
+# vim, perl, attr, rsync, tar: the programs test/mount/everyday-tools.test.ts drives through a mount.
+pkgs=(fuse3 fio bpftool rsync vim perl attr tar)
 [ "${1:-}" = --bench ] && pkgs+=(clang llvm gcc pkg-config libfuse3-dev libfuse2)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
