@@ -20,7 +20,7 @@ import {
 import { Op } from '../../src/fuse/opcodes.js';
 import { IOMAP_NOTIFY, IOMAP_OPCODES } from '../../src/fuse/profiles/iomap.js';
 import {
-  Attr as AttrStruct, CreateIn, Dirent, DIRENTPLUS_DIRENT_OFFSET, ENTRY_OUT_ATTR_OFFSET, EntryOut, FallocateIn, FlushIn, OpenOut, ReadIn, SETXATTR_IN_COMPAT_SIZE, WriteIn, WriteOut,
+  Attr as AttrStruct, CreateIn, Dirent, DIRENTPLUS_DIRENT_OFFSET, ENTRY_OUT_ATTR_OFFSET, EntryOut, FallocateIn, FlushIn, ReleaseIn, OpenOut, ReadIn, SETXATTR_IN_COMPAT_SIZE, WriteIn, WriteOut,
 } from '../../src/fuse/structs.js';
 import { ChildMount } from '../support/mount-channel.js';
 import { makeStampedImage, stripedOpts, type StampedFile } from '../support/stamped-image.js';
@@ -206,8 +206,11 @@ async function createdFile(m: ChildMount, flavour: KernelFlavour, maxWrite: numb
     }
   };
   await check(false);
+  // FLUSH (every close) commits nothing; the RELEASE of the only open file description does.
   const fl = await m.call(Op.FLUSH, nodeid, FlushIn.encode({ fh }), 0);
   expect(fl.error).toBe(0);
+  const rl = await m.call(Op.RELEASE, nodeid, ReleaseIn.encode({ fh, flags: 0, release_flags: 0, lock_owner: 0n }), 0);
+  expect(rl.error).toBe(0);
   await check(true);
   if (kind === 'iomap') {
     // After commit the size is fixed: writes inside it overwrite in place, past it EFBIG.
