@@ -521,6 +521,10 @@ export class FamfsFileSystem implements FileSystem {
     if (!this.isMaster) throw fuseErr('EROFS', 'a famfs client is read-only');
     const dir = this.dirOf(parent);
     const rel = this.checkName(dir, name);
+    // The last log slots belong to the files being written (each needs one at its close).
+    if (this.image.header.nextIndex + this.reserving.size >= this.image.logSlots) {
+      throw fuseErr('ENOSPC', `mkdir ${rel}: the famfs log is full (${this.image.logSlots} entries, counting the files still being written)`);
+    }
     let node: DirNode;
     try {
       node = this.image.mkdir(rel, { mode: mode & ~umask & 0o7777, uid: ctx.uid, gid: ctx.gid });
