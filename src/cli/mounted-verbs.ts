@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { InterleaveParams } from '../famfs/alloc.js';
+import { MAX_PATHLEN } from '../famfs/constants.js';
 import { FamfsRandom } from '../famfs/prng.js';
 import { getXattr, setXattr } from '../sys/xattr.js';
 import { formatInterleaveParam, INTERLEAVE_XATTR } from '../server/interleave-param.js';
@@ -43,21 +44,32 @@ function famfsMountPoints(): string[] {
   return out;
 }
 
+/** The famfs-ts mount holding absolute path `p` (the longest mount point above it). */
+function mountOf(p: string, mounts: readonly string[]): string | undefined {
+  return mounts.filter((m) => p === m || p.startsWith(`${m}/`)).sort((a, b) => b.length - a.length)[0];
+}
+
 /**
  * A path given inside a famfs-ts mount must stay inside it: `..` is resolved by the kernel,
  * so `MNT/a/../../x` would otherwise act on the host (famfs refuses paths that leave it).
+ * `/.meta` is famfs's, and a path is at most 79 bytes from the mount's root (the log entry's
+ * relpath field, famfs-format.md §3.3): refused here with the reason, before any call.
  */
 export function assertInsideMount(given: string): void {
+  const mounts = famfsMountPoints();
   const parts = given.split('/');
   const up = parts.indexOf('..');
-  if (up < 0) return;
-  const literal = path.resolve(parts.slice(0, up).join('/') || '/');
-  const mounts = famfsMountPoints().filter((m) => literal === m || literal.startsWith(`${m}/`)).sort((a, b) => b.length - a.length);
-  const mnt = mounts[0];
+  const literal = path.resolve(up < 0 ? given : parts.slice(0, up).join('/') || '/');
+  const mnt = mountOf(literal, mounts);
   if (mnt === undefined) return;
   const r = path.resolve(given);
   if (r !== mnt && !r.startsWith(`${mnt}/`)) {
     throw new Error(`${given}: '..' leads out of the famfs file system mounted at ${mnt} (to ${r}); famfs paths stay inside it`);
+  }
+  const rel = path.relative(mnt, r);
+  if (rel === '.meta' || rel.startsWith('.meta/')) throw new Error(`${given}: /.meta is reserved for famfs's superblock and log files`);
+  if (Buffer.byteLength(rel) > MAX_PATHLEN - 1) {
+    throw new Error(`${given}: the path in the file system (${rel}) is ${Buffer.byteLength(rel)} bytes; famfs allows at most ${MAX_PATHLEN - 1}`);
   }
 }
 

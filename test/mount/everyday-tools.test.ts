@@ -241,6 +241,12 @@ describeTier2('everyday tools through a famfs-ts mount', mountUnavailable, () =>
     const long = 'n'.repeat(80);
     expect(sh(`echo x > ${M(long)}`).stderr).toMatch(/File name too long/);
     expect(master.log()).toMatch(/at most 79 bytes/);
+    const meta = cli(['creat', '-s', '1M', M('.meta')]);
+    expect(meta.status).not.toBe(0);
+    expect(meta.stderr).toMatch(/\/\.meta is reserved/);
+    const longCreat = cli(['creat', '-s', '1M', M(long)]);
+    expect(longCreat.status).not.toBe(0);
+    expect(longCreat.stderr).toMatch(/is 80 bytes; famfs allows at most 79/);
     const up = cli(['mkdir', '-p', `${mnt}/up/../../..`]);
     expect(up.status).not.toBe(0);
     expect(up.stderr).toMatch(/'\.\.' leads out of the famfs file system/);
