@@ -120,6 +120,8 @@ describeTier2('everyday tools through a famfs-ts mount', mountUnavailable, () =>
     // not a terminal); cq ends it with a non-zero status, as a person would.
     expect(sh(`vim -es -n -c 'normal! ihello vim' -c wq -c cq ${M('vim-new')} < /dev/null`).status).toBe(0);
     expectFile('vim-new', 'hello vim\n');
+    expect(sh(`vim -es --cmd 'set directory=/tmp//' -c 'normal! ihello again' -c wq -c cq ${M('vim-dir')} < /dev/null`).status).toBe(0);
+    expectFile('vim-dir', 'hello again\n');
     await committed('vim-short', 'this line is long\n');
     await committed('vim-same', 'this line is long\n');
     // vim opens without O_TRUNC, calls ftruncate(0) and writes on when that fails: the
