@@ -267,7 +267,7 @@ export type DecodedExtent =
 
 /**
  * Decode a complete message. Throws FmapError naming the byte offset when the message is
- * shorter than its own counts say; semantic checks are the kernel's (kernel-rules.ts).
+ * shorter than its own counts say; semantic checks are the kernel's (test/support/kernel-rules.ts).
  */
 export function decodeFmap(msg: Uint8Array): DecodedFmap {
   const need = (at: number, n: number, what: string) => {

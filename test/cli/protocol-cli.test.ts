@@ -4,7 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkFmapReply, checkIomapBegin, famfsKernelResolve } from '../../src/fuse/kernel-rules.js';
+import { checkFmapReply, checkIomapBegin, famfsKernelResolve } from '../support/kernel-rules.js';
 import { IOMAP_FLAGS_V7 } from '../../src/fuse/iomap-wire.js';
 
 // `famfs-ts fmap` / `famfs-ts iomap` against the image the real famfs tools wrote

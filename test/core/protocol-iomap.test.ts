@@ -5,7 +5,7 @@ import {
   iomapConfigOut, iomapConfigReply, iomapInvalMappingsOut, iomapIo, IomapError, iomapUpsertMappingsOut, invalPayload,
   upsertPayloads, type IomapGeometry,
 } from '../../src/fuse/iomap-wire.js';
-import { checkIomapBegin, iomapAddress, KernelRejection, type IomapRules } from '../../src/fuse/kernel-rules.js';
+import { checkIomapBegin, iomapAddress, KernelRejection, type IomapRules } from '../support/kernel-rules.js';
 import { ALLOC, MiB, randomFileMap, Rng } from '../support/kernel-player-maps.js';
 
 const TiB = 2 ** 40;

@@ -16,7 +16,7 @@ import { FAMFS_EXT, FAMFS_FILE, fmapHeader } from '../../src/fuse/famfs-fmap.js'
 import { FUSE_ATTR_IOMAP, IOMAP_FLAGS_V7, IOMAP_OP, IOMAP_TYPE, iomapBeginIn, iomapConfigOut, iomapInvalMappingsOut } from '../../src/fuse/iomap-wire.js';
 import {
   checkDaxdevReply, checkIomapBegin, famfsKernelResolve, iomapAddress, type KernelFmap,
-} from '../../src/fuse/kernel-rules.js';
+} from '../support/kernel-rules.js';
 import { Op } from '../../src/fuse/opcodes.js';
 import { IOMAP_NOTIFY, IOMAP_OPCODES } from '../../src/fuse/profiles/iomap.js';
 import {

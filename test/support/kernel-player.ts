@@ -3,7 +3,7 @@
 // kernel speaks neither fuse-iomap nor famfs-over-FUSE, so the player stands in for one:
 // it sends INIT offering a kernel flavour's flags, LOOKUP/OPEN, then IOMAP_BEGIN or
 // GET_FMAP/GET_DAXDEV for random files and positions, judges every reply with the
-// kernel's rules (src/fuse/kernel-rules.ts), re-derives each address with the kernel's
+// kernel's rules (test/support/kernel-rules.ts), re-derives each address with the kernel's
 // arithmetic and reads the stamp the test wrote at that address in the device file.
 //
 // Device cookies: on this channel the server cannot issue FUSE_DEV_IOC_BACKING_OPEN, so it
@@ -26,12 +26,12 @@ import {
 import {
   checkDaxdevReply, checkFmapReply, checkIomapBegin, checkReplyFrame, famfsKernelResolve, iomapAddress, KernelRejection,
   type KernelFmap, type Reply,
-} from '../../src/fuse/kernel-rules.js';
+} from './kernel-rules.js';
 import { playerCookie, type MappingSource } from '../../src/fuse/mapping-handlers.js';
 import { FAMFS_FORK, FAMFS_V10 } from '../../src/fuse/profiles/famfs.js';
 import { IOMAP_NOTIFY, IOMAP_OPCODES } from '../../src/fuse/profiles/iomap.js';
 import { defaultIomapConfig, profileByName, type ProfileName } from '../../src/fuse/profiles/index.js';
-import { seqpacketPair, setSocketBuffers } from '../../src/sys/fuse-dev.js';
+import { seqpacketPair, setSocketBuffers } from './sockets.js';
 import { ALLOC, randomFileMap, Rng, type MapShape } from './kernel-player-maps.js';
 
 // ---------------------------------------------------------------------------------------
