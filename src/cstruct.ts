@@ -5,6 +5,7 @@
 // Integers up to 32 bits decode to numbers; u64/s64 decode to numbers in the safe range
 // (the core works in JS numbers, exact to 2^53) and the decoder throws past it, unless
 // the field is declared 'u64big', which keeps the raw BigInt (wire fields like flags).
+import { InvalidError } from './errno.js';
 
 export type FieldType =
   | 'u8' | 'u16' | 'u32' | 's32' | 'u64' | 's64' | 'u64big'
@@ -38,7 +39,7 @@ export function fieldSize(t: FieldType): number {
   }
 }
 
-export class StructError extends Error {}
+export class StructError extends InvalidError {}
 
 export interface CStruct<F extends Fields> {
   readonly name: string;

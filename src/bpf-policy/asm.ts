@@ -5,12 +5,13 @@ import {
   ALU_OP, CALL_HELPER, CALL_KFUNC, CLASS, JMP_OP, MODE, PSEUDO_MAP_FD, SIZE, SRC_K, SRC_X,
   type AluOp, type CondOp, type Insn, type Size,
 } from './isa.js';
+import { InvalidError } from '../errno.js';
 
 export type Reg = 'r0' | 'r1' | 'r2' | 'r3' | 'r4' | 'r5' | 'r6' | 'r7' | 'r8' | 'r9' | 'r10';
 /** An operand: a register, or an immediate that must fit s32. */
 export type Operand = Reg | number;
 
-export class AsmError extends Error {}
+export class AsmError extends InvalidError {}
 
 const S32_MIN = -0x80000000;
 const S32_MAX = 0x7fffffff;

@@ -1,6 +1,7 @@
 // The eBPF instruction set subset famfs-ts emits (RFC 9669; reference bpf-tooling.md §1).
 // One instruction is 8 bytes: opcode, dst|src<<4, s16 offset, s32 immediate, little-endian.
 // `lddw` takes two slots; the second slot has opcode 0 and carries the high 32 bits.
+import { InvalidError } from '../errno.js';
 
 /** Instruction classes (low 3 bits of the opcode), §1.1. */
 export const CLASS = { LD: 0, LDX: 1, ST: 2, STX: 3, ALU: 4, JMP: 5, JMP32: 6, ALU64: 7 } as const;
@@ -48,7 +49,7 @@ export interface Insn {
   readonly imm: number;
 }
 
-export class BpfEncodingError extends Error {}
+export class BpfEncodingError extends InvalidError {}
 
 export function opClass(code: number): number {
   return code & 0x07;

@@ -5,6 +5,7 @@ import { iomapIo as FuseIomapIo } from '../fuse/iomap-wire.js';
 import { Asm } from './asm.js';
 import { CORE_REG, STATUS, type ResolverCore } from './core.js';
 import { defineStruct } from '../cstruct.js';
+import { InvalidError } from '../errno.js';
 
 export type ShellName = 'syscall' | 'fuse_bpf_ops' | 'fuse_iomap_bpf_ops' | 'bpf_dummy_ops';
 export const SHELL_NAMES: readonly ShellName[] = ['syscall', 'fuse_bpf_ops', 'fuse_iomap_bpf_ops', 'bpf_dummy_ops'];
@@ -102,7 +103,7 @@ export interface ShellOptions {
   readonly devCookieBase?: number;
 }
 
-export class ShellError extends Error {}
+export class ShellError extends InvalidError {}
 
 /** Wrap `core` in `shell`; returns the assembler holding the whole program. */
 export function wrap(core: ResolverCore, shell: ShellName, opts: ShellOptions = {}): Asm {

@@ -24,6 +24,7 @@ import { systemUuid, SYSTEM_UUID_FILE } from '../famfs/host.js';
 import type { FileNode, Node } from '../famfs/namespace.js';
 import type { InterleaveParams } from '../famfs/alloc.js';
 import { LOG_LEN, MIN_DEVICE_SIZE } from '../famfs/constants.js';
+import { MAX_STRIPS } from '../interleave/famfs-limits.js';
 
 /** A command-line error with famfs's exit status. */
 class CliError extends Error {
@@ -188,7 +189,7 @@ function policyDefaults(img: FamfsImage): { interleave?: InterleaveParams; daxde
 function interleaveOf(o: { nstrips?: string; nbuckets?: string; chunksize?: string }): InterleaveParams | undefined {
   if (o.nstrips === undefined && o.nbuckets === undefined && o.chunksize === undefined) return undefined;
   const nstrips = o.nstrips === undefined ? 0 : num('-N', o.nstrips);
-  if (nstrips > 16) throw new CliError(`famfs creat: nstrips (${nstrips}) must be <= 16`, 22);
+  if (nstrips > MAX_STRIPS) throw new CliError(`famfs creat: nstrips (${nstrips}) must be <= ${MAX_STRIPS}`, 22);
   // creat and cp initialise chunk_size to 2 MiB (src/famfs_cli.c).
   return { nstrips, nbuckets: o.nbuckets === undefined ? 0 : num('-B', o.nbuckets), chunkSize: o.chunksize === undefined ? 2 * 1024 * 1024 : bytes('-C', o.chunksize) };
 }

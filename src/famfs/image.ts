@@ -147,7 +147,7 @@ export class FamfsImage {
       try {
         img = new FamfsImage(source, sb, role, writable, devices, opts.layout, lockFd, log, isView);
       } catch (e) {
-        if (e instanceof LogError) throw new ImageError(`${source}: ${e.message}`, 'EINVAL');
+        if (e instanceof LogError) throw new ImageError(`${source}: ${e.message}`, 'EINVAL', { cause: e });
         throw e;
       }
       img.attachSecondaries();
@@ -330,7 +330,7 @@ export class FamfsImage {
     try {
       map = alloc.alloc(size, opts);
     } catch (e) {
-      if (e instanceof AllocError) throw new ImageError(`${path}: ${e.message}`, e.errno);
+      if (e instanceof AllocError) throw new ImageError(`${path}: ${e.message}`, e.errno, { cause: e });
       throw e;
     }
     this.append({ type: 'file', path: rel, size, flags: FM_ALL_HOSTS_RW, uid: opts.uid ?? euid(), gid: opts.gid ?? egid(), mode: (opts.mode ?? 0o644) & 0o7777, map });
@@ -406,7 +406,7 @@ export class FamfsImage {
     try {
       ms = resolveRange(file.map, pos, len);
     } catch (e) {
-      throw new ImageError(`${file.path}: ${(e as Error).message}`, 'EIO');
+      throw new ImageError(`${file.path}: ${(e as Error).message}`, 'EIO', { cause: e });
     }
     for (const m of ms) {
       const d = this.dev(m.daxdev);
@@ -460,7 +460,7 @@ function openPath(path: string, writable: boolean): DaxdevMemory {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new ImageError(`${path}: device not found`, 'ENOENT');
-    throw new ImageError(`${path}: ${(e as Error).message}`, 'EINVAL');
+    throw new ImageError(`${path}: ${(e as Error).message}`, 'EINVAL', { cause: e });
   }
   if (size <= 0) throw new ImageError(`${path}: device is empty`, 'EINVAL');
   return MappedDevice.open(path, { writable, size });

@@ -3,8 +3,10 @@
 // and from the project's FileMap model (daxdev = se_devindex).
 import { defineStruct } from '../cstruct.js';
 import { simple, type FileMap, type Strip } from '../interleave/filemap.js';
+import { chunkSizeProblem, stripCountProblem } from '../interleave/interleave-params.js';
 import { crc32 } from './crc.js';
 import { ALLOC_UNIT, EntryType, EXT_INTERLEAVE, EXT_SIMPLE, FM_ALL_HOSTS_RW, LOG_MAGIC, MAX_PATHLEN, MAX_SIMPLE_EXTENTS, MAX_STRIPS } from './constants.js';
+import { InvalidError } from '../errno.js';
 
 export const logHeaderStruct = defineStruct('famfs_log', 48, [
   { name: 'magic', offset: 0, type: 'u64' },
@@ -68,7 +70,7 @@ export const addDaxdevStruct = defineStruct('famfs_log_add_daxdev@entry', ENTRY_
   { name: 'index', offset: 40, type: 'u32' },
 ] as const);
 
-export class LogError extends Error {}
+export class LogError extends InvalidError {}
 
 export interface LogHeader {
   readonly magic: number;
@@ -109,7 +111,7 @@ export function decodeLogHeader(bytes: Uint8Array, regionLen: number): LogHeader
   try {
     h = logHeaderStruct.decode(bytes);
   } catch (e) {
-    throw new LogError(`log header: ${(e as Error).message}`);
+    throw new LogError(`log header: ${(e as Error).message}`, { cause: e });
   }
   if (h.len !== regionLen) throw new LogError(`log header: log length ${h.len} differs from the superblock's ${regionLen}`);
   if (h.lastIndex !== logSlots(h.len) - 1) throw new LogError(`log header: last_index ${h.lastIndex} does not fit a ${h.len}-byte log (expected ${logSlots(h.len) - 1})`);
@@ -211,7 +213,8 @@ export function decodeEntry(entry: Uint8Array, index: number): LogEntry {
       } else if (f.extType === EXT_INTERLEAVE) {
         if (f.nextents !== 1) throw new LogError(`${where}: ${f.nextents} interleaved extents (famfs writes exactly 1)`);
         const nstrips = u64(f.ieNstrips, `${where} ie_nstrips`);
-        if (nstrips < 1 || nstrips > MAX_STRIPS) throw new LogError(`${where}: ie_nstrips ${nstrips} (1..${MAX_STRIPS})`);
+        const badStrips = stripCountProblem(nstrips);
+        if (badStrips) throw new LogError(`${where}: ie_${badStrips}`);
         const chunkSize = u64(f.ieChunkSize, `${where} ie_chunk_size`);
         if (chunkSize === 0) throw new LogError(`${where}: ie_chunk_size is 0`);
         const strips: Strip[] = [];
@@ -265,9 +268,8 @@ export function fileMapShapeProblem(map: FileMap): string | undefined {
   if (ex.length !== 1) return 'an interleaved extent must be the only extent';
   const ie = ex[0]!;
   if (ie.type !== 'interleave') return 'bad extent';
-  if (ie.strips.length < 1 || ie.strips.length > MAX_STRIPS) return `${ie.strips.length} strips (famfs allows 1..${MAX_STRIPS})`;
-  const c = ie.chunkSize;
-  if (c <= 0 || c % ALLOC_UNIT !== 0 || (c & (c - 1)) !== 0 && !Number.isInteger(Math.log2(c))) return `chunk size ${c} is not a power-of-two multiple of 2 MiB`;
+  const bad = stripCountProblem(ie.strips.length) ?? chunkSizeProblem(ie.chunkSize);
+  if (bad) return bad;
   const len = ie.strips[0]!.length;
   if (ie.strips.some((s) => s.length !== len)) return 'strips of different lengths';
   return undefined;

@@ -10,6 +10,7 @@ import { SECONDARY_RESERVED } from './scan.js';
 import { checkSuperblock, superblockStruct, writeSuperblock } from './superblock.js';
 import { encodeTag } from './tag.js';
 import { randomUuid, uuidEqual } from './uuid.js';
+import { isPowerOfTwo } from '../interleave/famfs-limits.js';
 
 export interface MkfsSecondary {
   readonly mem: DaxdevMemory;
@@ -38,10 +39,6 @@ export interface MkfsResult {
   readonly uuid?: Uint8Array;
 }
 
-function isPow2(n: number): boolean {
-  return n > 0 && Number.isInteger(Math.log2(n));
-}
-
 export function mkfs(primary: DaxdevMemory, opts: MkfsOptions): MkfsResult {
   const logLen = opts.logLen ?? LOG_LEN;
   const devSize = primary.size;
@@ -62,7 +59,7 @@ export function mkfs(primary: DaxdevMemory, opts: MkfsOptions): MkfsResult {
     }
     throw new ImageError(`Device ${opts.devPath} already has a famfs superblock`, 'EINVAL');
   }
-  if (!isPow2(logLen) || logLen < LOG_LEN) throw new ImageError(`famfs_mkfs: Error: invalid log length (${logLen})`, 'EINVAL');
+  if (!isPowerOfTwo(logLen) || logLen < LOG_LEN) throw new ImageError(`famfs_mkfs: Error: invalid log length (${logLen})`, 'EINVAL');
   if (devSize < MIN_DEVICE_SIZE && !opts.allowSmall) throw new ImageError(`${opts.devPath}: unsupported memory device size (<4GiB)`, 'EINVAL');
   if (devSize < LOG_OFFSET + logLen + SECONDARY_RESERVED) throw new ImageError(`${opts.devPath}: ${devSize} bytes cannot hold the superblock, a ${logLen}-byte log and one file`, 'EINVAL');
 

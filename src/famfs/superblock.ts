@@ -3,6 +3,7 @@
 import { defineStruct, type StructValue } from '../cstruct.js';
 import { crc32 } from './crc.js';
 import { ALLOC_UNIT, CURRENT_VERSION, DEVNAME_LEN, LOG_OFFSET, OMF_VER_MAJOR, OMF_VER_MINOR, SUPER_MAGIC } from './constants.js';
+import { InvalidError } from '../errno.js';
 
 export const superblockStruct = defineStruct('famfs_superblock', 200, [
   { name: 'magic', offset: 0, type: 'u64' },
@@ -49,7 +50,7 @@ export interface Superblock {
   readonly daxdevPath: string;
 }
 
-export class SuperblockError extends Error {}
+export class SuperblockError extends InvalidError {}
 
 export function superblockCrc(bytes: Uint8Array): number {
   return crc32(bytes.subarray(0, SB_CRC_LEN));

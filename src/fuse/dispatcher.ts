@@ -13,6 +13,7 @@ import { StructError } from '../cstruct.js';
 import { mainline, type AbiProfile, type ProfileChooser } from './abi.js';
 import type { ConnectionInfo, FileSystem, RequestContext } from './filesystem.js';
 import { errno, FuseError } from './filesystem.js';
+import { describeError, errnoOfError } from '../errno.js';
 import { negotiateInit, decodeInitIn, type InitLimits, type InitResult } from './init.js';
 import { MAX_ERRNO, Op } from './opcodes.js';
 import type { ReplyBody } from './ops.js';
@@ -235,15 +236,16 @@ export class Dispatcher {
   }
 
   private errnoOf(e: unknown, op: string): number {
-    if (e instanceof FuseError) return e.errno;
     if (e instanceof ProtocolError || e instanceof StructError) {
       if (this.opts.debug) this.opts.log?.(`${op}: ${e.message}`);
       return errno.EINVAL;
     }
-    const n = (e as { errno?: unknown } | null)?.errno;
-    // SysError carries a positive errno; Node's fs errors carry a negative one.
-    if (typeof n === 'number' && n !== 0) return Math.abs(n);
-    this.opts.log?.(`${op} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    // Every error of the project carries its Errno (src/errno.ts), Node's system errors their
+    // errno's name; what has neither is EIO. An EIO the file system did not choose itself
+    // (FuseError) is logged, since the caller sees nothing more.
+    const known = errnoOfError(e);
+    if (known && known.number !== errno.EIO) return known.number;
+    if (!(e instanceof FuseError)) this.opts.log?.(`${op} failed: ${describeError(e)}`);
     return errno.EIO;
   }
 

@@ -9,6 +9,7 @@
 // the encoders never emit a message the kernel would reject.
 import { defineStruct } from '../cstruct.js';
 import { unroll, type FileMap, type SimpleExtent, type Strip } from '../interleave/filemap.js';
+import { ErrnoError } from '../errno.js';
 
 const MiB = 2 ** 20;
 
@@ -89,14 +90,12 @@ export type FmapRefusal =
   | 'no-extents' | 'too-many-extents' | 'too-many-strips' | 'daxdev' | 'alignment' | 'chunk'
   | 'short' | 'too-large' | 'range';
 
-const ERRNO = { EOPNOTSUPP: 95, EFBIG: 27, EINVAL: 22 } as const;
-
-export class FmapError extends Error {
+export class FmapError extends ErrnoError {
   /** The positive errno a server answers GET_FMAP with when it meets this map. */
   readonly errno: number;
   constructor(readonly reason: FmapRefusal, message: string) {
-    super(message);
-    this.errno = reason === 'too-large' ? ERRNO.EFBIG : reason === 'range' ? ERRNO.EINVAL : ERRNO.EOPNOTSUPP;
+    super(message, reason === 'too-large' ? 'EFBIG' : reason === 'range' ? 'EINVAL' : 'EOPNOTSUPP');
+    this.errno = this.errnoValue.number;
   }
 }
 

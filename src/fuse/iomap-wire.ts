@@ -5,6 +5,7 @@
 // ABI profile, never written here as a literal in the encoders.
 import { defineStruct } from '../cstruct.js';
 import { resolve, type FileMap } from '../interleave/filemap.js';
+import { ErrnoError } from '../errno.js';
 
 /** `struct fuse_iomap_io`, 32 bytes ("half a cacheline"). */
 export const iomapIo = defineStruct('fuse_iomap_io', 32, [
@@ -186,9 +187,9 @@ export const IOMAP_IOEND = {
 /** `FUSE_ATTR_IOMAP` in fuse_attr.flags: puts a regular file on the iomap path (§1.1). */
 export const FUSE_ATTR_IOMAP = 1 << 3;
 
-export class IomapError extends Error {
+export class IomapError extends ErrnoError {
   constructor(readonly errno: number, message: string) {
-    super(message);
+    super(message, errno);
   }
 }
 

@@ -2,6 +2,7 @@
 // wire format (famfs log entry, GET_FMAP, fuse_iomap_io, BPF) is an encoder of this, and
 // resolve() below is the single definition of "where is byte pos".
 // Arithmetic follows the famfs kernel (reference fuse-iomap-abi.md §3.3).
+import { InvalidError } from '../errno.js';
 
 /** A contiguous run on one daxdev (famfs `famfs_simple_extent`, kernel `fuse_famfs_simple_ext`). */
 export interface SimpleExtent {
@@ -48,7 +49,7 @@ export interface PlacedMapping extends Mapping {
   readonly pos: number;
 }
 
-export class FileMapError extends Error {}
+export class FileMapError extends InvalidError {}
 
 export function simple(daxdev: number, offset: number, length: number): SimpleExtent {
   return { type: 'simple', daxdev, offset, length };

@@ -105,9 +105,9 @@ function fuseErr(code: keyof typeof E, message: string): FuseError {
 function rethrowAsFuse(e: unknown): never {
   if (e instanceof ImageError) {
     // famfs says ENOMEM for a full log or device; a user understands ENOSPC.
-    throw new FuseError(e.errno === 'ENOMEM' ? E.ENOSPC : E[e.errno], e.message);
+    throw new FuseError(e.errno === 'ENOMEM' ? E.ENOSPC : E[e.errno], e.message, { cause: e });
   }
-  if (e instanceof GrowError) throw new FuseError(E[e.code], e.message);
+  if (e instanceof GrowError) throw new FuseError(E[e.code], e.message, { cause: e });
   throw e;
 }
 

@@ -17,6 +17,7 @@ import { FamfsFileSystem } from './famfs-fs.js';
 import type { PlaneData, PlaneUpdate } from './data-plane.js';
 import { siblingModule } from '../fuse/data-plane.js';
 import { runsByDaxdev } from '../interleave/filemap.js';
+import { ErrnoError, type ErrnoName } from '../errno.js';
 
 export interface MountOptions {
   /** A memory device (single-device image) or a layout YAML. */
@@ -50,7 +51,11 @@ export function isChannelPath(p: string): boolean {
   return /^\/dev\/fd\/\d+$/.test(p);
 }
 
-export class MountError extends Error {}
+export class MountError extends ErrnoError {
+  constructor(message: string, code: ErrnoName = 'EINVAL', options?: ErrorOptions) {
+    super(message, code, options);
+  }
+}
 
 /**
  * How long the main thread, when it serves (--readers 0), polls the channel after a request
@@ -108,9 +113,9 @@ export class FamfsMount {
     try {
       st = fs.statSync(opts.mountpoint);
     } catch {
-      throw new MountError(`${opts.mountpoint}: ${channel ? 'no such open file descriptor' : 'mount point does not exist'}`);
+      throw new MountError(`${opts.mountpoint}: ${channel ? 'no such open file descriptor' : 'mount point does not exist'}`, channel ? 'EBADF' : 'ENOENT');
     }
-    if (!channel && !st.isDirectory()) throw new MountError(`${opts.mountpoint}: mount point is not a directory`);
+    if (!channel && !st.isDirectory()) throw new MountError(`${opts.mountpoint}: mount point is not a directory`, 'ENOTDIR');
     const { image, layout } = openForMount(opts);
     let session: FuseSession;
     let famfs: FamfsFileSystem;

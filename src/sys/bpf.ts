@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import koffi from 'koffi';
 import { defineStruct } from '../cstruct.js';
 import { libc, SysError } from './libc.js';
+import { ErrnoError } from '../errno.js';
 
 const SYS_bpf = 321; // x86_64 (bpf-tooling.md §2.3)
 
@@ -138,9 +139,9 @@ export interface LoadedProg {
 }
 
 /** PROG_LOAD rejected by the verifier: `log` is the full verifier log. */
-export class VerifierError extends Error {
+export class VerifierError extends ErrnoError {
   constructor(readonly sys: SysError, readonly log: string) {
-    super(`the kernel verifier rejected the program (${sys.code}):\n${log.trim() || '(no log)'}`);
+    super(`the kernel verifier rejected the program (${sys.code}):\n${log.trim() || '(no log)'}`, sys.errno, { cause: sys });
   }
   /** The verifier's own complaint: the last log line before its statistics. */
   get reason(): string {
@@ -276,7 +277,7 @@ export function btfLoad(btf: Buffer): number {
   try {
     return bpf(BPF_CMD.BTF_LOAD, attr, 'BTF_LOAD');
   } catch (e) {
-    if (e instanceof SysError) throw new Error(`${e.message}: ${cstr(log).trim()}`);
+    if (e instanceof SysError) throw new ErrnoError(`${e.message}: ${cstr(log).trim()}`, e.errnoValue, { cause: e });
     throw e;
   }
 }
