@@ -305,7 +305,7 @@ export class FamfsImage {
     const counters = Buffer.alloc(16);
     counters.writeBigUInt64LE(BigInt(h.nextSeqnum + 1), 0);
     counters.writeBigUInt64LE(BigInt(index + 1), 8);
-    primary.write(LOG_OFFSET + logHeaderStruct.offsetOf('nextSeqnum'), counters);
+    primary.write(LOG_OFFSET + logHeaderStruct.offsetOf('famfs_log_next_seqnum'), counters);
     const ownSession = this.allocator !== undefined && this.allocatorAt === this.scanState.scanned;
     this.refresh();
     if (ownSession) this.allocatorAt = this.scanState.scanned;

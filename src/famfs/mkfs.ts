@@ -49,7 +49,7 @@ export function mkfs(primary: DaxdevMemory, opts: MkfsOptions): MkfsResult {
 
   if (opts.kill && opts.force) {
     // famfs "kill": only ts_magic = 0.
-    primary.write(superblockStruct.offsetOf('magic'), Buffer.alloc(8));
+    primary.write(superblockStruct.offsetOf('ts_magic'), Buffer.alloc(8));
     primary.sync();
     return { killed: true, devSize };
   }
@@ -82,7 +82,7 @@ export function mkfs(primary: DaxdevMemory, opts: MkfsOptions): MkfsResult {
     primary.write(LOG_OFFSET + entryOffset(next), encodeEntry({ type: 'add-daxdev', index, size: sec.mem.size, uuid: devUuid }, next));
     next++;
   }
-  if (next) primary.write(LOG_OFFSET, logHeaderStruct.encode({ ...logHeaderStruct.decode(header), nextSeqnum: next, nextIndex: next }));
+  if (next) primary.write(LOG_OFFSET, logHeaderStruct.encode({ ...logHeaderStruct.decode(header), famfs_log_next_seqnum: next, famfs_log_next_index: next }));
 
   // famfs sets individual fields and never memsets the superblock (§1).
   const sbRegion = Buffer.alloc(superblockStruct.size);
