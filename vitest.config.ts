@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { defineConfig } from 'vitest/config';
 
-// One project per test tier (DESIGN.md "Tests and benchmarks"); `npm run test:fast` runs core only.
+// One project per test tier (docs/design.md "Tests and benchmarks"); `npm run test:fast` runs core only.
 //   core   tier 1: pure code and local files, no root, no child processes (seconds)
 //   cli    tier 1: the built CLI run as a child process on temporary images
 //   mount  tier 2: root: real FUSE mounts, loop devices, the kernel's BPF verifier

@@ -1,5 +1,5 @@
 // famfs verbs on unmounted images: mkfs, creat, cp, mkdir, ls, cat, getmap, verify,
-// logplay, fsck, with famfs's flags, messages and exit statuses (reference §5, §6). A file
+// logplay, fsck, with famfs's flags, messages and exit statuses (famfs-format.md §5, famfs-format.md §6). A file
 // inside an image is IMAGE:/path, IMAGE being a device path or a layout YAML. Commander
 // wiring and terminal output only; the work is in src/famfs.
 import fs from 'node:fs';
@@ -83,7 +83,7 @@ function loadLayoutOrFail(file: string): Layout {
 export function openImage(image: string, host: HostOpts, writable: boolean): FamfsImage {
   const sys = host.systemUuid ?? SYSTEM_UUID_FILE;
   if (writable) {
-    // Offline writers refuse while the image is mounted read-write (DESIGN.md "Roles");
+    // Offline writers refuse while the image is mounted read-write (docs/design.md "Roles");
     // the mount's exclusive flock on the primary catches the rest.
     const m = mountedDevice(isLayoutFile(image) ? '' : image, true);
     if (m) throw new CliError(`famfs-ts: cannot write to ${image} while it is mounted read-write on ${m}`, 16);
@@ -175,7 +175,7 @@ function hostOptions(cmd: Command): Command {
 }
 
 /**
- * The layout's policy as famfs-style defaults (like `.meta/.alloc.cfg`, reference §8.2):
+ * The layout's policy as famfs-style defaults (like `.meta/.alloc.cfg`, famfs-format.md §8.2):
  * used when none of -N/-B/-C is given. One strip and no buckets means contiguous.
  */
 function policyDefaults(img: FamfsImage): { interleave?: InterleaveParams; daxdevs?: readonly number[] } {
@@ -460,7 +460,7 @@ function writeAll(fd: number, b: Uint8Array): void {
 }
 
 function mkfsVerb(device: string | undefined, o: HostOpts & { force?: boolean; kill?: boolean; loglen: string; small?: boolean; human?: boolean }): number {
-  // mkfs.famfs exits 2 on any failure (reference §5).
+  // mkfs.famfs exits 2 on any failure (famfs-format.md §5).
   const opened: DaxdevMemory[] = [];
   let lockFd: number | undefined;
   try {

@@ -20,7 +20,7 @@ export class Bitmap {
     this.bits = new Uint8Array(Math.ceil(nbits / 8) + 1);
   }
 
-  /** famfs rounds the device size up, so a partial last unit is allocatable (§4.1, §12.6). */
+  /** famfs rounds the device size up, so a partial last unit is allocatable (famfs-format.md §4.1, famfs-format.md §12.6). */
   static forDevice(devSize: number): Bitmap {
     return new Bitmap(Math.ceil(devSize / ALLOC_UNIT));
   }
@@ -59,7 +59,7 @@ export class Bitmap {
   }
 
   /**
-   * bitmap_alloc_contiguous (§4.2): first fit of ceil(size/2MiB) free units, scanning from
+   * bitmap_alloc_contiguous (famfs-format.md §4.2): first fit of ceil(size/2MiB) free units, scanning from
    * `start` (bytes) and giving up when fewer than that remain inside `range` bytes from
    * `start` (0 = the whole bitmap). famfs lets a range of 0 run past nbits when start > 0;
    * we clamp to the bitmap. Returns the byte offset, or -1.
@@ -94,7 +94,7 @@ export class Bitmap {
 
 export { isInterleaved, type InterleaveParams } from '../interleave/interleave-params.js';
 
-/** init_bucket_series: Fisher-Yates over 0..n-1 with glibc rand() after srand(seed) (§4.3). */
+/** init_bucket_series: Fisher-Yates over 0..n-1 with glibc rand() after srand(seed) (famfs-format.md §4.3). */
 export function bucketOrder(nbuckets: number, seed: number): number[] {
   const b = Array.from({ length: nbuckets }, (_, i) => i);
   const r = new GlibcRand(seed);
@@ -177,7 +177,7 @@ export class Allocator {
     return { size, extents: [this.strided(size, p, devs, opts.seed ?? Math.floor(Date.now() / 1000))] };
   }
 
-  /** famfs_file_strided_alloc (§4.3); strips rotate over `devs` (one device: famfs exactly). */
+  /** famfs_file_strided_alloc (famfs-format.md §4.3); strips rotate over `devs` (one device: famfs exactly). */
   private strided(size: number, p: InterleaveParams, devs: readonly number[], seed: number): Extent {
     const au = ALLOC_UNIT;
     const allocAu = Math.ceil(size / au);

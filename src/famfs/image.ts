@@ -239,7 +239,7 @@ export class FamfsImage {
       if (this.replayStoppedAt) break;
       const e = st.entries[i];
       if (!e) {
-        // logplay aborts at the first invalid entry (§3.6).
+        // logplay aborts at the first invalid entry (famfs-format.md §3.6).
         this.replayStoppedAt = firstBad && firstBad.index === i ? firstBad : { index: i, message: `log entry ${i} is invalid` };
         break;
       }
@@ -291,7 +291,7 @@ export class FamfsImage {
     return this.allocator;
   }
 
-  /** Append one entry (famfs_append_log, §3.6): entry first, then the header counters. */
+  /** Append one entry (famfs_append_log, famfs-format.md §3.6): entry first, then the header counters. */
   append(entry: NewEntry): number {
     this.checkAppend();
     this.refresh();
@@ -371,7 +371,7 @@ export class FamfsImage {
         const n = this.namespace.lookup(sub);
         if (n?.kind === 'dir') continue;
         if (n) throw new ImageError(`${path}: ${sub} exists and is not a directory`, 'ENOTDIR');
-        // mkdir -p logs one entry per created component (§3.7).
+        // mkdir -p logs one entry per created component (famfs-format.md §3.7).
         this.append(entry(sub));
       }
     }

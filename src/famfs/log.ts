@@ -23,7 +23,7 @@ export const simpleExtStruct = famfs_simple_extent;
 export const LOG_HEADER_SIZE = famfs_log.size;
 export const LOG_HEADER_CRC_LEN = famfs_log.offsetOf('famfs_log_crc');
 export const ENTRY_SIZE = famfs_log_entry.size;
-/** The entry CRC covers bytes 0..535 (§3.2). */
+/** The entry CRC covers bytes 0..535 (famfs-format.md §3.2). */
 export const ENTRY_CRC_LEN = famfs_log_entry.offsetOf('famfs_log_entry_crc');
 
 export class LogError extends InvalidError {}
@@ -37,7 +37,7 @@ export interface LogHeader {
   readonly nextIndex: number;
 }
 
-/** Slots in a log of `logLen` bytes (§3.1). */
+/** Slots in a log of `logLen` bytes (famfs-format.md §3.1). */
 export function logSlots(logLen: number): number {
   return Math.floor((logLen - LOG_HEADER_SIZE) / ENTRY_SIZE);
 }
@@ -55,7 +55,7 @@ export function encodeLogHeader(logLen: number): Buffer {
 }
 
 /**
- * famfs_validate_log_header checks magic and CRC only (§3.1); we also check the counters
+ * famfs_validate_log_header checks magic and CRC only (famfs-format.md §3.1); we also check the counters
  * against the region so nothing later reads outside it.
  */
 export function decodeLogHeader(bytes: Uint8Array, regionLen: number): LogHeader {
@@ -81,7 +81,7 @@ export function decodeLogHeader(bytes: Uint8Array, regionLen: number): LogHeader
   return h;
 }
 
-/** Update next_seqnum/next_index in place (not CRC-protected, §3.6). */
+/** Update next_seqnum/next_index in place (not CRC-protected, famfs-format.md §3.6). */
 export function setLogCounters(header: Uint8Array, nextSeqnum: number, nextIndex: number): void {
   famfs_log.encodeInto(header, { famfs_log_next_seqnum: nextSeqnum, famfs_log_next_index: nextIndex });
 }
@@ -115,7 +115,7 @@ export interface AddDaxdevEntry {
   readonly uuid: Uint8Array;
 }
 
-/** DELETE, INVALID and types famfs does not know: famfs skips them (§3.6). */
+/** DELETE, INVALID and types famfs does not know: famfs skips them (famfs-format.md §3.6). */
 export interface OtherEntry {
   readonly type: 'other';
   readonly seqnum: number;
@@ -129,7 +129,7 @@ export function entryCrc(entry: Uint8Array): number {
   return crc32(entry.subarray(0, ENTRY_CRC_LEN));
 }
 
-/** famfs_validate_log_entry: seqnum == index and the CRC matches (§3.6). */
+/** famfs_validate_log_entry: seqnum == index and the CRC matches (famfs-format.md §3.6). */
 export function checkEntry(entry: Uint8Array, index: number): string | undefined {
   const dv = new DataView(entry.buffer, entry.byteOffset, ENTRY_SIZE);
   const seq = dv.getBigUint64(0, true);
@@ -177,7 +177,7 @@ export function decodeEntry(entry: Uint8Array, index: number): LogEntry {
         });
         map = { size, extents };
       } else if (fmap.fmap_ext_type === EXT_INTERLEAVE) {
-        // Same bytes, the union's other member: fmap_niext and ie[] (§3.3).
+        // Same bytes, the union's other member: fmap_niext and ie[] (famfs-format.md §3.3).
         const ifmap = famfs_log_entry_file_interleave.decode(entry).famfs_fm.fm_fmap;
         if (ifmap.fmap_niext !== 1) throw new LogError(`${where}: ${ifmap.fmap_niext} interleaved extents (famfs writes exactly 1)`);
         const ie = ifmap.ie[0]!;
@@ -222,7 +222,7 @@ function relpathBytes(path: string): Uint8Array {
   return out;
 }
 
-/** Problems that keep a FileMap out of a famfs log entry (DESIGN.md: FileMap shapes in images). */
+/** Problems that keep a FileMap out of a famfs log entry (docs/design.md: FileMap shapes in images). */
 export function fileMapShapeProblem(map: FileMap): string | undefined {
   const ex = map.extents;
   if (ex.length === 0) return 'no extents';

@@ -1,6 +1,6 @@
-// mkfs (reference §5): superblock fields (CRC last), a zeroed log and its header, written
+// mkfs (famfs-format.md §5): superblock fields (CRC last), a zeroed log and its header, written
 // onto mapped memory. Several-device layouts add one ADD_DAXDEV entry and one tag per
-// secondary daxdev (famfs-ts extension, DESIGN.md). No device opening here: the caller
+// secondary daxdev (famfs-ts extension, docs/design.md). No device opening here: the caller
 // (image CLI) maps the devices and passes their memory.
 import type { DaxdevMemory } from '../device/memory.js';
 import { LOG_LEN, LOG_OFFSET, MIN_DEVICE_SIZE } from './constants.js';
@@ -84,7 +84,7 @@ export function mkfs(primary: DaxdevMemory, opts: MkfsOptions): MkfsResult {
   }
   if (next) primary.write(LOG_OFFSET, logHeaderStruct.encode({ ...logHeaderStruct.decode(header), famfs_log_next_seqnum: next, famfs_log_next_index: next }));
 
-  // famfs sets individual fields and never memsets the superblock (§1).
+  // famfs sets individual fields and never memsets the superblock (famfs-format.md §1).
   const sbRegion = Buffer.alloc(superblockStruct.size);
   primary.read(0, sbRegion);
   writeSuperblock(sbRegion, { logLen, uuid, devUuid: opts.devUuid ?? randomUuid(), systemUuid: opts.systemUuid, devSize, devPath: opts.devPath });

@@ -1,4 +1,4 @@
-// Log replay into a tree (famfs logplay semantics, reference §3.6): directories and files
+// Log replay into a tree (famfs logplay semantics, famfs-format.md §3.6): directories and files
 // with their FileMaps. Node ids are stable: the root is 1 and the node created by log entry
 // i is i + 2, so every host that replays the same log agrees on them (FUSE nodeids).
 import type { FileMap } from '../interleave/filemap.js';

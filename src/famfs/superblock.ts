@@ -11,7 +11,7 @@ export const superblockStruct = famfs_superblock;
 
 export type SuperblockFields = StructValue<typeof superblockStruct.fields>;
 
-/** The CRC covers bytes 0..95 only (§2.1). */
+/** The CRC covers bytes 0..95 only (famfs-format.md §2.1). */
 export const SB_CRC_LEN = 96;
 
 export interface Superblock {
@@ -73,7 +73,7 @@ export interface NewSuperblock {
 
 /**
  * Write the fields famfs mkfs writes into `region` (the existing first 200 bytes), CRC
- * last. Like famfs it never touches sb_flags, the padding or dd_uuid (§1, §2).
+ * last. Like famfs it never touches sb_flags, the padding or dd_uuid (famfs-format.md §1, famfs-format.md §2).
  */
 export function writeSuperblock(region: Uint8Array, sb: NewSuperblock): void {
   const path = Buffer.from(sb.devPath, 'utf8');
@@ -96,7 +96,7 @@ export function writeSuperblock(region: Uint8Array, sb: NewSuperblock): void {
   famfs_superblock.encodeInto(region, { ts_crc: superblockCrc(region) });
 }
 
-/** What famfs_check_super says (§2.2). */
+/** What famfs_check_super says (famfs-format.md §2.2). */
 export type SuperCheck =
   | { readonly ok: true; readonly sb: Superblock }
   | { readonly ok: false; readonly kind: 'nosuper' | 'version' | 'crc' | 'alloc-unit' | 'range'; readonly message: string; readonly sb?: Superblock };

@@ -50,7 +50,7 @@ export const InitOut = defineStruct('fuse_init_out', 64, [
   { name: 'request_timeout', offset: 40, type: 'u16' },
   { name: 'unused', offset: 42, type: { bytes: 22 } },
 ] as const);
-/** Reply sizes the kernel expects from older minors (§2: < 5 → 8, < 23 → 24). */
+/** Reply sizes the kernel expects from older minors (fuse-iomap-abi.md §2: < 5 → 8, < 23 → 24). */
 export const INIT_OUT_COMPAT_SIZE = 8;
 export const INIT_OUT_COMPAT_22_SIZE = 24;
 

@@ -110,7 +110,7 @@ export function validateFileMap(map: FileMap, layout?: Layout): Problem[] {
 }
 
 /**
- * Reasons `map` cannot go into a famfs image as it is (DESIGN.md "FileMap shapes in images",
+ * Reasons `map` cannot go into a famfs image as it is (docs/design.md "FileMap shapes in images",
  * famfs-format.md §3.2): famfs holds either up to 16 simple extents or exactly one
  * interleaved extent of up to 16 equal strips, its chunk valid for interleave-params.ts;
  * every offset and length 2 MiB aligned. Empty when it can. Severity is

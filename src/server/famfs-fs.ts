@@ -181,7 +181,7 @@ export class FamfsFileSystem implements FileSystem {
     return this.image.daxdev(index);
   }
 
-  /** GET_FMAP file_type: famfs's tools know the superblock and log files by it (§3.2). */
+  /** GET_FMAP file_type: famfs's tools know the superblock and log files by it (fuse-iomap-abi.md §3.2). */
   fileType(nodeid: number): number {
     if (nodeid === META_SUPERBLOCK_ID) return FAMFS_FILE.SUPERBLOCK;
     if (nodeid === META_LOG_ID) return FAMFS_FILE.LOG;
@@ -409,7 +409,7 @@ export class FamfsFileSystem implements FileSystem {
     if (!m) this.pendingByDir.set(parent.id, (m = new Map()));
     m.set(name, f);
     if (this.mode.kind === 'famfs') {
-      // The kernel asks GET_FMAP right after the open and needs at least one extent (§3.2):
+      // The kernel asks GET_FMAP right after the open and needs at least one extent (fuse-iomap-abi.md §3.2):
       // hold the unit an empty file is logged with.
       try {
         f.reserveUnit(this.alloc);

@@ -1,4 +1,4 @@
-// The `user.famfs.interleave` xattr (DESIGN.md "Interleave parameters for a file created
+// The `user.famfs.interleave` xattr (docs/design.md "Interleave parameters for a file created
 // through a mount"): `nstrips=4,chunk=2M[,nbuckets=8]`, set before the first write.
 import { parseSize, formatSize } from '../interleave/size.js';
 import { interleaveParamProblems, type InterleaveParams } from '../interleave/interleave-params.js';

@@ -124,7 +124,7 @@ export class FamfsMount {
     try {
       // Device cookies: FUSE_DEV_IOC_BACKING_OPEN takes block devices only and our devices
       // are mapped files, so the server numbers them itself (daxdev i = cookie i + 1, as the
-      // kernel numbers backing ids from 1, §1.5), which a kernel-side player accepts.
+      // kernel numbers backing ids from 1, fuse-iomap-abi.md §1.5), which a kernel-side player accepts.
       const iomap = defaultIomapConfig({ uuid: image.sb.uuid, ...(opts.upsertAtOpen === undefined ? {} : { upsertMaxBytes: opts.upsertAtOpen }) });
       famfs = new FamfsFileSystem(image, { layout, device: layout ? undefined : opts.source, log, iomapCookie: iomap.cookie });
       let profile: AbiProfile | ProfileChooser | undefined;
@@ -222,7 +222,7 @@ export class FamfsMount {
     this.fs.events.mapChanged = (n) => {
       this.publish(n);
       // The kernel may hold cached mappings of the old reservation (UPSERT at OPEN, or
-      // IOMAP_BEGIN answers): drop them all, it asks again (§1.4 lookup order).
+      // IOMAP_BEGIN answers): drop them all, it asks again (fuse-iomap-abi.md §1.4 lookup order).
       if (iomap) this.session.dispatcher.notify(inval, [mappingChanged(this.fs, n)]);
       bpf?.fill(n);
     };
