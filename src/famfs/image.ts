@@ -182,6 +182,10 @@ export class FamfsImage {
     return this.layout?.policy;
   }
   /** The raw log region (read-only use: fsck, benchmarks). */
+  /** The mapped devices' names (their paths), in daxdev index order. */
+  get deviceNames(): string[] {
+    return [...this.devices.entries()].sort(([a], [b]) => a - b).map(([, d]) => d.name);
+  }
   get logBytes(): Buffer {
     return this.log;
   }

@@ -31,7 +31,7 @@ import type {
   AttrReply, ConnectionInfo, DirList, Entry, FileSystem, OpenReply, RequestContext, SetattrChanges, Statfs, Attr,
 } from '../fuse/filesystem.js';
 import { FuseError } from '../fuse/filesystem.js';
-import { Fattr, Fopen } from '../fuse/opcodes.js';
+import { Fattr, Fopen, FUSE_ROOT_ID } from '../fuse/opcodes.js';
 import { FAMFS_FILE, type FmapEncoding } from '../fuse/famfs-fmap.js';
 import type { FileMap } from '../interleave/filemap.js';
 import { readMapped, writeCommitted, writeMapped } from './file-io.js';
@@ -58,6 +58,19 @@ const PENDING_BASE = 2 ** 51;
 export const LOGPLAY_XATTR = 'user.famfs.logplay';
 export const MAP_XATTR = 'user.famfs.map';
 export const ROLE_XATTR = 'user.famfs.role';
+/** On the mount root: the server's status as JSON (MountStatus); `famfs-ts status` reads it. */
+export const STATUS_XATTR = 'user.famfs.status';
+
+/** What `user.famfs.status` holds (the shape `famfs-ts status` expects). */
+export interface MountStatus {
+  readonly pid: number;
+  readonly role: 'master' | 'client';
+  readonly abi: string;
+  readonly devices: string[];
+  readonly mountpoint: string;
+  readonly readonly: boolean;
+  readonly ops: Record<string, { count: number; errors: number; meanUs: number; maxUs: number }>;
+}
 
 export interface FamfsFsOptions {
   /** Layout the image was opened with (placement policy, daxdev paths). */
@@ -113,6 +126,8 @@ function rethrowAsFuse(e: unknown): never {
 
 export class FamfsFileSystem implements FileSystem {
   readonly alloc: ReservationAllocator;
+  /** Set by the mount: answers `user.famfs.status` on the root. */
+  status?: () => MountStatus;
   private readonly pendingById = new Map<number, PendingFile>();
   /** Pending files not yet committed: the reservations the allocator must avoid (pendingById keeps committed ones too, for their nodeids). */
   private readonly reserving = new Set<PendingFile>();
@@ -652,6 +667,7 @@ export class FamfsFileSystem implements FileSystem {
       return Buffer.from(`logplay: ${added} new log entries; ${st.filesCreated} files, ${st.dirsCreated} directories in total`);
     }
     if (name === ROLE_XATTR) return Buffer.from(this.image.role);
+    if (name === STATUS_XATTR && nodeid === FUSE_ROOT_ID && this.status) return Buffer.from(JSON.stringify(this.status()));
     if (name === MAP_XATTR) {
       const map = n.kind === 'file' || n.kind === 'pending' || n.kind === 'meta-file' ? this.fileMap(nodeid) : undefined;
       if (!map) throw fuseErr('ENODATA', name);

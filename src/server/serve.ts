@@ -161,6 +161,10 @@ export class FamfsMount {
         debug: opts.debug,
       });
       const s = session;
+      famfs.status = () => ({
+        pid: process.pid, role: image.role, abi: s.dispatcher.abi?.name ?? 'none', devices: image.deviceNames,
+        mountpoint: opts.mountpoint, readonly: image.role !== 'master' || !image.writable, ops: s.opStats(),
+      });
       ready = new Promise<void>((resolve) => {
         const prev = s.dispatcher.onInit;
         s.dispatcher.onInit = (r) => {
