@@ -1,11 +1,20 @@
+import path from 'node:path';
 import { defineConfig } from 'vitest/config';
 
-// One project per test tier (DESIGN.md "Tests and benchmarks"); `npm run test:fast` runs core only.
+// One project per test tier (docs/design.md "Tests and benchmarks"); `npm run test:fast` runs core only.
 //   core   tier 1: pure code and local files, no root, no child processes (seconds)
 //   cli    tier 1: the built CLI run as a child process on temporary images
 //   mount  tier 2: root: real FUSE mounts, loop devices, the kernel's BPF verifier
 //   player tier 3: the kernel's side of FUSE played over /dev/fd/N against real servers
 //   vm     tier 4: the kernels of ../shared/kernels booted in qemu
+//
+// Every tier but core runs compiled code (the CLI and servers as children, worker threads in
+// process), so it first checks dist/ is the build of the sources (rebuilding when it is not),
+// and its processes load a resolve hook that sends a worker's missing sibling .js to dist/.
+const compiled = {
+  globalSetup: ['test/setup/dist-fresh.ts'],
+  execArgv: ['--import', path.resolve('dist/test/setup/compiled-loader.js')],
+};
 const tier = (name: string, timeout: number) => ({
   extends: true as const,
   test: {
@@ -13,6 +22,7 @@ const tier = (name: string, timeout: number) => ({
     include: [`test/${name}/**/*.test.ts`],
     testTimeout: timeout,
     hookTimeout: timeout,
+    ...(name === 'core' ? {} : compiled),
   },
 });
 

@@ -1,15 +1,19 @@
-// One declaration per C struct: a table of fields with explicit offsets. The encoder,
+// One declaration per C struct: a table of fields with explicit offsets (fixed arrays and
+// nested structs included, so a struct reads like its C header). The encoder,
 // decoder and size check are derived from that table, so a struct's layout is written
 // exactly once and a test can pin its size against the reference.
 //
 // Integers up to 32 bits decode to numbers; u64/s64 decode to numbers in the safe range
 // (the core works in JS numbers, exact to 2^53) and the decoder throws past it, unless
 // the field is declared 'u64big', which keeps the raw BigInt (wire fields like flags).
+import { InvalidError } from './errno.js';
 
 export type FieldType =
   | 'u8' | 'u16' | 'u32' | 's32' | 'u64' | 's64' | 'u64big'
-  | { bytes: number } // raw bytes (uuids, reserved areas)
-  | { cstring: number }; // NUL-padded string of fixed capacity
+  | { readonly bytes: number } // raw bytes (uuids, reserved areas)
+  | { readonly cstring: number } // NUL-padded string of fixed capacity
+  | { readonly struct: CStruct<Fields> } // a nested struct, declared once on its own
+  | { readonly array: FieldType; readonly count: number }; // T name[count]
 
 export interface Field<N extends string = string> {
   readonly name: N;
@@ -23,13 +27,31 @@ type ValueOf<T extends FieldType> = T extends 'u64big'
     ? Uint8Array
     : T extends { cstring: number }
       ? string
-      : number;
+      : T extends { struct: CStruct<infer G> }
+        ? StructValue<G>
+        : T extends { array: infer E extends FieldType }
+          ? ValueOf<E>[]
+          : number;
+
+/** What encode takes for a field: nested structs and array elements may be left out too. */
+type InputOf<T extends FieldType> = T extends { struct: CStruct<infer G> }
+  ? StructInput<G>
+  : T extends { array: infer E extends FieldType }
+    ? readonly (InputOf<E> | undefined)[]
+    : ValueOf<T>;
 
 type Fields = readonly Field[];
 export type StructValue<F extends Fields> = { [K in F[number] as K['name']]: ValueOf<K['type']> };
+/** A struct value with any field (at any depth) left out: those bytes are not written. */
+export type StructInput<F extends Fields> = { [K in F[number] as K['name']]?: InputOf<K['type']> };
 
 export function fieldSize(t: FieldType): number {
-  if (typeof t === 'object') return 'bytes' in t ? t.bytes : t.cstring;
+  if (typeof t === 'object') {
+    if ('bytes' in t) return t.bytes;
+    if ('cstring' in t) return t.cstring;
+    if ('struct' in t) return t.struct.size;
+    return fieldSize(t.array) * t.count;
+  }
   switch (t) {
     case 'u8': return 1;
     case 'u16': return 2;
@@ -38,7 +60,7 @@ export function fieldSize(t: FieldType): number {
   }
 }
 
-export class StructError extends Error {}
+export class StructError extends InvalidError {}
 
 export interface CStruct<F extends Fields> {
   readonly name: string;
@@ -47,9 +69,9 @@ export interface CStruct<F extends Fields> {
   /** Decode from `buf` at `at`; throws StructError when the buffer is too short. */
   decode(buf: Uint8Array, at?: number): StructValue<F>;
   /** Encode into a new zeroed buffer of `size` bytes (fields left out stay zero). */
-  encode(value: Partial<StructValue<F>>): Buffer;
+  encode(value: StructInput<F>): Buffer;
   /** Encode into `buf` at `at`; bytes the struct does not name are left as they are. */
-  encodeInto(buf: Uint8Array, value: Partial<StructValue<F>>, at?: number): void;
+  encodeInto(buf: Uint8Array, value: StructInput<F>, at?: number): void;
   /** Byte offset of a field, for CRC ranges and partial updates. */
   offsetOf(name: F[number]['name']): number;
 }
@@ -80,82 +102,17 @@ export function defineStruct<const F extends Fields>(name: string, size: number,
     }
     const dv = view(buf);
     const out: Record<string, unknown> = {};
-    for (const f of fields) {
-      const o = at + f.offset;
-      const t = f.type;
-      if (typeof t === 'object') {
-        const n = fieldSize(t);
-        if ('bytes' in t) out[f.name] = Uint8Array.prototype.slice.call(buf, o, o + n);
-        else {
-          const raw = buf.subarray(o, o + n);
-          const nul = raw.indexOf(0);
-          out[f.name] = Buffer.from(raw.buffer, raw.byteOffset, nul < 0 ? n : nul).toString('utf8');
-        }
-        continue;
-      }
-      switch (t) {
-        case 'u8': out[f.name] = dv.getUint8(o); break;
-        case 'u16': out[f.name] = dv.getUint16(o, true); break;
-        case 'u32': out[f.name] = dv.getUint32(o, true); break;
-        case 's32': out[f.name] = dv.getInt32(o, true); break;
-        case 'u64big': out[f.name] = dv.getBigUint64(o, true); break;
-        case 'u64': {
-          const v = dv.getBigUint64(o, true);
-          if (v > MAX_SAFE) throw new StructError(`${name}.${f.name} = ${v} is past 2^53, which famfs-ts cannot address exactly`);
-          out[f.name] = Number(v);
-          break;
-        }
-        case 's64': {
-          const v = dv.getBigInt64(o, true);
-          if (v > MAX_SAFE || v < -MAX_SAFE) throw new StructError(`${name}.${f.name} = ${v} is outside ±2^53`);
-          out[f.name] = Number(v);
-          break;
-        }
-      }
-    }
+    for (const f of fields) out[f.name] = readField(buf, dv, at + f.offset, f.type, `${name}.${f.name}`);
     return out as StructValue<F>;
   };
 
-  const encodeInto = (buf: Uint8Array, value: Partial<StructValue<F>>, at = 0): void => {
+  const encodeInto = (buf: Uint8Array, value: StructInput<F>, at = 0): void => {
     if (at < 0 || buf.byteLength - at < size) throw new StructError(`${name}: no room for ${size} bytes at ${at}`);
     const dv = view(buf);
     const vals = value as Record<string, unknown>;
     for (const f of fields) {
       const v = vals[f.name];
-      if (v === undefined) continue;
-      const o = at + f.offset;
-      const t = f.type;
-      if (typeof t === 'object') {
-        const n = fieldSize(t);
-        let bytes: Uint8Array;
-        if ('bytes' in t) bytes = v as Uint8Array;
-        else bytes = Buffer.from(v as string, 'utf8');
-        // A cstring keeps room for its NUL; raw bytes must fit exactly.
-        const cap = 'bytes' in t ? n : n - 1;
-        if (bytes.byteLength > cap) throw new StructError(`${name}.${f.name}: ${bytes.byteLength} bytes do not fit in ${cap}`);
-        buf.fill(0, o, o + n);
-        buf.set(bytes, o);
-        continue;
-      }
-      const num = v as number | bigint;
-      const check = (lo: number, hi: number) => {
-        const x = Number(num);
-        if (!Number.isInteger(x) || x < lo || x > hi) throw new StructError(`${name}.${f.name}: ${num} does not fit ${t}`);
-      };
-      switch (t) {
-        case 'u8': check(0, 0xff); dv.setUint8(o, Number(num)); break;
-        case 'u16': check(0, 0xffff); dv.setUint16(o, Number(num), true); break;
-        case 'u32': check(0, 0xffffffff); dv.setUint32(o, Number(num), true); break;
-        case 's32': check(-0x80000000, 0x7fffffff); dv.setInt32(o, Number(num), true); break;
-        case 'u64':
-        case 'u64big': {
-          const b = BigInt(num);
-          if (b < 0n || b > 0xffffffffffffffffn) throw new StructError(`${name}.${f.name}: ${num} does not fit u64`);
-          dv.setBigUint64(o, b, true);
-          break;
-        }
-        case 's64': dv.setBigInt64(o, BigInt(num), true); break;
-      }
+      if (v !== undefined) writeField(buf, dv, at + f.offset, f.type, v, `${name}.${f.name}`);
     }
   };
 
@@ -165,7 +122,7 @@ export function defineStruct<const F extends Fields>(name: string, size: number,
     fields,
     decode,
     encodeInto,
-    encode(value) {
+    encode(value: StructInput<F>) {
       const buf = Buffer.alloc(size);
       encodeInto(buf, value, 0);
       return buf;
@@ -176,4 +133,78 @@ export function defineStruct<const F extends Fields>(name: string, size: number,
       return f.offset;
     },
   };
+}
+
+function readField(buf: Uint8Array, dv: DataView, o: number, t: FieldType, what: string): unknown {
+  if (typeof t === 'object') {
+    if ('struct' in t) return t.struct.decode(buf, o);
+    if ('array' in t) {
+      const step = fieldSize(t.array);
+      return Array.from({ length: t.count }, (_, i) => readField(buf, dv, o + i * step, t.array, `${what}[${i}]`));
+    }
+    const n = fieldSize(t);
+    if ('bytes' in t) return Uint8Array.prototype.slice.call(buf, o, o + n);
+    const raw = buf.subarray(o, o + n);
+    const nul = raw.indexOf(0);
+    return Buffer.from(raw.buffer, raw.byteOffset, nul < 0 ? n : nul).toString('utf8');
+  }
+  switch (t) {
+    case 'u8': return dv.getUint8(o);
+    case 'u16': return dv.getUint16(o, true);
+    case 'u32': return dv.getUint32(o, true);
+    case 's32': return dv.getInt32(o, true);
+    case 'u64big': return dv.getBigUint64(o, true);
+    case 'u64': {
+      const v = dv.getBigUint64(o, true);
+      if (v > MAX_SAFE) throw new StructError(`${what} = ${v} is past 2^53, which famfs-ts cannot address exactly`);
+      return Number(v);
+    }
+    case 's64': {
+      const v = dv.getBigInt64(o, true);
+      if (v > MAX_SAFE || v < -MAX_SAFE) throw new StructError(`${what} = ${v} is outside ±2^53`);
+      return Number(v);
+    }
+  }
+}
+
+function writeField(buf: Uint8Array, dv: DataView, o: number, t: FieldType, v: unknown, what: string): void {
+  if (typeof t === 'object') {
+    if ('struct' in t) return t.struct.encodeInto(buf, v as StructInput<Fields>, o);
+    if ('array' in t) {
+      const items = v as readonly unknown[];
+      if (items.length > t.count) throw new StructError(`${what}: ${items.length} elements do not fit in ${t.count}`);
+      const step = fieldSize(t.array);
+      items.forEach((item, i) => {
+        if (item !== undefined) writeField(buf, dv, o + i * step, t.array, item, `${what}[${i}]`);
+      });
+      return;
+    }
+    const n = fieldSize(t);
+    const bytes = 'bytes' in t ? (v as Uint8Array) : Buffer.from(v as string, 'utf8');
+    // A cstring keeps room for its NUL; raw bytes must fit exactly.
+    const cap = 'bytes' in t ? n : n - 1;
+    if (bytes.byteLength > cap) throw new StructError(`${what}: ${bytes.byteLength} bytes do not fit in ${cap}`);
+    buf.fill(0, o, o + n);
+    buf.set(bytes, o);
+    return;
+  }
+  const num = v as number | bigint;
+  const check = (lo: number, hi: number): void => {
+    const x = Number(num);
+    if (!Number.isInteger(x) || x < lo || x > hi) throw new StructError(`${what}: ${num} does not fit ${t}`);
+  };
+  switch (t) {
+    case 'u8': check(0, 0xff); dv.setUint8(o, Number(num)); break;
+    case 'u16': check(0, 0xffff); dv.setUint16(o, Number(num), true); break;
+    case 'u32': check(0, 0xffffffff); dv.setUint32(o, Number(num), true); break;
+    case 's32': check(-0x80000000, 0x7fffffff); dv.setInt32(o, Number(num), true); break;
+    case 'u64':
+    case 'u64big': {
+      const b = BigInt(num);
+      if (b < 0n || b > 0xffffffffffffffffn) throw new StructError(`${what}: ${num} does not fit u64`);
+      dv.setBigUint64(o, b, true);
+      break;
+    }
+    case 's64': dv.setBigInt64(o, BigInt(num), true); break;
+  }
 }

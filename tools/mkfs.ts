@@ -5,7 +5,7 @@ import { registerImage } from '../src/cli/image.js';
 
 const program = new Command('mkfs.famfs-ts').helpOption('--help', 'show help');
 registerImage(program);
-// mkfs.famfs exits 2 on any failure, usage errors included (reference §5).
+// mkfs.famfs exits 2 on any failure, usage errors included (famfs-format.md §5).
 for (const c of program.commands) c.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 program.parseAsync([process.argv[0]!, process.argv[1]!, 'mkfs', ...process.argv.slice(2)]).catch((e: unknown) => {
   process.stderr.write(`mkfs.famfs-ts: ${e instanceof Error ? e.message : String(e)}\n`);

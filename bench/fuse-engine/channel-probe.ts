@@ -10,7 +10,8 @@ import fs from 'node:fs';
 import { spawn } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
-import { readRaw, seqpacketPair, setNonBlocking } from '../../src/sys/fuse-dev.js';
+import { readRaw, setNonBlocking } from '../../src/sys/fuse-dev.js';
+import { seqpacketPair } from '../../test/support/sockets.js';
 
 const FD = 3;
 const EAGAIN = 11;

@@ -5,12 +5,13 @@ import {
   ALU_OP, CALL_HELPER, CALL_KFUNC, CLASS, JMP_OP, MODE, PSEUDO_MAP_FD, SIZE, SRC_K, SRC_X,
   type AluOp, type CondOp, type Insn, type Size,
 } from './isa.js';
+import { InvalidError } from '../errno.js';
 
 export type Reg = 'r0' | 'r1' | 'r2' | 'r3' | 'r4' | 'r5' | 'r6' | 'r7' | 'r8' | 'r9' | 'r10';
 /** An operand: a register, or an immediate that must fit s32. */
 export type Operand = Reg | number;
 
-export class AsmError extends Error {}
+export class AsmError extends InvalidError {}
 
 const S32_MIN = -0x80000000;
 const S32_MAX = 0x7fffffff;
@@ -79,7 +80,7 @@ export class Asm {
   lsh(dst: Reg, x: Operand): this { return this.alu('lsh', dst, x, true); }
   rsh(dst: Reg, x: Operand): this { return this.alu('rsh', dst, x, true); }
   arsh(dst: Reg, x: Operand): this { return this.alu('arsh', dst, x, true); }
-  /** Signed division and modulo (DIV/MOD with off = 1, cpu v4, kernel >= 6.6; §1.1). */
+  /** Signed division and modulo (DIV/MOD with off = 1, cpu v4, kernel >= 6.6; bpf-tooling.md §1.1). */
   sdiv(dst: Reg, x: Operand, wide = true): this { return this.signed('div', dst, x, wide); }
   smod(dst: Reg, x: Operand, wide = true): this { return this.signed('mod', dst, x, wide); }
   private signed(op: 'div' | 'mod', dst: Reg, x: Operand, wide: boolean): this {
@@ -100,7 +101,7 @@ export class Asm {
     return this.raw({ code: 0, dst: 0, src: 0, off: 0, imm: hi });
   }
 
-  /** dst = the map with this fd (BPF_PSEUDO_MAP_FD, §1.2); the loader patches nothing. */
+  /** dst = the map with this fd (BPF_PSEUDO_MAP_FD, bpf-tooling.md §1.2); the loader patches nothing. */
   ldMapFd(dst: Reg, fd: number): this {
     this.raw({ code: CLASS.LD | MODE.IMM | SIZE.dw, dst: regNum(dst), src: PSEUDO_MAP_FD, off: 0, imm: fd });
     return this.raw({ code: 0, dst: 0, src: 0, off: 0, imm: 0 });

@@ -2,6 +2,7 @@
 // struct_ops types, their members and offsets, and kfuncs by name (bpf-tooling.md §6 step 1).
 // Format: include/uapi/linux/btf.h; a 24-byte header, type records, a string section.
 import { defineStruct } from '../cstruct.js';
+import { InvalidError } from '../errno.js';
 
 export const BtfHeader = defineStruct('btf_header', 24, [
   { name: 'magic', offset: 0, type: 'u16' },
@@ -21,7 +22,7 @@ export const BTF_KIND = {
   DECL_TAG: 17, TYPE_TAG: 18, ENUM64: 19,
 } as const;
 
-export class BtfError extends Error {}
+export class BtfError extends InvalidError {}
 
 export interface BtfMember {
   readonly name: string;

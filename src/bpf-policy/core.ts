@@ -15,7 +15,7 @@ export const CORE_REG = {
   length: 'r4',
 } as const satisfies Record<string, Reg>;
 
-/** Core status in r0; the syscall shell returns it as is (DESIGN.md, BPF syscall shell ctx). */
+/** Core status in r0; the syscall shell returns it as is (docs/design.md, BPF syscall shell ctx). */
 export const STATUS = {
   MAPPED: 0,
   /** pos >= size. */

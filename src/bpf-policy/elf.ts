@@ -5,6 +5,7 @@
 import { defineStruct } from '../cstruct.js';
 import { PSEUDO_MAP_FD, isLddw } from './isa.js';
 import { programBytes, type BpfProgram } from './program.js';
+import { InvalidError } from '../errno.js';
 
 export const Elf64Ehdr = defineStruct('Elf64_Ehdr', 64, [
   { name: 'e_ident', offset: 0, type: { bytes: 16 } },
@@ -52,7 +53,7 @@ const SHF = { WRITE: 1, ALLOC: 2, EXECINSTR: 4 } as const;
 const STB_GLOBAL = 1;
 const STT = { OBJECT: 1, FUNC: 2 } as const;
 
-export class ElfError extends Error {}
+export class ElfError extends InvalidError {}
 
 /** A string table under construction: offsets of added names. */
 class StrTab {

@@ -1,4 +1,4 @@
-// The generic map-driven resolver (issue 7, emitter 2): one fixed program that looks the
+// The generic map-driven resolver (emitter 2): one fixed program that looks the
 // file's layout up in a BPF hash map keyed by nodeid (the server fills it at OPEN, as in
 // Joanne Koong's famfs.bpf.c, reference fuse-iomap-abi.md §4.1), so layouts change without
 // reloading. No loop: the extent is found by a branchless binary search over 32 starts

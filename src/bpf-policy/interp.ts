@@ -7,11 +7,12 @@ import {
   ALU_OP, CALL_HELPER, CALL_KFUNC, CLASS, HELPER, JMP_OP, MODE, PSEUDO_MAP_FD, SRC_X, SIZE,
   isLddw, opClass, type Insn,
 } from './isa.js';
+import { InvalidError } from '../errno.js';
 
 const M64 = (1n << 64n) - 1n;
 const M32 = 0xffffffffn;
 
-export class BpfRuntimeError extends Error {}
+export class BpfRuntimeError extends InvalidError {}
 
 /** A hash map as the helper bpf_map_lookup_elem sees it (key bytes -> value bytes). */
 export interface MapModel {

@@ -1,18 +1,19 @@
 // The eBPF instruction set subset famfs-ts emits (RFC 9669; reference bpf-tooling.md §1).
 // One instruction is 8 bytes: opcode, dst|src<<4, s16 offset, s32 immediate, little-endian.
 // `lddw` takes two slots; the second slot has opcode 0 and carries the high 32 bits.
+import { InvalidError } from '../errno.js';
 
-/** Instruction classes (low 3 bits of the opcode), §1.1. */
+/** Instruction classes (low 3 bits of the opcode), bpf-tooling.md §1.1. */
 export const CLASS = { LD: 0, LDX: 1, ST: 2, STX: 3, ALU: 4, JMP: 5, JMP32: 6, ALU64: 7 } as const;
 
-/** ALU operation codes (high 4 bits), §1.1. */
+/** ALU operation codes (high 4 bits), bpf-tooling.md §1.1. */
 export const ALU_OP = {
   add: 0x00, sub: 0x10, mul: 0x20, div: 0x30, or: 0x40, and: 0x50, lsh: 0x60, rsh: 0x70,
   neg: 0x80, mod: 0x90, xor: 0xa0, mov: 0xb0, arsh: 0xc0,
 } as const;
 export type AluOp = keyof typeof ALU_OP;
 
-/** Jump codes (high 4 bits), §1.1. JGT/JGE/JLT/JLE are unsigned, the S variants signed. */
+/** Jump codes (high 4 bits), bpf-tooling.md §1.1. JGT/JGE/JLT/JLE are unsigned, the S variants signed. */
 export const JMP_OP = {
   ja: 0x00, jeq: 0x10, jgt: 0x20, jge: 0x30, jset: 0x40, jne: 0x50, jsgt: 0x60, jsge: 0x70,
   call: 0x80, exit: 0x90, jlt: 0xa0, jle: 0xb0, jslt: 0xc0, jsle: 0xd0,
@@ -23,15 +24,15 @@ export type CondOp = Exclude<keyof typeof JMP_OP, 'ja' | 'call' | 'exit'>;
 export const SRC_K = 0x00;
 export const SRC_X = 0x08;
 
-/** Load/store modes and sizes, §1.1. */
+/** Load/store modes and sizes, bpf-tooling.md §1.1. */
 export const MODE = { IMM: 0x00, MEM: 0x60, MEMSX: 0x80, ATOMIC: 0xc0 } as const;
 export const SIZE = { w: 0x00, h: 0x08, b: 0x10, dw: 0x18 } as const;
 export type Size = keyof typeof SIZE;
 export const SIZE_BYTES: Record<Size, number> = { b: 1, h: 2, w: 4, dw: 8 };
 
-/** `lddw` source subtypes, §1.2. */
+/** `lddw` source subtypes, bpf-tooling.md §1.2. */
 export const PSEUDO_MAP_FD = 1;
-/** CALL source subtypes, §1.3: 0 helper id, 1 local function, 2 kfunc by BTF id. */
+/** CALL source subtypes, bpf-tooling.md §1.3: 0 helper id, 1 local function, 2 kfunc by BTF id. */
 export const CALL_HELPER = 0;
 export const CALL_KFUNC = 2;
 
@@ -48,7 +49,7 @@ export interface Insn {
   readonly imm: number;
 }
 
-export class BpfEncodingError extends Error {}
+export class BpfEncodingError extends InvalidError {}
 
 export function opClass(code: number): number {
   return code & 0x07;

@@ -35,7 +35,7 @@ export interface StructOpsTarget {
   /** bpf_struct_ops_<type>: the STRUCT_OPS map value. */
   readonly wrapperId: number;
   readonly wrapperSize: number;
-  /** Offset of the ops struct inside the wrapper (cacheline aligned: 64 on 6.18, §6). */
+  /** Offset of the ops struct inside the wrapper (cacheline aligned: 64 on 6.18, bpf-tooling.md §6). */
   readonly dataOffset: number;
   /** Data members the subsystem's init_member copies (name, dev_fd, fuse_fd) and their offsets. */
   readonly dataMembers: ReadonlyMap<string, number>;

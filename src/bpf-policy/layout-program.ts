@@ -1,5 +1,5 @@
-// The per-layout resolver: one FileMap's constants folded into straight-line code (issue 7,
-// emitter 1). Extents become a binary compare tree on pos; interleave arithmetic uses shifts
+// The per-layout resolver: one FileMap's constants folded into straight-line code
+// (emitter 1). Extents become a binary compare tree on pos; interleave arithmetic uses shifts
 // and masks for power-of-two chunks and strip counts and immediate divisors otherwise (a
 // literal zero divisor is never emitted, bpf-tooling.md §1.4); a strip's (daxdev, base) comes
 // from a fall-through chain of small deltas, so no table is indexed and no loop is needed.

@@ -6,6 +6,7 @@ import { STATUS } from './core.js';
 import {
   answerDigest, DUMMY_BATCH, DUMMY_MODE, ERRNO, FIB, FUSE_IOMAP_BEGIN_OUT_SIZE, FuseIomapIo, IOMAP_TYPE, JoanneIomapIo, SyscallCtx,
 } from './shells.js';
+import { InvalidError } from '../errno.js';
 
 /** What a resolver answered: status (core.ts STATUS) and, when mapped, the mapping. */
 export interface Answer {
@@ -23,7 +24,7 @@ export interface InterpInputs {
   readonly nodeidKfunc?: number;
 }
 
-export class ShellRunError extends Error {}
+export class ShellRunError extends InvalidError {}
 
 /** Run `prog` in the interpreter as its shell's caller would; returns the uniform answer. */
 export function interpret(prog: BpfProgram, inp: InterpInputs): Answer {

@@ -5,6 +5,7 @@ import { iomapIo as FuseIomapIo } from '../fuse/iomap-wire.js';
 import { Asm } from './asm.js';
 import { CORE_REG, STATUS, type ResolverCore } from './core.js';
 import { defineStruct } from '../cstruct.js';
+import { InvalidError } from '../errno.js';
 
 export type ShellName = 'syscall' | 'fuse_bpf_ops' | 'fuse_iomap_bpf_ops' | 'bpf_dummy_ops';
 export const SHELL_NAMES: readonly ShellName[] = ['syscall', 'fuse_bpf_ops', 'fuse_iomap_bpf_ops', 'bpf_dummy_ops'];
@@ -40,7 +41,7 @@ export const SHELLS: Record<ShellName, ShellSpec> = {
   },
 };
 
-/** The syscall shell's ctx (DESIGN.md "BPF syscall shell ctx"): pos and nodeid in, the rest out. */
+/** The syscall shell's ctx (docs/design.md "BPF syscall shell ctx"): pos and nodeid in, the rest out. */
 export const SyscallCtx = defineStruct('famfs_ts_bpf_ctx', 40, [
   { name: 'pos', offset: 0, type: 'u64big' },
   { name: 'daxdev', offset: 8, type: 'u64big' },
@@ -51,7 +52,7 @@ export const SyscallCtx = defineStruct('famfs_ts_bpf_ctx', 40, [
 
 /**
  * Joanne Koong's `fuse_iomap_io` (fuse-iomap-abi.md §4.1): Darrick's 32-byte struct
- * (§1.2) plus `u64 id` at 32, the index into the connection's dax devices.
+ * (fuse-iomap-abi.md §1.2) plus `u64 id` at 32, the index into the connection's dax devices.
  */
 export const JoanneIomapIo = defineStruct('fuse_iomap_io(joanne)', 40, [
   { name: 'offset', offset: 0, type: 'u64big' },
@@ -66,11 +67,11 @@ export const JoanneIomapIo = defineStruct('fuse_iomap_io(joanne)', 40, [
 /** `struct fuse_iomap_io` (fuse-iomap-abi.md §1.2), 32 bytes: declared once, in the wire module. */
 export { FuseIomapIo };
 
-/** `struct fuse_iomap_begin_out`: read slot at 0, write slot at 32 (§1.2). */
+/** `struct fuse_iomap_begin_out`: read slot at 0, write slot at 32 (fuse-iomap-abi.md §1.2). */
 export const FUSE_IOMAP_BEGIN_OUT_SIZE = 64;
 export const IOMAP_TYPE = { MAPPED: 2, PURE_OVERWRITE: 255 } as const;
 export const FUSE_IOMAP_NULL_ADDR = 0xffffffffffffffffn;
-/** Darrick's enum fuse_iomap_bpf_ret (§4.2). */
+/** Darrick's enum fuse_iomap_bpf_ret (fuse-iomap-abi.md §4.2). */
 export const FIB = { FALLBACK: 0, HANDLED: 1 } as const;
 /** Errnos Joanne's iomap_begin returns (negative): no layout -> ENOENT, EOF or hole -> EIO. */
 export const ERRNO = { ENOENT: 2, EIO: 5, EINVAL: 22 } as const;
@@ -96,13 +97,13 @@ export function answerDigest(h: bigint, a: { status: number; daxdev?: bigint; of
 }
 
 export interface ShellOptions {
-  /** fuse_iomap_bpf_ops + generic core: BTF id of kfunc fuse_bpf_inode_nodeid (§4.2). */
+  /** fuse_iomap_bpf_ops + generic core: BTF id of kfunc fuse_bpf_inode_nodeid (fuse-iomap-abi.md §4.2). */
   readonly nodeidKfunc?: number;
   /** fuse_iomap_bpf_ops: device cookie = daxdev + this (cookie 0 is FUSE_IOMAP_DEV_NULL). */
   readonly devCookieBase?: number;
 }
 
-export class ShellError extends Error {}
+export class ShellError extends InvalidError {}
 
 /** Wrap `core` in `shell`; returns the assembler holding the whole program. */
 export function wrap(core: ResolverCore, shell: ShellName, opts: ShellOptions = {}): Asm {
@@ -177,7 +178,7 @@ export function wrap(core: ResolverCore, shell: ShellName, opts: ShellOptions = 
       a.st('h', keep, FuseIomapIo.offsetOf('flags'), 0);
       a.add(CORE_REG.daxdev, opts.devCookieBase ?? 1);
       a.stx('w', keep, FuseIomapIo.offsetOf('dev'), CORE_REG.daxdev);
-      // famfs files are overwritten in place: writes use the read mapping (§1.3).
+      // famfs files are overwritten in place: writes use the read mapping (fuse-iomap-abi.md §1.3).
       a.stx('dw', keep, w + FuseIomapIo.offsetOf('offset'), pos);
       a.stx('dw', keep, w + FuseIomapIo.offsetOf('length'), CORE_REG.length);
       a.st('dw', keep, w + FuseIomapIo.offsetOf('addr'), -1);
@@ -195,7 +196,7 @@ export function wrap(core: ResolverCore, shell: ShellName, opts: ShellOptions = 
     case 'bpf_dummy_ops': {
       // test_2(struct bpf_dummy_ops_state *cb__nullable, int a1, unsigned short a2, char a3,
       // unsigned long a4): a1 = mode, a2 = nodeid, a3 = stride (DIGEST), a4 = pos. The answer
-      // comes back 32 bits in the return value and 32 bits in state->val (§5.9). Test-run
+      // comes back 32 bits in the return value and 32 bits in state->val (bpf-tooling.md §5.9). Test-run
       // passes each argument as a full u64 slot.
       const MODE = -16, HASH = -24, J = -32, STRIDE = -40, POS0 = -48;
       a.ldx('dw', keep, 'r1', 0);

@@ -1,4 +1,4 @@
-// `famfs-ts bpf emit|verify|run`: the BPF resolver for a file (issue 7). Commander wiring and
+// `famfs-ts bpf emit|verify|run`: the BPF resolver for a file. Commander wiring and
 // terminal output only; the programs are src/bpf-policy, the kernel calls src/sys/bpf.ts.
 import fs from 'node:fs';
 import type { Command } from 'commander';
@@ -70,7 +70,7 @@ function expectedAnswer(map: FileMap, pos: number): Answer {
 const NODEID = 1n;
 
 export function registerBpf(program: Command): void {
-  const bpf = program.command('bpf').description('BPF resolver programs for a file: emit, verify in the kernel, run (issue 7)');
+  const bpf = program.command('bpf').description('BPF resolver programs for a file: emit, verify in the kernel, run');
 
   const common = (c: Command) =>
     c.argument('[file]', 'IMAGE:PATH (a file in an unmounted famfs image)')

@@ -1,5 +1,5 @@
 // famfs verbs on unmounted images: mkfs, creat, cp, mkdir, ls, cat, getmap, verify,
-// logplay, fsck, with famfs's flags, messages and exit statuses (reference §5, §6). A file
+// logplay, fsck, with famfs's flags, messages and exit statuses (famfs-format.md §5, famfs-format.md §6). A file
 // inside an image is IMAGE:/path, IMAGE being a device path or a layout YAML. Commander
 // wiring and terminal output only; the work is in src/famfs.
 import fs from 'node:fs';
@@ -24,6 +24,7 @@ import { systemUuid, SYSTEM_UUID_FILE } from '../famfs/host.js';
 import type { FileNode, Node } from '../famfs/namespace.js';
 import type { InterleaveParams } from '../famfs/alloc.js';
 import { LOG_LEN, MIN_DEVICE_SIZE } from '../famfs/constants.js';
+import { MAX_STRIPS } from '../interleave/famfs-limits.js';
 
 /** A command-line error with famfs's exit status. */
 class CliError extends Error {
@@ -82,7 +83,7 @@ function loadLayoutOrFail(file: string): Layout {
 export function openImage(image: string, host: HostOpts, writable: boolean): FamfsImage {
   const sys = host.systemUuid ?? SYSTEM_UUID_FILE;
   if (writable) {
-    // Offline writers refuse while the image is mounted read-write (DESIGN.md "Roles");
+    // Offline writers refuse while the image is mounted read-write (docs/design.md "Roles");
     // the mount's exclusive flock on the primary catches the rest.
     const m = mountedDevice(isLayoutFile(image) ? '' : image, true);
     if (m) throw new CliError(`famfs-ts: cannot write to ${image} while it is mounted read-write on ${m}`, 16);
@@ -174,7 +175,7 @@ function hostOptions(cmd: Command): Command {
 }
 
 /**
- * The layout's policy as famfs-style defaults (like `.meta/.alloc.cfg`, reference §8.2):
+ * The layout's policy as famfs-style defaults (like `.meta/.alloc.cfg`, famfs-format.md §8.2):
  * used when none of -N/-B/-C is given. One strip and no buckets means contiguous.
  */
 function policyDefaults(img: FamfsImage): { interleave?: InterleaveParams; daxdevs?: readonly number[] } {
@@ -188,7 +189,7 @@ function policyDefaults(img: FamfsImage): { interleave?: InterleaveParams; daxde
 function interleaveOf(o: { nstrips?: string; nbuckets?: string; chunksize?: string }): InterleaveParams | undefined {
   if (o.nstrips === undefined && o.nbuckets === undefined && o.chunksize === undefined) return undefined;
   const nstrips = o.nstrips === undefined ? 0 : num('-N', o.nstrips);
-  if (nstrips > 16) throw new CliError(`famfs creat: nstrips (${nstrips}) must be <= 16`, 22);
+  if (nstrips > MAX_STRIPS) throw new CliError(`famfs creat: nstrips (${nstrips}) must be <= ${MAX_STRIPS}`, 22);
   // creat and cp initialise chunk_size to 2 MiB (src/famfs_cli.c).
   return { nstrips, nbuckets: o.nbuckets === undefined ? 0 : num('-B', o.nbuckets), chunkSize: o.chunksize === undefined ? 2 * 1024 * 1024 : bytes('-C', o.chunksize) };
 }
@@ -459,7 +460,7 @@ function writeAll(fd: number, b: Uint8Array): void {
 }
 
 function mkfsVerb(device: string | undefined, o: HostOpts & { force?: boolean; kill?: boolean; loglen: string; small?: boolean; human?: boolean }): number {
-  // mkfs.famfs exits 2 on any failure (reference §5).
+  // mkfs.famfs exits 2 on any failure (famfs-format.md §5).
   const opened: DaxdevMemory[] = [];
   let lockFd: number | undefined;
   try {

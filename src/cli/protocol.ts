@@ -83,7 +83,7 @@ function fail(e: unknown): never {
 export function registerProtocol(program: Command): void {
   program
     .command('fmap')
-    .description('print the exact GET_FMAP message the server sends for a file (famfs-over-FUSE, reference §3.2)')
+    .description('print the exact GET_FMAP message the server sends for a file (famfs-over-FUSE, fuse-iomap-abi.md §3.2)')
     .argument('[file]', 'MNT/FILE in a famfs-ts mount, or IMAGE:/path')
     .option('--encoding <enc>', 'v10 (posted series: interleaved extents) or unrolled (dev tree: simple extents)', 'v10')
     .option('--fmap <yaml>', 'take the FileMap from a FileMap YAML instead of a file')
@@ -105,7 +105,7 @@ export function registerProtocol(program: Command): void {
 
   program
     .command('iomap')
-    .description('print the fuse_iomap_begin_out the server sends for FUSE_IOMAP_BEGIN at an offset (fuse-iomap, reference §1.4)')
+    .description('print the fuse_iomap_begin_out the server sends for FUSE_IOMAP_BEGIN at an offset (fuse-iomap, fuse-iomap-abi.md §1.4)')
     .argument('[file]', 'MNT/FILE in a famfs-ts mount, or IMAGE:/path')
     .argument('[offset]', 'file offset (4096, 2M, 0x200000)')
     .option('--offset <x>', 'file offset; repeatable', (v: string, prev: string[]) => [...prev, v], [] as string[])

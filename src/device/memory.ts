@@ -9,8 +9,14 @@ import { toController, granuleRemainder } from '../interleave/controller.js';
 import type { Daxdev, Region } from '../interleave/layout.js';
 import { mmapShared, viewMapping, type Mapped } from '../sys/libc.js';
 import { blockDeviceSize } from '../sys/ioctl.js';
+import { ErrnoError, type ErrnoName } from '../errno.js';
 
-export class DeviceError extends Error {}
+/** A device that cannot be used as asked: EIO unless a better errno is given. */
+export class DeviceError extends ErrnoError {
+  constructor(message: string, code: ErrnoName = 'EIO', options?: ErrorOptions) {
+    super(message, code, options);
+  }
+}
 
 /**
  * A mapped device as plain data for another thread of this process (a FUSE serving thread):
@@ -58,7 +64,7 @@ export function deviceSize(devPath: string): number {
     try {
       return Number(fs.readFileSync(sys, 'utf8').trim());
     } catch {
-      throw new DeviceError(`${devPath}: a character device without ${sys}; not a devdax device`);
+      throw new DeviceError(`${devPath}: a character device without ${sys}; not a devdax device`, 'ENODEV');
     }
   }
   if (st.isBlockDevice()) {
@@ -69,7 +75,7 @@ export function deviceSize(devPath: string): number {
       fs.closeSync(fd);
     }
   }
-  throw new DeviceError(`${devPath}: not a regular file, devdax or block device`);
+  throw new DeviceError(`${devPath}: not a regular file, devdax or block device`, 'ENODEV');
 }
 
 function checkRange(name: string, size: number, offset: number, length: number): void {

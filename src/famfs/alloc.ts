@@ -2,12 +2,14 @@
 // per daxdev, rebuilt from the log every time (nothing is persisted), famfs's contiguous
 // first fit and its strided ("interleaved") allocation over buckets. Pure: no I/O.
 import type { Extent, FileMap, Strip } from '../interleave/filemap.js';
-import { ALLOC_UNIT, MAX_NBUCKETS, MAX_STRIPS, MIN_BUCKET_SIZE } from './constants.js';
+import { ALLOC_UNIT } from './constants.js';
+import { interleaveParamProblems, isInterleaved, stripCountProblem, type InterleaveParams } from '../interleave/interleave-params.js';
 import { GlibcRand } from './prng.js';
+import { ErrnoError } from '../errno.js';
 
-export class AllocError extends Error {
+export class AllocError extends ErrnoError {
   constructor(message: string, readonly errno: 'ENOMEM' | 'EINVAL') {
-    super(message);
+    super(message, errno);
   }
 }
 
@@ -18,7 +20,7 @@ export class Bitmap {
     this.bits = new Uint8Array(Math.ceil(nbits / 8) + 1);
   }
 
-  /** famfs rounds the device size up, so a partial last unit is allocatable (§4.1, §12.6). */
+  /** famfs rounds the device size up, so a partial last unit is allocatable (famfs-format.md §4.1, famfs-format.md §12.6). */
   static forDevice(devSize: number): Bitmap {
     return new Bitmap(Math.ceil(devSize / ALLOC_UNIT));
   }
@@ -57,7 +59,7 @@ export class Bitmap {
   }
 
   /**
-   * bitmap_alloc_contiguous (§4.2): first fit of ceil(size/2MiB) free units, scanning from
+   * bitmap_alloc_contiguous (famfs-format.md §4.2): first fit of ceil(size/2MiB) free units, scanning from
    * `start` (bytes) and giving up when fewer than that remain inside `range` bytes from
    * `start` (0 = the whole bitmap). famfs lets a range of 0 run past nbits when start > 0;
    * we clamp to the bitmap. Returns the byte offset, or -1.
@@ -90,39 +92,9 @@ export class Bitmap {
   }
 }
 
-export interface InterleaveParams {
-  readonly nbuckets: number;
-  readonly nstrips: number;
-  readonly chunkSize: number;
-}
+export { isInterleaved, type InterleaveParams } from '../interleave/interleave-params.js';
 
-export function isInterleaved(p: InterleaveParams | undefined): p is InterleaveParams {
-  return !!p && (p.nbuckets !== 0 || p.nstrips !== 0 || p.chunkSize !== 0);
-}
-
-/**
- * famfs_validate_interleave_param (§4.3) plus the CLI's nstrips <= 16. Returns the
- * problems (empty = valid). `relaxBuckets` drops the 1 GiB bucket minimum (famfs's
- * mock_stripe) for small emulated devices.
- */
-export function interleaveProblems(p: InterleaveParams, devSize: number, relaxBuckets = false): string[] {
-  const out: string[] = [];
-  if (!isInterleaved(p)) return out;
-  const c = p.chunkSize;
-  if (!c) out.push('chunk_size is 0');
-  else if (!Number.isInteger(Math.log2(c))) out.push(`chunk_size=0x${c.toString(16)} must be a power of 2`);
-  else if (c % ALLOC_UNIT) out.push(`chunk_size=0x${c.toString(16)} must be a multiple of alloc_unit`);
-  if (p.nstrips > p.nbuckets) out.push(`nstrips (${p.nstrips}) > nbuckets (${p.nbuckets})`);
-  if (!p.nbuckets) out.push('nbuckets is 0');
-  if (p.nbuckets > MAX_NBUCKETS) out.push(`nbuckets ${p.nbuckets} exceeds max ${MAX_NBUCKETS}`);
-  if (p.nstrips > MAX_STRIPS) out.push(`nstrips ${p.nstrips} exceeds max ${MAX_STRIPS}`);
-  if (p.nstrips < 1) out.push('nstrips is 0');
-  const bucket = p.nbuckets ? Math.floor(devSize / p.nbuckets) : 0;
-  if (bucket < MIN_BUCKET_SIZE && !relaxBuckets) out.push(`bucket size (${bucket}) < 1G`);
-  return out;
-}
-
-/** init_bucket_series: Fisher-Yates over 0..n-1 with glibc rand() after srand(seed) (§4.3). */
+/** init_bucket_series: Fisher-Yates over 0..n-1 with glibc rand() after srand(seed) (famfs-format.md §4.3). */
 export function bucketOrder(nbuckets: number, seed: number): number[] {
   const b = Array.from({ length: nbuckets }, (_, i) => i);
   const r = new GlibcRand(seed);
@@ -180,10 +152,11 @@ export class Allocator {
     if (devs.length > 1) {
       const per = Math.ceil(p.nstrips / devs.length);
       const nb = Math.max(p.nbuckets, per, 1);
-      if (p.nstrips > MAX_STRIPS) throw new AllocError(`invalid interleave parameters: nstrips ${p.nstrips} exceeds max ${MAX_STRIPS}`, 'EINVAL');
+      const strips = stripCountProblem(p.nstrips);
+      if (strips) throw new AllocError(`invalid interleave parameters: ${strips}`, 'EINVAL');
       const perDev = { nstrips: per, nbuckets: nb, chunkSize: p.chunkSize };
       for (const d of devs) {
-        const problems = interleaveProblems(perDev, this.devSizes.get(d) ?? 0, opts.relaxBuckets);
+        const problems = interleaveParamProblems(perDev, { devSize: this.devSizes.get(d) ?? 0, relaxBuckets: opts.relaxBuckets });
         if (problems.length) throw new AllocError(`invalid interleave parameters for daxdev ${d}: ${problems.join('; ')}`, 'EINVAL');
       }
       if (size < p.chunkSize) {
@@ -193,7 +166,7 @@ export class Allocator {
       return { size, extents: [this.strided(size, { ...p, nbuckets: nb }, devs, opts.seed ?? Math.floor(Date.now() / 1000))] };
     }
     for (const d of devs) {
-      const problems = interleaveProblems(p, this.devSizes.get(d) ?? 0, opts.relaxBuckets);
+      const problems = interleaveParamProblems(p, { devSize: this.devSizes.get(d) ?? 0, relaxBuckets: opts.relaxBuckets });
       if (problems.length) throw new AllocError(`invalid interleave parameters: ${problems.join('; ')}`, 'EINVAL');
     }
     if (size < p.chunkSize) {
@@ -204,7 +177,7 @@ export class Allocator {
     return { size, extents: [this.strided(size, p, devs, opts.seed ?? Math.floor(Date.now() / 1000))] };
   }
 
-  /** famfs_file_strided_alloc (§4.3); strips rotate over `devs` (one device: famfs exactly). */
+  /** famfs_file_strided_alloc (famfs-format.md §4.3); strips rotate over `devs` (one device: famfs exactly). */
   private strided(size: number, p: InterleaveParams, devs: readonly number[], seed: number): Extent {
     const au = ALLOC_UNIT;
     const allocAu = Math.ceil(size / au);

@@ -1,4 +1,4 @@
-// famfs checksums are zlib crc32(0, buf, len): standard CRC-32/IEEE (reference §0, §2.1).
+// famfs checksums are zlib crc32(0, buf, len): standard CRC-32/IEEE (famfs-format.md §0, famfs-format.md §2.1).
 import zlib from 'node:zlib';
 
 export function crc32(bytes: Uint8Array): number {

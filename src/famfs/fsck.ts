@@ -1,4 +1,4 @@
-// fsck (reference §11, famfs_fsck_scan): the superblock, log statistics, capacity and log
+// fsck (famfs-format.md §11, famfs_fsck_scan): the superblock, log statistics, capacity and log
 // summary, in famfs's text, and the exit status = number of allocation collisions. Pure:
 // it formats what a scan found.
 import { ALLOC_UNIT } from './constants.js';

@@ -1,4 +1,4 @@
-// The host identity that decides master or client (reference §2.3): the text UUID in
+// The host identity that decides master or client (famfs-format.md §2.3): the text UUID in
 // /opt/famfs/system_uuid, created like famfs when missing (dir 0755, file 0444, the UUID
 // text plus a NUL). `--system-uuid FILE` points elsewhere so one machine can play several hosts.
 import fs from 'node:fs';

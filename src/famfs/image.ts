@@ -147,7 +147,7 @@ export class FamfsImage {
       try {
         img = new FamfsImage(source, sb, role, writable, devices, opts.layout, lockFd, log, isView);
       } catch (e) {
-        if (e instanceof LogError) throw new ImageError(`${source}: ${e.message}`, 'EINVAL');
+        if (e instanceof LogError) throw new ImageError(`${source}: ${e.message}`, 'EINVAL', { cause: e });
         throw e;
       }
       img.attachSecondaries();
@@ -182,6 +182,10 @@ export class FamfsImage {
     return this.layout?.policy;
   }
   /** The raw log region (read-only use: fsck, benchmarks). */
+  /** The mapped devices' names (their paths), in daxdev index order. */
+  get deviceNames(): string[] {
+    return [...this.devices.entries()].sort(([a], [b]) => a - b).map(([, d]) => d.name);
+  }
   get logBytes(): Buffer {
     return this.log;
   }
@@ -239,7 +243,7 @@ export class FamfsImage {
       if (this.replayStoppedAt) break;
       const e = st.entries[i];
       if (!e) {
-        // logplay aborts at the first invalid entry (§3.6).
+        // logplay aborts at the first invalid entry (famfs-format.md §3.6).
         this.replayStoppedAt = firstBad && firstBad.index === i ? firstBad : { index: i, message: `log entry ${i} is invalid` };
         break;
       }
@@ -291,7 +295,7 @@ export class FamfsImage {
     return this.allocator;
   }
 
-  /** Append one entry (famfs_append_log, §3.6): entry first, then the header counters. */
+  /** Append one entry (famfs_append_log, famfs-format.md §3.6): entry first, then the header counters. */
   append(entry: NewEntry): number {
     this.checkAppend();
     this.refresh();
@@ -305,7 +309,7 @@ export class FamfsImage {
     const counters = Buffer.alloc(16);
     counters.writeBigUInt64LE(BigInt(h.nextSeqnum + 1), 0);
     counters.writeBigUInt64LE(BigInt(index + 1), 8);
-    primary.write(LOG_OFFSET + logHeaderStruct.offsetOf('nextSeqnum'), counters);
+    primary.write(LOG_OFFSET + logHeaderStruct.offsetOf('famfs_log_next_seqnum'), counters);
     const ownSession = this.allocator !== undefined && this.allocatorAt === this.scanState.scanned;
     this.refresh();
     if (ownSession) this.allocatorAt = this.scanState.scanned;
@@ -330,7 +334,7 @@ export class FamfsImage {
     try {
       map = alloc.alloc(size, opts);
     } catch (e) {
-      if (e instanceof AllocError) throw new ImageError(`${path}: ${e.message}`, e.errno);
+      if (e instanceof AllocError) throw new ImageError(`${path}: ${e.message}`, e.errno, { cause: e });
       throw e;
     }
     this.append({ type: 'file', path: rel, size, flags: FM_ALL_HOSTS_RW, uid: opts.uid ?? euid(), gid: opts.gid ?? egid(), mode: (opts.mode ?? 0o644) & 0o7777, map });
@@ -371,7 +375,7 @@ export class FamfsImage {
         const n = this.namespace.lookup(sub);
         if (n?.kind === 'dir') continue;
         if (n) throw new ImageError(`${path}: ${sub} exists and is not a directory`, 'ENOTDIR');
-        // mkdir -p logs one entry per created component (§3.7).
+        // mkdir -p logs one entry per created component (famfs-format.md §3.7).
         this.append(entry(sub));
       }
     }
@@ -406,7 +410,7 @@ export class FamfsImage {
     try {
       ms = resolveRange(file.map, pos, len);
     } catch (e) {
-      throw new ImageError(`${file.path}: ${(e as Error).message}`, 'EIO');
+      throw new ImageError(`${file.path}: ${(e as Error).message}`, 'EIO', { cause: e });
     }
     for (const m of ms) {
       const d = this.dev(m.daxdev);
@@ -460,7 +464,7 @@ function openPath(path: string, writable: boolean): DaxdevMemory {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new ImageError(`${path}: device not found`, 'ENOENT');
-    throw new ImageError(`${path}: ${(e as Error).message}`, 'EINVAL');
+    throw new ImageError(`${path}: ${(e as Error).message}`, 'EINVAL', { cause: e });
   }
   if (size <= 0) throw new ImageError(`${path}: device is empty`, 'EINVAL');
   return MappedDevice.open(path, { writable, size });

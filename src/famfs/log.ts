@@ -1,74 +1,32 @@
 // The famfs metadata log (reference famfs-format.md §3): a 48-byte header at device offset
 // 2 MiB followed by 544-byte entries. Pure codecs: no I/O. A FILE entry's fmap converts to
 // and from the project's FileMap model (daxdev = se_devindex).
-import { defineStruct } from '../cstruct.js';
 import { simple, type FileMap, type Strip } from '../interleave/filemap.js';
+import { chunkSizeProblem, stripCountProblem } from '../interleave/interleave-params.js';
 import { crc32 } from './crc.js';
-import { ALLOC_UNIT, EntryType, EXT_INTERLEAVE, EXT_SIMPLE, FM_ALL_HOSTS_RW, LOG_MAGIC, MAX_PATHLEN, MAX_SIMPLE_EXTENTS, MAX_STRIPS } from './constants.js';
+import { EntryType, EXT_INTERLEAVE, EXT_SIMPLE, FM_ALL_HOSTS_RW, LOG_MAGIC, MAX_PATHLEN, MAX_SIMPLE_EXTENTS } from './constants.js';
+import { InvalidError } from '../errno.js';
+import {
+  famfs_log, famfs_log_entry, famfs_log_entry_add_daxdev, famfs_log_entry_file_interleave, famfs_log_entry_file_simple,
+  famfs_log_entry_mkdir, famfs_simple_extent,
+} from './famfs-meta.js';
 
-export const logHeaderStruct = defineStruct('famfs_log', 48, [
-  { name: 'magic', offset: 0, type: 'u64' },
-  { name: 'len', offset: 8, type: 'u64' },
-  { name: 'lastIndex', offset: 16, type: 'u64' },
-  // CRC-32 of bytes 0..23 only (§3.1).
-  { name: 'crc', offset: 24, type: 'u64' },
-  { name: 'nextSeqnum', offset: 32, type: 'u64' },
-  { name: 'nextIndex', offset: 40, type: 'u64' },
-] as const);
+// The C structs (famfs_meta.h's names) are declared in famfs-meta.ts; these are the names
+// the rest of the project and the tests know them by.
+export const logHeaderStruct = famfs_log;
+export const entryStruct = famfs_log_entry;
+export const fileMetaStruct = famfs_log_entry_file_simple;
+export const mkdirStruct = famfs_log_entry_mkdir;
+export const addDaxdevStruct = famfs_log_entry_add_daxdev;
+export const simpleExtStruct = famfs_simple_extent;
 
-export const LOG_HEADER_SIZE = 48;
-export const LOG_HEADER_CRC_LEN = 24;
-export const ENTRY_SIZE = 544;
-/** The entry CRC covers bytes 0..535 (§3.2). */
-export const ENTRY_CRC_LEN = 536;
+export const LOG_HEADER_SIZE = famfs_log.size;
+export const LOG_HEADER_CRC_LEN = famfs_log.offsetOf('famfs_log_crc');
+export const ENTRY_SIZE = famfs_log_entry.size;
+/** The entry CRC covers bytes 0..535 (famfs-format.md §3.2). */
+export const ENTRY_CRC_LEN = famfs_log_entry.offsetOf('famfs_log_entry_crc');
 
-/** The fields common to every entry; the union at +16 is declared per type below. */
-export const entryStruct = defineStruct('famfs_log_entry', ENTRY_SIZE, [
-  { name: 'seqnum', offset: 0, type: 'u64' },
-  { name: 'type', offset: 8, type: 'u32' },
-  { name: 'crc', offset: 536, type: 'u64' },
-] as const);
-
-/** struct famfs_log_file_meta at entry+16 (§3.3), offsets from the entry start. */
-export const fileMetaStruct = defineStruct('famfs_log_file_meta@entry', ENTRY_SIZE, [
-  { name: 'size', offset: 16, type: 'u64' },
-  { name: 'flags', offset: 24, type: 'u32' },
-  { name: 'uid', offset: 28, type: 'u32' },
-  { name: 'gid', offset: 32, type: 'u32' },
-  { name: 'mode', offset: 36, type: 'u32' },
-  { name: 'relpath', offset: 40, type: { bytes: MAX_PATHLEN } },
-  { name: 'extType', offset: 120, type: 'u32' },
-  { name: 'nextents', offset: 128, type: 'u32' },
-  // Interleave only: ie[0] header; strips follow at 152.
-  { name: 'ieNstrips', offset: 136, type: 'u64big' },
-  { name: 'ieChunkSize', offset: 144, type: 'u64big' },
-] as const);
-
-/** famfs_simple_extent (24 B): se[16] at entry+136, ie_strips[16] at entry+152. */
-export const simpleExtStruct = defineStruct('famfs_simple_extent', 24, [
-  { name: 'devindex', offset: 0, type: 'u64big' },
-  { name: 'offset', offset: 8, type: 'u64big' },
-  { name: 'len', offset: 16, type: 'u64big' },
-] as const);
-export const SE_OFFSET = 136;
-export const IE_STRIPS_OFFSET = 152;
-
-/** struct famfs_log_mkdir at entry+16 (§3.4). */
-export const mkdirStruct = defineStruct('famfs_log_mkdir@entry', ENTRY_SIZE, [
-  { name: 'uid', offset: 16, type: 'u32' },
-  { name: 'gid', offset: 20, type: 'u32' },
-  { name: 'mode', offset: 24, type: 'u32' },
-  { name: 'relpath', offset: 28, type: { bytes: MAX_PATHLEN } },
-] as const);
-
-/** struct famfs_log_add_daxdev at entry+16 (§3.5). */
-export const addDaxdevStruct = defineStruct('famfs_log_add_daxdev@entry', ENTRY_SIZE, [
-  { name: 'size', offset: 16, type: 'u64' },
-  { name: 'uuid', offset: 24, type: { bytes: 16 } },
-  { name: 'index', offset: 40, type: 'u32' },
-] as const);
-
-export class LogError extends Error {}
+export class LogError extends InvalidError {}
 
 export interface LogHeader {
   readonly magic: number;
@@ -79,7 +37,7 @@ export interface LogHeader {
   readonly nextIndex: number;
 }
 
-/** Slots in a log of `logLen` bytes (§3.1). */
+/** Slots in a log of `logLen` bytes (famfs-format.md §3.1). */
 export function logSlots(logLen: number): number {
   return Math.floor((logLen - LOG_HEADER_SIZE) / ENTRY_SIZE);
 }
@@ -89,13 +47,15 @@ export function entryOffset(index: number): number {
 }
 
 export function encodeLogHeader(logLen: number): Buffer {
-  const b = logHeaderStruct.encode({ magic: LOG_MAGIC, len: logLen, lastIndex: logSlots(logLen) - 1, nextSeqnum: 0, nextIndex: 0 });
-  logHeaderStruct.encodeInto(b, { crc: crc32(b.subarray(0, LOG_HEADER_CRC_LEN)) });
+  const b = famfs_log.encode({
+    famfs_log_magic: LOG_MAGIC, famfs_log_len: logLen, famfs_log_last_index: logSlots(logLen) - 1, famfs_log_next_seqnum: 0, famfs_log_next_index: 0,
+  });
+  famfs_log.encodeInto(b, { famfs_log_crc: crc32(b.subarray(0, LOG_HEADER_CRC_LEN)) });
   return b;
 }
 
 /**
- * famfs_validate_log_header checks magic and CRC only (§3.1); we also check the counters
+ * famfs_validate_log_header checks magic and CRC only (famfs-format.md §3.1); we also check the counters
  * against the region so nothing later reads outside it.
  */
 export function decodeLogHeader(bytes: Uint8Array, regionLen: number): LogHeader {
@@ -107,9 +67,13 @@ export function decodeLogHeader(bytes: Uint8Array, regionLen: number): LogHeader
   if (storedCrc !== BigInt(calc)) throw new LogError(`log header: crc mismatch (stored 0x${storedCrc.toString(16)}, calculated 0x${calc.toString(16)})`);
   let h: LogHeader;
   try {
-    h = logHeaderStruct.decode(bytes);
+    const f = famfs_log.decode(bytes);
+    h = {
+      magic: f.famfs_log_magic, len: f.famfs_log_len, lastIndex: f.famfs_log_last_index, crc: f.famfs_log_crc,
+      nextSeqnum: f.famfs_log_next_seqnum, nextIndex: f.famfs_log_next_index,
+    };
   } catch (e) {
-    throw new LogError(`log header: ${(e as Error).message}`);
+    throw new LogError(`log header: ${(e as Error).message}`, { cause: e });
   }
   if (h.len !== regionLen) throw new LogError(`log header: log length ${h.len} differs from the superblock's ${regionLen}`);
   if (h.lastIndex !== logSlots(h.len) - 1) throw new LogError(`log header: last_index ${h.lastIndex} does not fit a ${h.len}-byte log (expected ${logSlots(h.len) - 1})`);
@@ -117,9 +81,9 @@ export function decodeLogHeader(bytes: Uint8Array, regionLen: number): LogHeader
   return h;
 }
 
-/** Update next_seqnum/next_index in place (not CRC-protected, §3.6). */
+/** Update next_seqnum/next_index in place (not CRC-protected, famfs-format.md §3.6). */
 export function setLogCounters(header: Uint8Array, nextSeqnum: number, nextIndex: number): void {
-  logHeaderStruct.encodeInto(header, { nextSeqnum, nextIndex });
+  famfs_log.encodeInto(header, { famfs_log_next_seqnum: nextSeqnum, famfs_log_next_index: nextIndex });
 }
 
 export interface FileEntry {
@@ -151,7 +115,7 @@ export interface AddDaxdevEntry {
   readonly uuid: Uint8Array;
 }
 
-/** DELETE, INVALID and types famfs does not know: famfs skips them (§3.6). */
+/** DELETE, INVALID and types famfs does not know: famfs skips them (famfs-format.md §3.6). */
 export interface OtherEntry {
   readonly type: 'other';
   readonly seqnum: number;
@@ -165,7 +129,7 @@ export function entryCrc(entry: Uint8Array): number {
   return crc32(entry.subarray(0, ENTRY_CRC_LEN));
 }
 
-/** famfs_validate_log_entry: seqnum == index and the CRC matches (§3.6). */
+/** famfs_validate_log_entry: seqnum == index and the CRC matches (famfs-format.md §3.6). */
 export function checkEntry(entry: Uint8Array, index: number): string | undefined {
   const dv = new DataView(entry.buffer, entry.byteOffset, ENTRY_SIZE);
   const seq = dv.getBigUint64(0, true);
@@ -193,54 +157,58 @@ function u64(v: bigint, what: string): number {
  */
 export function decodeEntry(entry: Uint8Array, index: number): LogEntry {
   const where = `log entry ${index}`;
-  const e = entryStruct.decode(entry);
-  switch (e.type) {
+  const e = famfs_log_entry.decode(entry);
+  const seqnum = e.famfs_log_entry_seqnum;
+  const extent = (se: { se_devindex: bigint; se_offset: bigint; se_len: bigint }, what: string): Strip => ({
+    daxdev: u64(se.se_devindex, `${where} ${what}.se_devindex`), offset: u64(se.se_offset, `${where} ${what}.se_offset`), length: u64(se.se_len, `${where} ${what}.se_len`),
+  });
+  switch (e.famfs_log_entry_type) {
     case EntryType.File: {
-      const f = fileMetaStruct.decode(entry);
-      const path = cstr(f.relpath, where);
-      const size = u64(BigInt(f.size), `${where} size`);
+      const f = famfs_log_entry_file_simple.decode(entry).famfs_fm;
+      const path = cstr(f.fm_relpath, where);
+      const size = u64(BigInt(f.fm_size), `${where} size`);
+      const fmap = f.fm_fmap;
       let map: FileMap;
-      if (f.extType === EXT_SIMPLE) {
-        if (f.nextents > MAX_SIMPLE_EXTENTS) throw new LogError(`${where}: ${f.nextents} simple extents (at most ${MAX_SIMPLE_EXTENTS})`);
-        const extents = [];
-        for (let j = 0; j < f.nextents; j++) {
-          const se = simpleExtStruct.decode(entry, SE_OFFSET + 24 * j);
-          extents.push(simple(u64(se.devindex, `${where} se[${j}].devindex`), u64(se.offset, `${where} se[${j}].offset`), u64(se.len, `${where} se[${j}].len`)));
-        }
+      if (fmap.fmap_ext_type === EXT_SIMPLE) {
+        if (fmap.fmap_nextents > MAX_SIMPLE_EXTENTS) throw new LogError(`${where}: ${fmap.fmap_nextents} simple extents (at most ${MAX_SIMPLE_EXTENTS})`);
+        const extents = fmap.se.slice(0, fmap.fmap_nextents).map((se, j) => {
+          const x = extent(se, `se[${j}]`);
+          return simple(x.daxdev, x.offset, x.length);
+        });
         map = { size, extents };
-      } else if (f.extType === EXT_INTERLEAVE) {
-        if (f.nextents !== 1) throw new LogError(`${where}: ${f.nextents} interleaved extents (famfs writes exactly 1)`);
-        const nstrips = u64(f.ieNstrips, `${where} ie_nstrips`);
-        if (nstrips < 1 || nstrips > MAX_STRIPS) throw new LogError(`${where}: ie_nstrips ${nstrips} (1..${MAX_STRIPS})`);
-        const chunkSize = u64(f.ieChunkSize, `${where} ie_chunk_size`);
+      } else if (fmap.fmap_ext_type === EXT_INTERLEAVE) {
+        // Same bytes, the union's other member: fmap_niext and ie[] (famfs-format.md §3.3).
+        const ifmap = famfs_log_entry_file_interleave.decode(entry).famfs_fm.fm_fmap;
+        if (ifmap.fmap_niext !== 1) throw new LogError(`${where}: ${ifmap.fmap_niext} interleaved extents (famfs writes exactly 1)`);
+        const ie = ifmap.ie[0]!;
+        const nstrips = u64(ie.ie_nstrips, `${where} ie_nstrips`);
+        const badStrips = stripCountProblem(nstrips);
+        if (badStrips) throw new LogError(`${where}: ie_${badStrips}`);
+        const chunkSize = u64(ie.ie_chunk_size, `${where} ie_chunk_size`);
         if (chunkSize === 0) throw new LogError(`${where}: ie_chunk_size is 0`);
-        const strips: Strip[] = [];
-        for (let k = 0; k < nstrips; k++) {
-          const se = simpleExtStruct.decode(entry, IE_STRIPS_OFFSET + 24 * k);
-          strips.push({ daxdev: u64(se.devindex, `${where} strip ${k} devindex`), offset: u64(se.offset, `${where} strip ${k} offset`), length: u64(se.len, `${where} strip ${k} len`) });
-        }
-        // famfs has no nbytes on media; the GET_FMAP reply sends the file size (§7.2).
+        const strips = ie.ie_strips.slice(0, nstrips).map((se, k) => extent(se, `ie_strips[${k}]`));
+        // famfs has no nbytes on media; the GET_FMAP reply sends the file size (famfs-format.md §7.2).
         map = { size, extents: [{ type: 'interleave', chunkSize, nbytes: size, strips }] };
       } else {
-        throw new LogError(`${where}: bad fmap_ext_type ${f.extType}`);
+        throw new LogError(`${where}: bad fmap_ext_type ${fmap.fmap_ext_type}`);
       }
-      return { type: 'file', seqnum: e.seqnum, path, size, flags: f.flags, uid: f.uid, gid: f.gid, mode: f.mode, map };
+      return { type: 'file', seqnum, path, size, flags: f.fm_flags, uid: f.fm_uid, gid: f.fm_gid, mode: f.fm_mode, map };
     }
     case EntryType.Mkdir: {
-      const m = mkdirStruct.decode(entry);
-      return { type: 'mkdir', seqnum: e.seqnum, path: cstr(m.relpath, where), uid: m.uid, gid: m.gid, mode: m.mode };
+      const m = famfs_log_entry_mkdir.decode(entry).famfs_md;
+      return { type: 'mkdir', seqnum, path: cstr(m.md_relpath, where), uid: m.md_uid, gid: m.md_gid, mode: m.md_mode };
     }
     case EntryType.AddDaxdev: {
       let a;
       try {
-        a = addDaxdevStruct.decode(entry);
+        a = famfs_log_entry_add_daxdev.decode(entry).famfs_dd;
       } catch (err) {
-        throw new LogError(`${where}: ${(err as Error).message}`);
+        throw new LogError(`${where}: ${(err as Error).message}`, { cause: err });
       }
-      return { type: 'add-daxdev', seqnum: e.seqnum, index: a.index, size: a.size, uuid: Uint8Array.from(a.uuid) };
+      return { type: 'add-daxdev', seqnum, index: a.dd_index, size: a.dd_size, uuid: Uint8Array.from(a.dd_uuid) };
     }
     default:
-      return { type: 'other', seqnum: e.seqnum, rawType: e.type };
+      return { type: 'other', seqnum, rawType: e.famfs_log_entry_type };
   }
 }
 
@@ -254,7 +222,7 @@ function relpathBytes(path: string): Uint8Array {
   return out;
 }
 
-/** Problems that keep a FileMap out of a famfs log entry (DESIGN.md: FileMap shapes in images). */
+/** Problems that keep a FileMap out of a famfs log entry (docs/design.md: FileMap shapes in images). */
 export function fileMapShapeProblem(map: FileMap): string | undefined {
   const ex = map.extents;
   if (ex.length === 0) return 'no extents';
@@ -265,9 +233,8 @@ export function fileMapShapeProblem(map: FileMap): string | undefined {
   if (ex.length !== 1) return 'an interleaved extent must be the only extent';
   const ie = ex[0]!;
   if (ie.type !== 'interleave') return 'bad extent';
-  if (ie.strips.length < 1 || ie.strips.length > MAX_STRIPS) return `${ie.strips.length} strips (famfs allows 1..${MAX_STRIPS})`;
-  const c = ie.chunkSize;
-  if (c <= 0 || c % ALLOC_UNIT !== 0 || (c & (c - 1)) !== 0 && !Number.isInteger(Math.log2(c))) return `chunk size ${c} is not a power-of-two multiple of 2 MiB`;
+  const bad = stripCountProblem(ie.strips.length) ?? chunkSizeProblem(ie.chunkSize);
+  if (bad) return bad;
   const len = ie.strips[0]!.length;
   if (ie.strips.some((s) => s.length !== len)) return 'strips of different lengths';
   return undefined;
@@ -276,38 +243,41 @@ export function fileMapShapeProblem(map: FileMap): string | undefined {
 /** Build the 544 bytes of an entry (every byte not named is zero, so CRCs match famfs). */
 export function encodeEntry(e: NewEntry, seqnum: number): Buffer {
   const b = Buffer.alloc(ENTRY_SIZE);
+  const se = (x: { daxdev: number; offset: number; length: number }) => ({ se_devindex: BigInt(x.daxdev), se_offset: BigInt(x.offset), se_len: BigInt(x.length) });
   switch (e.type) {
     case 'file': {
       const problem = fileMapShapeProblem(e.map);
       if (problem) throw new LogError(`${e.path}: cannot log this FileMap: ${problem}`);
-      entryStruct.encodeInto(b, { seqnum, type: EntryType.File });
+      const head = { famfs_log_entry_seqnum: seqnum, famfs_log_entry_type: EntryType.File };
+      const meta = { fm_size: e.size, fm_flags: e.flags, fm_uid: e.uid, fm_gid: e.gid, fm_mode: e.mode, fm_relpath: relpathBytes(e.path) };
       const ext = e.map.extents;
       const first = ext[0]!;
       if (first.type === 'simple') {
-        fileMetaStruct.encodeInto(b, { size: e.size, flags: e.flags, uid: e.uid, gid: e.gid, mode: e.mode, relpath: relpathBytes(e.path), extType: EXT_SIMPLE, nextents: ext.length });
-        ext.forEach((x, j) => {
+        const extents = ext.map((x) => {
           if (x.type !== 'simple') throw new LogError('mixed extents');
-          simpleExtStruct.encodeInto(b, { devindex: BigInt(x.daxdev), offset: BigInt(x.offset), len: BigInt(x.length) }, SE_OFFSET + 24 * j);
+          return se(x);
         });
+        famfs_log_entry_file_simple.encodeInto(b, { ...head, famfs_fm: { ...meta, fm_fmap: { fmap_ext_type: EXT_SIMPLE, fmap_nextents: ext.length, se: extents } } });
       } else {
-        fileMetaStruct.encodeInto(b, {
-          size: e.size, flags: e.flags, uid: e.uid, gid: e.gid, mode: e.mode, relpath: relpathBytes(e.path),
-          extType: EXT_INTERLEAVE, nextents: 1, ieNstrips: BigInt(first.strips.length), ieChunkSize: BigInt(first.chunkSize),
-        });
-        first.strips.forEach((s, k) => simpleExtStruct.encodeInto(b, { devindex: BigInt(s.daxdev), offset: BigInt(s.offset), len: BigInt(s.length) }, IE_STRIPS_OFFSET + 24 * k));
+        const ie = { ie_nstrips: BigInt(first.strips.length), ie_chunk_size: BigInt(first.chunkSize), ie_strips: first.strips.map(se) };
+        famfs_log_entry_file_interleave.encodeInto(b, { ...head, famfs_fm: { ...meta, fm_fmap: { fmap_ext_type: EXT_INTERLEAVE, fmap_niext: 1, ie: [ie] } } });
       }
       break;
     }
     case 'mkdir':
-      entryStruct.encodeInto(b, { seqnum, type: EntryType.Mkdir });
-      mkdirStruct.encodeInto(b, { uid: e.uid, gid: e.gid, mode: e.mode, relpath: relpathBytes(e.path) });
+      famfs_log_entry_mkdir.encodeInto(b, {
+        famfs_log_entry_seqnum: seqnum, famfs_log_entry_type: EntryType.Mkdir,
+        famfs_md: { md_uid: e.uid, md_gid: e.gid, md_mode: e.mode, md_relpath: relpathBytes(e.path) },
+      });
       break;
     case 'add-daxdev':
-      entryStruct.encodeInto(b, { seqnum, type: EntryType.AddDaxdev });
-      addDaxdevStruct.encodeInto(b, { size: e.size, uuid: e.uuid, index: e.index });
+      famfs_log_entry_add_daxdev.encodeInto(b, {
+        famfs_log_entry_seqnum: seqnum, famfs_log_entry_type: EntryType.AddDaxdev,
+        famfs_dd: { dd_size: e.size, dd_uuid: e.uuid, dd_index: e.index },
+      });
       break;
   }
-  entryStruct.encodeInto(b, { crc: entryCrc(b) });
+  famfs_log_entry.encodeInto(b, { famfs_log_entry_crc: entryCrc(b) });
   return b;
 }
 

@@ -1,6 +1,6 @@
-// mkfs (reference §5): superblock fields (CRC last), a zeroed log and its header, written
+// mkfs (famfs-format.md §5): superblock fields (CRC last), a zeroed log and its header, written
 // onto mapped memory. Several-device layouts add one ADD_DAXDEV entry and one tag per
-// secondary daxdev (famfs-ts extension, DESIGN.md). No device opening here: the caller
+// secondary daxdev (famfs-ts extension, docs/design.md). No device opening here: the caller
 // (image CLI) maps the devices and passes their memory.
 import type { DaxdevMemory } from '../device/memory.js';
 import { LOG_LEN, LOG_OFFSET, MIN_DEVICE_SIZE } from './constants.js';
@@ -10,6 +10,7 @@ import { SECONDARY_RESERVED } from './scan.js';
 import { checkSuperblock, superblockStruct, writeSuperblock } from './superblock.js';
 import { encodeTag } from './tag.js';
 import { randomUuid, uuidEqual } from './uuid.js';
+import { isPowerOfTwo } from '../interleave/famfs-limits.js';
 
 export interface MkfsSecondary {
   readonly mem: DaxdevMemory;
@@ -38,10 +39,6 @@ export interface MkfsResult {
   readonly uuid?: Uint8Array;
 }
 
-function isPow2(n: number): boolean {
-  return n > 0 && Number.isInteger(Math.log2(n));
-}
-
 export function mkfs(primary: DaxdevMemory, opts: MkfsOptions): MkfsResult {
   const logLen = opts.logLen ?? LOG_LEN;
   const devSize = primary.size;
@@ -52,7 +49,7 @@ export function mkfs(primary: DaxdevMemory, opts: MkfsOptions): MkfsResult {
 
   if (opts.kill && opts.force) {
     // famfs "kill": only ts_magic = 0.
-    primary.write(superblockStruct.offsetOf('magic'), Buffer.alloc(8));
+    primary.write(superblockStruct.offsetOf('ts_magic'), Buffer.alloc(8));
     primary.sync();
     return { killed: true, devSize };
   }
@@ -62,7 +59,7 @@ export function mkfs(primary: DaxdevMemory, opts: MkfsOptions): MkfsResult {
     }
     throw new ImageError(`Device ${opts.devPath} already has a famfs superblock`, 'EINVAL');
   }
-  if (!isPow2(logLen) || logLen < LOG_LEN) throw new ImageError(`famfs_mkfs: Error: invalid log length (${logLen})`, 'EINVAL');
+  if (!isPowerOfTwo(logLen) || logLen < LOG_LEN) throw new ImageError(`famfs_mkfs: Error: invalid log length (${logLen})`, 'EINVAL');
   if (devSize < MIN_DEVICE_SIZE && !opts.allowSmall) throw new ImageError(`${opts.devPath}: unsupported memory device size (<4GiB)`, 'EINVAL');
   if (devSize < LOG_OFFSET + logLen + SECONDARY_RESERVED) throw new ImageError(`${opts.devPath}: ${devSize} bytes cannot hold the superblock, a ${logLen}-byte log and one file`, 'EINVAL');
 
@@ -85,9 +82,9 @@ export function mkfs(primary: DaxdevMemory, opts: MkfsOptions): MkfsResult {
     primary.write(LOG_OFFSET + entryOffset(next), encodeEntry({ type: 'add-daxdev', index, size: sec.mem.size, uuid: devUuid }, next));
     next++;
   }
-  if (next) primary.write(LOG_OFFSET, logHeaderStruct.encode({ ...logHeaderStruct.decode(header), nextSeqnum: next, nextIndex: next }));
+  if (next) primary.write(LOG_OFFSET, logHeaderStruct.encode({ ...logHeaderStruct.decode(header), famfs_log_next_seqnum: next, famfs_log_next_index: next }));
 
-  // famfs sets individual fields and never memsets the superblock (§1).
+  // famfs sets individual fields and never memsets the superblock (famfs-format.md §1).
   const sbRegion = Buffer.alloc(superblockStruct.size);
   primary.read(0, sbRegion);
   writeSuperblock(sbRegion, { logLen, uuid, devUuid: opts.devUuid ?? randomUuid(), systemUuid: opts.systemUuid, devSize, devPath: opts.devPath });

@@ -1,8 +1,9 @@
-// Log replay into a tree (famfs logplay semantics, reference §3.6): directories and files
+// Log replay into a tree (famfs logplay semantics, famfs-format.md §3.6): directories and files
 // with their FileMaps. Node ids are stable: the root is 1 and the node created by log entry
 // i is i + 2, so every host that replays the same log agrees on them (FUSE nodeids).
 import type { FileMap } from '../interleave/filemap.js';
 import type { LogEntry } from './log.js';
+import { ErrnoError } from '../errno.js';
 
 export const ROOT_ID = 1;
 
@@ -32,9 +33,9 @@ export interface FileNode extends NodeBase {
 
 export type Node = DirNode | FileNode;
 
-export class PathError extends Error {
+export class PathError extends ErrnoError {
   constructor(message: string, readonly errno: 'ENOENT' | 'EEXIST' | 'ENOTDIR' | 'EISDIR' | 'EINVAL' | 'ENAMETOOLONG') {
-    super(message);
+    super(message, errno);
   }
 }
 

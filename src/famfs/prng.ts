@@ -1,4 +1,4 @@
-// famfs's test-data PRNG (reference §9; testlib/xoroshiro.h): xoroshiro128+ (rotations
+// famfs's test-data PRNG (famfs-format.md §9; testlib/xoroshiro.h): xoroshiro128+ (rotations
 // 55/14/36) seeded by two splitmix64 steps from a u32 seed. Each 4 file bytes take the
 // low 32 bits of the next output, little-endian; a short tail takes that word's low bytes.
 // The state is kept as 32-bit halves so filling gigabytes stays fast.
@@ -77,7 +77,7 @@ export function randomBytes(seed: number, len: number): Buffer {
 
 /**
  * glibc's rand() after srand(seed) (the TYPE_3 additive feedback generator). famfs shuffles
- * its strided-allocation buckets with it, seeded by time(NULL) (reference §4.3), so the same
+ * its strided-allocation buckets with it, seeded by time(NULL) (famfs-format.md §4.3), so the same
  * seed gives the same bucket order as famfs.
  */
 export class GlibcRand {

@@ -1,5 +1,5 @@
-// One pass over the log (famfs_build_bitmap, reference §4.1, plus the entry checks of
-// §3.6): validates every entry in [0, next_index), decodes the good ones, and rebuilds one
+// One pass over the log (famfs_build_bitmap, famfs-format.md §4.1, plus the entry checks of
+// famfs-format.md §3.6): validates every entry in [0, next_index), decodes the good ones, and rebuilds one
 // allocation bitmap per daxdev with famfs's statistics. Pure: it reads a byte view of the
 // log and nothing else. Used by image open/refresh, fsck and logplay.
 import { ALLOC_UNIT, LOG_OFFSET } from './constants.js';
@@ -19,7 +19,7 @@ export interface KnownDaxdev {
   readonly uuid: Uint8Array | undefined;
 }
 
-/** Bytes famfs-ts reserves at the start of a secondary daxdev for its tag (DESIGN.md). */
+/** Bytes famfs-ts reserves at the start of a secondary daxdev for its tag (docs/design.md). */
 export const SECONDARY_RESERVED = ALLOC_UNIT;
 
 export interface ScanState {
@@ -98,7 +98,7 @@ export function scanEntries(st: ScanState, log: Uint8Array, header: LogHeader): 
         st.dirs++;
         break;
       case 'add-daxdev': {
-        // Dense, in index order, unique uuid; slot 0 is the primary (famfs_daxdev_table_add, §3.5).
+        // Dense, in index order, unique uuid; slot 0 is the primary (famfs_daxdev_table_add, famfs-format.md §3.5).
         const dup = [...st.daxdevs.values()].some((d) => d.uuid && uuidEqual(d.uuid, e.uuid));
         if (e.index !== st.daxdevs.size || dup || e.size < 2 * ALLOC_UNIT) {
           st.extentErrors.push(`log entry ${i}: ADD_DAXDEV index ${e.index} size ${e.size} rejected (expected index ${st.daxdevs.size}, a unique uuid and at least 4 MiB)`);

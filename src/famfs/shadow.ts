@@ -1,5 +1,5 @@
-// Text forms of a file's metadata: famfs's shadow YAML (reference §8.1, src/famfs_yaml.c)
-// and the getmap listing (§6). Pure formatting.
+// Text forms of a file's metadata: famfs's shadow YAML (famfs-format.md §8.1, src/famfs_yaml.c)
+// and the getmap listing (famfs-format.md §6). Pure formatting.
 import type { FileNode } from './namespace.js';
 import { EXT_INTERLEAVE, EXT_SIMPLE } from './constants.js';
 

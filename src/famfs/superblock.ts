@@ -1,33 +1,17 @@
 // The famfs superblock (reference famfs-format.md §2): a 200-byte struct at offset 0 of the
 // primary daxdev. Pure codec: no I/O.
-import { defineStruct, type StructValue } from '../cstruct.js';
+import type { StructValue } from '../cstruct.js';
+import { famfs_superblock } from './famfs-meta.js';
 import { crc32 } from './crc.js';
 import { ALLOC_UNIT, CURRENT_VERSION, DEVNAME_LEN, LOG_OFFSET, OMF_VER_MAJOR, OMF_VER_MINOR, SUPER_MAGIC } from './constants.js';
+import { InvalidError } from '../errno.js';
 
-export const superblockStruct = defineStruct('famfs_superblock', 200, [
-  { name: 'magic', offset: 0, type: 'u64' },
-  { name: 'version', offset: 8, type: 'u64' },
-  { name: 'logOffset', offset: 16, type: 'u64' },
-  { name: 'logLen', offset: 24, type: 'u64' },
-  { name: 'allocUnit', offset: 32, type: 'u64' },
-  { name: 'omfMajor', offset: 40, type: 'u32' },
-  { name: 'omfMinor', offset: 44, type: 'u32' },
-  { name: 'uuid', offset: 48, type: { bytes: 16 } },
-  { name: 'devUuid', offset: 64, type: { bytes: 16 } },
-  { name: 'systemUuid', offset: 80, type: { bytes: 16 } },
-  // CRC-32 in the low half of a u64 (§2.1).
-  { name: 'crc', offset: 96, type: 'u64' },
-  { name: 'sbFlags', offset: 104, type: 'u32' },
-  // 108..111: padding
-  { name: 'ddSize', offset: 112, type: 'u64' },
-  { name: 'ddUuid', offset: 120, type: { bytes: 16 } },
-  // strncpy'd, zero padded, not NUL-terminated at 64 bytes: raw bytes, decoded below.
-  { name: 'ddDaxdev', offset: 136, type: { bytes: DEVNAME_LEN } },
-] as const);
+/** famfs_meta.h's struct famfs_superblock (declared in famfs-meta.ts). */
+export const superblockStruct = famfs_superblock;
 
 export type SuperblockFields = StructValue<typeof superblockStruct.fields>;
 
-/** The CRC covers bytes 0..95 only (§2.1). */
+/** The CRC covers bytes 0..95 only (famfs-format.md §2.1). */
 export const SB_CRC_LEN = 96;
 
 export interface Superblock {
@@ -49,20 +33,33 @@ export interface Superblock {
   readonly daxdevPath: string;
 }
 
-export class SuperblockError extends Error {}
+export class SuperblockError extends InvalidError {}
 
 export function superblockCrc(bytes: Uint8Array): number {
   return crc32(bytes.subarray(0, SB_CRC_LEN));
 }
 
 export function decodeSuperblock(bytes: Uint8Array): Superblock {
-  const f = superblockStruct.decode(bytes);
-  const raw = f.ddDaxdev;
+  const f = famfs_superblock.decode(bytes);
+  const raw = f.ts_daxdev.dd_daxdev;
   const nul = raw.indexOf(0);
-  const daxdevPath = Buffer.from(raw.subarray(0, nul < 0 ? raw.length : nul)).toString('utf8');
-  const { ddDaxdev: _unused, ...rest } = f;
-  void _unused;
-  return { ...rest, daxdevPath };
+  return {
+    magic: f.ts_magic,
+    version: f.ts_version,
+    logOffset: f.ts_log_offset,
+    logLen: f.ts_log_len,
+    allocUnit: f.ts_alloc_unit,
+    omfMajor: f.ts_omf_ver_major,
+    omfMinor: f.ts_omf_ver_minor,
+    uuid: f.ts_uuid,
+    devUuid: f.ts_dev_uuid,
+    systemUuid: f.ts_system_uuid,
+    crc: f.ts_crc,
+    sbFlags: f.ts_sb_flags,
+    ddSize: f.ts_daxdev.dd_size,
+    ddUuid: f.ts_daxdev.dd_uuid,
+    daxdevPath: Buffer.from(raw.subarray(0, nul < 0 ? raw.length : nul)).toString('utf8'),
+  };
 }
 
 export interface NewSuperblock {
@@ -76,30 +73,30 @@ export interface NewSuperblock {
 
 /**
  * Write the fields famfs mkfs writes into `region` (the existing first 200 bytes), CRC
- * last. Like famfs it never touches sb_flags, the padding or dd_uuid (§1, §2).
+ * last. Like famfs it never touches sb_flags, the padding or dd_uuid (famfs-format.md §1, famfs-format.md §2).
  */
 export function writeSuperblock(region: Uint8Array, sb: NewSuperblock): void {
   const path = Buffer.from(sb.devPath, 'utf8');
   const dev = Buffer.alloc(DEVNAME_LEN);
   path.copy(dev, 0, 0, Math.min(path.length, DEVNAME_LEN));
-  superblockStruct.encodeInto(region, {
-    magic: SUPER_MAGIC,
-    version: CURRENT_VERSION,
-    logOffset: LOG_OFFSET,
-    logLen: sb.logLen,
-    allocUnit: ALLOC_UNIT,
-    omfMajor: OMF_VER_MAJOR,
-    omfMinor: OMF_VER_MINOR,
-    uuid: sb.uuid,
-    devUuid: sb.devUuid,
-    systemUuid: sb.systemUuid,
-    ddSize: sb.devSize,
-    ddDaxdev: dev,
+  famfs_superblock.encodeInto(region, {
+    ts_magic: SUPER_MAGIC,
+    ts_version: CURRENT_VERSION,
+    ts_log_offset: LOG_OFFSET,
+    ts_log_len: sb.logLen,
+    ts_alloc_unit: ALLOC_UNIT,
+    ts_omf_ver_major: OMF_VER_MAJOR,
+    ts_omf_ver_minor: OMF_VER_MINOR,
+    ts_uuid: sb.uuid,
+    ts_dev_uuid: sb.devUuid,
+    ts_system_uuid: sb.systemUuid,
+    // dd_uuid is left as found, as famfs mkfs leaves it.
+    ts_daxdev: { dd_size: sb.devSize, dd_daxdev: dev },
   });
-  superblockStruct.encodeInto(region, { crc: superblockCrc(region) });
+  famfs_superblock.encodeInto(region, { ts_crc: superblockCrc(region) });
 }
 
-/** What famfs_check_super says (§2.2). */
+/** What famfs_check_super says (famfs-format.md §2.2). */
 export type SuperCheck =
   | { readonly ok: true; readonly sb: Superblock }
   | { readonly ok: false; readonly kind: 'nosuper' | 'version' | 'crc' | 'alloc-unit' | 'range'; readonly message: string; readonly sb?: Superblock };

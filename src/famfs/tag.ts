@@ -1,4 +1,4 @@
-// famfs-ts extension (DESIGN.md "Several devices"): a tag at offset 0 of every secondary
+// famfs-ts extension (docs/design.md "Several devices"): a tag at offset 0 of every secondary
 // daxdev holding the uuid of its ADD_DAXDEV entry, so a host can prove that its layout maps
 // index k to the right device. The first 2 MiB of a secondary daxdev are reserved for it.
 import { defineStruct } from '../cstruct.js';

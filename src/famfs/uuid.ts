@@ -1,7 +1,8 @@
-// famfs stores libuuid's raw uuid_t, i.e. the 16 bytes in textual order (reference §2, §12.4).
+// famfs stores libuuid's raw uuid_t, i.e. the 16 bytes in textual order (famfs-format.md §2, famfs-format.md §12.4).
 import crypto from 'node:crypto';
+import { InvalidError } from '../errno.js';
 
-export class UuidError extends Error {}
+export class UuidError extends InvalidError {}
 
 export function parseUuid(text: string): Uint8Array {
   const t = text.trim();

@@ -14,6 +14,7 @@ import { Op } from './opcodes.js';
 import { IN_HEADER_SIZE } from './request.js';
 import { InHeader } from './structs.js';
 import { COUNTERS, type ToMain } from './serving-threads.js';
+import { OpStats } from './op-stats.js';
 
 export interface ChannelWorkerData {
   readonly fd: number;
@@ -27,6 +28,8 @@ export interface ChannelWorkerData {
   /** Int32 counters per worker (serving-threads.ts COUNTERS). */
   readonly counters: SharedArrayBuffer;
   readonly debug: boolean;
+  /** The session's per-opcode table (op-stats.ts). */
+  readonly stats?: SharedArrayBuffer;
   /** Busy-poll the channel this long after a request before blocking (µs). */
   readonly spinMicros: number;
 }
@@ -45,7 +48,8 @@ const factory = ((await import(wd.module)) as { createDataPlane?: DataPlaneFacto
 if (typeof factory !== 'function') throw new Error(`${wd.module} exports no createDataPlane`);
 const plane: DataPlane = factory(wd.data);
 let gone = false;
-const dispatcher = new Dispatcher(plane as FileSystem, { limits: wd.limits, log, debug: wd.debug }, (iov) => {
+const stats = wd.stats ? new OpStats(wd.stats) : undefined;
+const dispatcher = new Dispatcher(plane as FileSystem, { limits: wd.limits, log, debug: wd.debug, stats }, (iov) => {
   if (!writeMessage(wd.fd, iov)) gone = true;
 });
 dispatcher.adopt(wd.conn);

@@ -4,8 +4,6 @@
 // and keeps it current from the messages the main thread publishes (session.publish), e.g.
 // "daxdev 0's windows are at these addresses" (threads view the main thread's mappings in
 // place, they map nothing themselves) and "nodeid 7 is this map".
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { RequestContext } from './filesystem.js';
 
 export interface DataPlane {
@@ -38,16 +36,9 @@ export interface WorkerOptions {
 }
 
 /**
- * URL of the compiled module `name` next to the module at `metaUrl` (its import.meta.url).
- * Under vitest the sources run as .ts, which a worker thread cannot load, so the worker
- * runs the tsc output (dist/) of the same file instead.
+ * URL of the module `name` (compiled, .js) next to the module at `metaUrl` (its
+ * import.meta.url): how a worker script or a plane module is named to a Worker.
  */
 export function siblingModule(metaUrl: string, name: string): string {
-  const here = fileURLToPath(metaUrl);
-  if (!here.endsWith('.ts')) return new URL(`./${name}.js`, metaUrl).href;
-  const parts = here.split(path.sep);
-  const src = parts.lastIndexOf('src');
-  if (src < 0) throw new Error(`${here}: not under src/; cannot find its compiled form`);
-  const dir = [...parts.slice(0, src), 'dist', ...parts.slice(src, -1)].join(path.sep);
-  return pathToFileURL(path.join(dir, `${name}.js`)).href;
+  return new URL(`./${name}.js`, metaUrl).href;
 }

@@ -13,8 +13,10 @@ import { StructError } from '../cstruct.js';
 import { mainline, type AbiProfile, type ProfileChooser } from './abi.js';
 import type { ConnectionInfo, FileSystem, RequestContext } from './filesystem.js';
 import { errno, FuseError } from './filesystem.js';
+import { describeError, Errno, errnoOfError } from '../errno.js';
+import { OpStats } from './op-stats.js';
 import { negotiateInit, decodeInitIn, type InitLimits, type InitResult } from './init.js';
-import { MAX_ERRNO, Op } from './opcodes.js';
+import { initFlagNames, MAX_ERRNO, Op, opName } from './opcodes.js';
 import type { ReplyBody } from './ops.js';
 import { Args, IN_HEADER_SIZE, peekUnique, ProtocolError, readHeader, type Header } from './request.js';
 import { InterruptIn, OutHeader } from './structs.js';
@@ -30,6 +32,8 @@ export interface DispatcherOptions {
   log?: (line: string) => void;
   /** Trace every request and reply. */
   debug?: boolean;
+  /** Where answered requests are counted and timed (op-stats.ts); none: not measured. */
+  stats?: OpStats;
 }
 
 /** Opcodes the kernel sends expecting no answer at all. */
@@ -72,6 +76,8 @@ export class Dispatcher {
   get abi(): AbiProfile | undefined {
     return this.profile;
   }
+  /** An opcode's name under the connection's profile (extension opcodes included). */
+  readonly opName = (opcode: number): string => this.profile?.ops.get(opcode)?.name ?? opName(opcode);
   get isDestroyed(): boolean {
     return this.destroyed;
   }
@@ -105,7 +111,7 @@ export class Dispatcher {
       this.malformed(msg, e, send);
       return;
     }
-    if (this.opts.debug) this.opts.log?.(`rx ${h.unique}: op ${h.opcode} n${h.nodeid} len ${h.len}`);
+    if (this.opts.debug) this.opts.log?.(`rx ${h.unique}: ${this.opName(h.opcode)} n${h.nodeid} len ${h.len}`);
     if (NO_REPLY.has(h.opcode)) {
       if (h.opcode === Op.INTERRUPT) this.interrupt(msg, h);
       else if (this.connInfo && h.nodeid >= 0) this.runNoReply(msg, h);
@@ -115,7 +121,12 @@ export class Dispatcher {
     if (!this.connInfo || !this.profile) return this.replyError(h.unique, errno.EIO, send);
     if (h.opcode === Op.DESTROY) return this.destroy(h, send);
     const spec = this.profile.ops.get(h.opcode);
-    if (!spec) return this.replyError(h.unique, errno.ENOSYS, send);
+    const stats = this.opts.stats;
+    const t0 = stats ? OpStats.now() : 0n;
+    if (!spec) {
+      stats?.record(h.opcode, t0, true);
+      return this.replyError(h.unique, errno.ENOSYS, send);
+    }
     if (h.nodeid < 0) return this.replyError(h.unique, errno.EINVAL, send);
 
     const req = new Request(h.unique, h.opcode, h.nodeid, h.uid, h.gid, h.pid);
@@ -126,17 +137,23 @@ export class Dispatcher {
       const a = spec.decode(args, h, this.connInfo);
       result = spec.handle({ ctx: req, fs: this.fs, conn: this.connInfo, notify: this.notifier }, a);
     } catch (e) {
+      stats?.record(h.opcode, t0, true);
       return this.replyError(h.unique, this.errnoOf(e, spec.name), send);
     }
-    if (!(result instanceof Promise)) return this.reply(h.unique, result, send);
+    if (!(result instanceof Promise)) {
+      stats?.record(h.opcode, t0, false);
+      return this.reply(h.unique, result, send);
+    }
     this.inflight.set(h.unique, req);
     return result.then(
       (body) => {
         this.inflight.delete(h.unique);
+        stats?.record(h.opcode, t0, false);
         this.reply(h.unique, body, send);
       },
       (e: unknown) => {
         this.inflight.delete(h.unique);
+        stats?.record(h.opcode, t0, true);
         this.replyError(h.unique, this.errnoOf(e, spec.name), send);
       },
     );
@@ -168,6 +185,10 @@ export class Dispatcher {
         this.connInfo = r.conn;
         this.opts.log?.(`INIT: kernel ${kernel.major}.${kernel.minor} flags 0x${kernel.flags.toString(16)}; ` +
           `profile ${profile.name}, minor ${r.conn.minor}, max_write ${r.conn.maxWrite}, flags 0x${r.conn.flags.toString(16)}`);
+        if (this.opts.debug) {
+          this.opts.log?.(`INIT: kernel offers ${initFlagNames(kernel.flags).join(' ') || 'nothing'}`);
+          this.opts.log?.(`INIT: agreed ${initFlagNames(r.conn.flags).join(' ') || 'nothing'}`);
+        }
       }
     } catch (e) {
       // An error reply to INIT ends the connection, which is right for a kernel we cannot speak to.
@@ -235,15 +256,16 @@ export class Dispatcher {
   }
 
   private errnoOf(e: unknown, op: string): number {
-    if (e instanceof FuseError) return e.errno;
     if (e instanceof ProtocolError || e instanceof StructError) {
       if (this.opts.debug) this.opts.log?.(`${op}: ${e.message}`);
       return errno.EINVAL;
     }
-    const n = (e as { errno?: unknown } | null)?.errno;
-    // SysError carries a positive errno; Node's fs errors carry a negative one.
-    if (typeof n === 'number' && n !== 0) return Math.abs(n);
-    this.opts.log?.(`${op} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    // Every error of the project carries its Errno (src/errno.ts), Node's system errors their
+    // errno's name; what has neither is EIO. An EIO the file system did not choose itself
+    // (FuseError) is logged, since the caller sees nothing more.
+    const known = errnoOfError(e);
+    if (known && known.number !== errno.EIO) return known.number;
+    if (!(e instanceof FuseError)) this.opts.log?.(`${op} failed: ${describeError(e)}`);
     return errno.EIO;
   }
 
@@ -277,7 +299,7 @@ export class Dispatcher {
     head.writeUInt32LE(OutHeader.size, 0);
     head.writeInt32LE(-e, 4);
     head.writeBigUInt64LE(unique, 8);
-    if (this.opts.debug) this.opts.log?.(`tx ${unique}: -${e}`);
+    if (this.opts.debug) this.opts.log?.(`tx ${unique}: -${e} ${Errno.fromNumber(e).name}`);
     send([head]);
   }
 }

@@ -1,21 +1,22 @@
 // famfs-over-FUSE mapping messages: the GET_FMAP reply (reference fuse-iomap-abi.md §3.2)
-// and the GET_DAXDEV reply (§3.4), both built from a FileMap. Two encodings exist:
+// and the GET_DAXDEV reply (fuse-iomap-abi.md §3.4), both built from a FileMap. Two encodings exist:
 //   - 'v10': the posted V7-V10 kernels. Simple or interleaved extents, <= 32 extents and
 //     strips, devindex 0 only, 2 MiB alignment, at most 4 KiB after the out header.
 //   - 'unrolled': the mid-2026 dev tree (KABI 43/44). Simple extents only (interleave is
-//     unrolled in userspace into one extent per chunk, §3.3), header field 12 is
+//     unrolled in userspace into one extent per chunk, fuse-iomap-abi.md §3.3), header field 12 is
 //     `fmap_size`, and the kernel retries exactly once with a buffer of that size.
 // A map that an encoding cannot express gets an FmapError naming the rule and the extent;
 // the encoders never emit a message the kernel would reject.
 import { defineStruct } from '../cstruct.js';
 import { unroll, type FileMap, type SimpleExtent, type Strip } from '../interleave/filemap.js';
+import { ErrnoError } from '../errno.js';
 
 const MiB = 2 ** 20;
 
 export const FAMFS_FMAP_VERSION = 1;
-/** fuse_famfs_fmap_header.file_type (§3.2). */
+/** fuse_famfs_fmap_header.file_type (fuse-iomap-abi.md §3.2). */
 export const FAMFS_FILE = { REG: 0, SUPERBLOCK: 1, LOG: 2 } as const;
-/** fuse_famfs_fmap_header.ext_type (§3.2). */
+/** fuse_famfs_fmap_header.ext_type (fuse-iomap-abi.md §3.2). */
 export const FAMFS_EXT = { SIMPLE: 0, INTERLEAVE: 1 } as const;
 
 /** `struct fuse_famfs_fmap_header`, 32 bytes. Field 12 is reserved0 in V10, fmap_size in KABI 44. */
@@ -46,7 +47,7 @@ export const famfsIext = defineStruct('fuse_famfs_iext', 24, [
   { name: 'reserved', offset: 16, type: 'u64big' },
 ] as const);
 
-/** `struct fuse_daxdev_out`, 280 bytes, not variable-length (§3.4). */
+/** `struct fuse_daxdev_out`, 280 bytes, not variable-length (fuse-iomap-abi.md §3.4). */
 export const daxdevOut = defineStruct('fuse_daxdev_out', 280, [
   { name: 'index', offset: 0, type: 'u16' },
   { name: 'reserved', offset: 2, type: 'u16' },
@@ -56,7 +57,7 @@ export const daxdevOut = defineStruct('fuse_daxdev_out', 280, [
   { name: 'name', offset: 24, type: { cstring: 256 } },
 ] as const);
 
-/** The 8-byte GET_FMAP request payload of dev-tree kernels (`fuse_getxattr_in`, §3.2). */
+/** The 8-byte GET_FMAP request payload of dev-tree kernels (`fuse_getxattr_in`, fuse-iomap-abi.md §3.2). */
 export const getFmapIn = defineStruct('fuse_getxattr_in', 8, [
   { name: 'size', offset: 0, type: 'u32' },
   { name: 'padding', offset: 4, type: 'u32' },
@@ -64,7 +65,7 @@ export const getFmapIn = defineStruct('fuse_getxattr_in', 8, [
 
 export type FmapEncoding = 'v10' | 'unrolled';
 
-/** What one encoding's kernels accept (§3.2, §3.4). */
+/** What one encoding's kernels accept (fuse-iomap-abi.md §3.2, fuse-iomap-abi.md §3.4). */
 export interface FmapLimits {
   readonly maxExtents: number;
   readonly maxStrips: number;
@@ -89,14 +90,12 @@ export type FmapRefusal =
   | 'no-extents' | 'too-many-extents' | 'too-many-strips' | 'daxdev' | 'alignment' | 'chunk'
   | 'short' | 'too-large' | 'range';
 
-const ERRNO = { EOPNOTSUPP: 95, EFBIG: 27, EINVAL: 22 } as const;
-
-export class FmapError extends Error {
+export class FmapError extends ErrnoError {
   /** The positive errno a server answers GET_FMAP with when it meets this map. */
   readonly errno: number;
   constructor(readonly reason: FmapRefusal, message: string) {
-    super(message);
-    this.errno = reason === 'too-large' ? ERRNO.EFBIG : reason === 'range' ? ERRNO.EINVAL : ERRNO.EOPNOTSUPP;
+    super(message, reason === 'too-large' ? 'EFBIG' : reason === 'range' ? 'EINVAL' : 'EOPNOTSUPP');
+    this.errno = this.errnoValue.number;
   }
 }
 
@@ -138,7 +137,7 @@ function plan(map: FileMap, enc: FmapEncoding): { extType: number; extents: Wire
       covered += e.length;
       if (anyInterleave) {
         // One ext_type per file: a simple extent travels as a one-strip interleaved extent.
-        // With one strip the kernel's arithmetic (§3.3) gives addr = offset + local, so the
+        // With one strip the kernel's arithmetic (fuse-iomap-abi.md §3.3) gives addr = offset + local, so the
         // placement is unchanged; 2 MiB is the smallest chunk it accepts.
         extents.push({ kind: 'interleave', chunkSize: lim.align, nbytes: e.length, strips: [e] });
         bytes += 48;
@@ -150,13 +149,13 @@ function plan(map: FileMap, enc: FmapEncoding): { extType: number; extents: Wire
     }
     const n = e.strips.length;
     if (n < 1 || n > lim.maxStrips) refuse('too-many-strips', enc, `extent ${i} has ${n} strips, the kernel takes 1..${lim.maxStrips}`);
-    // ie_chunk_size is a u32 on the wire and must be PMD aligned (§3.2).
+    // ie_chunk_size is a u32 on the wire and must be PMD aligned (fuse-iomap-abi.md §3.2).
     if (e.chunkSize <= 0 || e.chunkSize % lim.align !== 0 || e.chunkSize > 0xffffffff) {
       refuse('chunk', enc, `extent ${i} has chunk size ${e.chunkSize}; it must be a multiple of ${lim.align} that fits in 32 bits`);
     }
     if (!(e.nbytes > 0) || !Number.isSafeInteger(e.nbytes)) refuse('range', enc, `extent ${i} holds ${e.nbytes} bytes; ie_nbytes must be > 0`);
     e.strips.forEach((s, j) => checkRun(enc, lim, `extent ${i} strip ${j}`, s));
-    // The kernel clips a mapping only at the chunk's end (§3.3), so an extent that ends
+    // The kernel clips a mapping only at the chunk's end (fuse-iomap-abi.md §3.3), so an extent that ends
     // inside a chunk before the file does would let it run into the next extent's bytes.
     if (covered + e.nbytes < map.size && e.nbytes % e.chunkSize !== 0) {
       refuse('chunk', enc, `extent ${i} holds ${e.nbytes} bytes, not a whole number of ${e.chunkSize}-byte chunks, and is not the file's last`);
@@ -233,7 +232,7 @@ export function encodeFmap(map: FileMap, opts: FmapOptions): Buffer {
 
 /**
  * The reply buffer size a GET_FMAP request offers: V-series kernels send no payload (a
- * 4 KiB page), dev-tree kernels send fuse_getxattr_in {size} (§3.2). Anything else is a
+ * 4 KiB page), dev-tree kernels send fuse_getxattr_in {size} (fuse-iomap-abi.md §3.2). Anything else is a
  * request this code does not understand.
  */
 export function fmapRequestBuffer(payload: Uint8Array): { buffer: number; payloadBytes: 0 | 8 } {
@@ -267,7 +266,7 @@ export type DecodedExtent =
 
 /**
  * Decode a complete message. Throws FmapError naming the byte offset when the message is
- * shorter than its own counts say; semantic checks are the kernel's (kernel-rules.ts).
+ * shorter than its own counts say; semantic checks are the kernel's (test/support/kernel-rules.ts).
  */
 export function decodeFmap(msg: Uint8Array): DecodedFmap {
   const need = (at: number, n: number, what: string) => {
@@ -322,7 +321,7 @@ export function fmapToFileMap(d: DecodedFmap): FileMap {
   };
 }
 
-/** The GET_DAXDEV reply for daxdev `index` at `path` (all 280 bytes, §3.4). */
+/** The GET_DAXDEV reply for daxdev `index` at `path` (all 280 bytes, fuse-iomap-abi.md §3.4). */
 export function encodeDaxdevOut(index: number, path: string): Buffer {
   if (Buffer.byteLength(path) === 0 || Buffer.byteLength(path) > 255) {
     throw new FmapError('range', `GET_DAXDEV ${index}: device path "${path}" must be 1..255 bytes`);

@@ -2,22 +2,27 @@
 // like libfuse's low-level API (no paths): the file system chooses nodeids (1 is the root)
 // and file handles, both as JS numbers below 2^53. Every method may return a value or a
 // promise, so a slow operation never stalls the request loop. To fail, throw FuseError
-// (or any error carrying an errno, such as SysError); anything else becomes EIO.
+// (or any ErrnoError, such as SysError: the reply carries its Errno); anything else is EIO.
 // Methods left out get libfuse's defaults: open/opendir succeed with fh 0, release and
 // releasedir succeed, statfs reports an empty file system, everything else is ENOSYS.
 import os from 'node:os';
+import { Errno, ErrnoError, errnoOf, type ErrnoName } from '../errno.js';
 
 export const errno = os.constants.errno;
 
 /** A failure with a positive errno (the engine puts -errno on the wire). */
-export class FuseError extends Error {
-  constructor(readonly errno: number, message?: string) {
-    super(message ?? `errno ${errno}`);
+export class FuseError extends ErrnoError {
+  /** The positive errno number (errnoValue.number). */
+  readonly errno: number;
+  constructor(code: number | ErrnoName | Errno, message?: string, options?: ErrorOptions) {
+    const e = errnoOf(code);
+    super(message ?? `errno ${e.number}`, e, options);
+    this.errno = e.number;
   }
 }
 
 /** Shorthand: `throw fail(errno.ENOENT)`. */
-export function fail(code: number, message?: string): FuseError {
+export function fail(code: number | ErrnoName, message?: string): FuseError {
   return new FuseError(code, message);
 }
 

@@ -1,10 +1,11 @@
 // Darrick Wong's fuse-iomap wire structs (reference fuse-iomap-abi.md §1.2) and the
 // server's answers built from a FileMap: the fuse_iomap_begin_out of a FUSE_IOMAP_BEGIN
-// reply (read slot from resolve(), write slot per §1.4) and the UPSERT / INVAL notify
-// payloads. Flag numbering differs between postings (§1.3), so it is passed in from the
+// reply (read slot from resolve(), write slot per fuse-iomap-abi.md §1.4) and the UPSERT / INVAL notify
+// payloads. Flag numbering differs between postings (fuse-iomap-abi.md §1.3), so it is passed in from the
 // ABI profile, never written here as a literal in the encoders.
 import { defineStruct } from '../cstruct.js';
 import { resolve, type FileMap } from '../interleave/filemap.js';
+import { ErrnoError } from '../errno.js';
 
 /** `struct fuse_iomap_io`, 32 bytes ("half a cacheline"). */
 export const iomapIo = defineStruct('fuse_iomap_io', 32, [
@@ -108,14 +109,14 @@ export const iomapUpsertMappingsOut = defineStruct('fuse_iomap_upsert_mappings_o
 export const freezefsIn = defineStruct('fuse_freezefs_in', 8, [{ name: 'unlinked', offset: 0, type: 'u64big' }] as const);
 export const shutdownfsIn = defineStruct('fuse_shutdownfs_in', 8, [{ name: 'flags', offset: 0, type: 'u64big' }] as const);
 
-/** `struct fuse_backing_map` for FUSE_DEV_IOC_BACKING_OPEN (§1.5). */
+/** `struct fuse_backing_map` for FUSE_DEV_IOC_BACKING_OPEN (fuse-iomap-abi.md §1.5). */
 export const backingMap = defineStruct('fuse_backing_map', 16, [
   { name: 'fd', offset: 0, type: 's32' },
   { name: 'flags', offset: 4, type: 'u32' },
   { name: 'padding', offset: 8, type: 'u64big' },
 ] as const);
 
-/** Mapping types, `fuse_iomap_io.type` (§1.3). Same in every posting. */
+/** Mapping types, `fuse_iomap_io.type` (fuse-iomap-abi.md §1.3). Same in every posting. */
 export const IOMAP_TYPE = {
   HOLE: 0,
   DELALLOC: 1,
@@ -134,7 +135,7 @@ export const IOMAP_DEV_NULL = 0;
 /** `FUSE_IOMAP_INVAL_TO_EOF` as a range length. */
 export const IOMAP_INVAL_TO_EOF = 0xffffffffffffffffn;
 
-/** One posting's FUSE_IOMAP_F_* numbering (§1.3: do not mix them). */
+/** One posting's FUSE_IOMAP_F_* numbering (fuse-iomap-abi.md §1.3: do not mix them). */
 export interface IomapFlagNumbering {
   readonly NEW: number;
   readonly DIRTY: number;
@@ -146,7 +147,7 @@ export interface IomapFlagNumbering {
   readonly WANT_IOMAP_END: number;
   readonly SIZE_CHANGED: number;
   readonly STALE: number;
-  /** The flags a BEGIN reply may carry: the kernel accepts F_NEW..F_WANT_IOMAP_END (§1.4). */
+  /** The flags a BEGIN reply may carry: the kernel accepts F_NEW..F_WANT_IOMAP_END (fuse-iomap-abi.md §1.4). */
   readonly beginMask: number;
 }
 
@@ -164,31 +165,31 @@ export const IOMAP_FLAGS_RFC2025: IomapFlagNumbering = {
   beginMask: (1 << 13) - 1,
 };
 
-/** FUSE_IOMAP_OP_* (`opflags`, §1.3). */
+/** FUSE_IOMAP_OP_* (`opflags`, fuse-iomap-abi.md §1.3). */
 export const IOMAP_OP = {
   WRITE: 1 << 0, ZERO: 1 << 1, REPORT: 1 << 2, FAULT: 1 << 3, DIRECT: 1 << 4, NOWAIT: 1 << 5,
   OVERWRITE_ONLY: 1 << 6, UNSHARE: 1 << 7, DAX: 1 << 8, ATOMIC: 1 << 9, DONTCACHE: 1 << 10,
   SWAPFILE: 2 ** 30, WRITEBACK: 2 ** 31,
 } as const;
 
-/** FUSE_IOMAP_CONFIG_* (§1.2). */
+/** FUSE_IOMAP_CONFIG_* (fuse-iomap-abi.md §1.2). */
 export const IOMAP_CONFIG = {
   SID: 1n << 0n, UUID: 1n << 1n, BLOCKSIZE: 1n << 2n, MAX_LINKS: 1n << 3n, TIME: 1n << 4n,
   MAXBYTES: 1n << 5n, CACHE_MAXBYTES: 1n << 6n,
 } as const;
 
-/** FUSE_IOMAP_IOEND_* (§1.2). */
+/** FUSE_IOMAP_IOEND_* (fuse-iomap-abi.md §1.2). */
 export const IOMAP_IOEND = {
   SHARED: 1 << 0, UNWRITTEN: 1 << 1, BOUNDARY: 1 << 2, DIRECT: 1 << 3, APPEND: 1 << 4,
   WRITEBACK: 1 << 5, SWAPOFF: 1 << 6,
 } as const;
 
-/** `FUSE_ATTR_IOMAP` in fuse_attr.flags: puts a regular file on the iomap path (§1.1). */
+/** `FUSE_ATTR_IOMAP` in fuse_attr.flags: puts a regular file on the iomap path (fuse-iomap-abi.md §1.1). */
 export const FUSE_ATTR_IOMAP = 1 << 3;
 
-export class IomapError extends Error {
+export class IomapError extends ErrnoError {
   constructor(readonly errno: number, message: string) {
-    super(message);
+    super(message, errno);
   }
 }
 
@@ -216,7 +217,7 @@ function ioBytes(m: IomapMapping): Buffer {
   return iomapIo.encode({ offset: BigInt(m.offset), length: BigInt(m.length), addr: m.addr, type: m.type, flags: m.flags, dev: m.dev });
 }
 
-/** The write slot for anything the server does not remap on write: §1.4's pure overwrite. */
+/** The write slot for anything the server does not remap on write: fuse-iomap-abi.md §1.4's pure overwrite. */
 export function pureOverwrite(read: IomapMapping): IomapMapping {
   return { offset: read.offset, length: read.length, addr: IOMAP_NULL_ADDR, type: IOMAP_TYPE.PURE_OVERWRITE, flags: 0, dev: IOMAP_DEV_NULL };
 }
@@ -229,7 +230,7 @@ function checkGeometry(g: IomapGeometry): void {
 /**
  * The read mapping the server gives for file position `pos` of `map`: MAPPED from
  * resolve() when pos is inside the file, widened to whole blocks (the kernel checks
- * offset and length against i_blocksize, §1.4), and a one-block HOLE at or past EOF.
+ * offset and length against i_blocksize, fuse-iomap-abi.md §1.4), and a one-block HOLE at or past EOF.
  * Blocks never cross an extent or chunk boundary because extents are 2 MiB aligned and
  * the block size divides 2 MiB; a map for which that fails is refused, not rounded.
  */
@@ -266,7 +267,7 @@ export function iomapReadMapping(map: FileMap, pos: number, g: IomapGeometry): I
 export function iomapBeginReply(map: FileMap, pos: number, opflags: number, g: IomapGeometry): Buffer {
   const read = iomapReadMapping(map, pos, g);
   // famfs files are fully preallocated: a write inside the file overwrites the mapped
-  // bytes in place, so the write slot says "use the read mapping" (§1.4). A write at or
+  // bytes in place, so the write slot says "use the read mapping" (fuse-iomap-abi.md §1.4). A write at or
   // past EOF would need allocation, which the file system does not do.
   if (opflags & IOMAP_OP.WRITE && pos >= map.size) {
     throw new IomapError(27, `write at ${pos} is at or past the file size ${map.size}; famfs files are sized before the first write`);

@@ -32,7 +32,7 @@ export interface MappingSource {
 /** GET_FMAP's encoding: fixed by the profile, or chosen per request from the payload size. */
 export type FmapEncodingChoice = FmapEncoding | 'by-payload';
 
-/** GET_FMAP: the fmap message of nodeid's FileMap, within the buffer the kernel offered (§3.2). */
+/** GET_FMAP: the fmap message of nodeid's FileMap, within the buffer the kernel offered (fuse-iomap-abi.md §3.2). */
 export function getFmapOp(source: MappingSource, choice: FmapEncodingChoice, name = 'GET_FMAP'): OpSpec<{ buffer: number; payloadBytes: 0 | 8 }> {
   let announced = false;
   return defineOp({
@@ -65,7 +65,7 @@ export function getFmapOp(source: MappingSource, choice: FmapEncodingChoice, nam
   });
 }
 
-/** GET_DAXDEV: in_header.nodeid is the daxdev index, no payload; the reply is 280 bytes (§3.4). */
+/** GET_DAXDEV: in_header.nodeid is the daxdev index, no payload; the reply is 280 bytes (fuse-iomap-abi.md §3.4). */
 export function getDaxdevOp(source: MappingSource, name = 'GET_DAXDEV'): OpSpec<null> {
   return defineOp({
     name,
@@ -94,7 +94,7 @@ export interface IomapServerConfig extends IomapGeometry {
 /**
  * Device cookies the server assigns itself on a channel where FUSE_DEV_IOC_BACKING_OPEN
  * cannot be issued (the player's socketpair): daxdev i is cookie i + 1, as BACKING_OPEN
- * numbers from 1 (§1.5).
+ * numbers from 1 (fuse-iomap-abi.md §1.5).
  */
 export const playerCookie = (daxdev: number): number => daxdev + 1;
 
@@ -116,7 +116,7 @@ export interface IomapOpcodes {
   readonly IOMAP_END: number;
 }
 
-/** The fuse-iomap opcode handlers (§1.1), keyed by the profile's opcode numbers. */
+/** The fuse-iomap opcode handlers (fuse-iomap-abi.md §1.1), keyed by the profile's opcode numbers. */
 export function iomapOps(source: MappingSource, cfg: IomapServerConfig, op: IomapOpcodes): [number, OpSpec<unknown>][] {
   const mapOf = (nodeid: number): FileMap => {
     const m = source.fileMap(nodeid);
@@ -146,7 +146,7 @@ export function iomapOps(source: MappingSource, cfg: IomapServerConfig, op: Ioma
       },
     })],
     // Nothing to finish: mappings are preallocated and never change on I/O. END's reply is
-    // the bare header (§1.4).
+    // the bare header (fuse-iomap-abi.md §1.4).
     [op.IOMAP_END, defineOp({ name: 'IOMAP_END', decode: (a) => a.struct(iomapEndIn), handle: () => undefined })],
     [op.IOMAP_IOEND, defineOp({
       name: 'IOMAP_IOEND',
@@ -174,7 +174,7 @@ export function mappingChanged(source: MappingSource, nodeid: number): Buffer {
   return invalPayload(BigInt(nodeid), BigInt(source.attrIno?.(nodeid) ?? nodeid));
 }
 
-/** FUSE_DEV_IOC_BACKING_OPEN = _IOW(229, 1, struct fuse_backing_map) (§1.5). */
+/** FUSE_DEV_IOC_BACKING_OPEN = _IOW(229, 1, struct fuse_backing_map) (fuse-iomap-abi.md §1.5). */
 const FUSE_DEV_IOC_BACKING_OPEN = 0x4010e501;
 const FUSE_BACKING_TYPE_IOMAP = 1;
 

@@ -153,3 +153,25 @@ export const FUSE_MIN_READ_BUFFER = 8192;
 export const FUSE_INT_REQ_BIT = 1n;
 /** Errors on the wire are -errno in (-512, 0]; -512 and below are kernel-internal. */
 export const MAX_ERRNO = 511;
+
+const MAINLINE_OP_NAMES = new Map<number, string>(Object.entries(Op).map(([name, n]) => [n, name]));
+
+/** The mainline name of an opcode, or `op N` (extension opcodes are named by their profile). */
+export function opName(opcode: number): string {
+  return MAINLINE_OP_NAMES.get(opcode) ?? `op ${opcode}`;
+}
+
+/**
+ * The names of the set bits of a 64-bit INIT flags value, for logs: mainline names, and
+ * `extra` for bits an extension series defines (e.g. its mapping bit); others as `bit N`.
+ */
+export function initFlagNames(flags: bigint, extra: Readonly<Record<string, bigint>> = {}): string[] {
+  const names: string[] = [];
+  const all: [string, bigint][] = [...Object.entries(InitFlag), ...Object.entries(extra)];
+  for (let bit = 0n; bit < 64n; bit++) {
+    const v = 1n << bit;
+    if ((flags & v) === 0n) continue;
+    names.push(all.find(([, f]) => f === v)?.[0] ?? `bit ${bit}`);
+  }
+  return names;
+}

@@ -5,8 +5,9 @@
 // bytes actually received.
 import type { CStruct, Field, StructValue } from '../cstruct.js';
 import { InHeader } from './structs.js';
+import { InvalidError } from '../errno.js';
 
-export class ProtocolError extends Error {}
+export class ProtocolError extends InvalidError {}
 
 export const IN_HEADER_SIZE = InHeader.size;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
@@ -80,7 +81,7 @@ export class Args {
         v = s.decode(pad, 0);
       }
     } catch (e) {
-      throw new ProtocolError(`${this.opName}: ${(e as Error).message}`);
+      throw new ProtocolError(`${this.opName}: ${(e as Error).message}`, { cause: e });
     }
     this.at += wireSize;
     return v;

@@ -27,6 +27,8 @@ export interface ServingThreadsOptions extends WorkerOptions {
   readonly bufSize: number;
   readonly debug?: boolean;
   readonly log: (line: string) => void;
+  /** The session's per-opcode table (op-stats.ts), which the threads add to. */
+  readonly stats?: SharedArrayBuffer;
   /** A request a thread did not answer: dispatch it and reply on `fd`. */
   readonly onRequest: (fd: number, msg: Buffer) => void;
   /**
@@ -61,7 +63,7 @@ export class ServingThreads {
       const { port1, port2 } = new MessageChannel();
       const data: ChannelWorkerData = {
         fd, index, module: opts.module, data: opts.data, conn: opts.conn, limits: opts.limits, bufSize: opts.bufSize,
-        updates: port2, counters: shared, debug: opts.debug ?? false, spinMicros: opts.spinMicros ?? 0,
+        updates: port2, counters: shared, debug: opts.debug ?? false, spinMicros: opts.spinMicros ?? 0, stats: opts.stats,
       };
       const worker = new Worker(new URL(script), { workerData: data, transferList: [port2], name: `fuse-${index}` });
       const t = { worker, port: port1, fd, running: true };

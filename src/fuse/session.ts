@@ -29,6 +29,7 @@ import { ServingThreads } from './serving-threads.js';
 import type { FileSystem } from './filesystem.js';
 import { FUSE_MIN_READ_BUFFER, Notify } from './opcodes.js';
 import { NotifyInvalEntryOut, NotifyInvalInodeOut, NotifyDeleteOut } from './structs.js';
+import { OpStats, type OpStat } from './op-stats.js';
 
 export interface SessionOptions {
   /** Profile, or a chooser run on the kernel's INIT (default mainline). */
@@ -111,6 +112,9 @@ export class FuseSession {
   readonly done: Promise<void>;
   private readonly log: (line: string) => void;
   private signalHandler?: () => void;
+  private statsHandler?: () => void;
+  /** Per-opcode counts and latency of every request answered, by any thread. */
+  readonly opTable = new OpStats();
   private readonly limits: InitLimits;
   private threads?: ServingThreads;
   /** Serving threads read the channel; the main thread only answers what they forward. */
@@ -130,7 +134,7 @@ export class FuseSession {
     const maxWrite = Math.min(opts.maxWrite ?? DEFAULT_MAX_WRITE, limit * pageSize);
     this.bufSize = Math.max(FUSE_MIN_READ_BUFFER, maxWrite + HEADER_ROOM);
     this.limits = { maxWrite, maxPagesLimit: limit, pageSize, maxBackground: opts.maxBackground ?? 64, wantFlags: opts.wantFlags };
-    this.dispatcher = new Dispatcher(fs, { profile: opts.profile, limits: this.limits, log: this.log, debug: opts.debug }, (iov) => this.write(iov));
+    this.dispatcher = new Dispatcher(fs, { profile: opts.profile, limits: this.limits, log: this.log, debug: opts.debug, stats: this.opTable }, (iov) => this.write(iov));
     this.dispatcher.onDestroy = () => {
       this.stopping = true;
       if (this.delegated) this.resolveDone();
@@ -179,6 +183,22 @@ export class FuseSession {
       process.once('SIGINT', this.signalHandler);
       process.once('SIGTERM', this.signalHandler);
     }
+    // kill -USR1 <server>: the per-opcode table goes to the log, as go-fuse's DebugData.
+    this.statsHandler = () => {
+      this.log(`requests answered (${this.mountpoint ?? `fd ${this.fd}`}):`);
+      for (const line of this.opStatsReport()) this.log(`  ${line}`);
+    };
+    process.on('SIGUSR1', this.statsHandler);
+  }
+
+  /** The per-opcode table by name (count, errors, mean and max µs). */
+  opStats(): Record<string, OpStat> {
+    return this.opTable.snapshot(this.dispatcher.opName);
+  }
+
+  /** The same as log lines, the opcodes with the most total time first. */
+  opStatsReport(): string[] {
+    return this.opTable.report(this.dispatcher.opName);
   }
 
   /** After INIT: hand the channel to serving threads, if asked for and possible. */
@@ -188,7 +208,7 @@ export class FuseSession {
     if (!w || w.count <= 0 || r.versionOnly || !conn || this.threads) return;
     try {
       this.threads = new ServingThreads({
-        ...w, fd: this.fd, conn, limits: this.limits, bufSize: this.bufSize, debug: this.opts.debug, log: this.log,
+        ...w, fd: this.fd, conn, limits: this.limits, bufSize: this.bufSize, debug: this.opts.debug, log: this.log, stats: this.opTable.buffer,
         onRequest: (fd, msg) => this.forwarded(fd, msg),
         onStopped: (ended) => {
           if (ended || this.stopping) return this.readerStopped();
@@ -394,6 +414,7 @@ export class FuseSession {
 
   private async doClose(): Promise<void> {
     this.stopping = true;
+    if (this.statsHandler) process.off('SIGUSR1', this.statsHandler);
     if (this.signalHandler) {
       process.off('SIGINT', this.signalHandler);
       process.off('SIGTERM', this.signalHandler);

@@ -1,7 +1,7 @@
 // Every FUSE wire struct, declared once as a field table (fuse-iomap-abi.md §2; the
 // mainline header include/uapi/linux/fuse.h, protocol 7.45). All fields are host-endian,
 // which is little-endian on the machines famfs runs on. Sizes are pinned in
-// test/fuse-structs.test.ts. u64 ids (nodeid, fh, unique, flags) stay BigInt ('u64big');
+// test/core/fuse-structs.test.ts. u64 ids (nodeid, fh, unique, flags) stay BigInt ('u64big');
 // offsets and lengths decode to numbers and are rejected past 2^53.
 import { defineStruct } from '../cstruct.js';
 
@@ -50,7 +50,7 @@ export const InitOut = defineStruct('fuse_init_out', 64, [
   { name: 'request_timeout', offset: 40, type: 'u16' },
   { name: 'unused', offset: 42, type: { bytes: 22 } },
 ] as const);
-/** Reply sizes the kernel expects from older minors (§2: < 5 → 8, < 23 → 24). */
+/** Reply sizes the kernel expects from older minors (fuse-iomap-abi.md §2: < 5 → 8, < 23 → 24). */
 export const INIT_OUT_COMPAT_SIZE = 8;
 export const INIT_OUT_COMPAT_22_SIZE = 24;
 

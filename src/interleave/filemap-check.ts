@@ -5,24 +5,13 @@ import { type Extent, type FileMap, type Strip } from './filemap.js';
 import type { Layout } from './layout.js';
 import { formatSize } from './size.js';
 import type { Problem } from './yaml-reader.js';
+import { ALLOC_UNIT, isPowerOfTwo, MAX_SIMPLE_EXTENTS, MAX_STRIPS } from './famfs-limits.js';
+import { chunkSizeProblem, stripCountProblem } from './interleave-params.js';
 
-const ALLOC_UNIT = 2 * 1024 * 1024;
-/** DESIGN.md "FileMap shapes in images": up to 16 simple extents, or one iext of up to 16 strips. */
-const FAMFS_MAX_EXTENTS = 16;
-const FAMFS_MAX_STRIPS = 16;
 const U32_MAX = 2 ** 32 - 1;
 
 export function extentPath(i: number, e: Extent): string {
   return e.type === 'simple' ? `extents[${i}]` : `extents[${i}].interleave`;
-}
-
-function isPow2(n: number): boolean {
-  if (!Number.isSafeInteger(n) || n <= 0) return false;
-  while (n > 1) {
-    if (n % 2 !== 0) return false;
-    n /= 2;
-  }
-  return true;
 }
 
 function safe(n: number): boolean {
@@ -81,7 +70,7 @@ export function validateFileMap(map: FileMap, layout?: Layout): Problem[] {
       return;
     }
     let ok = true;
-    if (!isPow2(e.chunkSize)) {
+    if (!isPowerOfTwo(e.chunkSize)) {
       err(`${p}.chunk`, `${e.chunkSize} is not a power of two`);
       ok = false;
     }
@@ -121,10 +110,10 @@ export function validateFileMap(map: FileMap, layout?: Layout): Problem[] {
 }
 
 /**
- * Reasons `map` cannot go into a famfs image as it is (DESIGN.md "FileMap shapes in images",
- * reference §3.2): famfs holds either up to 16 simple extents or exactly one interleaved
- * extent of up to 16 equal strips; chunk a power-of-two multiple of 2 MiB that fits the u32
- * `ie_chunk_size`; every offset and length 2 MiB aligned. Empty when it can. Severity is
+ * Reasons `map` cannot go into a famfs image as it is (docs/design.md "FileMap shapes in images",
+ * famfs-format.md §3.2): famfs holds either up to 16 simple extents or exactly one
+ * interleaved extent of up to 16 equal strips, its chunk valid for interleave-params.ts;
+ * every offset and length 2 MiB aligned. Empty when it can. Severity is
  * 'warning' because the model may hold other shapes for inspection.
  */
 export function famfsShapeProblems(map: FileMap): Problem[] {
@@ -139,16 +128,15 @@ export function famfsShapeProblems(map: FileMap): Problem[] {
   if (nInterleaved > 0 && map.extents.length > 1) {
     warn('extents', `famfs: an interleaved file has exactly one interleaved extent (this map has ${nInterleaved} interleaved and ${map.extents.length - nInterleaved} simple)`);
   }
-  if (nInterleaved === 0 && map.extents.length > FAMFS_MAX_EXTENTS) {
-    warn('extents', `famfs: ${map.extents.length} simple extents; at most ${FAMFS_MAX_EXTENTS}`);
+  if (nInterleaved === 0 && map.extents.length > MAX_SIMPLE_EXTENTS) {
+    warn('extents', `famfs: ${map.extents.length} simple extents; at most ${MAX_SIMPLE_EXTENTS}`);
   }
   map.extents.forEach((e, i) => {
     const p = extentPath(i, e);
     if (e.type === 'simple') return aligned(p, e);
-    if (!isPow2(e.chunkSize) || e.chunkSize % ALLOC_UNIT !== 0 || e.chunkSize > U32_MAX) {
-      warn(`${p}.chunk`, `famfs: chunk ${e.chunkSize} is not a power-of-two multiple of 2 MiB below 4 GiB`);
-    }
-    if (e.strips.length > FAMFS_MAX_STRIPS) warn(`${p}.strips`, `famfs: ${e.strips.length} strips; at most ${FAMFS_MAX_STRIPS}`);
+    const chunk = chunkSizeProblem(e.chunkSize);
+    if (chunk) warn(`${p}.chunk`, `famfs: ${chunk}`);
+    if (e.strips.length > MAX_STRIPS) warn(`${p}.strips`, `famfs: ${stripCountProblem(e.strips.length)}`);
     const len0 = e.strips[0]?.length;
     e.strips.forEach((s, j) => {
       aligned(`${p}.strips[${j}]`, s);

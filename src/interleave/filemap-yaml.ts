@@ -1,4 +1,4 @@
-// FileMap YAML (issue 3): a file's size and its extents in file order.
+// FileMap YAML: a file's size and its extents in file order.
 //
 //   size: 100MiB                     # file size
 //   extents:                         # in file order

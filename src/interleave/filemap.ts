@@ -2,6 +2,7 @@
 // wire format (famfs log entry, GET_FMAP, fuse_iomap_io, BPF) is an encoder of this, and
 // resolve() below is the single definition of "where is byte pos".
 // Arithmetic follows the famfs kernel (reference fuse-iomap-abi.md §3.3).
+import { InvalidError } from '../errno.js';
 
 /** A contiguous run on one daxdev (famfs `famfs_simple_extent`, kernel `fuse_famfs_simple_ext`). */
 export interface SimpleExtent {
@@ -48,7 +49,7 @@ export interface PlacedMapping extends Mapping {
   readonly pos: number;
 }
 
-export class FileMapError extends Error {}
+export class FileMapError extends InvalidError {}
 
 export function simple(daxdev: number, offset: number, length: number): SimpleExtent {
   return { type: 'simple', daxdev, offset, length };
@@ -101,7 +102,7 @@ function pastExtents(map: FileMap, pos: number): FileMapError {
 }
 
 /**
- * The famfs kernel arithmetic inside one extent (reference §3.3): `local` is pos relative to
+ * The famfs kernel arithmetic inside one extent (fuse-iomap-abi.md §3.3): `local` is pos relative to
  * the extent's start and below its size `extSize`.
  */
 function place(e: Extent, local: number, extSize: number, tail: number, out: MappingSlot): void {
@@ -154,7 +155,7 @@ export function resolveInto(map: FileMap, pos: number, out: MappingSlot): boolea
 /**
  * A FileMap prepared for many resolutions (a server answering faults, a benchmark). The
  * extent holding pos is found in O(1) when every extent but the last has the same size (the
- * famfs dev tree's `ext_shift` case, reference §3.3, which is what unroll() produces) and by
+ * famfs dev tree's `ext_shift` case, fuse-iomap-abi.md §3.3, which is what unroll() produces) and by
  * binary search otherwise. The map is flattened into typed arrays so the hot path touches one
  * object shape; the arithmetic inside an extent is place()'s, transcribed, and the property
  * tests hold both to the same BigInt reference. Results equal resolve()'s.
@@ -382,7 +383,7 @@ export function capacity(map: FileMap): number {
 }
 
 /**
- * The uniform simple-extent form of the mid-2026 famfs dev tree (reference §3.3): each
+ * The uniform simple-extent form of the mid-2026 famfs dev tree (fuse-iomap-abi.md §3.3): each
  * interleaved extent becomes one simple extent per chunk (chunk k on strip k % nstrips at
  * strip.offset + floor(k / nstrips) * chunk). Simple extents pass through. The result
  * resolves identically for every pos < size.
@@ -406,7 +407,7 @@ export function unroll(map: FileMap): FileMap {
       const start = Math.floor(k / nstrips) * e.chunkSize;
       let len = Math.min(e.chunkSize, bytes - k * e.chunkSize);
       // The file's last chunk keeps its whole allocation when the strip holds it, so
-      // every unrolled extent stays 2 MiB aligned as famfs kernels require (§3.2).
+      // every unrolled extent stays 2 MiB aligned as famfs kernels require (fuse-iomap-abi.md §3.2).
       if (remaining === 0 && start + e.chunkSize <= s.length) len = e.chunkSize;
       extents.push(simple(s.daxdev, s.offset + start, len));
     }

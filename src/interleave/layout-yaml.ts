@@ -32,6 +32,8 @@ import type { Node } from 'yaml';
 import type { Daxdev, Layout, MemDevice, Policy, Region } from './layout.js';
 import { formatSize } from './size.js';
 import { childPath, LayoutError, readSource, YamlReader, type SourceProblem } from './yaml-reader.js';
+import { ALLOC_UNIT, isPowerOfTwo, MAX_NBUCKETS, MAX_STRIPS } from './famfs-limits.js';
+import { chunkSizeProblem } from './interleave-params.js';
 
 export { LayoutError, formatProblem, type Problem, type SourceProblem, type Severity } from './yaml-reader.js';
 export { parseFileMap, loadFileMap, checkFileMap, formatFileMapYaml } from './filemap-yaml.js';
@@ -40,18 +42,10 @@ export { validateFileMap, famfsShapeProblems } from './filemap-check.js';
 export const CXL_WAYS: readonly number[] = [1, 2, 3, 4, 6, 8, 12, 16];
 export const MIN_GRANULARITY = 256;
 export const MAX_GRANULARITY = 16 * 1024;
-/** famfs allocation unit and daxdev alignment (reference famfs-format.md §1). */
-export const FAMFS_ALLOC_UNIT = 2 * 1024 * 1024;
 /** Superblock (2 MiB) + minimum log (8 MiB) + one allocation unit. */
 export const MIN_PRIMARY_SIZE = 12 * 1024 * 1024;
-/** famfs images hold at most 16 strips (DESIGN.md "FileMap shapes in images"). */
-export const MAX_STRIPS = 16;
-/** Smallest chunk the server-side data path accepts (one page). */
-export const MIN_CHUNK = 4096;
-/** `ie_chunk_size` is a u32 on the wire (reference §3.2); the largest power of two in it. */
-export const MAX_CHUNK = 2 ** 31;
 
-export const DEFAULT_POLICY: Policy = { chunkSize: FAMFS_ALLOC_UNIT, nstrips: 1, nbuckets: 0, daxdevs: [0] };
+export const DEFAULT_POLICY: Policy = { chunkSize: ALLOC_UNIT, nstrips: 1, nbuckets: 0, daxdevs: [0] };
 
 const NAME = /^[A-Za-z0-9_.-]+$/;
 
@@ -278,7 +272,7 @@ function readLayout(r: YamlReader, source: string, options: ParseOptions): Layou
   }
   for (const d of daxdevs) {
     const where = d.backing.kind === 'region' ? namePath(names, d.name) : childPath(`devices[${deviceIndex.get(d.name)}]`, 'size');
-    if (d.size % FAMFS_ALLOC_UNIT !== 0) {
+    if (d.size % ALLOC_UNIT !== 0) {
       r.error(where, `daxdev "${d.name}" is ${d.size} bytes, not a multiple of 2 MiB as famfs needs`);
     }
   }
@@ -314,11 +308,12 @@ function readPolicy(r: YamlReader, node: Node, ndaxdevs: number): Policy | undef
   if (m.has('chunk')) {
     const c = r.size(m.get('chunk'), 'policy.chunk');
     if (c === undefined) ok = false;
-    else if (!isPowerOfTwo(c) || c < MIN_CHUNK || c > MAX_CHUNK) {
+    else if (chunkSizeProblem(c, true)) {
       r.error('policy.chunk', `${c} is not a chunk size (a power of two from 4KiB to 2GiB)`);
       ok = false;
     } else {
-      if (c % FAMFS_ALLOC_UNIT !== 0) r.warn('policy.chunk', `${formatSize(c)} is below 2 MiB: famfs kernels cannot map it; only the server-side data path (FUSE READ/WRITE) can`);
+      // The model serves any such chunk; a famfs image or kernel needs the famfs rule.
+      if (chunkSizeProblem(c)) r.warn('policy.chunk', `${formatSize(c)} is below 2 MiB: famfs kernels cannot map it; only the server-side data path (FUSE READ/WRITE) can`);
       chunkSize = c;
     }
   }
@@ -330,7 +325,7 @@ function readPolicy(r: YamlReader, node: Node, ndaxdevs: number): Policy | undef
   }
   let nbuckets = DEFAULT_POLICY.nbuckets;
   if (m.has('buckets')) {
-    const b = r.int(m.get('buckets'), 'policy.buckets', 0, 2 ** 16);
+    const b = r.int(m.get('buckets'), 'policy.buckets', 0, MAX_NBUCKETS);
     if (b === undefined) ok = false;
     else nbuckets = b;
   }
@@ -358,12 +353,3 @@ function readPolicy(r: YamlReader, node: Node, ndaxdevs: number): Policy | undef
   return ok ? { chunkSize, nstrips, nbuckets, daxdevs } : undefined;
 }
 
-export function isPowerOfTwo(n: number): boolean {
-  if (!Number.isSafeInteger(n) || n <= 0) return false;
-  // Above 2^31 bit operators do not apply; halve down exactly (doubles hold powers of two).
-  while (n > 1) {
-    if (n % 2 !== 0) return false;
-    n /= 2;
-  }
-  return true;
-}

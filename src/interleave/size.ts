@@ -1,5 +1,6 @@
 // Sizes as people write them: integers, 0x hex, and binary-unit suffixes. famfs's own CLI
 // takes single letters (3M, 2G); layouts say MiB/GiB. Both mean powers of 1024.
+import { InvalidError } from '../errno.js';
 
 const UNITS: Record<string, number> = {
   '': 1, b: 1,
@@ -10,7 +11,7 @@ const UNITS: Record<string, number> = {
   p: 2 ** 50, pb: 2 ** 50, pib: 2 ** 50,
 };
 
-export class SizeError extends Error {}
+export class SizeError extends InvalidError {}
 
 /** Parse `4GiB`, `2M`, `0x200000`, `12345` (or a number) to a byte count below 2^53. */
 export function parseSize(input: string | number): number {

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair, type Scalar } from 'yaml';
 import { parseSize, SizeError } from './size.js';
+import { InvalidError } from '../errno.js';
 
 export type Severity = 'error' | 'warning';
 
@@ -29,7 +30,7 @@ export function formatProblem(p: SourceProblem | Problem): string {
 }
 
 /** Thrown by the YAML parsers; `problems` holds every error found (warnings ride along in `warnings`). */
-export class LayoutError extends Error {
+export class LayoutError extends InvalidError {
   constructor(readonly problems: readonly SourceProblem[], readonly warnings: readonly SourceProblem[] = []) {
     super(problems.map(formatProblem).join('\n'));
     this.name = 'LayoutError';

@@ -39,7 +39,7 @@ import type {
   AttrReply, ConnectionInfo, DirList, Entry, FileSystem, OpenReply, RequestContext, SetattrChanges, Statfs, Attr,
 } from '../fuse/filesystem.js';
 import { FuseError } from '../fuse/filesystem.js';
-import { Fattr, Fopen } from '../fuse/opcodes.js';
+import { Fattr, Fopen, FUSE_ROOT_ID } from '../fuse/opcodes.js';
 import { FAMFS_FILE, type FmapEncoding } from '../fuse/famfs-fmap.js';
 import type { FileMap } from '../interleave/filemap.js';
 import { readMapped, writeCommitted, writeMapped } from './file-io.js';
@@ -66,6 +66,19 @@ const PENDING_BASE = 2 ** 51;
 export const LOGPLAY_XATTR = 'user.famfs.logplay';
 export const MAP_XATTR = 'user.famfs.map';
 export const ROLE_XATTR = 'user.famfs.role';
+/** On the mount root: the server's status as JSON (MountStatus); `famfs-ts status` reads it. */
+export const STATUS_XATTR = 'user.famfs.status';
+
+/** What `user.famfs.status` holds (the shape `famfs-ts status` expects). */
+export interface MountStatus {
+  readonly pid: number;
+  readonly role: 'master' | 'client';
+  readonly abi: string;
+  readonly devices: string[];
+  readonly mountpoint: string;
+  readonly readonly: boolean;
+  readonly ops: Record<string, { count: number; errors: number; meanUs: number; maxUs: number }>;
+}
 
 export interface FamfsFsOptions {
   /** Layout the image was opened with (placement policy, daxdev paths). */
@@ -130,14 +143,16 @@ function fuseErr(code: keyof typeof E, message: string): FuseError {
 function rethrowAsFuse(e: unknown): never {
   if (e instanceof ImageError) {
     // famfs says ENOMEM for a full log or device; a user understands ENOSPC.
-    throw new FuseError(e.errno === 'ENOMEM' ? E.ENOSPC : E[e.errno], e.message);
+    throw new FuseError(e.errno === 'ENOMEM' ? E.ENOSPC : E[e.errno], e.message, { cause: e });
   }
-  if (e instanceof GrowError) throw new FuseError(E[e.code], e.message);
+  if (e instanceof GrowError) throw new FuseError(E[e.code], e.message, { cause: e });
   throw e;
 }
 
 export class FamfsFileSystem implements FileSystem {
   readonly alloc: ReservationAllocator;
+  /** Set by the mount: answers `user.famfs.status` on the root. */
+  status?: () => MountStatus;
   private readonly pendingById = new Map<number, PendingFile>();
   /** Pending files not yet committed: the reservations the allocator must avoid (pendingById keeps committed ones too, for their nodeids). */
   private readonly reserving = new Set<PendingFile>();
@@ -208,7 +223,7 @@ export class FamfsFileSystem implements FileSystem {
     return this.image.daxdev(index);
   }
 
-  /** GET_FMAP file_type: famfs's tools know the superblock and log files by it (§3.2). */
+  /** GET_FMAP file_type: famfs's tools know the superblock and log files by it (fuse-iomap-abi.md §3.2). */
   fileType(nodeid: number): number {
     if (nodeid === META_SUPERBLOCK_ID) return FAMFS_FILE.SUPERBLOCK;
     if (nodeid === META_LOG_ID) return FAMFS_FILE.LOG;
@@ -491,7 +506,7 @@ export class FamfsFileSystem implements FileSystem {
     {
       // Hold the unit an empty file is logged with, so a full device refuses the create
       // itself (not the close). Under famfs the kernel asks GET_FMAP right after the open
-      // and needs at least one extent (§3.2).
+      // and needs at least one extent (fuse-iomap-abi.md §3.2).
       try {
         f.reserveUnit(this.alloc);
       } catch (e) {
@@ -787,6 +802,7 @@ export class FamfsFileSystem implements FileSystem {
       return Buffer.from(`logplay: ${added} new log entries; ${st.filesCreated} files, ${st.dirsCreated} directories in total`);
     }
     if (name === ROLE_XATTR) return Buffer.from(this.image.role);
+    if (name === STATUS_XATTR && nodeid === FUSE_ROOT_ID && this.status) return Buffer.from(JSON.stringify(this.status()));
     if (name === MAP_XATTR) {
       const map = n.kind === 'file' || n.kind === 'pending' || n.kind === 'meta-file' ? this.fileMap(nodeid) : undefined;
       if (!map) throw fuseErr('ENODATA', name);

@@ -1,12 +1,13 @@
-// The `user.famfs.interleave` xattr (DESIGN.md "Interleave parameters for a file created
+// The `user.famfs.interleave` xattr (docs/design.md "Interleave parameters for a file created
 // through a mount"): `nstrips=4,chunk=2M[,nbuckets=8]`, set before the first write.
 import { parseSize, formatSize } from '../interleave/size.js';
-import type { InterleaveParams } from '../famfs/alloc.js';
+import { interleaveParamProblems, type InterleaveParams } from '../interleave/interleave-params.js';
 import type { FileMap } from '../interleave/filemap.js';
+import { InvalidError } from '../errno.js';
 
 export const INTERLEAVE_XATTR = 'user.famfs.interleave';
 
-export class InterleaveParamError extends Error {}
+export class InterleaveParamError extends InvalidError {}
 
 /** Parse the xattr value; nbuckets defaults to nstrips (every strip in its own bucket). */
 export function parseInterleaveParam(text: string): InterleaveParams {
@@ -34,15 +35,13 @@ export function parseInterleaveParam(text: string): InterleaveParams {
   try {
     chunkSize = parseSize(chunkText);
   } catch (e) {
-    throw new InterleaveParamError(`${INTERLEAVE_XATTR}: chunk=${chunkText}: ${(e as Error).message}`);
+    throw new InterleaveParamError(`${INTERLEAVE_XATTR}: chunk=${chunkText}: ${(e as Error).message}`, { cause: e });
   }
-  const nbuckets = int('nbuckets') ?? nstrips;
-  if (nstrips < 1 || nstrips > 16) throw new InterleaveParamError(`${INTERLEAVE_XATTR}: nstrips=${nstrips} (famfs allows 1..16)`);
-  if (chunkSize < 2 * 1024 * 1024 || !Number.isInteger(Math.log2(chunkSize))) {
-    throw new InterleaveParamError(`${INTERLEAVE_XATTR}: chunk=${chunkText} must be a power-of-two multiple of 2 MiB`);
-  }
-  if (nbuckets < nstrips || nbuckets > 64) throw new InterleaveParamError(`${INTERLEAVE_XATTR}: nbuckets=${nbuckets} must be in nstrips..64`);
-  return { nstrips, chunkSize, nbuckets };
+  const params = { nstrips, chunkSize, nbuckets: int('nbuckets') ?? nstrips };
+  // The device's bucket size is the allocator's to check, when the file gets its space.
+  const problems = interleaveParamProblems(params);
+  if (problems.length) throw new InterleaveParamError(`${INTERLEAVE_XATTR}: ${problems.join('; ')}`);
+  return params;
 }
 
 export function formatInterleaveParam(p: InterleaveParams): string {

@@ -1,6 +1,6 @@
 // What the kernel connection means for files created through the mount. Under the famfs
 // and fuse-iomap profiles (INIT bit 43 granted) the kernel maps file bytes itself and takes
-// a file's size from its map (reference fuse-iomap-abi.md §3.1 "i_size = file_size", §1.4),
+// a file's size from its map (reference fuse-iomap-abi.md §3.1 "i_size = file_size", fuse-iomap-abi.md §1.4),
 // so the server must (a) never hand out a map the kernel's encoding cannot express and
 // (b) size a new file before its first byte is written. On a mainline connection every byte
 // goes through READ/WRITE and neither rule applies.
@@ -49,7 +49,7 @@ export function mapRefusal(map: FileMap, mode: MappingMode, iomapCookie?: (daxde
     return first ? { errno: first.errno, message: first.message } : undefined;
   }
   // fuse-iomap: every run must be block aligned (famfs runs are 2 MiB aligned) and on a
-  // device the connection has a cookie for (§1.5).
+  // device the connection has a cookie for (fuse-iomap-abi.md §1.5).
   for (const e of map.extents) {
     const runs: readonly Strip[] = e.type === 'simple' ? [e] : e.strips;
     for (const r of runs) {

@@ -9,6 +9,7 @@ import type { DirNode, FileNode } from '../famfs/namespace.js';
 import { resolveRange, type Extent, type FileMap, type SimpleExtent } from '../interleave/filemap.js';
 import type { DaxdevMemory } from '../device/memory.js';
 import { AllocError, type ReservationAllocator } from './reservations.js';
+import { ErrnoError } from '../errno.js';
 
 export function roundUp(n: number, unit: number): number {
   return Math.ceil(n / unit) * unit;
@@ -22,9 +23,9 @@ export interface Placement {
 }
 
 /** A reservation that cannot grow: the errno the write gets. */
-export class GrowError extends Error {
-  constructor(message: string, readonly code: 'ENOSPC' | 'EFBIG' | 'EINVAL') {
-    super(message);
+export class GrowError extends ErrnoError {
+  constructor(message: string, readonly code: 'ENOSPC' | 'EFBIG' | 'EINVAL', options?: ErrorOptions) {
+    super(message, code, options);
   }
 }
 
@@ -92,7 +93,7 @@ export class PendingFile {
       this.map = { size: ALLOC_UNIT, extents: [x] };
       this.placeholder = true;
     } catch (e) {
-      if (e instanceof AllocError) throw new GrowError(`${this.path}: ${e.message}`, e.errno === 'ENOMEM' ? 'ENOSPC' : 'EINVAL');
+      if (e instanceof AllocError) throw new GrowError(`${this.path}: ${e.message}`, e.errno === 'ENOMEM' ? 'ENOSPC' : 'EINVAL', { cause: e });
       throw e;
     }
   }
@@ -112,7 +113,7 @@ export class PendingFile {
       if (this.interleave) this.growInterleaved(need, alloc, dev);
       else this.growSimple(need, alloc, dev);
     } catch (e) {
-      if (e instanceof AllocError) throw new GrowError(`${this.path}: ${e.message}`, e.errno === 'ENOMEM' ? 'ENOSPC' : 'EINVAL');
+      if (e instanceof AllocError) throw new GrowError(`${this.path}: ${e.message}`, e.errno === 'ENOMEM' ? 'ENOSPC' : 'EINVAL', { cause: e });
       throw e;
     }
   }

@@ -18,6 +18,7 @@ import { FamfsFileSystem } from './famfs-fs.js';
 import type { PlaneData, PlaneUpdate } from './data-plane.js';
 import { siblingModule } from '../fuse/data-plane.js';
 import { runsByDaxdev } from '../interleave/filemap.js';
+import { ErrnoError, type ErrnoName } from '../errno.js';
 
 export interface MountOptions {
   /** A memory device (single-device image) or a layout YAML. */
@@ -51,7 +52,11 @@ export function isChannelPath(p: string): boolean {
   return /^\/dev\/fd\/\d+$/.test(p);
 }
 
-export class MountError extends Error {}
+export class MountError extends ErrnoError {
+  constructor(message: string, code: ErrnoName = 'EINVAL', options?: ErrorOptions) {
+    super(message, code, options);
+  }
+}
 
 /**
  * How long the main thread, when it serves (--readers 0), polls the channel after a request
@@ -109,9 +114,9 @@ export class FamfsMount {
     try {
       st = fs.statSync(opts.mountpoint);
     } catch {
-      throw new MountError(`${opts.mountpoint}: ${channel ? 'no such open file descriptor' : 'mount point does not exist'}`);
+      throw new MountError(`${opts.mountpoint}: ${channel ? 'no such open file descriptor' : 'mount point does not exist'}`, channel ? 'EBADF' : 'ENOENT');
     }
-    if (!channel && !st.isDirectory()) throw new MountError(`${opts.mountpoint}: mount point is not a directory`);
+    if (!channel && !st.isDirectory()) throw new MountError(`${opts.mountpoint}: mount point is not a directory`, 'ENOTDIR');
     const { image, layout } = openForMount(opts);
     let session: FuseSession;
     let famfs: FamfsFileSystem;
@@ -120,7 +125,7 @@ export class FamfsMount {
     try {
       // Device cookies: FUSE_DEV_IOC_BACKING_OPEN takes block devices only and our devices
       // are mapped files, so the server numbers them itself (daxdev i = cookie i + 1, as the
-      // kernel numbers backing ids from 1, §1.5), which a kernel-side player accepts.
+      // kernel numbers backing ids from 1, fuse-iomap-abi.md §1.5), which a kernel-side player accepts.
       const iomap = defaultIomapConfig({ uuid: image.sb.uuid, ...(opts.upsertAtOpen === undefined ? {} : { upsertMaxBytes: opts.upsertAtOpen }) });
       famfs = new FamfsFileSystem(image, { layout, device: layout ? undefined : opts.source, log, iomapCookie: iomap.cookie });
       let profile: AbiProfile | ProfileChooser | undefined;
@@ -157,6 +162,10 @@ export class FamfsMount {
         debug: opts.debug,
       });
       const s = session;
+      famfs.status = () => ({
+        pid: process.pid, role: image.role, abi: s.dispatcher.abi?.name ?? 'none', devices: image.deviceNames,
+        mountpoint: opts.mountpoint, readonly: image.role !== 'master' || !image.writable, ops: s.opStats(),
+      });
       ready = new Promise<void>((resolve) => {
         const prev = s.dispatcher.onInit;
         s.dispatcher.onInit = (r) => {
@@ -242,7 +251,7 @@ export class FamfsMount {
     this.fs.events.mapChanged = (n) => {
       this.publish(n);
       // The kernel may hold cached mappings of the old reservation (UPSERT at OPEN, or
-      // IOMAP_BEGIN answers): drop them all, it asks again (§1.4 lookup order).
+      // IOMAP_BEGIN answers): drop them all, it asks again (fuse-iomap-abi.md §1.4 lookup order).
       if (iomap) this.session.dispatcher.notify(inval, [mappingChanged(this.fs, n)]);
       bpf?.fill(n);
     };

@@ -1,4 +1,4 @@
-// bpf(2) through koffi (reference bpf-tooling.md §2.3 for `union bpf_attr` offsets, §3 for
+// bpf(2) through koffi (reference bpf-tooling.md §2.3 for `union bpf_attr` offsets, bpf-tooling.md §3 for
 // the koffi route). Every attr piece is a defineStruct table; pointers are u64 addresses of
 // Buffers that stay referenced for the synchronous call. This file only talks to the kernel:
 // programs, BTF parsing and the registration logic live in src/bpf-policy.
@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import koffi from 'koffi';
 import { defineStruct } from '../cstruct.js';
 import { libc, SysError } from './libc.js';
+import { ErrnoError } from '../errno.js';
 
 const SYS_bpf = 321; // x86_64 (bpf-tooling.md §2.3)
 
@@ -138,9 +139,9 @@ export interface LoadedProg {
 }
 
 /** PROG_LOAD rejected by the verifier: `log` is the full verifier log. */
-export class VerifierError extends Error {
+export class VerifierError extends ErrnoError {
   constructor(readonly sys: SysError, readonly log: string) {
-    super(`the kernel verifier rejected the program (${sys.code}):\n${log.trim() || '(no log)'}`);
+    super(`the kernel verifier rejected the program (${sys.code}):\n${log.trim() || '(no log)'}`, sys.errno, { cause: sys });
   }
   /** The verifier's own complaint: the last log line before its statistics. */
   get reason(): string {
@@ -154,7 +155,7 @@ const LOG_VERBOSE = 1;
 
 /**
  * PROG_LOAD. First with a stats-only log; on failure again with the full log, retried at
- * `log_true_size` when the buffer was too small (ENOSPC hides the real error, §1.5).
+ * `log_true_size` when the buffer was too small (ENOSPC hides the real error, bpf-tooling.md §1.5).
  */
 export function progLoad(spec: ProgLoadSpec): LoadedProg {
   const license = Buffer.from(`${spec.license}\0`);
@@ -206,7 +207,7 @@ export interface TestRunResult {
 
 /**
  * PROG_TEST_RUN with ctx_in only (syscall and struct_ops programs): the kernel copies the
- * ctx back into `ctx` for syscall programs (§1.6). `attr` may be reused across calls.
+ * ctx back into `ctx` for syscall programs (bpf-tooling.md §1.6). `attr` may be reused across calls.
  */
 export function testRun(progFd: number, ctx: Buffer, attr = Buffer.alloc(TestRunAttr.size)): TestRunResult {
   TestRunAttr.encodeInto(attr, { prog_fd: progFd, retval: 0, ctx_size_in: ctx.byteLength, ctx_in: addr(ctx) });
@@ -276,7 +277,7 @@ export function btfLoad(btf: Buffer): number {
   try {
     return bpf(BPF_CMD.BTF_LOAD, attr, 'BTF_LOAD');
   } catch (e) {
-    if (e instanceof SysError) throw new Error(`${e.message}: ${cstr(log).trim()}`);
+    if (e instanceof SysError) throw new ErrnoError(`${e.message}: ${cstr(log).trim()}`, e.errnoValue, { cause: e });
     throw e;
   }
 }

@@ -1,6 +1,6 @@
 // FFI the FUSE engine needs: opening /dev/fuse, mount(2)/umount2(2) of a fuse file system,
-// and the SOCK_SEQPACKET socketpair the tests use to play the kernel's side of a channel
-// (one FUSE message per packet, like one read()/write() on /dev/fuse).
+// and what it does to a channel that is a socket (the tests' stand-in for /dev/fuse, made by
+// test/support/sockets.ts): recognise it and shut it down.
 import fs from 'node:fs';
 import os from 'node:os';
 import koffi from 'koffi';
@@ -9,8 +9,6 @@ import { ioc, ioctlBuf } from './ioctl.js';
 
 const mountFn = libc.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)');
 const umount2Fn = libc.func('int umount2(const char *target, int flags)');
-const socketpairFn = libc.func('int socketpair(int domain, int type, int protocol, _Out_ int *sv)');
-const setsockoptFn = libc.func('int setsockopt(int fd, int level, int optname, const uint8_t *optval, uint32_t optlen)');
 const shutdownFn = libc.func('int shutdown(int fd, int how)');
 
 export const MS_NOSUID = 2;
@@ -18,15 +16,6 @@ export const MS_NODEV = 4;
 export const MNT_FORCE = 1;
 export const MNT_DETACH = 2;
 
-const AF_UNIX = 1;
-const SOCK_SEQPACKET = 5;
-const SOCK_CLOEXEC = 0o2000000;
-const SOL_SOCKET = 1;
-const SO_SNDBUFFORCE = 32;
-const SO_RCVBUFFORCE = 33;
-const SO_SNDBUF = 7;
-const SO_RCVBUF = 8;
-const SO_RCVTIMEO = 20;
 const SHUT_RDWR = 2;
 
 /** Open /dev/fuse read-write: the channel a mount(2) with `fd=N` attaches to. */
@@ -80,43 +69,6 @@ export function mountFuse(target: string, opts: FuseMountOptions): void {
 export function unmount(target: string, opts: { lazy?: boolean; force?: boolean } = {}): void {
   const flags = (opts.lazy ? MNT_DETACH : 0) | (opts.force ? MNT_FORCE : 0);
   check('umount2', umount2Fn(target, flags) as number, target);
-}
-
-/** A connected AF_UNIX SOCK_SEQPACKET pair (close-on-exec): one message per packet. */
-export function seqpacketPair(): [number, number] {
-  const sv = [0, 0];
-  check('socketpair', socketpairFn(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) as number);
-  return [sv[0]!, sv[1]!];
-}
-
-function setsockoptBytes(fd: number, opt: number, val: Uint8Array, what: string): void {
-  check('setsockopt', setsockoptFn(fd, SOL_SOCKET, opt, val, val.byteLength) as number, what);
-}
-
-/**
- * Size a socket's send and receive buffers so one packet can carry a whole FUSE message
- * (a 1 MiB READ reply). Root may pass the sysctl limits (…BUFFORCE); otherwise the
- * kernel caps the request at net.core.{w,r}mem_max.
- */
-export function setSocketBuffers(fd: number, bytes: number): void {
-  const v = Buffer.alloc(4);
-  v.writeInt32LE(bytes);
-  try {
-    setsockoptBytes(fd, SO_SNDBUFFORCE, v, 'SO_SNDBUFFORCE');
-    setsockoptBytes(fd, SO_RCVBUFFORCE, v, 'SO_RCVBUFFORCE');
-  } catch (e) {
-    if (!(e instanceof SysError) || e.errno !== os.constants.errno.EPERM) throw e;
-    setsockoptBytes(fd, SO_SNDBUF, v, 'SO_SNDBUF');
-    setsockoptBytes(fd, SO_RCVBUF, v, 'SO_RCVBUF');
-  }
-}
-
-/** A receive timeout on a socket: a blocking read fails with EAGAIN after `ms`. */
-export function setReceiveTimeout(fd: number, ms: number): void {
-  const tv = Buffer.alloc(16);
-  tv.writeBigInt64LE(BigInt(Math.floor(ms / 1000)), 0);
-  tv.writeBigInt64LE(BigInt((ms % 1000) * 1000), 8);
-  setsockoptBytes(fd, SO_RCVTIMEO, tv, 'SO_RCVTIMEO');
 }
 
 /** shutdown(SHUT_RDWR): wakes threads blocked reading the socket (close alone does not). */

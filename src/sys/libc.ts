@@ -4,6 +4,7 @@
 // the same library handle.
 import koffi from 'koffi';
 import os from 'node:os';
+import { ErrnoError } from '../errno.js';
 
 export const libc = koffi.load('libc.so.6');
 
@@ -12,11 +13,11 @@ const errnoNames = new Map<number, string>(
 );
 
 /** A failed syscall: `errno` is positive, `code` its name (ENOENT, EBUSY, ...). */
-export class SysError extends Error {
+export class SysError extends ErrnoError {
   readonly code: string;
-  constructor(readonly call: string, readonly errno: number, detail = '') {
+  constructor(readonly call: string, readonly errno: number, detail = '', options?: ErrorOptions) {
     const code = errnoNames.get(errno) ?? `errno ${errno}`;
-    super(`${call}${detail ? ` ${detail}` : ''}: ${code} (${strerror(errno)})`);
+    super(`${call}${detail ? ` ${detail}` : ''}: ${code} (${strerror(errno)})`, errno, options);
     this.code = code;
   }
 }

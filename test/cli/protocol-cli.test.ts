@@ -4,11 +4,11 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkFmapReply, checkIomapBegin, famfsKernelResolve } from '../../src/fuse/kernel-rules.js';
+import { checkFmapReply, checkIomapBegin, famfsKernelResolve } from '../support/kernel-rules.js';
 import { IOMAP_FLAGS_V7 } from '../../src/fuse/iomap-wire.js';
 
 // `famfs-ts fmap` / `famfs-ts iomap` against the image the real famfs tools wrote
-// (fixtures/famfs-example): the striped file is 4 strips of 2 MiB chunks (reference §3.3's
+// (fixtures/famfs-example): the striped file is 4 strips of 2 MiB chunks (fuse-iomap-abi.md §3.3's
 // worked example). The CLI is run from dist/ (npm test builds first).
 const CLI = 'dist/src/cli/main.js';
 const IMG = `/dev/shm/famfs-ts-protocol-cli-${process.pid}.img`;
@@ -21,7 +21,7 @@ describe('protocol CLI', () => {
   });
   afterAll(() => fs.rmSync(IMG, { force: true }));
 
-  it('fmap --hex prints a message the V10 kernel accepts and resolves like §3.3', () => {
+  it('fmap --hex prints a message the V10 kernel accepts and resolves like fuse-iomap-abi.md §3.3', () => {
     const msg = Buffer.from(run('fmap', `${IMG}:/striped`, '--hex').trim(), 'hex');
     expect(msg.byteLength).toBe(32 + 24 + 4 * 24);
     const v = checkFmapReply(msg, { encoding: 'v10', buffer: 4096 });

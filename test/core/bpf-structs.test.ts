@@ -1,5 +1,5 @@
 // Struct tables pinned to the references: bpf_attr pieces (bpf-tooling.md §2.3), ELF
-// (§2.1), the BPF ctx and out structs (DESIGN.md; fuse-iomap-abi.md §1.2, §4.1), BTF.
+// (bpf-tooling.md §2.1), the BPF ctx and out structs (docs/design.md; fuse-iomap-abi.md §1.2, §4.1), BTF.
 import { describe, expect, it } from 'vitest';
 import { BtfLoadAttr, LinkCreateAttr, MapCreateAttr, MapElemAttr, ProgLoadAttr, TestRunAttr } from '../../src/sys/bpf.js';
 import { Elf64Ehdr, Elf64Shdr, Elf64Sym } from '../../src/bpf-policy/elf.js';

@@ -48,7 +48,7 @@ function report(dev: string) {
   }
 }
 
-describe('superblock corruption (§2.2)', () => {
+describe('superblock corruption (famfs-format.md §2.2)', () => {
   const t = new TempDir();
   afterAll(() => t.cleanup());
   const cases: [string, number, RegExp][] = [
@@ -85,7 +85,7 @@ describe('superblock corruption (§2.2)', () => {
   });
 });
 
-describe('log header corruption (§3.1)', () => {
+describe('log header corruption (famfs-format.md §3.1)', () => {
   const t = new TempDir();
   afterAll(() => t.cleanup());
   it('magic, len, last_index and crc are checked', () => {
@@ -105,7 +105,7 @@ describe('log header corruption (§3.1)', () => {
   });
 });
 
-describe('entry corruption (§3.6)', () => {
+describe('entry corruption (famfs-format.md §3.6)', () => {
   const t = new TempDir();
   afterAll(() => t.cleanup());
   // Field classes: seqnum, type, padding, file size, mode, relpath, ext type, extent offset, strip, crc.

@@ -1,4 +1,4 @@
-// Goldens: the real famfs bytes (reference §2.4, §3.1, §3.7 and the fixture image).
+// Goldens: the real famfs bytes (famfs-format.md §2.4, famfs-format.md §3.1, famfs-format.md §3.7 and the fixture image).
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,7 +28,7 @@ function hexdump(lines: string): Buffer {
   return out;
 }
 
-describe('struct sizes (reference §0)', () => {
+describe('struct sizes (famfs-format.md §0)', () => {
   it('pins every famfs struct', () => {
     expect(superblockStruct.size).toBe(200);
     expect(logHeaderStruct.size).toBe(48);
@@ -42,7 +42,7 @@ describe('struct sizes (reference §0)', () => {
   });
 });
 
-describe('superblock (§2.4)', () => {
+describe('superblock (famfs-format.md §2.4)', () => {
   const sbBytes = fixtureHead().subarray(0, 200);
   it('decodes the real bytes', () => {
     const sb = decodeSuperblock(sbBytes);
@@ -63,7 +63,7 @@ describe('superblock (§2.4)', () => {
   });
 });
 
-describe('log header (§3.1)', () => {
+describe('log header (famfs-format.md §3.1)', () => {
   it('a fresh header is the real bytes', () => {
     const ref = Buffer.concat([
       Buffer.from('0df0fecaad0b00000000800000000000', 'hex'),
@@ -78,7 +78,7 @@ describe('log header (§3.1)', () => {
   });
 });
 
-describe('log entries (§3.7)', () => {
+describe('log entries (famfs-format.md §3.7)', () => {
   it('entry 0 (MKDIR dir1) and entry 1 (FILE dir1/f1) are the reference bytes, and we encode them identically', () => {
     const e0 = hexdump(`
 00200030: 0000 0000 0000 0000 0100 0000 0000 0000

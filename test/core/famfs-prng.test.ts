@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FamfsRandom, GlibcRand, randomBytes } from '../../src/famfs/prng.js';
 
-describe('famfs PRNG (§9)', () => {
+describe('famfs PRNG (famfs-format.md §9)', () => {
   it('seed 42 starts with the bytes the reference gives', () => {
     expect(randomBytes(42, 12).toString('hex')).toBe('985f52e27afb0c3df88c822b');
   });
@@ -16,7 +16,7 @@ describe('famfs PRNG (§9)', () => {
   });
 });
 
-describe('glibc rand() (bucket shuffle, §4.3)', () => {
+describe('glibc rand() (bucket shuffle, famfs-format.md §4.3)', () => {
   it('matches glibc for srand(12345) and srand(0)', () => {
     // Printed by a C program linked against glibc 2.36 on this machine.
     const g = new GlibcRand(12345);

@@ -9,6 +9,10 @@ import { FuseError, type FileSystem, type RequestContext } from '../../src/fuse/
 import { InitFlag, Notify, Op } from '../../src/fuse/opcodes.js';
 import { GetattrIn, InHeader, InitIn, OutHeader, ReadIn } from '../../src/fuse/structs.js';
 import { SysError } from '../../src/sys/libc.js';
+import { ImageError } from '../../src/famfs/errors.js';
+import { PathError } from '../../src/famfs/namespace.js';
+import { LogError } from '../../src/famfs/log.js';
+import { DeviceError } from '../../src/device/memory.js';
 
 const E = os.constants.errno;
 const limits = { maxWrite: 1 << 20, maxPagesLimit: 256, pageSize: 4096, maxBackground: 64 };
@@ -58,6 +62,23 @@ describe('dispatcher', () => {
     expect(h.replies().slice(1).map((r) => r.error)).toEqual([-E.EACCES, -E.EROFS, -E.ENOSPC, -E.EIO, -E.EIO]);
     expect(h.replies().slice(1).every((r) => r.total === 16)).toBe(true);
     expect(h.logs.some((l) => l.includes('TypeError: bug'))).toBe(true);
+  });
+
+  it('maps every error class by its Errno: an ImageError (string errno) is not EIO, a LogError is EINVAL, causes are logged', async () => {
+    let which = 0;
+    const h = harness({
+      getattr: () => {
+        which++;
+        if (which === 1) throw new ImageError('/a: no space', 'ENOSPC');
+        if (which === 2) throw new PathError('/b: exists', 'EEXIST');
+        if (which === 3) throw new LogError('entry 3: bad crc');
+        throw new DeviceError('dev0: outside', 'EIO', { cause: new RangeError('offset 9') });
+      },
+    });
+    h.d.dispatch(initMsg());
+    for (let i = 0; i < 4; i++) await h.d.dispatch(msg(Op.GETATTR, BigInt(4 + 2 * i), 1, GetattrIn.encode({})));
+    expect(h.replies().slice(1).map((r) => r.error)).toEqual([-E.ENOSPC, -E.EEXIST, -E.EINVAL, -E.EIO]);
+    expect(h.logs.some((l) => l.includes('dev0: outside') && l.includes('RangeError: offset 9') && !l.includes('    at '))).toBe(true);
   });
 
   it('INTERRUPT aborts the signal of an in-flight async request; it still replies once', async () => {

@@ -39,7 +39,7 @@ describe('FUSE struct sizes', () => {
 });
 
 const limits: InitLimits = { maxWrite: 1 << 20, maxPagesLimit: 256, pageSize: 4096, maxBackground: 64 };
-const offered = 0x73fffffbn | (0x5fdn << 32n); // what Linux 6.18 offers on this machine (DESIGN.md)
+const offered = 0x73fffffbn | (0x5fdn << 32n); // what Linux 6.18 offers on this machine (docs/design.md)
 const k = (o: Partial<KernelInit> = {}): KernelInit => ({ major: 7, minor: 45, maxReadahead: 131072, flags: offered, size: 64, ...o });
 
 describe('INIT negotiation', () => {

@@ -25,7 +25,7 @@ describe('FileMap YAML', () => {
     expect(resolve(m, 66 * MiB + 5)).toEqual({ daxdev: 1, offset: 5, length: 2 * MiB - 5 });
   });
 
-  it('the §3.3 worked example: 15 MiB -> strip 3 at strip offset 3 MiB, 1 MiB long', () => {
+  it('the fuse-iomap-abi.md §3.3 worked example: 15 MiB -> strip 3 at strip offset 3 MiB, 1 MiB long', () => {
     const m = loadFileMap(`${FMAPS}/striped-4.yaml`);
     expect(resolve(m, 15 * MiB)).toEqual({ daxdev: 0, offset: 0x30000000 + 3 * MiB, length: MiB });
     expect(famfsShapeProblems(m)).toEqual([]);

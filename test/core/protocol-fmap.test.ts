@@ -4,7 +4,7 @@ import {
   decodeFmap, encodeDaxdevOut, encodeFmap, FmapError, fmapReply, fmapRequestBuffer, fmapToFileMap, getFmapIn,
   type FmapEncoding,
 } from '../../src/fuse/famfs-fmap.js';
-import { checkDaxdevReply, checkFmapReply, famfsKernelResolve, KernelRejection, type KernelFmap } from '../../src/fuse/kernel-rules.js';
+import { checkDaxdevReply, checkFmapReply, famfsKernelResolve, KernelRejection, type KernelFmap } from '../support/kernel-rules.js';
 import { ALLOC, MiB, randomFileMap, Rng, type MapShape } from '../support/kernel-player-maps.js';
 
 /** What the kernel ends up with for `map` after GET_FMAP, following the retry rule. */

@@ -5,7 +5,7 @@ import {
   iomapConfigOut, iomapConfigReply, iomapInvalMappingsOut, iomapIo, IomapError, iomapUpsertMappingsOut, invalPayload,
   upsertPayloads, type IomapGeometry,
 } from '../../src/fuse/iomap-wire.js';
-import { checkIomapBegin, iomapAddress, KernelRejection, type IomapRules } from '../../src/fuse/kernel-rules.js';
+import { checkIomapBegin, iomapAddress, KernelRejection, type IomapRules } from '../support/kernel-rules.js';
 import { ALLOC, MiB, randomFileMap, Rng } from '../support/kernel-player-maps.js';
 
 const TiB = 2 ** 40;
@@ -14,7 +14,7 @@ const geometry = (blockSize: number): IomapGeometry => ({ blockSize, maxBytes: 2
 const rules = (g: IomapGeometry): IomapRules => ({ blockSize: g.blockSize, maxBytes: g.maxBytes, flags: IOMAP_FLAGS_V7 });
 
 describe('FUSE_IOMAP_BEGIN replies from resolve()', () => {
-  it('10,000 random files and positions: every reply passes §1.4 and re-derives resolve()', () => {
+  it('10,000 random files and positions: every reply passes fuse-iomap-abi.md §1.4 and re-derives resolve()', () => {
     const rng = new Rng(0x10a9);
     let mapped = 0, holes = 0, refusedWrites = 0;
     for (let c = 0; c < 10_000; c++) {
@@ -93,7 +93,7 @@ describe('FUSE_IOMAP_BEGIN replies from resolve()', () => {
   });
 });
 
-describe('the kernel validation rules of §1.4', () => {
+describe('the kernel validation rules of fuse-iomap-abi.md §1.4', () => {
   const map: FileMap = { size: 8 * MiB, extents: [{ type: 'simple', daxdev: 2, offset: 64 * MiB, length: 8 * MiB }] };
   const g = geometry(4096);
   const good = iomapBeginReply(map, 5000, 0, g);

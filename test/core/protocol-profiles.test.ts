@@ -21,7 +21,7 @@ describe('ABI profiles', () => {
 
   it('put bit 43 and the opcodes where each series does', () => {
     const src: MappingSource = { fileMap: () => undefined, daxdevPath: () => undefined };
-    expect(FUSE_IOMAP).toBe(FUSE_DAX_FMAP); // the collision of §1.1 / §3.1
+    expect(FUSE_IOMAP).toBe(FUSE_DAX_FMAP); // the collision of fuse-iomap-abi.md §1.1 / fuse-iomap-abi.md §3.1
     const v10 = famfsV10Profile(src);
     expect(v10.wantFlags & FUSE_DAX_FMAP).toBe(FUSE_DAX_FMAP);
     expect(v10.ops.get(FAMFS_V10.GET_FMAP)?.name).toBe('GET_FMAP');

@@ -176,7 +176,7 @@ describeTier2('BPF resolvers in the kernel (verifier + test-run)', () => bpfUnav
     const d = registerResolver({ fuseFd: -1, flavor: 'bpf_dummy_ops', fileMap: shapes()[1]![1] });
     expect(d.registered).toBe(false);
     if (!d.registered) {
-      // PROG_LOAD, BTF_LOAD and MAP_CREATE succeeded; dummy ops refuse registration by design (§5.10).
+      // PROG_LOAD, BTF_LOAD and MAP_CREATE succeeded; dummy ops refuse registration by design (bpf-tooling.md §5.10).
       expect(d.step).toBe('MAP_UPDATE_ELEM');
       expect(d.errno).toBe('EOPNOTSUPP');
     }

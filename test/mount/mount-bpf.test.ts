@@ -15,12 +15,12 @@ import { GenericLayoutMap, kernelRunner, loadResolver, type Registration } from 
 import { emitGenericProgram } from '../../src/bpf-policy/program.js';
 import type { Answer } from '../../src/bpf-policy/shell-runs.js';
 import { Op } from '../../src/fuse/opcodes.js';
-import { checkReplyFrame } from '../../src/fuse/kernel-rules.js';
+import { checkReplyFrame } from '../support/kernel-rules.js';
 import { CreateIn, EntryOut, FallocateIn, InitIn, OpenIn, OpenOut } from '../../src/fuse/structs.js';
 import { type FileMap } from '../../src/interleave/filemap.js';
 import { FamfsMount } from '../../src/server/serve.js';
 import { bpfUnavailable } from '../../src/sys/bpf.js';
-import { seqpacketPair } from '../../src/sys/fuse-dev.js';
+import { seqpacketPair } from '../support/sockets.js';
 import { ChildMount } from '../support/mount-channel.js';
 import { KERNEL_FLAGS, PlayerChannel, play, type KernelFlavour } from '../support/kernel-player.js';
 import { MiB, Rng } from '../support/kernel-player-maps.js';

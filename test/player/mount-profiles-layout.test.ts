@@ -12,7 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FamfsImage } from '../../src/famfs/image.js';
 import { formatUuid } from '../../src/famfs/uuid.js';
-import { famfsKernelResolve, type KernelFmap } from '../../src/fuse/kernel-rules.js';
+import { famfsKernelResolve, type KernelFmap } from '../support/kernel-rules.js';
 import { Op } from '../../src/fuse/opcodes.js';
 import { CreateIn, EntryOut, FallocateIn, OpenOut, WriteIn, WriteOut } from '../../src/fuse/structs.js';
 import { resolve, runsByDaxdev, type FileMap } from '../../src/interleave/filemap.js';

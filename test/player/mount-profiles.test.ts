@@ -16,7 +16,7 @@ import { FAMFS_EXT, FAMFS_FILE, fmapHeader } from '../../src/fuse/famfs-fmap.js'
 import { FUSE_ATTR_IOMAP, IOMAP_FLAGS_V7, IOMAP_OP, IOMAP_TYPE, iomapBeginIn, iomapConfigOut, iomapInvalMappingsOut } from '../../src/fuse/iomap-wire.js';
 import {
   checkDaxdevReply, checkIomapBegin, famfsKernelResolve, iomapAddress, type KernelFmap,
-} from '../../src/fuse/kernel-rules.js';
+} from '../support/kernel-rules.js';
 import { Op } from '../../src/fuse/opcodes.js';
 import { IOMAP_NOTIFY, IOMAP_OPCODES } from '../../src/fuse/profiles/iomap.js';
 import {
@@ -122,7 +122,7 @@ async function createdFile(m: ChildMount, flavour: KernelFlavour, maxWrite: numb
   const attr = AttrStruct.decode(c.payload, ENTRY_OUT_ATTR_OFFSET);
   const fh = OpenOut.decode(c.payload, EntryOut.size).fh;
   expect(attr.size).toBe(0);
-  // Regular files go on the iomap path: FUSE_ATTR_IOMAP in CREATE's entry too (§1.1).
+  // Regular files go on the iomap path: FUSE_ATTR_IOMAP in CREATE's entry too (fuse-iomap-abi.md §1.1).
   expect(Boolean(attr.flags & FUSE_ATTR_IOMAP)).toBe(kind === 'iomap');
 
   if (kind === 'famfs') {
@@ -153,7 +153,7 @@ async function createdFile(m: ChildMount, flavour: KernelFlavour, maxWrite: numb
   }
 
   // Sized in two steps: the reservation is made, then grows (an interleaved one is
-  // re-allocated whole and its bytes moved): each time cached mappings must go (§1.2).
+  // re-allocated whole and its bytes moved): each time cached mappings must go (fuse-iomap-abi.md §1.2).
   for (const step of [Math.floor(size / 3), size]) {
     const before = m.ch.notifies.length;
     const fa = await m.call(Op.FALLOCATE, nodeid, FallocateIn.encode({ fh, offset: 0n, length: BigInt(step), mode: 0 }), 0);

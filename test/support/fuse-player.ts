@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { seqpacketPair, setReceiveTimeout, setSocketBuffers } from '../../src/sys/fuse-dev.js';
+import { seqpacketPair, setReceiveTimeout, setSocketBuffers } from './sockets.js';
 import { threadPoolEnv } from '../../src/fuse/session.js';
 import { InitFlag, Op } from '../../src/fuse/opcodes.js';
 import {

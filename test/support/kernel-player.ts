@@ -1,9 +1,9 @@
 // The kernel's half of the mapping protocols, played over a SOCK_SEQPACKET socketpair that
-// the server sees as /dev/fd/N (DESIGN.md "Kernel-side player channel"). This machine's
+// the server sees as /dev/fd/N (docs/design.md "Kernel-side player channel"). This machine's
 // kernel speaks neither fuse-iomap nor famfs-over-FUSE, so the player stands in for one:
 // it sends INIT offering a kernel flavour's flags, LOOKUP/OPEN, then IOMAP_BEGIN or
 // GET_FMAP/GET_DAXDEV for random files and positions, judges every reply with the
-// kernel's rules (src/fuse/kernel-rules.ts), re-derives each address with the kernel's
+// kernel's rules (test/support/kernel-rules.ts), re-derives each address with the kernel's
 // arithmetic and reads the stamp the test wrote at that address in the device file.
 //
 // Device cookies: on this channel the server cannot issue FUSE_DEV_IOC_BACKING_OPEN, so it
@@ -26,12 +26,12 @@ import {
 import {
   checkDaxdevReply, checkFmapReply, checkIomapBegin, checkReplyFrame, famfsKernelResolve, iomapAddress, KernelRejection,
   type KernelFmap, type Reply,
-} from '../../src/fuse/kernel-rules.js';
+} from './kernel-rules.js';
 import { playerCookie, type MappingSource } from '../../src/fuse/mapping-handlers.js';
 import { FAMFS_FORK, FAMFS_V10 } from '../../src/fuse/profiles/famfs.js';
 import { IOMAP_NOTIFY, IOMAP_OPCODES } from '../../src/fuse/profiles/iomap.js';
 import { defaultIomapConfig, profileByName, type ProfileName } from '../../src/fuse/profiles/index.js';
-import { seqpacketPair, setSocketBuffers } from '../../src/sys/fuse-dev.js';
+import { seqpacketPair, setSocketBuffers } from './sockets.js';
 import { ALLOC, randomFileMap, Rng, type MapShape } from './kernel-player-maps.js';
 
 // ---------------------------------------------------------------------------------------
@@ -60,7 +60,7 @@ export const FLAVOURS: Readonly<Record<KernelFlavour, Flavour>> = {
   'famfs-unrolled': { minor: 46, bit43: true, kind: 'famfs', getFmap: FAMFS_V10.GET_FMAP, getDaxdev: FAMFS_V10.GET_DAXDEV, fmapPayload: 8, encoding: 'unrolled', maxDaxdev: 3 },
 };
 
-/** What this machine's kernel offers (DESIGN.md), plus INIT_EXT so flags2 counts. */
+/** What this machine's kernel offers (docs/design.md), plus INIT_EXT so flags2 counts. */
 export const KERNEL_FLAGS = 0x73fffffbn | (0x5fdn << 32n) | InitFlag.INIT_EXT;
 const BIT43 = 1n << 43n;
 
@@ -171,7 +171,7 @@ export class PlayerFs implements FileSystem {
     if (nodeid === 1) return { ino: 1, size: 0, mode: S_IFDIR | 0o755, nlink: 2 };
     const f = this.world.file(nodeid);
     if (!f) throw new FuseError(errno.ENOENT);
-    // Regular files go on the iomap path under the iomap profile (§1.1).
+    // Regular files go on the iomap path under the iomap profile (fuse-iomap-abi.md §1.1).
     return { ino: this.world.attrIno(f.nodeid), size: f.map.size, mode: S_IFREG | 0o644, nlink: 1 };
   }
   lookup(_ctx: RequestContext, parent: number, name: string): Entry {
@@ -256,7 +256,7 @@ export class PlayerChannel {
    * calls may be in flight at once, as the kernel has many requests outstanding.
    */
   call(opcode: number, nodeid: number, payload: Buffer = Buffer.alloc(0), len = 40 + payload.length): Promise<{ unique: bigint; msg: Buffer }> {
-    this.unique += 2n; // bit 0 marks interrupt replies (§2)
+    this.unique += 2n; // bit 0 marks interrupt replies (fuse-iomap-abi.md §2)
     const unique = this.unique;
     // `len` other than the bytes sent: a hostile header the server must answer with -EINVAL.
     const head = InHeader.encode({ len, opcode, unique, nodeid: BigInt(nodeid), uid: 0, gid: 0, pid: process.pid });
@@ -447,7 +447,7 @@ export async function play(opts: PlayOptions): Promise<PlayStats> {
 
     if (flav.kind === 'none') {
       // A mainline kernel has neither GET_FMAP (54) nor IOMAP_BEGIN (4094): unknown opcodes
-      // must get -ENOSYS (§2).
+      // must get -ENOSYS (fuse-iomap-abi.md §2).
       for (const opcode of [FAMFS_V10.GET_FMAP, IOMAP_OPCODES.IOMAP_BEGIN]) {
         const r = await ch.call(opcode, 2, Buffer.alloc(32));
         const v = checkReplyFrame(r.msg, r.unique, { size: 64 });
@@ -484,7 +484,7 @@ export async function play(opts: PlayOptions): Promise<PlayStats> {
       const daxdev = (d: number): Promise<void> => {
         let p = daxdevs.get(d);
         if (!p) {
-          // The kernel asks once per table slot (§3.4).
+          // The kernel asks once per table slot (fuse-iomap-abi.md §3.4).
           p = (async () => {
             const r = await ch.call(flav.getDaxdev!, d);
             stats.requests++;
@@ -583,7 +583,7 @@ export async function play(opts: PlayOptions): Promise<PlayStats> {
   }
 }
 
-/** Validate UPSERT notifies as the kernel would: nodeid known, attr_ino matching, both slots per §1.4. */
+/** Validate UPSERT notifies as the kernel would: nodeid known, attr_ino matching, both slots per fuse-iomap-abi.md §1.4. */
 function checkUpserts(notifies: readonly [number, Buffer][], opened: readonly Opened[], blockSize: number, maxBytes: bigint): number {
   let n = 0;
   for (const [code, payload] of notifies) {
@@ -592,7 +592,7 @@ function checkUpserts(notifies: readonly [number, Buffer][], opened: readonly Op
     const u = iomapUpsertMappingsOut.decode(payload);
     const f = opened.find((x) => BigInt(x.nodeid) === u.nodeid);
     if (!f) fail(`UPSERT for unknown nodeid ${u.nodeid} (-ESTALE)`);
-    // The kernel compares attr_ino with the inode's orig_ino, else -EINVAL (§1.2).
+    // The kernel compares attr_ino with the inode's orig_ino, else -EINVAL (fuse-iomap-abi.md §1.2).
     if (u.attr_ino !== BigInt(f.ino)) fail(`UPSERT attr_ino ${u.attr_ino} but LOOKUP gave ino ${f.ino}`);
     const read = payload.subarray(16, 48);
     const offset = read.readBigUInt64LE(0);

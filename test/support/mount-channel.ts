@@ -2,16 +2,16 @@
 // socketpair (`famfs-ts mount SOURCE /dev/fd/3 --foreground ...`), the test playing the
 // kernel on the other end: the CLI, FamfsMount, the profiles and the engine are the code
 // under test, exactly as a user starts them. Helpers to send requests and check each reply
-// frame with the kernel's rules (src/fuse/kernel-rules.ts).
+// frame with the kernel's rules (test/support/kernel-rules.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Op } from '../../src/fuse/opcodes.js';
-import { checkFmapReply, checkReplyFrame, type KernelFmap, type Reply } from '../../src/fuse/kernel-rules.js';
+import { checkFmapReply, checkReplyFrame, type KernelFmap, type Reply } from './kernel-rules.js';
 import { getFmapIn } from '../../src/fuse/famfs-fmap.js';
 import { EntryOut, InitIn, InitOut, OpenIn, OpenOut } from '../../src/fuse/structs.js';
-import { seqpacketPair, setSocketBuffers } from '../../src/sys/fuse-dev.js';
+import { seqpacketPair, setSocketBuffers } from './sockets.js';
 import { FLAVOURS, KERNEL_FLAGS, PlayerChannel, type KernelFlavour } from './kernel-player.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

@@ -28,7 +28,7 @@ export const IOMAP_NOTIFY = {
   IOMAP_INVAL_MAPPINGS: 101,
 } as const;
 
-/** The flag numbering this profile's mappings use (§1.3: never mix postings). */
+/** The flag numbering this profile's mappings use (fuse-iomap-abi.md §1.3: never mix postings). */
 export const IOMAP_PROFILE_FLAGS: IomapFlagNumbering = IOMAP_FLAGS_V7;
 
 const S_IFMT = 0o170000;
@@ -37,7 +37,7 @@ const MODE = Attr.offsetOf('mode');
 const FLAGS = Attr.offsetOf('flags');
 const NAMELEN = Dirent.offsetOf('namelen');
 
-/** Set FUSE_ATTR_IOMAP in the fuse_attr at `at` when it describes a regular file (§1.1). */
+/** Set FUSE_ATTR_IOMAP in the fuse_attr at `at` when it describes a regular file (fuse-iomap-abi.md §1.1). */
 function markAttr(buf: Buffer, at: number): void {
   if (at + Attr.size > buf.length) return;
   if ((buf.readUInt32LE(at + MODE) & S_IFMT) === S_IFREG) buf.writeUInt32LE((buf.readUInt32LE(at + FLAGS) | FUSE_ATTR_IOMAP) >>> 0, at + FLAGS);
@@ -71,7 +71,7 @@ function marking(op: number, mark: (first: Buffer) => void): [number, OpSpec<unk
 }
 
 /**
- * Regular files go on the iomap path when their fuse_attr carries FUSE_ATTR_IOMAP (§1.1):
+ * Regular files go on the iomap path when their fuse_attr carries FUSE_ATTR_IOMAP (fuse-iomap-abi.md §1.1):
  * the profile marks every reply that hands the kernel attributes, so a file system serves
  * the same attributes under every profile.
  */
@@ -81,7 +81,7 @@ const ATTR_MARKING: [number, OpSpec<unknown>][] = [
   marking(Op.READDIRPLUS, markDirentplus),
 ];
 
-/** OPEN that, once the open succeeded, pushes a small file's mappings (§1.4 lookup order 1). */
+/** OPEN that, once the open succeeded, pushes a small file's mappings (fuse-iomap-abi.md §1.4 lookup order 1). */
 function upsertingOpen(source: MappingSource, cfg: IomapServerConfig, max: number): [number, OpSpec<unknown>] {
   const base = mainline.ops.get(Op.OPEN);
   if (!base) throw new Error('mainline has no OPEN');
@@ -111,7 +111,7 @@ export function iomapProfile(source: MappingSource, cfg: IomapServerConfig): Abi
     notify: IOMAP_NOTIFY,
     adjustInit: (kernel, reply) => {
       // The experimental minor is announced only to a kernel that speaks it; the feature
-      // itself is enabled by the flag (§1.1).
+      // itself is enabled by the flag (fuse-iomap-abi.md §1.1).
       if (kernel.minor !== IOMAP_MINOR) reply.minor = Math.min(reply.minor, mainline.minor);
       if (!(kernel.flags & FUSE_IOMAP)) source.log?.('iomap: the kernel does not offer FUSE_IOMAP (INIT bit 43); files are served by READ/WRITE');
     },

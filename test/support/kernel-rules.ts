@@ -1,11 +1,11 @@
 // The kernel's half of the mapping protocols: how a kernel with fuse-iomap or famfs
 // validates a server's reply (reference fuse-iomap-abi.md §1.4, §2, §3.2, §3.4) and how it
-// then turns the reply into a device address (§3.3). The kernel-side player and the tests
+// then turns the reply into a device address (fuse-iomap-abi.md §3.3). The kernel-side player and the tests
 // judge the server with these rules, so they are written from the reference alone, in
 // BigInt u64 arithmetic like the C code, and never call resolve(): an encoder bug cannot
 // hide behind the same arithmetic on both sides.
-import { daxdevOut, decodeFmap, FAMFS_EXT, FAMFS_FILE, type DecodedFmap, type FmapEncoding } from './famfs-fmap.js';
-import { iomapIo, IOMAP_NULL_ADDR, IOMAP_TYPE, type IomapFlagNumbering, type IomapIo } from './iomap-wire.js';
+import { daxdevOut, decodeFmap, FAMFS_EXT, FAMFS_FILE, type DecodedFmap, type FmapEncoding } from '../../src/fuse/famfs-fmap.js';
+import { iomapIo, IOMAP_NULL_ADDR, IOMAP_TYPE, type IomapFlagNumbering, type IomapIo } from '../../src/fuse/iomap-wire.js';
 
 const EFSCORRUPTED = 117; // EUCLEAN
 const EIO = 5;
@@ -27,7 +27,7 @@ const U64_MAX = (1n << 64n) - 1n;
 const PMD = 2n * 1024n * 1024n;
 
 // ---------------------------------------------------------------------------------------
-// §2: framing of any reply written to /dev/fuse.
+// fuse-iomap-abi.md §2: framing of any reply written to /dev/fuse.
 
 export interface ReplyShape {
   /** Exact payload size, or the largest one when the last out arg is variable-length. */
@@ -42,7 +42,7 @@ export interface Reply {
   readonly payload: Uint8Array;
 }
 
-/** Check one reply message as fuse_dev_do_write does: len, error range, out-arg size (§2). */
+/** Check one reply message as fuse_dev_do_write does: len, error range, out-arg size (fuse-iomap-abi.md §2). */
 export function checkReplyFrame(msg: Uint8Array, unique: bigint, shape: ReplyShape): Reply {
   if (msg.byteLength < 16) reject(EINVAL, 'frame', `reply of ${msg.byteLength} bytes is shorter than fuse_out_header`);
   const dv = new DataView(msg.buffer, msg.byteOffset, msg.byteLength);
@@ -63,7 +63,7 @@ export function checkReplyFrame(msg: Uint8Array, unique: bigint, shape: ReplySha
 }
 
 // ---------------------------------------------------------------------------------------
-// §1.4: FUSE_IOMAP_BEGIN replies.
+// fuse-iomap-abi.md §1.4: FUSE_IOMAP_BEGIN replies.
 
 export interface IomapRules {
   readonly blockSize: number;
@@ -97,7 +97,7 @@ function checkSlot(io: IomapIo, slot: 'read' | 'write', pos: bigint, r: IomapRul
     case IOMAP_TYPE.HOLE:
     case IOMAP_TYPE.DELALLOC:
     case IOMAP_TYPE.INLINE:
-    // The helper the reference cites fills a pure overwrite the same way (§1.4).
+    // The helper the reference cites fills a pure overwrite the same way (fuse-iomap-abi.md §1.4).
     case IOMAP_TYPE.PURE_OVERWRITE:
       if (io.dev !== 0 || io.addr !== IOMAP_NULL_ADDR) reject(EFSCORRUPTED, 'dev-addr', `${where} type ${io.type} must have dev 0 and addr ~0 (dev ${io.dev}, addr ${io.addr})`);
       break;
@@ -112,7 +112,7 @@ export interface BeginVerdict {
   readonly write: IomapIo;
 }
 
-/** Validate the 64-byte payload of an IOMAP_BEGIN reply for position `pos` (§1.4). */
+/** Validate the 64-byte payload of an IOMAP_BEGIN reply for position `pos` (fuse-iomap-abi.md §1.4). */
 export function checkIomapBegin(payload: Uint8Array, pos: bigint, r: IomapRules): BeginVerdict {
   if (payload.byteLength !== 64) reject(EINVAL, 'size', `IOMAP_BEGIN payload is ${payload.byteLength} bytes, not 64`);
   const read = iomapIo.decode(payload, 0);
@@ -130,7 +130,7 @@ export function iomapAddress(read: IomapIo, pos: bigint): { dev: number; addr: b
 }
 
 // ---------------------------------------------------------------------------------------
-// §3.2: GET_FMAP replies, and §3.3: the kernel's resolution.
+// fuse-iomap-abi.md §3.2: GET_FMAP replies, and fuse-iomap-abi.md §3.3: the kernel's resolution.
 
 /** The map as the kernel keeps it after parsing (fi->famfs_meta). */
 export interface KernelFmap {
@@ -162,7 +162,7 @@ export type FmapVerdict = { readonly kind: 'map'; readonly map: KernelFmap } | {
 const V10 = { maxExtents: 32, maxStrips: 32, slots: 1, page: 4096 };
 const DEVTREE = { slots: 64, cap: 16 * 1024 * 1024 };
 
-/** Validate a GET_FMAP payload as the posted V10 kernel or the dev-tree kernel would (§3.2). */
+/** Validate a GET_FMAP payload as the posted V10 kernel or the dev-tree kernel would (fuse-iomap-abi.md §3.2). */
 export function checkFmapReply(payload: Uint8Array, r: FmapRules): FmapVerdict {
   if (payload.byteLength > r.buffer) reject(EINVAL, 'size', `GET_FMAP reply of ${payload.byteLength} bytes exceeds the ${r.buffer}-byte buffer`);
   if (payload.byteLength < 32) reject(EINVAL, 'size', `GET_FMAP reply of ${payload.byteLength} bytes has no complete header`);
@@ -233,7 +233,7 @@ export function checkFmapReply(payload: Uint8Array, r: FmapRules): FmapVerdict {
 
   let extShift: bigint | undefined;
   if (r.encoding === 'unrolled' && simple.length > 0) {
-    // Uniform power-of-two extents (the last may be no larger) resolve by a shift (§3.3).
+    // Uniform power-of-two extents (the last may be no larger) resolve by a shift (fuse-iomap-abi.md §3.3).
     const l = simple[0]!.len;
     const uniform = (l & (l - 1n)) === 0n && simple.every((s, i) => (i < simple.length - 1 ? s.len === l : s.len <= l));
     if (uniform) {
@@ -255,7 +255,7 @@ export interface KernelAddress {
   readonly length: bigint;
 }
 
-/** famfs_fileofs_to_daxofs(): §3.3, including the dev tree's shift path. */
+/** famfs_fileofs_to_daxofs(): fuse-iomap-abi.md §3.3, including the dev tree's shift path. */
 export function famfsKernelResolve(m: KernelFmap, pos: bigint, len: bigint = U64_MAX): KernelAddress | undefined {
   const min = (a: bigint, b: bigint) => (a < b ? a : b);
   if (m.extType === FAMFS_EXT.SIMPLE) {
@@ -293,7 +293,7 @@ export function famfsKernelResolve(m: KernelFmap, pos: bigint, len: bigint = U64
 }
 
 // ---------------------------------------------------------------------------------------
-// §3.4: GET_DAXDEV replies.
+// fuse-iomap-abi.md §3.4: GET_DAXDEV replies.
 
 /** Validate a GET_DAXDEV payload: exactly 280 bytes with a NUL-terminated, non-empty path. */
 export function checkDaxdevReply(payload: Uint8Array, index: number): { index: number; path: string } {

@@ -1,0 +1,92 @@
+// Tier 1: per-opcode counts and latency (src/fuse/op-stats.ts, go-fuse's LatencyMap as the
+// model), shared between threads through one SharedArrayBuffer; opcode and INIT flag names
+// in --debug logs.
+import os from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import { OpStats } from '../../src/fuse/op-stats.js';
+import { Dispatcher } from '../../src/fuse/dispatcher.js';
+import { FuseError } from '../../src/fuse/filesystem.js';
+import { InitFlag, initFlagNames, Op, opName } from '../../src/fuse/opcodes.js';
+import { GetattrIn, InHeader, InitIn } from '../../src/fuse/structs.js';
+
+const E = os.constants.errno;
+const names = (op: number): string => opName(op);
+
+describe('OpStats', () => {
+  it('counts calls and errors and keeps mean and max per opcode', () => {
+    const s = new OpStats();
+    const t = OpStats.now();
+    s.record(Op.GETATTR, t - 2_000_000n, false); // 2 ms ago
+    s.record(Op.GETATTR, t - 4_000_000n, true);
+    s.record(Op.LOOKUP, t, false);
+    s.record(4094, t, false); // an extension opcode (IOMAP_BEGIN's number)
+    s.record(99_999, t, false);
+    const snap = s.snapshot((op) => (op === 4094 ? 'IOMAP_BEGIN' : names(op)));
+    expect(Object.keys(snap).sort()).toEqual(['GETATTR', 'IOMAP_BEGIN', 'LOOKUP', 'OTHER']);
+    expect(snap.GETATTR).toMatchObject({ count: 2, errors: 1 });
+    expect(snap.GETATTR!.maxUs).toBeGreaterThanOrEqual(4000);
+    expect(snap.GETATTR!.meanUs).toBeGreaterThanOrEqual(3000);
+    expect(snap.GETATTR!.meanUs).toBeLessThanOrEqual(snap.GETATTR!.maxUs);
+    expect(s.report(names)[0]).toMatch(/^GETATTR\s+2 calls\s+1 errors/);
+    expect(new OpStats().report(names)).toEqual(['no requests answered yet']);
+  });
+
+  it('adds up what another thread records in the same buffer', async () => {
+    const s = new OpStats();
+    // The worker adds 1000 READs through its own view of the buffer, as a serving thread does.
+    const code = `
+      const { workerData } = require('node:worker_threads');
+      const a = new BigInt64Array(workerData);
+      for (let i = 0; i < 1000; i++) { Atomics.add(a, ${Op.READ} * 4, 1n); Atomics.add(a, ${Op.READ} * 4 + 2, 1000n); }`;
+    await new Promise<void>((resolve, reject) => {
+      const w = new Worker(code, { eval: true, workerData: s.buffer });
+      w.once('error', reject);
+      w.once('exit', () => resolve());
+    });
+    for (let i = 0; i < 500; i++) s.record(Op.READ, OpStats.now(), false);
+    expect(s.snapshot(names).READ!.count).toBe(1500);
+    const view = new OpStats(s.buffer);
+    expect(view.snapshot(names).READ!.count).toBe(1500);
+  });
+});
+
+describe('the dispatcher counts and names what it answers', () => {
+  function msg(opcode: number, unique: bigint, nodeid: number, ...parts: Buffer[]): Buffer {
+    const len = 40 + parts.reduce((n, p) => n + p.length, 0);
+    return Buffer.concat([InHeader.encode({ len, opcode, unique, nodeid: BigInt(nodeid) }), ...parts]);
+  }
+
+  it('records every reply, and --debug names opcodes, errnos and INIT flags', async () => {
+    const stats = new OpStats();
+    const logs: string[] = [];
+    let n = 0;
+    const d = new Dispatcher({
+      getattr: () => {
+        if (++n === 2) throw new FuseError(E.ENOENT);
+        return { attr: { ino: 1, size: 0, mode: 0o40755 } };
+      },
+    }, { limits: { maxWrite: 1 << 20, maxPagesLimit: 256, pageSize: 4096, maxBackground: 64 }, stats, debug: true, log: (l) => logs.push(l) }, () => {});
+    const flags = Number(InitFlag.INIT_EXT | InitFlag.MAX_PAGES | InitFlag.ASYNC_READ);
+    d.dispatch(msg(Op.INIT, 2n, 0, InitIn.encode({ major: 7, minor: 45, flags, flags2: 1 << 11 })));
+    for (let i = 0; i < 3; i++) await d.dispatch(msg(Op.GETATTR, BigInt(4 + 2 * i), 1, GetattrIn.encode({})));
+    await d.dispatch(msg(Op.BMAP, 20n, 1));
+    const snap = stats.snapshot(d.opName);
+    expect(snap.GETATTR).toMatchObject({ count: 3, errors: 1 });
+    expect(snap.BMAP).toMatchObject({ count: 1, errors: 1 });
+    expect(logs).toContain('rx 4: GETATTR n1 len 56');
+    expect(logs.some((l) => l === 'tx 6: -2 ENOENT')).toBe(true);
+    const offered = logs.find((l) => l.startsWith('INIT: kernel offers'))!;
+    expect(offered).toContain('ASYNC_READ');
+    expect(offered).toContain('MAX_PAGES');
+    expect(offered).toContain('INIT_EXT');
+    expect(offered).toContain('bit 43');
+  });
+
+  it('names INIT flags and opcodes outside the mainline tables by number', () => {
+    expect(initFlagNames(InitFlag.ASYNC_READ | (1n << 44n))).toEqual(['ASYNC_READ', 'bit 44']);
+    expect(initFlagNames(1n << 44n, { FUSE_IOMAP: 1n << 44n })).toEqual(['FUSE_IOMAP']);
+    expect(opName(Op.READDIRPLUS)).toBe('READDIRPLUS');
+    expect(opName(4094)).toBe('op 4094');
+  });
+});
