@@ -1,7 +1,7 @@
 // Program shells: the same resolver core wrapped for each way a kernel can run it
 // (bpf-tooling.md §6; fuse-iomap-abi.md §4). Each shell moves its inputs into the core's
 // registers (core.ts) and stores the answer where its caller looks for it.
-import { iomapIo as FuseIomapIo } from '../fuse/iomap-wire.js';
+import { iomapIo as FuseIomapIo } from '../mapping/iomap-wire.js';
 import { Asm } from './asm.js';
 import { CORE_REG, STATUS, type ResolverCore } from './core.js';
 import { defineStruct } from '../cstruct.js';

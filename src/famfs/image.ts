@@ -427,6 +427,11 @@ export class FamfsImage {
     return n;
   }
 
+  /** The indexes of the daxdevs this host maps. */
+  daxdevIndexes(): number[] {
+    return [...this.devices.keys()];
+  }
+
   /** The memory of daxdev `index` (mount servers hand out slices of it). */
   daxdev(index: number): DaxdevMemory {
     return this.dev(index);

@@ -9,11 +9,6 @@ import { registerResolver, type NotRegistered, type Registration, type RegisterO
 
 export type Registrar = (opts: RegisterOptions) => Registration | NotRegistered;
 
-/** The struct_ops flavour for a profile: Darrick's ops on an iomap connection, else Joanne's. */
-export function bpfFlavorFor(profile: string): StructOpsFlavor {
-  return profile === 'iomap' ? 'fuse_iomap_bpf_ops' : 'fuse_bpf_ops';
-}
-
 export class BpfLayouts {
   /** Nodeids whose map could not be put in the BPF value (logged once each). */
   private readonly unfit = new Set<number>();

@@ -32,12 +32,13 @@ import type {
 } from '../fuse/filesystem.js';
 import { FuseError } from '../fuse/filesystem.js';
 import { Fattr, Fopen } from '../fuse/opcodes.js';
-import { FAMFS_FILE, type FmapEncoding } from '../fuse/famfs-fmap.js';
+import { FAMFS_FILE, type FmapEncoding } from '../mapping/famfs-fmap.js';
 import type { FileMap } from '../interleave/filemap.js';
 import { readMapped, writeCommitted, writeMapped } from './file-io.js';
 import type { Layout } from '../interleave/layout.js';
 import { formatInterleaveParam, INTERLEAVE_XATTR, interleaveOfMap, InterleaveParamError, parseInterleaveParam } from './interleave-param.js';
 import { GrowError, PendingFile, type Placement } from './pending.js';
+import type { KernelSeries } from '../mapping/series.js';
 import { describeMode, mapRefusal, mappingModeOf, NO_MAPPING, probeMap, type MappingMode } from './mapping-policy.js';
 import { ReservationAllocator, extentsOf } from './reservations.js';
 
@@ -126,8 +127,10 @@ export class FamfsFileSystem implements FileSystem {
   private readonly placement: Placement;
   readonly log: (line: string) => void;
   conn?: ConnectionInfo;
-  /** Set at INIT from the negotiated profile (mapping-policy.ts). */
+  /** Set at INIT from the negotiated series (mapping-policy.ts). */
   mode: MappingMode = NO_MAPPING;
+  /** What the profile reported at INIT (MappingSource.negotiated), read by init(). */
+  private negotiatedMode: MappingMode = NO_MAPPING;
   readonly events: MapEvents = {};
 
   constructor(readonly image: FamfsImage, private readonly opts: FamfsFsOptions = {}) {
@@ -188,6 +191,11 @@ export class FamfsFileSystem implements FileSystem {
     return FAMFS_FILE.REG;
   }
 
+  /** The profile's report at INIT: which series, and whether its mapping bit was granted. */
+  negotiated(series: KernelSeries, granted: boolean): void {
+    this.negotiatedMode = mappingModeOf(series, granted);
+  }
+
   /** `auto`'s famfs profile learned the kernel's GET_FMAP encoding from a payload size. */
   fmapEncodingChosen(encoding: FmapEncoding): void {
     if (this.mode.kind === 'famfs' && this.mode.encodings.length > 1) this.mode = { ...this.mode, encodings: [encoding] };
@@ -197,7 +205,7 @@ export class FamfsFileSystem implements FileSystem {
   private checkExpressible(what: string, map: FileMap): void {
     const r = mapRefusal(map, this.mode, this.opts.iomapCookie);
     if (!r) return;
-    this.log(`${what}: refused under the ${this.mode.kind === 'none' ? '' : this.mode.profile} profile: ${r.message}`);
+    this.log(`${what}: refused under the ${this.mode.series.name} profile: ${r.message}`);
     throw new FuseError(r.errno, `${what}: ${r.message}`);
   }
 
@@ -295,7 +303,7 @@ export class FamfsFileSystem implements FileSystem {
 
   init(conn: ConnectionInfo): void {
     this.conn = conn;
-    this.mode = mappingModeOf(conn);
+    this.mode = this.negotiatedMode;
     if (this.mode.kind !== 'none') {
       this.log(`files are mapped by the kernel: ${describeMode(this.mode)}; new files must be sized (fallocate/truncate) before their first write`);
     }
@@ -508,7 +516,7 @@ export class FamfsFileSystem implements FileSystem {
     if (end > f.size && this.mode.kind !== 'none') {
       // The kernel took the file's size from its map at open; a write past it would land
       // in bytes the kernel does not know the file has.
-      const msg = `${f.path}: write of ${data.length} bytes at ${offset} past the size ${f.size}: under the ${this.mode.profile} profile ` +
+      const msg = `${f.path}: write of ${data.length} bytes at ${offset} past the size ${f.size}: under the ${this.mode.series.name} profile ` +
         'a file created through the mount gets its size first (fallocate or truncate), then its data';
       this.log(msg);
       throw fuseErr('EFBIG', msg);

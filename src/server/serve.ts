@@ -7,10 +7,12 @@ import { FamfsImage } from '../famfs/image.js';
 import { FuseSession } from '../fuse/session.js';
 import { InitFlag } from '../fuse/opcodes.js';
 import type { AbiProfile, ProfileChooser } from '../fuse/abi.js';
-import { mappingChanged } from '../fuse/mapping-handlers.js';
-import { defaultIomapConfig, isProfileName, profileByName, PROFILE_NAMES } from '../fuse/profiles/index.js';
-import { isSocket } from '../sys/fuse-dev.js';
-import { BpfLayouts, bpfFlavorFor, type Registrar } from './bpf-layouts.js';
+import { backingOpen, mappingChanged, playerCookie } from '../mapping/handlers.js';
+import type { IomapSupportProbe } from '../mapping/detect.js';
+import { defaultIomapConfig, isProfileName, profileByName, PROFILE_NAMES } from '../mapping/profiles.js';
+import { fuseIomapSupport, isSocket } from '../sys/fuse-dev.js';
+import { SysError } from '../sys/libc.js';
+import { BpfLayouts, type Registrar } from './bpf-layouts.js';
 import { loadLayout } from '../interleave/layout-yaml.js';
 import type { Layout } from '../interleave/layout.js';
 import { FamfsFileSystem } from './famfs-fs.js';
@@ -51,6 +53,13 @@ export function isChannelPath(p: string): boolean {
 }
 
 export class MountError extends Error {}
+
+/** FUSE_DEV_IOC_IOMAP_SUPPORT on a real /dev/fuse, before INIT (fuse-iomap-abi.md §1.5). */
+function iomapSupportOf(fd: number, socket: boolean): IomapSupportProbe {
+  if (socket) return { kind: 'not-asked', why: 'a socket channel' };
+  const r = fuseIomapSupport(fd);
+  return r instanceof SysError ? { kind: 'refused', errno: r.code } : { kind: 'answered', flags: r };
+}
 
 /**
  * How long the main thread, when it serves (--readers 0), polls the channel after a request
@@ -116,19 +125,31 @@ export class FamfsMount {
     let famfs: FamfsFileSystem;
     let ready: Promise<void>;
     let mount: FamfsMount | undefined;
+    let deviceCookies = new Map<number, number>();
     try {
-      // Device cookies: FUSE_DEV_IOC_BACKING_OPEN takes block devices only and our devices
-      // are mapped files, so the server numbers them itself (daxdev i = cookie i + 1, as the
-      // kernel numbers backing ids from 1, §1.5), which a kernel-side player accepts.
-      const iomap = defaultIomapConfig({ uuid: image.sb.uuid, ...(opts.upsertAtOpen === undefined ? {} : { upsertMaxBytes: opts.upsertAtOpen }) });
-      famfs = new FamfsFileSystem(image, { layout, device: layout ? undefined : opts.source, log, iomapCookie: iomap.cookie });
+      // Device cookies (fuse-iomap-abi.md §1.5): on /dev/fuse each daxdev gets the id
+      // FUSE_DEV_IOC_BACKING_OPEN returns once INIT granted iomap (connected()); on a socket
+      // channel, where the ioctl cannot be issued, the server numbers them itself (daxdev i =
+      // cookie i + 1, as the kernel numbers ids from 1), which a kernel-side player accepts.
+      const cookies = new Map<number, number>();
+      let onSocket = channel;
+      const cookie = (daxdev: number): number | undefined => (onSocket ? playerCookie(daxdev) : cookies.get(daxdev));
+      const iomap = defaultIomapConfig({ uuid: image.sb.uuid, cookie, ...(opts.upsertAtOpen === undefined ? {} : { upsertMaxBytes: opts.upsertAtOpen }) });
+      famfs = new FamfsFileSystem(image, { layout, device: layout ? undefined : opts.source, log, iomapCookie: cookie });
+      let probe: IomapSupportProbe = { kind: 'not-asked', why: 'no channel yet' };
       let profile: AbiProfile | ProfileChooser | undefined;
       if (opts.abi) {
         if (!isProfileName(opts.abi)) throw new MountError(`--abi ${opts.abi}: known profiles are ${PROFILE_NAMES.join(', ')}`);
-        profile = profileByName(opts.abi, { source: famfs, log, iomap });
+        profile = profileByName(opts.abi, { source: famfs, log, iomap, iomapSupport: () => probe });
       }
+      deviceCookies = cookies;
       session = FuseSession.mount(opts.mountpoint, famfs, {
         profile,
+        // Before INIT: does this kernel speak fuse-iomap? (`auto` reads the answer at INIT.)
+        beforeMount: (fd) => {
+          onSocket = isSocket(fd);
+          probe = iomapSupportOf(fd, onSocket);
+        },
         // After INIT, serving threads read the channel and answer READ/WRITE of committed
         // files themselves (data-plane.ts); the rest comes to this thread, whose event loop
         // never blocks on the channel.
@@ -173,6 +194,7 @@ export class FamfsMount {
       throw e;
     }
     const m = new FamfsMount(image, famfs, session, ready, log);
+    m.cookies = deviceCookies;
     mount = m;
     const every = opts.refreshMs ?? 1000;
     if (image.role !== 'master' && every > 0) {
@@ -193,20 +215,23 @@ export class FamfsMount {
   /** BPF resolver registration, when `--bpf` got one. */
   bpf?: BpfLayouts;
 
-  /** After INIT: wire the negotiated profile's notifies and the BPF resolver to map events. */
+  /** daxdev index -> the device id BACKING_OPEN returned (iomap on /dev/fuse). */
+  cookies = new Map<number, number>();
+
+  /** After INIT: register iomap devices, wire the series' notifies and the BPF resolver to map events. */
   private connected(opts: MountOptions): void {
     const conn = this.session.dispatcher.conn;
-    const abi = this.session.dispatcher.abi;
-    if (!conn || !abi) return;
+    if (!conn) return;
+    const mode = this.fs.mode;
     const socket = isSocket(this.session.fd);
-    const inval = abi.notify.IOMAP_INVAL_MAPPINGS;
-    const iomap = this.fs.mode.kind === 'iomap' && inval !== undefined;
-    if (iomap) {
-      this.log(`iomap: device cookies assigned by the server (daxdev i = cookie i + 1)${socket ? '; FUSE_DEV_IOC_BACKING_OPEN cannot be issued on a socket channel' : '; BACKING_OPEN takes block devices only'}`);
+    if (mode.kind === 'iomap') {
+      if (socket) this.log('iomap: device cookies assigned by the server (daxdev i = cookie i + 1): FUSE_DEV_IOC_BACKING_OPEN cannot be issued on a socket channel');
+      else this.openBackingDevices();
     }
+    const inval = mode.kind === 'iomap' ? mode.series.notify.INVAL_MAPPINGS : undefined;
     if (opts.bpf) {
       this.bpf = BpfLayouts.start({
-        fuseFd: this.session.fd, flavor: bpfFlavorFor(conn.profile), fileMap: (n) => this.fs.fileMap(n), log: this.log, register: opts.bpfRegister,
+        fuseFd: this.session.fd, flavor: mode.series.bpfFlavor, fileMap: (n) => this.fs.fileMap(n), log: this.log, register: opts.bpfRegister,
       });
     }
     const bpf = this.bpf;
@@ -218,9 +243,40 @@ export class FamfsMount {
       this.publish(n);
       // The kernel may hold cached mappings of the old reservation (UPSERT at OPEN, or
       // IOMAP_BEGIN answers): drop them all, it asks again (§1.4 lookup order).
-      if (iomap) this.session.dispatcher.notify(inval, [mappingChanged(this.fs, n)]);
+      if (inval !== undefined) this.session.dispatcher.notify(inval, [mappingChanged(this.fs, n)]);
       bpf?.fill(n);
     };
+  }
+
+  /**
+   * FUSE_DEV_IOC_BACKING_OPEN for every daxdev of the image (fuse-iomap-abi.md §1.5): the
+   * kernel takes block devices only (a loop device, /dev/pmemN, /dev/ramN) and needs
+   * CAP_SYS_RAWIO. A device it refuses is logged with the reason; IOMAP_BEGIN for its
+   * files then fails with ENODEV, naming the daxdev.
+   */
+  private openBackingDevices(): void {
+    for (const index of this.image.daxdevIndexes()) {
+      const path = this.fs.daxdevPath(index);
+      if (path === undefined) {
+        this.log(`iomap: daxdev ${index} has no device path; its files fail with ENODEV`);
+        continue;
+      }
+      let fd: number | undefined;
+      try {
+        fd = fs.openSync(path, fs.constants.O_RDWR);
+        if (!fs.fstatSync(fd).isBlockDevice()) {
+          this.log(`iomap: daxdev ${index} (${path}) is not a block device; fuse-iomap takes block devices only (losetup a file, or use /dev/pmemN or /dev/ramN): its files fail with ENODEV`);
+          continue;
+        }
+        const id = backingOpen(this.session.fd, fd);
+        this.cookies.set(index, id);
+        this.log(`iomap: daxdev ${index} (${path}) registered with FUSE_DEV_IOC_BACKING_OPEN as device ${id}`);
+      } catch (e) {
+        this.log(`iomap: daxdev ${index} (${path}): ${(e as Error).message}${e instanceof SysError && e.code === 'EPERM' ? ' (the server needs CAP_SYS_RAWIO)' : ''}; its files fail with ENODEV`);
+      } finally {
+        if (fd !== undefined) fs.closeSync(fd);
+      }
+    }
   }
 
   private readonly published = new Set<number>();

@@ -4,7 +4,7 @@ import {
   decodeIomapIo, IOMAP_FLAGS_RFC2025, IOMAP_FLAGS_V7, IOMAP_NULL_ADDR, IOMAP_OP, IOMAP_TYPE, iomapBeginReply,
   iomapConfigOut, iomapConfigReply, iomapInvalMappingsOut, iomapIo, IomapError, iomapUpsertMappingsOut, invalPayload,
   upsertPayloads, type IomapGeometry,
-} from '../../src/fuse/iomap-wire.js';
+} from '../../src/mapping/iomap-wire.js';
 import { checkIomapBegin, iomapAddress, KernelRejection, type IomapRules } from '../support/kernel-rules.js';
 import { ALLOC, MiB, randomFileMap, Rng } from '../support/kernel-player-maps.js';
 

@@ -183,8 +183,14 @@ export const IOMAP_IOEND = {
   WRITEBACK: 1 << 5, SWAPOFF: 1 << 6,
 } as const;
 
-/** `FUSE_ATTR_IOMAP` in fuse_attr.flags: puts a regular file on the iomap path (§1.1). */
+/** `FUSE_ATTR_IOMAP` in fuse_attr.flags: asks for the iomap path for a regular file (§1.1). */
 export const FUSE_ATTR_IOMAP = 1 << 3;
+/**
+ * `FUSE_ATTR_EXCLUSIVE`: the server promises no other writer changes the file behind the
+ * kernel. The fuse-iomap kernel takes FUSE_ATTR_IOMAP only together with it (fuse-iomap-abi.md
+ * errata; with IOMAP alone it warns and keeps the file on READ/WRITE).
+ */
+export const FUSE_ATTR_EXCLUSIVE = 1 << 2;
 
 export class IomapError extends Error {
   constructor(readonly errno: number, message: string) {
