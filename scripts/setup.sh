@@ -5,7 +5,8 @@
 # `--bench` adds what the benchmarks' peers are built with (clang, gcc, libfuse3-dev, libfuse2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-pkgs=(fuse3 fio bpftool rsync)
+# qemu-system-x86, ndctl, busybox-static: the VM tier (tier 4, test/support/vm.ts).
+pkgs=(fuse3 fio bpftool rsync qemu-system-x86 ndctl busybox-static)
 [ "${1:-}" = --bench ] && pkgs+=(clang llvm gcc pkg-config libfuse3-dev libfuse2)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
