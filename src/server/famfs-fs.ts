@@ -191,6 +191,17 @@ export class FamfsFileSystem implements FileSystem {
     return FAMFS_FILE.REG;
   }
 
+  /**
+   * After the server stored into device memory itself (zeroing a grown file, moving a
+   * reservation): under fuse-iomap the kernel reads and writes the block device with bios
+   * that bypass the device's page cache the server's mapping lives in, so dirty pages left
+   * there would be written back later over the kernel's data (fio --verify caught it). Write
+   * them back now. Other modes share one copy of the bytes (DAX, or READ/WRITE through us).
+   */
+  private settle(): void {
+    if (this.mode.kind === 'iomap') this.image.sync();
+  }
+
   /** The profile's report at INIT: which series, and whether its mapping bit was granted. */
   negotiated(series: KernelSeries, granted: boolean): void {
     this.negotiatedMode = mappingModeOf(series, granted);
@@ -375,6 +386,7 @@ export class FamfsFileSystem implements FileSystem {
     const f = n.file;
     if (size > f.capacity || (f.placeholder && size > 0)) this.grow(f, size);
     if (size > f.size) f.zero(f.size, size, this.devOf);
+    this.settle();
     const was = f.size;
     f.size = size;
     f.mtimeMs = f.ctimeMs = Date.now();
@@ -523,6 +535,7 @@ export class FamfsFileSystem implements FileSystem {
     }
     if (end > f.capacity) this.grow(f, end);
     if (offset > f.size) f.zero(f.size, offset, this.devOf);
+    this.settle();
     if (end > f.size) {
       f.size = end;
       this.changed(f.nodeid);
@@ -545,6 +558,7 @@ export class FamfsFileSystem implements FileSystem {
     if (end > n.file.capacity || (n.file.placeholder && end > 0)) this.grow(n.file, end);
     if (!(mode & FALLOC_FL_KEEP_SIZE) && end > n.file.size) {
       n.file.zero(n.file.size, end, this.devOf);
+      this.settle();
       n.file.size = end;
       this.changed(nodeid);
     }

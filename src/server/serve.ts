@@ -9,6 +9,8 @@ import { InitFlag } from '../fuse/opcodes.js';
 import type { AbiProfile, ProfileChooser } from '../fuse/abi.js';
 import { backingOpen, mappingChanged, playerCookie } from '../mapping/handlers.js';
 import type { IomapSupportProbe } from '../mapping/detect.js';
+import { iomapAlignmentRefusal } from '../mapping/iomap-wire.js';
+import type { FileMap } from '../interleave/filemap.js';
 import { defaultIomapConfig, isProfileName, profileByName, PROFILE_NAMES } from '../mapping/profiles.js';
 import { fuseIomapSupport, isSocket } from '../sys/fuse-dev.js';
 import { SysError } from '../sys/libc.js';
@@ -232,6 +234,8 @@ export class FamfsMount {
     if (opts.bpf) {
       this.bpf = BpfLayouts.start({
         fuseFd: this.session.fd, flavor: mode.series.bpfFlavor, fileMap: (n) => this.fs.fileMap(n), log: this.log, register: opts.bpfRegister,
+        // The iomap resolver answers whole blocks (IOMAP_CONFIG's block size = its default 4096).
+        ...(mode.kind === 'iomap' ? { refuse: (m: FileMap) => iomapAlignmentRefusal(m, 4096) } : {}),
       });
     }
     const bpf = this.bpf;
@@ -322,6 +326,9 @@ export class FamfsMount {
     this.shut = true;
     const t = this.session.threadStats();
     if (t.threads > 0) this.log(`${t.threads} serving threads answered ${t.local} reads and writes, forwarded ${t.forwarded} requests`);
+    // One line a test (or a person) can read the data path from: a mapping kernel sends no READ/WRITE.
+    const counts = Object.entries(this.session.dispatcher.namedCounts()).map(([k, n]) => `${k} ${n}`).join(', ');
+    this.log(`requests on the main thread: ${counts || 'none'}`);
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.bpf?.close();

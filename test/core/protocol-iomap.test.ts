@@ -55,6 +55,23 @@ describe('FUSE_IOMAP_BEGIN replies from resolve()', () => {
     expect(refusedWrites).toBeGreaterThan(50);
   });
 
+  it('a FIEMAP-style walk (IOMAP_REPORT from 0, next at offset + length) reaches maxbytes in one step past EOF', () => {
+    const rng = new Rng(0xf1e);
+    for (let c = 0; c < 200; c++) {
+      const map = randomFileMap(rng, { maxDaxdev: 3, famfs: true, maxLog2: 28, deviceBytes: TiB });
+      const g = geometry(rng.pick(BLOCKS));
+      let pos = 0n;
+      let steps = 0;
+      while (pos < BigInt(g.maxBytes) - BigInt(g.blockSize)) {
+        const v = checkIomapBegin(iomapBeginReply(map, Number(pos), IOMAP_OP.REPORT, g), pos, rules(g));
+        pos = v.read.offset + v.read.length;
+        if (++steps > 10_000) throw new Error(`walk of a ${map.size}-byte file did not end`);
+      }
+      // Every mapping of the file, then one hole.
+      expect(steps).toBeLessThanOrEqual(Math.ceil(map.size / g.blockSize) + 1);
+    }
+  });
+
   it('UPSERT payloads cover the whole file with valid, contiguous mappings', () => {
     const rng = new Rng(77);
     for (let c = 0; c < 500; c++) {
