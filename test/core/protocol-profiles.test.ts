@@ -8,6 +8,7 @@ import { isProfileName, PROFILE_NAMES, profileByName, profileOf } from '../../sr
 import type { MappingSource } from '../../src/mapping/handlers.js';
 import type { FileMap } from '../../src/interleave/filemap.js';
 import type { Args, Header } from '../../src/fuse/request.js';
+import { offeredFlags, RECORDED_INITS } from '../support/kernel-inits.js';
 
 const MiB = 2 ** 20;
 const kernel = (minor: number, bits: bigint): KernelInit => ({ major: 7, minor, maxReadahead: 0, flags: (1n << 30n) | bits, size: 64 });
@@ -78,6 +79,11 @@ describe('ABI profiles', () => {
     expect(lines[0]).toMatch(/^abi auto: iomap \(kernel 7.99/);
     expect(chooser(kernel(46, b43 | uring)).name).toBe('mainline');
     expect(lines[1]).toMatch(/famfs: kernel offers INIT bit 43 with INIT bit 41/);
+  });
+
+  it.each(Object.entries(RECORDED_INITS))('auto on the INIT %s sent when booted picks the right series', (_name, rec) => {
+    const d = detectSeries({ major: 7, minor: rec.minor, maxReadahead: 0, flags: offeredFlags(rec), size: 64 }, rec.iomapSupport);
+    expect(d.series.kind).toBe(rec.expect);
   });
 
   it('GET_FMAP of a file the profile cannot express: a clear errno and a log line, no reply bytes', () => {
