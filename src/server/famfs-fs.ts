@@ -198,6 +198,22 @@ export class FamfsFileSystem implements FileSystem {
    * there would be written back later over the kernel's data (fio --verify caught it). Write
    * them back now. Other modes share one copy of the bytes (DAX, or READ/WRITE through us).
    */
+  private zeroWarned = false;
+
+  /**
+   * Zero [from, to) of a file being created. In famfs mode the server cannot reach file data
+   * (the daxdev is the kernel's; src/device/windows.ts): the bytes are left as they are, as
+   * famfs's own creat leaves them, and that is said once.
+   */
+  private zeroNew(f: PendingFile, from: number, to: number): void {
+    if ('kernelMapped' in this.image.daxdev(0)) {
+      if (!this.zeroWarned) this.log('famfs mode: new files are not zeroed (the server does not map file data)');
+      this.zeroWarned = true;
+      return;
+    }
+    f.zero(from, to, this.devOf);
+  }
+
   private settle(): void {
     if (this.mode.kind === 'iomap') this.image.sync();
   }
@@ -385,7 +401,7 @@ export class FamfsFileSystem implements FileSystem {
     if (n.kind !== 'pending') throw fuseErr('EPERM', 'read-only');
     const f = n.file;
     if (size > f.capacity || (f.placeholder && size > 0)) this.grow(f, size);
-    if (size > f.size) f.zero(f.size, size, this.devOf);
+    if (size > f.size) this.zeroNew(f, f.size, size);
     this.settle();
     const was = f.size;
     f.size = size;
@@ -534,7 +550,7 @@ export class FamfsFileSystem implements FileSystem {
       throw fuseErr('EFBIG', msg);
     }
     if (end > f.capacity) this.grow(f, end);
-    if (offset > f.size) f.zero(f.size, offset, this.devOf);
+    if (offset > f.size) this.zeroNew(f, f.size, offset);
     this.settle();
     if (end > f.size) {
       f.size = end;
@@ -557,7 +573,7 @@ export class FamfsFileSystem implements FileSystem {
     if (!this.isMaster) throw fuseErr('EROFS', 'a famfs client is read-only');
     if (end > n.file.capacity || (n.file.placeholder && end > 0)) this.grow(n.file, end);
     if (!(mode & FALLOC_FL_KEEP_SIZE) && end > n.file.size) {
-      n.file.zero(n.file.size, end, this.devOf);
+      this.zeroNew(n.file, n.file.size, end);
       this.settle();
       n.file.size = end;
       this.changed(nodeid);

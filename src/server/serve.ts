@@ -15,6 +15,8 @@ import { defaultIomapConfig, isProfileName, profileByName, PROFILE_NAMES } from 
 import { fuseIomapSupport, isSocket } from '../sys/fuse-dev.js';
 import { SysError } from '../sys/libc.js';
 import { BpfLayouts, type Registrar } from './bpf-layouts.js';
+import { BootstrapFs, famfsModeOf, openThroughMeta } from './famfs-mode.js';
+import { FsSwitch } from './fs-switch.js';
 import { loadLayout } from '../interleave/layout-yaml.js';
 import type { Layout } from '../interleave/layout.js';
 import { FamfsFileSystem } from './famfs-fs.js';
@@ -106,10 +108,93 @@ export class FamfsMount {
   private timer?: NodeJS.Timeout;
   private closing?: Promise<void>;
 
-  private constructor(readonly image: FamfsImage, readonly fs: FamfsFileSystem, readonly session: FuseSession,
+  /** The image and the file system served (in famfs mode set once the bootstrap opened them). */
+  image!: FamfsImage;
+  fs!: FamfsFileSystem;
+  private opened = false;
+
+  private constructor(image: FamfsImage | undefined, fs: FamfsFileSystem | undefined, readonly session: FuseSession,
     /** Settles once the kernel's INIT was answered: the mount is live. */
     readonly ready: Promise<void>, private readonly log: (line: string) => void) {
+    if (image && fs) this.adopt(image, fs);
     this.done = session.done.then(() => this.afterThreads());
+  }
+
+  private adopt(image: FamfsImage, fs: FamfsFileSystem): void {
+    this.image = image;
+    this.fs = fs;
+    this.opened = true;
+  }
+
+  /**
+   * A daxdev in famfs mode (bound to fsdev_dax: no mmap, no read): mount first with the
+   * bootstrap file system, reach the superblock and log through .meta from a mapping thread,
+   * then serve the image (famfs-mode.ts). The main thread serves throughout: no READ or WRITE
+   * reaches a famfs-mode mount.
+   */
+  private static startFamfsMode(opts: MountOptions, log: (line: string) => void): FamfsMount {
+    const abi = opts.abi ?? 'auto';
+    if (!isProfileName(abi)) throw new MountError(`--abi ${abi}: known profiles are ${PROFILE_NAMES.join(', ')}`);
+    const boot = new BootstrapFs(opts.source, log);
+    const sw = new FsSwitch(boot);
+    let mount: FamfsMount | undefined;
+    let probe: IomapSupportProbe = { kind: 'not-asked', why: 'no channel yet' };
+    const profile = profileByName(abi, { source: sw.fs, log, iomapSupport: () => probe });
+    const session = FuseSession.mount(opts.mountpoint, sw.fs, {
+      profile,
+      beforeMount: (fd) => { probe = iomapSupportOf(fd, isSocket(fd)); },
+      allowOther: opts.allowOther,
+      defaultPermissions: true,
+      fsname: opts.source,
+      subtype: 'famfs-ts',
+      readOnly: opts.client ?? false,
+      handleSignals: false,
+      wantFlags: InitFlag.HANDLE_KILLPRIV_V2,
+      maxWrite: opts.maxWrite ?? DEFAULT_MAX_WRITE,
+      log,
+      debug: opts.debug,
+    });
+    log(`${opts.source} is in famfs mode (fsdev_dax): the server will not map it; superblock and log come through ${opts.mountpoint}/.meta`);
+    const ready = new Promise<void>((resolve, reject) => {
+      session.dispatcher.onInit = () => {
+        void (async () => {
+          if (sw.mode?.kind !== 'famfs') throw new MountError(`${opts.source}: famfs mode needs a famfs kernel (INIT chose ${sw.series ?? 'no mapping series'})`);
+          const base = { device: opts.source, systemUuid: opts.systemUuid, client: opts.client };
+          let image = await openThroughMeta(opts.mountpoint, boot, { ...base, writable: !opts.client });
+          if (image.role !== 'master' && image.writable) {
+            image.close();
+            image = await openThroughMeta(opts.mountpoint, boot, { ...base, writable: false });
+          }
+          const famfs = new FamfsFileSystem(image, { device: opts.source, log });
+          sw.switchTo(famfs);
+          const m = mount!;
+          m.adopt(image, famfs);
+          m.connected(opts);
+          m.startRefresh(opts);
+          log(`serving ${opts.source} at ${opts.mountpoint} as ${image.role}${image.writable ? '' : ' (read-only)'}`);
+        })().then(resolve, (e: unknown) => {
+          log(`famfs mode: ${(e as Error).message}`);
+          void session.close();
+          reject(e instanceof Error ? e : new Error(String(e)));
+        });
+      };
+    });
+    mount = new FamfsMount(undefined, undefined, session, ready, log);
+    return mount;
+  }
+
+  /** A client learns of new files on its own, like a periodic famfs logplay. */
+  private startRefresh(opts: MountOptions): void {
+    const every = opts.refreshMs ?? 1000;
+    if (this.image.role === 'master' || every <= 0) return;
+    this.timer = setInterval(() => {
+      try {
+        this.fs.logplay();
+      } catch (e) {
+        this.log(`periodic logplay: ${(e as Error).message}`);
+      }
+    }, every);
+    this.timer.unref();
   }
 
   static start(opts: MountOptions): FamfsMount {
@@ -122,6 +207,7 @@ export class FamfsMount {
       throw new MountError(`${opts.mountpoint}: ${channel ? 'no such open file descriptor' : 'mount point does not exist'}`);
     }
     if (!channel && !st.isDirectory()) throw new MountError(`${opts.mountpoint}: mount point is not a directory`);
+    if (!channel && !isLayoutPath(opts.source) && famfsModeOf(opts.source)) return FamfsMount.startFamfsMode(opts, log);
     const { image, layout } = openForMount(opts);
     let session: FuseSession;
     let famfs: FamfsFileSystem;
@@ -198,18 +284,7 @@ export class FamfsMount {
     const m = new FamfsMount(image, famfs, session, ready, log);
     m.cookies = deviceCookies;
     mount = m;
-    const every = opts.refreshMs ?? 1000;
-    if (image.role !== 'master' && every > 0) {
-      // A client learns of new files on its own, like a periodic famfs logplay.
-      m.timer = setInterval(() => {
-        try {
-          famfs.logplay();
-        } catch (e) {
-          log(`periodic logplay: ${(e as Error).message}`);
-        }
-      }, every);
-      m.timer.unref();
-    }
+    m.startRefresh(opts);
     log(`serving ${opts.source} at ${opts.mountpoint} as ${image.role}${image.writable ? '' : ' (read-only)'}`);
     return m;
   }
@@ -334,7 +409,7 @@ export class FamfsMount {
     this.bpf?.close();
     this.bpf = undefined;
     try {
-      this.image.close();
+      if (this.opened) this.image.close();
     } catch (e) {
       this.log(`close: ${(e as Error).message}`);
     }
