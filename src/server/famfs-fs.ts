@@ -523,7 +523,20 @@ export class FamfsFileSystem implements FileSystem {
     return { fh: nodeid };
   }
 
+  /**
+   * In famfs mode the server cannot reach file data (src/device/windows.ts): a READ or WRITE
+   * the kernel sends anyway (the V10 kernel asks GET_FMAP at OPEN, not for a file it CREATEd)
+   * gets EOPNOTSUPP and a log line, never a stack.
+   */
+  private refuseUnreachable(op: string, nodeid: number): void {
+    if (!('kernelMapped' in this.image.daxdev(0))) return;
+    const msg = `${op} of nodeid ${nodeid}: in famfs mode the server does not map file data; the kernel maps files it got from GET_FMAP (a file created through this mount is one after a remount)`;
+    this.log(msg);
+    throw fuseErr('EOPNOTSUPP', msg);
+  }
+
   read(_ctx: RequestContext, nodeid: number, _fh: number, offset: number, size: number): Buffer[] {
+    this.refuseUnreachable('READ', nodeid);
     const n = this.need(nodeid);
     let map: FileMap;
     if (n.kind === 'file') map = n.node.map;
@@ -534,6 +547,7 @@ export class FamfsFileSystem implements FileSystem {
   }
 
   write(_ctx: RequestContext, nodeid: number, _fh: number, offset: number, data: Buffer, _flags: number): number {
+    this.refuseUnreachable('WRITE', nodeid);
     const n = this.need(nodeid);
     if (n.kind === 'meta-file' || n.kind === 'meta-dir') throw fuseErr('EPERM', '.meta is read-only');
     if (n.kind === 'dir') throw fuseErr('EISDIR', n.node.path);

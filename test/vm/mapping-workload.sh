@@ -7,7 +7,12 @@
 # tracepoints, when it has them), steps (one line per step that passed).
 # Every guest command is bounded (vm_bounded): the fuse-iomap kernel has no POSIX timers.
 
-step() { echo "$*" >> "$VM_OUT/steps"; }
+# step NAME: record a passed step, but only while the mount is still there (a server that
+# died leaves a plain directory behind, where every step would pass).
+step() {
+  grep -q " $MNT fuse" /proc/mounts || { echo "step $*: $MNT is no longer mounted"; return 1; }
+  echo "$*" >> "$VM_OUT/steps"
+}
 
 # mount_bg N DEV MNT OPTS...: serve in the background, log to server-N.log, wait until live.
 mount_bg() {
@@ -15,7 +20,7 @@ mount_bg() {
   famfs_ts mount "$dev" "$mnt" --foreground --readers 0 --system-uuid /tmp/uuid "$@" > "$VM_OUT/server-$n.log" 2>&1 &
   SERVER=$!
   local i=0
-  until grep -q " $mnt fuse" /proc/mounts && grep -q 'is live\|INIT:' "$VM_OUT/server-$n.log"; do
+  until grep -q " $mnt fuse" /proc/mounts && grep -q 'is live' "$VM_OUT/server-$n.log"; do
     i=$((i + 1))
     if [ $i -gt 600 ] || ! kill -0 "$SERVER" 2>/dev/null; then echo "mount $n did not come up"; cat "$VM_OUT/server-$n.log"; return 1; fi
     sleep 0.1
@@ -56,6 +61,7 @@ trace_dump() {
 
 mapping_workload() {
   local dev=$1 mnt=$2; shift 2
+  MNT=$mnt
   set -e
   trace_on
   mkdir -p "$mnt"

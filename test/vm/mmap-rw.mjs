@@ -7,6 +7,19 @@ import { fileURLToPath } from 'node:url';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const { mmapShared } = await import(path.join(repo, 'dist/src/sys/libc.js'));
+if (process.argv[2] === '--same') {
+  // --same SRC FILE: FILE, read through a read-only shared mapping, equals SRC.
+  const [src, file] = process.argv.slice(3);
+  const want = fs.readFileSync(src);
+  const fd = fs.openSync(file, 'r');
+  const m = mmapShared(fd, want.length, 0, false);
+  const same = m.bytes.equals(want);
+  m.unmap();
+  fs.closeSync(fd);
+  if (!same) throw new Error(`${file}: its mapping differs from ${src}`);
+  console.log(`mmap same ${want.length} bytes ok`);
+  process.exit(0);
+}
 const check = process.argv[2] === '--check';
 const file = process.argv[check ? 3 : 2];
 const size = fs.statSync(file).size;
