@@ -20,7 +20,7 @@ import { siblingModule } from '../fuse/data-plane.js';
 import { FAMFS_FILE } from '../mapping/famfs-fmap.js';
 import type { MappingSource } from '../mapping/handlers.js';
 import type { FileMap } from '../interleave/filemap.js';
-import { viewMapping } from '../sys/libc.js';
+import { unmapAt, viewMapping } from '../sys/libc.js';
 import { META_DIR_ID, META_LOG_ID, META_SUPERBLOCK_ID } from './famfs-fs.js';
 import type { MetaMapReply, MetaMapRequest } from './meta-mapper.js';
 
@@ -123,7 +123,7 @@ export function mapThroughMount(file: string, writable: boolean): Promise<{ byte
  * The famfs bootstrap: with the mount live on `boot`, map .meta/.superblock, learn log_len,
  * map .meta/.log, and open the image over those two windows.
  */
-export async function openThroughMeta(mountpoint: string, boot: BootstrapFs, opts: Omit<OpenOptions, 'primary' | 'layout'> & { device: string }): Promise<FamfsImage> {
+export async function openThroughMeta(mountpoint: string, boot: BootstrapFs, opts: Omit<OpenOptions, 'primary' | 'layout'> & { device: string }): Promise<{ image: FamfsImage; release: () => void }> {
   const sb = await mapThroughMount(path.join(mountpoint, '.meta', '.superblock'), false);
   const chk = checkSuperblock(sb.bytes.subarray(0, 4096));
   if (!chk.ok) throw new Error(`${opts.device}: ${chk.message} (read through ${mountpoint}/.meta/.superblock)`);
@@ -134,5 +134,16 @@ export async function openThroughMeta(mountpoint: string, boot: BootstrapFs, opt
     { offset: 0, bytes: sb.bytes },
     { offset: LOG_OFFSET, bytes: log.bytes },
   ]);
-  return Image.open({ ...opts, primary });
+  // The mappings hold the mount busy (umount says EBUSY) until they go: release() unmaps
+  // both, after the image is closed and before the unmount.
+  const release = (): void => {
+    unmapAt(sb.address, sb.bytes.length);
+    unmapAt(log.address, log.bytes.length);
+  };
+  try {
+    return { image: Image.open({ ...opts, primary }), release };
+  } catch (e) {
+    release();
+    throw e;
+  }
 }

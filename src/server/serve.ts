@@ -160,14 +160,22 @@ export class FamfsMount {
         void (async () => {
           if (sw.mode?.kind !== 'famfs') throw new MountError(`${opts.source}: famfs mode needs a famfs kernel (INIT chose ${sw.series ?? 'no mapping series'})`);
           const base = { device: opts.source, systemUuid: opts.systemUuid, client: opts.client };
-          let image = await openThroughMeta(opts.mountpoint, boot, { ...base, writable: !opts.client });
-          if (image.role !== 'master' && image.writable) {
-            image.close();
-            image = await openThroughMeta(opts.mountpoint, boot, { ...base, writable: false });
+          let opened = await openThroughMeta(opts.mountpoint, boot, { ...base, writable: !opts.client });
+          if (opened.image.role !== 'master' && opened.image.writable) {
+            opened.image.close();
+            opened.release();
+            opened = await openThroughMeta(opts.mountpoint, boot, { ...base, writable: false });
           }
+          const { image } = opened;
           const famfs = new FamfsFileSystem(image, { device: opts.source, log });
           sw.switchTo(famfs);
           const m = mount!;
+          m.beforeUnmount = () => {
+            // Nothing may reach the image once its windows go: the bootstrap answers meanwhile.
+            sw.switchTo(boot);
+            m.shutdown();
+            opened.release();
+          };
           m.adopt(image, famfs);
           m.connected(opts);
           m.startRefresh(opts);
@@ -384,7 +392,17 @@ export class FamfsMount {
   }
 
   /** Unmount (lazily if busy) and close the image. Safe to call twice. */
+  /** famfs mode: close the image and unmap the .meta windows, which keep the mount busy. */
+  private beforeUnmount?: () => void;
+
   close(): Promise<void> {
+    if (this.beforeUnmount && !this.closing) {
+      try {
+        this.beforeUnmount();
+      } catch (e) {
+        this.log(`famfs mode: releasing .meta: ${(e as Error).message}`);
+      }
+    }
     this.closing ??= this.session.close().then(() => this.afterThreads());
     return this.closing;
   }
