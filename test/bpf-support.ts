@@ -17,22 +17,24 @@ export function rng(seed: number): () => number {
 
 const MiB = 2 ** 20;
 
-export function randomFileMap(r: () => number, opts: { maxExtents?: number; maxStrips?: number } = {}): FileMap {
+export function randomFileMap(r: () => number, opts: { maxExtents?: number; maxStrips?: number; blockAligned?: boolean } = {}): FileMap {
   const int = (lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
   const maxExt = opts.maxExtents ?? 32;
   const maxStrips = opts.maxStrips ?? 16;
   const nExt = int(1, maxExt);
   const extents: Extent[] = [];
   let cap = 0;
-  const offset = () => (r() < 0.5 ? int(0, 2 ** 20) * 2 * MiB : int(0, 2 ** 44)); // aligned or arbitrary
+  // Aligned or arbitrary; blockAligned: every run, chunk and extent boundary on a 4 KiB block.
+  const aligned = opts.blockAligned === true;
+  const offset = () => (r() < 0.5 ? int(0, 2 ** 20) * 2 * MiB : aligned ? int(0, 2 ** 32) * 4096 : int(0, 2 ** 44));
   const interleaveBudget = Math.max(1, Math.floor(64 / maxStrips));
   let interleaved = 0;
   for (let k = 0; k < nExt; k++) {
     if (r() < 0.5 && interleaved < interleaveBudget) {
       interleaved++;
       const n = r() < 0.5 ? [1, 2, 4, 8, 16][int(0, 4)]! : int(1, maxStrips);
-      const chunk = r() < 0.5 ? 2 ** int(12, 31) : int(1, 5 * MiB);
-      const nbytes = int(1, 40) * chunk + (r() < 0.3 ? int(0, chunk - 1) : 0);
+      const chunk = r() < 0.5 || aligned ? 2 ** int(12, 31) : int(1, 5 * MiB);
+      const nbytes = int(1, 40) * chunk + (r() < 0.3 && !aligned ? int(0, chunk - 1) : 0);
       const dev0 = int(0, 3);
       const strips: Strip[] = [];
       const regular = r() < 0.3;
@@ -42,7 +44,7 @@ export function randomFileMap(r: () => number, opts: { maxExtents?: number; maxS
       extents.push({ type: 'interleave', chunkSize: chunk, nbytes, strips });
       cap += nbytes;
     } else {
-      const length = r() < 0.5 ? int(1, 64) * 2 * MiB : int(1, 2 ** 30);
+      const length = r() < 0.5 ? int(1, 64) * 2 * MiB : aligned ? int(1, 2 ** 18) * 4096 : int(1, 2 ** 30);
       extents.push({ type: 'simple', daxdev: int(0, 7), offset: offset(), length });
       cap += length;
     }
@@ -76,6 +78,20 @@ export function expected(map: FileMap, pos: bigint): Answer {
     if (e instanceof FileMapError) return { status: STATUS.HOLE };
     throw e;
   }
+}
+
+/**
+ * What the fuse_iomap_bpf_ops shell answers for pos, seen from pos: resolve() of pos's block
+ * start, moved forward to pos, with the length rounded up to whole blocks from the block start.
+ */
+export function expectedBlocks(map: FileMap, pos: bigint, blockSize = 4096): Answer {
+  const bs = BigInt(blockSize);
+  const start = pos - (pos % bs);
+  const a = expected(map, start);
+  if (a.status !== STATUS.MAPPED) return a;
+  const delta = pos - start;
+  const len = ((a.length! + bs - 1n) / bs) * bs;
+  return { status: STATUS.MAPPED, daxdev: a.daxdev, offset: a.offset! + delta, length: len - delta };
 }
 
 /** Collapse statuses the way a shell's caller sees them (fuse shells say only "not mapped"). */

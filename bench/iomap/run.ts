@@ -14,12 +14,12 @@ import { performance } from 'node:perf_hooks';
 import { FuseSession } from '../../src/fuse/session.js';
 import { InitIn, ReadIn } from '../../src/fuse/structs.js';
 import { Op } from '../../src/fuse/opcodes.js';
-import { encodeFmap, type FmapEncoding } from '../../src/fuse/famfs-fmap.js';
-import { IOMAP_FLAGS_V7, iomapBeginIn } from '../../src/fuse/iomap-wire.js';
+import { encodeFmap, type FmapEncoding } from '../../src/mapping/famfs-fmap.js';
+import { IOMAP_FLAGS_V7, iomapBeginIn } from '../../src/mapping/iomap-wire.js';
 import { checkFmapReply, checkIomapBegin, checkReplyFrame } from '../../test/support/kernel-rules.js';
-import { profileByName, type ProfileName } from '../../src/fuse/profiles/index.js';
-import { IOMAP_OPCODES } from '../../src/fuse/profiles/iomap.js';
-import { FAMFS_V10 } from '../../src/fuse/profiles/famfs.js';
+import { profileByName, type ProfileName } from '../../src/mapping/profiles.js';
+import { FAMFS_V10, IOMAP_73 } from '../../src/mapping/series.js';
+import { offeredFlags } from '../../test/support/kernel-inits.js';
 import { seqpacketPair, setSocketBuffers } from '../../test/support/sockets.js';
 import type { FileMap } from '../../src/interleave/filemap.js';
 import { concurrently, FLAVOURS, KERNEL_FLAGS, PlayerChannel, PlayerFs, PlayerWorld, type KernelFlavour } from '../../test/support/kernel-player.js';
@@ -45,8 +45,8 @@ async function serve(world: PlayerWorld, flavour: KernelFlavour): Promise<Served
     profile: profileByName(flavour as ProfileName, { source: world }), readers: 2, handleSignals: false, log: () => {},
   });
   const ch = new PlayerChannel(kernelFd, 4 << 20);
-  const offered = KERNEL_FLAGS | (FLAVOURS[flavour].bit43 ? 1n << 43n : 0n);
-  const r = await ch.call(Op.INIT, 0, InitIn.encode({ major: 7, minor: FLAVOURS[flavour].minor, max_readahead: 1 << 20, flags: Number(offered & 0xffffffffn), flags2: Number(offered >> 32n) }));
+  const offered = offeredFlags(FLAVOURS[flavour].init);
+  const r = await ch.call(Op.INIT, 0, InitIn.encode({ major: 7, minor: FLAVOURS[flavour].init.minor, max_readahead: 1 << 20, flags: Number(offered & 0xffffffffn), flags2: Number(offered >> 32n) }));
   if (checkReplyFrame(r.msg, r.unique, { size: 64 }).error !== 0) throw new Error('INIT failed');
   return {
     ch,
@@ -93,7 +93,7 @@ async function main(): Promise<void> {
       const one = async () => {
         const f = rng.pick(files);
         const pos = rng.int(0, f.map.size - 1);
-        const r = await s.ch.call(IOMAP_OPCODES.IOMAP_BEGIN, f.nodeid, iomapBeginIn.encode({ opflags: 0, attr_ino: BigInt(world.attrIno(f.nodeid)), pos: BigInt(pos), count: 4096n }));
+        const r = await s.ch.call(IOMAP_73.opcodes.IOMAP_BEGIN, f.nodeid, iomapBeginIn.encode({ opflags: 0, attr_ino: BigInt(world.attrIno(f.nodeid)), pos: BigInt(pos), count: 4096n }));
         const v = checkIomapBegin(ok(r, 64), BigInt(pos), rules);
         mapped += Number(v.read.offset + v.read.length) - pos;
         replies++;
@@ -106,7 +106,7 @@ async function main(): Promise<void> {
       const s = await serve(world, 'famfs-v10');
       const one = async () => {
         const f = rng.pick(files);
-        const r = await s.ch.call(FAMFS_V10.GET_FMAP, f.nodeid);
+        const r = await s.ch.call(FAMFS_V10.opcodes.GET_FMAP, f.nodeid);
         const v = checkFmapReply(ok(r, 4096, true), { encoding: 'v10', buffer: 4096 });
         if (v.kind !== 'map') throw new Error('retry');
       };

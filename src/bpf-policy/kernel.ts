@@ -25,6 +25,23 @@ export function vmlinuxBtf(): Btf {
   return vmlinux;
 }
 
+/** The running kernel's BTF id of kfunc fuse_bpf_inode_nodeid (fuse-iomap-abi.md errata), if it has one. */
+export function nodeidKfuncId(): number | undefined {
+  return vmlinuxBtf().find(12 /* BTF_KIND_FUNC */, 'fuse_bpf_inode_nodeid')?.id;
+}
+
+/**
+ * The shell options a program for `shell` needs from the running kernel: the generic program
+ * in the fuse_iomap_bpf_ops shell calls kfunc fuse_bpf_inode_nodeid by its BTF id, which only
+ * this kernel's BTF can tell (the emitter cannot guess it).
+ */
+export function kernelShellOptions(shell: ShellName, generic: boolean): { nodeidKfunc?: number } {
+  if (shell !== 'fuse_iomap_bpf_ops' || !generic) return {};
+  const id = nodeidKfuncId();
+  if (id === undefined) throw new Error('this kernel\'s BTF (/sys/kernel/btf/vmlinux) has no kfunc fuse_bpf_inode_nodeid, which the generic fuse_iomap_bpf_ops program calls');
+  return { nodeidKfunc: id };
+}
+
 /** Where a struct_ops type lives in kernel BTF and the facts registration needs. */
 export interface StructOpsTarget {
   readonly type: string;
@@ -221,7 +238,7 @@ export function registerResolver(opts: RegisterOptions): Registration | NotRegis
   if (typeof target === 'string') return { registered: false, reason: target };
   let nodeidKfunc: number | undefined;
   if (flavor === 'fuse_iomap_bpf_ops' && !opts.fileMap) {
-    nodeidKfunc = vmlinuxBtf().find(12 /* FUNC */, 'fuse_bpf_inode_nodeid')?.id;
+    nodeidKfunc = nodeidKfuncId();
     if (nodeidKfunc === undefined) return { registered: false, reason: 'kernel BTF has fuse_iomap_bpf_ops but no kfunc fuse_bpf_inode_nodeid' };
   }
   const fds: number[] = [];

@@ -6,7 +6,8 @@ import { disassemble } from './disasm.js';
 import { genericCore } from './generic-program.js';
 import { encode, type Insn } from './isa.js';
 import { layoutCore } from './layout-program.js';
-import { SHELLS, wrap, type ShellName, type ShellOptions, type ShellSpec } from './shells.js';
+import { SHELLS, ShellError, shellBlockSize, wrap, type ShellName, type ShellOptions, type ShellSpec } from './shells.js';
+import { iomapAlignmentRefusal } from '../mapping/iomap-wire.js';
 
 export interface BpfProgram {
   /** prog_name for PROG_LOAD (<= 15 chars of [A-Za-z0-9_.], bpf-tooling.md §2.3). */
@@ -26,6 +27,11 @@ function build(core: ResolverCore, shell: ShellName, opts: ShellOptions, name: s
 
 /** The per-layout program for one file: constants folded in. */
 export function emitLayoutProgram(map: FileMap, shell: ShellName = 'syscall', opts: ShellOptions = {}): BpfProgram {
+  if (shell === 'fuse_iomap_bpf_ops') {
+    // The iomap shell answers whole blocks; a map whose runs start inside a block cannot be.
+    const why = iomapAlignmentRefusal(map, shellBlockSize(opts));
+    if (why) throw new ShellError(`fuse_iomap_bpf_ops: ${why}`);
+  }
   return build(layoutCore(map), shell, opts, 'famfs_layout');
 }
 

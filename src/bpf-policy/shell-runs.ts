@@ -20,6 +20,8 @@ export interface InterpInputs {
   readonly pos: bigint;
   readonly nodeid?: bigint;
   readonly maps?: ReadonlyMap<number, MapModel>;
+  /** fuse_iomap_bpf_ops: the block size the program was emitted for (default 4096). */
+  readonly blockSize?: number;
   /** fuse_iomap_bpf_ops: the kfunc id and the nodeid it returns for the fbi. */
   readonly nodeidKfunc?: number;
 }
@@ -62,10 +64,16 @@ export function interpret(prog: BpfProgram, inp: InterpInputs): Answer {
       if (r === BigInt(FIB.HANDLED)) {
         const rd = FuseIomapIo.decode(out, 0);
         const wr = FuseIomapIo.decode(out, FuseIomapIo.size);
-        if (rd.type !== IOMAP_TYPE.MAPPED || wr.type !== IOMAP_TYPE.PURE_OVERWRITE || rd.offset !== inp.pos || rd.dev === 0) {
-          throw new ShellRunError(`fuse_iomap_begin_out read type ${rd.type} dev ${rd.dev}, write type ${wr.type}`);
+        const bs = BigInt(inp.blockSize ?? 4096);
+        if (rd.type !== IOMAP_TYPE.MAPPED || wr.type !== IOMAP_TYPE.PURE_OVERWRITE || rd.offset !== inp.pos - (inp.pos % bs) || rd.dev === 0) {
+          throw new ShellRunError(`fuse_iomap_begin_out read type ${rd.type} dev ${rd.dev} offset ${rd.offset}, write type ${wr.type}`);
         }
-        return { status: STATUS.MAPPED, daxdev: BigInt(rd.dev - 1), offset: rd.addr, length: rd.length };
+        if (rd.length % bs !== 0n || rd.addr % bs !== 0n || rd.length === 0n) {
+          throw new ShellRunError(`fuse_iomap_begin_out length ${rd.length} addr ${rd.addr}: not whole ${bs}-byte blocks (the kernel says EUCLEAN)`);
+        }
+        // As seen from pos: the block's answer moved forward to pos.
+        const delta = inp.pos - rd.offset;
+        return { status: STATUS.MAPPED, daxdev: BigInt(rd.dev - 1), offset: rd.addr + delta, length: rd.length - delta };
       }
       if (r === BigInt(FIB.FALLBACK)) return { status: STATUS.EOF };
       throw new ShellRunError(`fuse_iomap_bpf_ops iomap_begin returned ${r}`);

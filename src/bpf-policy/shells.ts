@@ -1,7 +1,7 @@
 // Program shells: the same resolver core wrapped for each way a kernel can run it
 // (bpf-tooling.md §6; fuse-iomap-abi.md §4). Each shell moves its inputs into the core's
 // registers (core.ts) and stores the answer where its caller looks for it.
-import { iomapIo as FuseIomapIo } from '../fuse/iomap-wire.js';
+import { iomapIo as FuseIomapIo } from '../mapping/iomap-wire.js';
 import { Asm } from './asm.js';
 import { CORE_REG, STATUS, type ResolverCore } from './core.js';
 import { defineStruct } from '../cstruct.js';
@@ -101,6 +101,21 @@ export interface ShellOptions {
   readonly nodeidKfunc?: number;
   /** fuse_iomap_bpf_ops: device cookie = daxdev + this (cookie 0 is FUSE_IOMAP_DEV_NULL). */
   readonly devCookieBase?: number;
+  /**
+   * fuse_iomap_bpf_ops: the i_blocksize the server announced (IOMAP_CONFIG; default 4096).
+   * The kernel checks a BPF answer as it checks an upcall reply: offset, length and address
+   * whole blocks, else EUCLEAN (fuse-iomap-abi.md errata).
+   */
+  readonly blockSize?: number;
+}
+
+/** The block size of ShellOptions, checked (a power of two the s32 immediates can carry). */
+export function shellBlockSize(opts: ShellOptions): number {
+  const bs = opts.blockSize ?? 4096;
+  if (!Number.isInteger(bs) || bs < 512 || bs > 2 ** 30 || (bs & (bs - 1)) !== 0) {
+    throw new ShellError(`block size ${bs} is not a power of two between 512 and 1 GiB`);
+  }
+  return bs;
 }
 
 export class ShellError extends InvalidError {}
@@ -155,8 +170,14 @@ export function wrap(core: ResolverCore, shell: ShellName, opts: ShellOptions = 
     }
     case 'fuse_iomap_bpf_ops': {
       // iomap_begin(fuse_bpf_inode *fbi, u64 pos, u64 count, u32 opflags, fuse_iomap_begin_out *outarg)
+      // The answer starts at pos rounded down to a block and covers whole blocks: the core
+      // resolves the block's first byte, the length is rounded up (the partial last block of
+      // a file lies inside its 2 MiB-aligned allocation). Only block-aligned maps are fed to
+      // this shell (iomapAlignmentRefusal), so the block never straddles two runs.
+      const bs = shellBlockSize(opts);
       a.ldx('dw', keep, 'r1', 4 * 8);
       a.ldx('dw', pos, 'r1', 1 * 8);
+      a.and(pos, -bs);
       if (core.needsNodeid) {
         if (opts.nodeidKfunc === undefined) {
           throw new ShellError('the generic program in the fuse_iomap_bpf_ops shell needs the BTF id of kfunc fuse_bpf_inode_nodeid, which this kernel does not have');
@@ -170,6 +191,8 @@ export function wrap(core: ResolverCore, shell: ShellName, opts: ShellOptions = 
       core.emit(a, done);
       a.label(done);
       a.jmp('jne', 'r0', STATUS.MAPPED, 'fallback');
+      a.add(CORE_REG.length, bs - 1);
+      a.and(CORE_REG.length, -bs);
       const w = FuseIomapIo.size; // write slot
       a.stx('dw', keep, FuseIomapIo.offsetOf('offset'), pos);
       a.stx('dw', keep, FuseIomapIo.offsetOf('length'), CORE_REG.length);

@@ -105,7 +105,7 @@ export function registerMount(program: Command): void {
     .option('--foreground', 'serve in this process instead of daemonizing')
     .option('--system-uuid <file>', 'host identity file (default /opt/famfs/system_uuid)')
     .option('--allow-other', 'let other users reach the mount (FUSE allow_other)')
-    .option('--abi <profile>', 'FUSE ABI profile: mainline (default), auto, iomap, famfs-v10, famfs-fork, famfs-unrolled')
+    .option('--abi <profile>', 'FUSE ABI profile: mainline (default), auto, iomap, famfs-v10, famfs-unrolled')
     .option('--readers <n>', 'serving threads reading the FUSE channel, each answering reads and writes of committed files (0: the main thread serves everything)', String(DEFAULT_THREADS))
     .option('--max-write <size>', `largest read or write request the kernel sends, e.g. 1MiB (default ${DEFAULT_MAX_WRITE / 1024}KiB; the kernel caps it at fs.fuse.max_pages_limit pages)`)
     .option('--spin-us <us>', `poll the FUSE channel this long after each request before sleeping (default 0 in serving threads, ${DEFAULT_SPIN_US} with --readers 0)`)

@@ -5,9 +5,9 @@ import type { Command } from 'commander';
 import type { FileMap } from '../interleave/filemap.js';
 import { loadFileMap } from '../interleave/layout-yaml.js';
 import { parseSize } from '../interleave/size.js';
-import { decodeFmap, encodeFmap, FmapError, type DecodedFmap, type FmapEncoding } from '../fuse/famfs-fmap.js';
-import { decodeIomapIo, IOMAP_FLAGS_V7, IOMAP_OP, IOMAP_TYPE, iomapBeginReply, IomapError, type IomapMapping } from '../fuse/iomap-wire.js';
-import { playerCookie } from '../fuse/mapping-handlers.js';
+import { decodeFmap, encodeFmap, FmapError, type DecodedFmap, type FmapEncoding } from '../mapping/famfs-fmap.js';
+import { decodeIomapIo, IOMAP_FLAGS_V7, IOMAP_OP, IOMAP_TYPE, iomapBeginReply, IomapError, type IomapMapping } from '../mapping/iomap-wire.js';
+import { playerCookie } from '../mapping/handlers.js';
 import { classifyTarget, imageFileMap } from './image.js';
 
 class ProtocolCliError extends Error {}

@@ -29,6 +29,12 @@ export interface OpenOptions {
   readonly systemUuid?: Uint8Array | string;
   /** Play a client even on the master host (famfs --client / -c). */
   readonly client?: boolean;
+  /**
+   * The primary's memory when the caller reached it some other way than mapping `device`
+   * (famfs mode: through the mount's .meta files, src/server/famfs-mode.ts). `device` still
+   * names it; the writer's lock is taken on it when it can be opened.
+   */
+  readonly primary?: DaxdevMemory;
 }
 
 export interface CreatOptions extends AllocOptions {
@@ -106,7 +112,7 @@ export class FamfsImage {
     } else if (opts.device) {
       source = opts.device;
       lockPath = opts.device;
-      primary = openPath(opts.device, writable);
+      primary = opts.primary ?? openPath(opts.device, writable);
     } else {
       throw new ImageError('no device or layout given');
     }
@@ -129,7 +135,9 @@ export class FamfsImage {
       let role: Role = 'client';
       const mine = opts.systemUuid instanceof Uint8Array ? opts.systemUuid : systemUuid(opts.systemUuid);
       if (uuidEqual(mine, sb.systemUuid) && !opts.client) role = 'master';
-      if (writable && role === 'master') {
+      if (writable && role === 'master' && opts.primary) {
+        // famfs mode: the mount itself is the one writer (the kernel holds the daxdev).
+      } else if (writable && role === 'master') {
         lockFd = fs.openSync(lockPath, 'r');
         if (!flock(lockFd, LOCK_EX | LOCK_NB)) {
           throw new ImageError(`${source}: another writer holds the image (mounted read-write, or another famfs-ts command is running)`, 'EBUSY');
@@ -429,6 +437,11 @@ export class FamfsImage {
       n += m.length;
     }
     return n;
+  }
+
+  /** The indexes of the daxdevs this host maps. */
+  daxdevIndexes(): number[] {
+    return [...this.devices.keys()];
   }
 
   /** The memory of daxdev `index` (mount servers hand out slices of it). */

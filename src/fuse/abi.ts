@@ -1,10 +1,11 @@
-// ABI profiles: every number that differs between kernel series (the minor we announce,
-// INIT bits, opcodes, notify codes) lives in one profile object, chosen at INIT. The
+// ABI profiles: what differs between kernel series on the engine's side (the minor we
+// announce, INIT bits, opcodes) lives in one profile object, chosen at INIT; a series' own
+// numbers (notify codes, encodings) are declared in src/mapping/series.ts. The
 // mainline profile is protocol 7.45 (Linux 6.18). An extension series (fuse-iomap,
 // famfs-v10, ...) is declared with extendProfile(): its extra opcodes are OpSpecs like
 // the mainline ones, its INIT bits are added to what we ask for, and adjustInit gets the
 // last word on the INIT reply. A ProfileChooser picks a profile from the kernel's INIT.
-import { InitFlag, Notify } from './opcodes.js';
+import { InitFlag } from './opcodes.js';
 import { mainlineOps, type OpSpec } from './ops.js';
 
 /** What the kernel said in FUSE_INIT (flags is flags | flags2 << 32). */
@@ -42,7 +43,6 @@ export interface AbiProfile {
   readonly wantFlags: bigint;
   /** Flags never accepted even if asked: they change wire layouts the decoders do not know. */
   readonly refuseFlags: bigint;
-  readonly notify: Readonly<Record<string, number>>;
   /** Last word on the INIT reply (e.g. a minor of 99, an extra flags2 bit, map_alignment). */
   adjustInit?(kernel: KernelInit, reply: InitReply): void;
 }
@@ -71,7 +71,6 @@ export const mainline: AbiProfile = {
   ops: mainlineOps,
   wantFlags: ENGINE_FLAGS,
   refuseFlags: ENGINE_REFUSED,
-  notify: Notify,
 };
 
 export interface ProfileExtension {
@@ -84,7 +83,6 @@ export interface ProfileExtension {
   wantFlags?: bigint;
   /** Flags the base refuses that this series does speak. */
   allowFlags?: bigint;
-  notify?: Readonly<Record<string, number>>;
   adjustInit?(kernel: KernelInit, reply: InitReply): void;
 }
 
@@ -100,7 +98,6 @@ export function extendProfile(base: AbiProfile, ext: ProfileExtension): AbiProfi
     ops,
     wantFlags: base.wantFlags | (ext.wantFlags ?? 0n),
     refuseFlags: base.refuseFlags & ~(ext.allowFlags ?? 0n),
-    notify: { ...base.notify, ...ext.notify },
     adjustInit: (kernel, reply) => {
       baseAdjust?.(kernel, reply);
       ext.adjustInit?.(kernel, reply);

@@ -101,6 +101,22 @@ export class Dispatcher {
    * `send` carries the reply when it must go elsewhere than the constructor's (a cloned
    * channel: the kernel takes a reply only on the descriptor the request was read from).
    */
+  /**
+   * Requests this dispatcher was handed, by opcode (a serving thread's READ/WRITE are counted
+   * by its own dispatcher): what tells which path a file's bytes took.
+   */
+  readonly requestCounts = new Map<number, number>();
+
+  /** requestCounts with the profile's names (`op N` for opcodes it does not know). */
+  namedCounts(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [op, n] of [...this.requestCounts].sort((a, b) => a[0] - b[0])) {
+      const name = op === Op.INIT ? 'INIT' : op === Op.DESTROY ? 'DESTROY' : this.profile?.ops.get(op)?.name ?? `op ${op}`;
+      out[name] = (out[name] ?? 0) + n;
+    }
+    return out;
+  }
+
   dispatch(msg: Buffer, send: SendMessage = this.send): void | Promise<void> {
     let h: Header;
     try {
@@ -112,6 +128,7 @@ export class Dispatcher {
       return;
     }
     if (this.opts.debug) this.opts.log?.(`rx ${h.unique}: ${this.opName(h.opcode)} n${h.nodeid} len ${h.len}`);
+    this.requestCounts.set(h.opcode, (this.requestCounts.get(h.opcode) ?? 0) + 1);
     if (NO_REPLY.has(h.opcode)) {
       if (h.opcode === Op.INTERRUPT) this.interrupt(msg, h);
       else if (this.connInfo && h.nodeid >= 0) this.runNoReply(msg, h);

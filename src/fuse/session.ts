@@ -69,6 +69,12 @@ export interface SessionOptions {
   handleSignals?: boolean;
   log?: (line: string) => void;
   debug?: boolean;
+  /**
+   * Called with the channel before the kernel can send INIT: after /dev/fuse is opened and
+   * before mount(2), or with a /dev/fd/N channel as given. Probes that must precede INIT
+   * (an extension's support ioctl) go here.
+   */
+  beforeMount?: (fd: number) => void;
 }
 
 const DEFAULT_MAX_WRITE = 1 << 20;
@@ -151,6 +157,7 @@ export class FuseSession {
     const m = /^\/dev\/fd\/(\d+)$/.exec(mountpoint);
     let session: FuseSession;
     if (m) {
+      opts.beforeMount?.(Number(m[1]));
       session = new FuseSession(Number(m[1]), undefined, fs, opts);
     } else {
       const fd = openFuseDevice();
@@ -159,6 +166,7 @@ export class FuseSession {
         subtype: opts.subtype, readOnly: opts.readOnly,
       };
       try {
+        opts.beforeMount?.(fd);
         mountFuse(mountpoint, mo);
       } catch (e) {
         closeQuiet(fd);

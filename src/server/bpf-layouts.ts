@@ -9,18 +9,13 @@ import { registerResolver, type NotRegistered, type Registration, type RegisterO
 
 export type Registrar = (opts: RegisterOptions) => Registration | NotRegistered;
 
-/** The struct_ops flavour for a profile: Darrick's ops on an iomap connection, else Joanne's. */
-export function bpfFlavorFor(profile: string): StructOpsFlavor {
-  return profile === 'iomap' ? 'fuse_iomap_bpf_ops' : 'fuse_bpf_ops';
-}
-
 export class BpfLayouts {
   /** Nodeids whose map could not be put in the BPF value (logged once each). */
   private readonly unfit = new Set<number>();
   filled = 0;
 
   private constructor(private readonly reg: Registration, private readonly fileMap: (nodeid: number) => FileMap | undefined,
-    private readonly log: (line: string) => void) {}
+    private readonly log: (line: string) => void, private readonly refuse?: (map: FileMap) => string | undefined) {}
 
   /**
    * Try to register; log the plain reason and return undefined when the kernel cannot.
@@ -29,6 +24,8 @@ export class BpfLayouts {
   static start(opts: {
     fuseFd: number; flavor: StructOpsFlavor; maxFiles?: number; fileMap: (nodeid: number) => FileMap | undefined;
     log: (line: string) => void; register?: Registrar;
+    /** Why a map must stay out of the resolver's map (e.g. not block aligned for iomap), or undefined. */
+    refuse?: (map: FileMap) => string | undefined;
   }): BpfLayouts | undefined {
     const r = (opts.register ?? registerResolver)({ fuseFd: opts.fuseFd, flavor: opts.flavor, maxFiles: opts.maxFiles });
     if (!r.registered) {
@@ -41,7 +38,7 @@ export class BpfLayouts {
       return undefined;
     }
     opts.log(`bpf: ${opts.flavor} resolver registered (link fd ${r.linkFd}); layouts are filled at OPEN`);
-    return new BpfLayouts(r, opts.fileMap, opts.log);
+    return new BpfLayouts(r, opts.fileMap, opts.log, opts.refuse);
   }
 
   /** Put nodeid's current map in the kernel's layout map (or drop it when it cannot be held). */
@@ -53,6 +50,8 @@ export class BpfLayouts {
       return;
     }
     try {
+      const why = this.refuse?.(map);
+      if (why) throw new Error(why);
       layouts.set(nodeid, map);
       this.unfit.delete(nodeid);
       this.filled++;

@@ -40,12 +40,13 @@ import type {
 } from '../fuse/filesystem.js';
 import { FuseError } from '../fuse/filesystem.js';
 import { Fattr, Fopen, FUSE_ROOT_ID } from '../fuse/opcodes.js';
-import { FAMFS_FILE, type FmapEncoding } from '../fuse/famfs-fmap.js';
+import { FAMFS_FILE, type FmapEncoding } from '../mapping/famfs-fmap.js';
 import type { FileMap } from '../interleave/filemap.js';
 import { readMapped, writeCommitted, writeMapped } from './file-io.js';
 import type { Layout } from '../interleave/layout.js';
 import { formatInterleaveParam, INTERLEAVE_XATTR, interleaveOfMap, InterleaveParamError, parseInterleaveParam } from './interleave-param.js';
 import { GrowError, PendingFile, type Placement } from './pending.js';
+import type { KernelSeries } from '../mapping/series.js';
 import { describeMode, mapRefusal, mappingModeOf, NO_MAPPING, probeMap, type MappingMode } from './mapping-policy.js';
 import { ReservationAllocator, extentsOf } from './reservations.js';
 
@@ -168,8 +169,10 @@ export class FamfsFileSystem implements FileSystem {
   private readonly placement: Placement;
   readonly log: (line: string) => void;
   conn?: ConnectionInfo;
-  /** Set at INIT from the negotiated profile (mapping-policy.ts). */
+  /** Set at INIT from the negotiated series (mapping-policy.ts). */
   mode: MappingMode = NO_MAPPING;
+  /** What the profile reported at INIT (MappingSource.negotiated), read by init(). */
+  private negotiatedMode: MappingMode = NO_MAPPING;
   readonly events: MapEvents = {};
 
   constructor(readonly image: FamfsImage, private readonly opts: FamfsFsOptions = {}) {
@@ -230,6 +233,38 @@ export class FamfsFileSystem implements FileSystem {
     return FAMFS_FILE.REG;
   }
 
+  /**
+   * After the server stored into device memory itself (zeroing a grown file, moving a
+   * reservation): under fuse-iomap the kernel reads and writes the block device with bios
+   * that bypass the device's page cache the server's mapping lives in, so dirty pages left
+   * there would be written back later over the kernel's data (fio --verify caught it). Write
+   * them back now. Other modes share one copy of the bytes (DAX, or READ/WRITE through us).
+   */
+  private zeroWarned = false;
+
+  /**
+   * Zero [from, to) of a file being created. In famfs mode the server cannot reach file data
+   * (the daxdev is the kernel's; src/device/windows.ts): the bytes are left as they are, as
+   * famfs's own creat leaves them, and that is said once.
+   */
+  private zeroNew(f: PendingFile, from: number, to: number): void {
+    if ('kernelMapped' in this.image.daxdev(0)) {
+      if (!this.zeroWarned) this.log('famfs mode: new files are not zeroed (the server does not map file data)');
+      this.zeroWarned = true;
+      return;
+    }
+    f.zero(from, to, this.devOf);
+  }
+
+  private settle(): void {
+    if (this.mode.kind === 'iomap') this.image.sync();
+  }
+
+  /** The profile's report at INIT: which series, and whether its mapping bit was granted. */
+  negotiated(series: KernelSeries, granted: boolean): void {
+    this.negotiatedMode = mappingModeOf(series, granted);
+  }
+
   /** `auto`'s famfs profile learned the kernel's GET_FMAP encoding from a payload size. */
   fmapEncodingChosen(encoding: FmapEncoding): void {
     if (this.mode.kind === 'famfs' && this.mode.encodings.length > 1) this.mode = { ...this.mode, encodings: [encoding] };
@@ -239,7 +274,7 @@ export class FamfsFileSystem implements FileSystem {
   private checkExpressible(what: string, map: FileMap): void {
     const r = mapRefusal(map, this.mode, this.opts.iomapCookie);
     if (!r) return;
-    this.log(`${what}: refused under the ${this.mode.kind === 'none' ? '' : this.mode.profile} profile: ${r.message}`);
+    this.log(`${what}: refused under the ${this.mode.series.name} profile: ${r.message}`);
     throw new FuseError(r.errno, `${what}: ${r.message}`);
   }
 
@@ -337,7 +372,7 @@ export class FamfsFileSystem implements FileSystem {
 
   init(conn: ConnectionInfo): void {
     this.conn = conn;
-    this.mode = mappingModeOf(conn);
+    this.mode = this.negotiatedMode;
     if (this.mode.kind !== 'none') {
       this.log(`files are mapped by the kernel: ${describeMode(this.mode)}; new files must be sized (fallocate/truncate) before their first write`);
     }
@@ -430,7 +465,8 @@ export class FamfsFileSystem implements FileSystem {
     if (n.kind !== 'pending') throw fuseErr('EPERM', 'read-only');
     const f = n.file;
     if (size > f.capacity || (f.placeholder && size > 0)) this.grow(f, size);
-    if (size > f.size) f.zero(f.size, size, this.devOf);
+    if (size > f.size) this.zeroNew(f, f.size, size);
+    this.settle();
     const was = f.size;
     f.size = size;
     f.mtimeMs = f.ctimeMs = Date.now();
@@ -591,7 +627,20 @@ export class FamfsFileSystem implements FileSystem {
     return { fh: this.newHandle(nodeid) };
   }
 
+  /**
+   * In famfs mode the server cannot reach file data (src/device/windows.ts): a READ or WRITE
+   * the kernel sends anyway (the V10 kernel asks GET_FMAP at OPEN, not for a file it CREATEd)
+   * gets EOPNOTSUPP and a log line, never a stack.
+   */
+  private refuseUnreachable(op: string, nodeid: number): void {
+    if (!('kernelMapped' in this.image.daxdev(0))) return;
+    const msg = `${op} of nodeid ${nodeid}: in famfs mode the server does not map file data; the kernel maps files it got from GET_FMAP (a file created through this mount is one after a remount)`;
+    this.log(msg);
+    throw fuseErr('EOPNOTSUPP', msg);
+  }
+
   read(_ctx: RequestContext, nodeid: number, _fh: number, offset: number, size: number): Buffer[] {
+    this.refuseUnreachable('READ', nodeid);
     const n = this.need(nodeid);
     let map: FileMap;
     if (n.kind === 'file') map = n.node.map;
@@ -602,6 +651,7 @@ export class FamfsFileSystem implements FileSystem {
   }
 
   write(_ctx: RequestContext, nodeid: number, fh: number, offset: number, data: Buffer, _flags: number): number {
+    this.refuseUnreachable('WRITE', nodeid);
     const n = this.need(nodeid);
     if (n.kind === 'meta-file' || n.kind === 'meta-dir') throw fuseErr('EPERM', '.meta is read-only');
     if (n.kind === 'dir') throw fuseErr('EISDIR', n.node.path);
@@ -614,7 +664,7 @@ export class FamfsFileSystem implements FileSystem {
     if (end > f.size && this.mode.kind !== 'none') {
       // The kernel took the file's size from its map at open; a write past it would land
       // in bytes the kernel does not know the file has.
-      const msg = `${f.path}: write of ${data.length} bytes at ${offset} past the size ${f.size}: under the ${this.mode.profile} profile ` +
+      const msg = `${f.path}: write of ${data.length} bytes at ${offset} past the size ${f.size}: under the ${this.mode.series.name} profile ` +
         'a file created through the mount gets its size first (fallocate or truncate), then its data';
       this.log(msg);
       throw fuseErr('EFBIG', msg);
@@ -628,7 +678,8 @@ export class FamfsFileSystem implements FileSystem {
         throw e;
       }
     }
-    if (offset > f.size) f.zero(f.size, offset, this.devOf);
+    if (offset > f.size) this.zeroNew(f, f.size, offset);
+    this.settle();
     if (end > f.size) {
       f.size = end;
       this.changed(f.nodeid);
@@ -650,7 +701,8 @@ export class FamfsFileSystem implements FileSystem {
     if (!this.isMaster) throw fuseErr('EROFS', 'a famfs client is read-only');
     if (end > n.file.capacity || (n.file.placeholder && end > 0)) this.grow(n.file, end);
     if (!(mode & FALLOC_FL_KEEP_SIZE) && end > n.file.size) {
-      n.file.zero(n.file.size, end, this.devOf);
+      this.zeroNew(n.file, n.file.size, end);
+      this.settle();
       n.file.size = end;
       this.changed(nodeid);
     }

@@ -1,37 +1,31 @@
-// What the kernel connection means for files created through the mount. Under the famfs
-// and fuse-iomap profiles (INIT bit 43 granted) the kernel maps file bytes itself and takes
-// a file's size from its map (reference fuse-iomap-abi.md §3.1 "i_size = file_size", fuse-iomap-abi.md §1.4),
-// so the server must (a) never hand out a map the kernel's encoding cannot express and
-// (b) size a new file before its first byte is written. On a mainline connection every byte
-// goes through READ/WRITE and neither rule applies.
+// What the kernel connection means for files created through the mount. Under a famfs or
+// fuse-iomap series whose INIT bit the kernel granted, the kernel maps file bytes itself
+// and takes a file's size from its map (reference fuse-iomap-abi.md §3.1 "i_size =
+// file_size", §1.4), so the server must (a) never hand out a map the kernel's encoding
+// cannot express and (b) size a new file before its first byte is written. On a mainline
+// connection every byte goes through READ/WRITE and neither rule applies.
 import type { InterleaveParams } from '../famfs/alloc.js';
 import { ALLOC_UNIT } from '../famfs/constants.js';
-import type { ConnectionInfo } from '../fuse/filesystem.js';
-import { fmapRefusal, type FmapEncoding, type FmapError } from '../fuse/famfs-fmap.js';
+import { fmapRefusal, type FmapEncoding, type FmapError } from '../mapping/famfs-fmap.js';
+import { MAINLINE, type FamfsSeries, type IomapSeries, type KernelSeries, type MainlineSeries } from '../mapping/series.js';
 import type { FileMap, Strip } from '../interleave/filemap.js';
 
-/** INIT flags2 bit 11: FUSE_DAX_FMAP (famfs) or FUSE_IOMAP (fuse-iomap) depending on the series. */
-const BIT43 = 1n << 43n;
-
 export type MappingMode =
-  | { readonly kind: 'none' }
-  | { readonly kind: 'iomap'; readonly profile: string }
-  /** `encodings`: those the kernel may ask in (both until an auto profile learns which). */
-  | { readonly kind: 'famfs'; readonly profile: string; readonly encodings: readonly FmapEncoding[] };
+  /** `series`: the one negotiated (its bit not granted, or mainline). */
+  | { readonly kind: 'none'; readonly series: KernelSeries }
+  | { readonly kind: 'iomap'; readonly series: IomapSeries }
+  /** `encodings`: those the kernel may ask in (both until a by-payload profile learns which). */
+  | { readonly kind: 'famfs'; readonly series: FamfsSeries; readonly encodings: readonly FmapEncoding[] };
 
-export const NO_MAPPING: MappingMode = { kind: 'none' };
+export const NO_MAPPING: MappingMode = { kind: 'none', series: MAINLINE satisfies MainlineSeries };
 
-/** The mapping mode of a negotiated connection: a mapping profile AND bit 43 granted. */
-export function mappingModeOf(conn: Pick<ConnectionInfo, 'profile' | 'flags'>): MappingMode {
-  if (!(conn.flags & BIT43)) return NO_MAPPING;
-  switch (conn.profile) {
-    case 'iomap': return { kind: 'iomap', profile: conn.profile };
-    case 'famfs-v10':
-    case 'famfs-fork': return { kind: 'famfs', profile: conn.profile, encodings: ['v10'] };
-    case 'famfs-unrolled': return { kind: 'famfs', profile: conn.profile, encodings: ['unrolled'] };
-    // `auto`'s famfs profile decides per GET_FMAP payload size (0: V10, 8: dev tree).
-    case 'famfs': return { kind: 'famfs', profile: conn.profile, encodings: ['v10', 'unrolled'] };
-    default: return NO_MAPPING;
+/** The mapping mode of a negotiated connection: a mapping series AND its INIT bit granted. */
+export function mappingModeOf(series: KernelSeries, granted: boolean): MappingMode {
+  if (!granted) return { kind: 'none', series };
+  switch (series.kind) {
+    case 'mainline': return { kind: 'none', series };
+    case 'iomap': return { kind: 'iomap', series };
+    case 'famfs': return { kind: 'famfs', series, encodings: series.encodings };
   }
 }
 

@@ -8,10 +8,16 @@ import { FamfsImage } from '../famfs/image.js';
 import { FuseSession } from '../fuse/session.js';
 import { InitFlag } from '../fuse/opcodes.js';
 import type { AbiProfile, ProfileChooser } from '../fuse/abi.js';
-import { mappingChanged } from '../fuse/mapping-handlers.js';
-import { defaultIomapConfig, isProfileName, profileByName, PROFILE_NAMES } from '../fuse/profiles/index.js';
-import { isSocket, unmount } from '../sys/fuse-dev.js';
-import { BpfLayouts, bpfFlavorFor, type Registrar } from './bpf-layouts.js';
+import { backingOpen, mappingChanged, playerCookie } from '../mapping/handlers.js';
+import type { IomapSupportProbe } from '../mapping/detect.js';
+import { iomapAlignmentRefusal } from '../mapping/iomap-wire.js';
+import type { FileMap } from '../interleave/filemap.js';
+import { defaultIomapConfig, isProfileName, profileByName, PROFILE_NAMES } from '../mapping/profiles.js';
+import { fuseIomapSupport, isSocket, unmount } from '../sys/fuse-dev.js';
+import { SysError } from '../sys/libc.js';
+import { BpfLayouts, type Registrar } from './bpf-layouts.js';
+import { BootstrapFs, famfsModeOf, openThroughMeta } from './famfs-mode.js';
+import { FsSwitch } from './fs-switch.js';
 import { loadLayout } from '../interleave/layout-yaml.js';
 import type { Layout } from '../interleave/layout.js';
 import { FamfsFileSystem } from './famfs-fs.js';
@@ -58,6 +64,13 @@ export class MountError extends ErrnoError {
   }
 }
 
+/** FUSE_DEV_IOC_IOMAP_SUPPORT on a real /dev/fuse, before INIT (fuse-iomap-abi.md §1.5). */
+function iomapSupportOf(fd: number, socket: boolean): IomapSupportProbe {
+  if (socket) return { kind: 'not-asked', why: 'a socket channel' };
+  const r = fuseIomapSupport(fd);
+  return r instanceof SysError ? { kind: 'refused', errno: r.code } : { kind: 'answered', flags: r };
+}
+
 /**
  * How long the main thread, when it serves (--readers 0), polls the channel after a request
  * before it sleeps: a 1 MiB O_DIRECT writer's next request comes ~100-300 µs after the reply
@@ -101,10 +114,101 @@ export class FamfsMount {
   private timer?: NodeJS.Timeout;
   private closing?: Promise<void>;
 
-  private constructor(readonly image: FamfsImage, readonly fs: FamfsFileSystem, readonly session: FuseSession,
+  /** The image and the file system served (in famfs mode set once the bootstrap opened them). */
+  image!: FamfsImage;
+  fs!: FamfsFileSystem;
+  private opened = false;
+
+  private constructor(image: FamfsImage | undefined, fs: FamfsFileSystem | undefined, readonly session: FuseSession,
     /** Settles once the kernel's INIT was answered: the mount is live. */
     readonly ready: Promise<void>, private readonly log: (line: string) => void, private readonly mountpoint: string) {
+    if (image && fs) this.adopt(image, fs);
     this.done = session.done.then(() => this.afterThreads());
+  }
+
+  private adopt(image: FamfsImage, fs: FamfsFileSystem): void {
+    this.image = image;
+    this.fs = fs;
+    this.opened = true;
+  }
+
+  /**
+   * A daxdev in famfs mode (bound to fsdev_dax: no mmap, no read): mount first with the
+   * bootstrap file system, reach the superblock and log through .meta from a mapping thread,
+   * then serve the image (famfs-mode.ts). The main thread serves throughout: no READ or WRITE
+   * reaches a famfs-mode mount.
+   */
+  private static startFamfsMode(opts: MountOptions, log: (line: string) => void): FamfsMount {
+    const abi = opts.abi ?? 'auto';
+    if (!isProfileName(abi)) throw new MountError(`--abi ${abi}: known profiles are ${PROFILE_NAMES.join(', ')}`);
+    const boot = new BootstrapFs(opts.source, log);
+    const sw = new FsSwitch(boot);
+    let mount: FamfsMount | undefined;
+    let probe: IomapSupportProbe = { kind: 'not-asked', why: 'no channel yet' };
+    const profile = profileByName(abi, { source: sw.fs, log, iomapSupport: () => probe });
+    const session = FuseSession.mount(opts.mountpoint, sw.fs, {
+      profile,
+      beforeMount: (fd) => { probe = iomapSupportOf(fd, isSocket(fd)); },
+      allowOther: opts.allowOther,
+      defaultPermissions: true,
+      fsname: opts.source,
+      subtype: 'famfs-ts',
+      readOnly: opts.client ?? false,
+      handleSignals: false,
+      wantFlags: InitFlag.HANDLE_KILLPRIV_V2,
+      maxWrite: opts.maxWrite ?? DEFAULT_MAX_WRITE,
+      log,
+      debug: opts.debug,
+    });
+    log(`${opts.source} is in famfs mode (fsdev_dax): the server will not map it; superblock and log come through ${opts.mountpoint}/.meta`);
+    const ready = new Promise<void>((resolve, reject) => {
+      session.dispatcher.onInit = () => {
+        void (async () => {
+          if (sw.mode?.kind !== 'famfs') throw new MountError(`${opts.source}: famfs mode needs a famfs kernel (INIT chose ${sw.series ?? 'no mapping series'})`);
+          const base = { device: opts.source, systemUuid: opts.systemUuid, client: opts.client };
+          let opened = await openThroughMeta(opts.mountpoint, boot, { ...base, writable: !opts.client });
+          if (opened.image.role !== 'master' && opened.image.writable) {
+            opened.image.close();
+            opened.release();
+            opened = await openThroughMeta(opts.mountpoint, boot, { ...base, writable: false });
+          }
+          const { image } = opened;
+          const famfs = new FamfsFileSystem(image, { device: opts.source, log });
+          sw.switchTo(famfs);
+          const m = mount!;
+          m.beforeUnmount = () => {
+            // Nothing may reach the image once its windows go: the bootstrap answers meanwhile.
+            sw.switchTo(boot);
+            m.shutdown();
+            opened.release();
+          };
+          m.adopt(image, famfs);
+          m.connected(opts);
+          m.startRefresh(opts);
+          log(`serving ${opts.source} at ${opts.mountpoint} as ${image.role}${image.writable ? '' : ' (read-only)'}`);
+        })().then(resolve, (e: unknown) => {
+          log(`famfs mode: ${(e as Error).message}`);
+          void session.close();
+          reject(e instanceof Error ? e : new Error(String(e)));
+        });
+      };
+    });
+    mount = new FamfsMount(undefined, undefined, session, ready, log, opts.mountpoint);
+    return mount;
+  }
+
+  /** A client learns of new files on its own, like a periodic famfs logplay. */
+  private startRefresh(opts: MountOptions): void {
+    const every = opts.refreshMs ?? 1000;
+    if (this.image.role === 'master' || every <= 0) return;
+    this.timer = setInterval(() => {
+      try {
+        this.fs.logplay();
+      } catch (e) {
+        this.log(`periodic logplay: ${(e as Error).message}`);
+      }
+    }, every);
+    this.timer.unref();
   }
 
   static start(opts: MountOptions): FamfsMount {
@@ -117,24 +221,37 @@ export class FamfsMount {
       throw new MountError(`${opts.mountpoint}: ${channel ? 'no such open file descriptor' : 'mount point does not exist'}`, channel ? 'EBADF' : 'ENOENT');
     }
     if (!channel && !st.isDirectory()) throw new MountError(`${opts.mountpoint}: mount point is not a directory`, 'ENOTDIR');
+    if (!channel && !isLayoutPath(opts.source) && famfsModeOf(opts.source)) return FamfsMount.startFamfsMode(opts, log);
     const { image, layout } = openForMount(opts);
     let session: FuseSession;
     let famfs: FamfsFileSystem;
     let ready: Promise<void>;
     let mount: FamfsMount | undefined;
+    let deviceCookies = new Map<number, number>();
     try {
-      // Device cookies: FUSE_DEV_IOC_BACKING_OPEN takes block devices only and our devices
-      // are mapped files, so the server numbers them itself (daxdev i = cookie i + 1, as the
-      // kernel numbers backing ids from 1, fuse-iomap-abi.md §1.5), which a kernel-side player accepts.
-      const iomap = defaultIomapConfig({ uuid: image.sb.uuid, ...(opts.upsertAtOpen === undefined ? {} : { upsertMaxBytes: opts.upsertAtOpen }) });
-      famfs = new FamfsFileSystem(image, { layout, device: layout ? undefined : opts.source, log, iomapCookie: iomap.cookie });
+      // Device cookies (fuse-iomap-abi.md §1.5): on /dev/fuse each daxdev gets the id
+      // FUSE_DEV_IOC_BACKING_OPEN returns once INIT granted iomap (connected()); on a socket
+      // channel, where the ioctl cannot be issued, the server numbers them itself (daxdev i =
+      // cookie i + 1, as the kernel numbers ids from 1), which a kernel-side player accepts.
+      const cookies = new Map<number, number>();
+      let onSocket = channel;
+      const cookie = (daxdev: number): number | undefined => (onSocket ? playerCookie(daxdev) : cookies.get(daxdev));
+      const iomap = defaultIomapConfig({ uuid: image.sb.uuid, cookie, ...(opts.upsertAtOpen === undefined ? {} : { upsertMaxBytes: opts.upsertAtOpen }) });
+      famfs = new FamfsFileSystem(image, { layout, device: layout ? undefined : opts.source, log, iomapCookie: cookie });
+      let probe: IomapSupportProbe = { kind: 'not-asked', why: 'no channel yet' };
       let profile: AbiProfile | ProfileChooser | undefined;
       if (opts.abi) {
         if (!isProfileName(opts.abi)) throw new MountError(`--abi ${opts.abi}: known profiles are ${PROFILE_NAMES.join(', ')}`);
-        profile = profileByName(opts.abi, { source: famfs, log, iomap });
+        profile = profileByName(opts.abi, { source: famfs, log, iomap, iomapSupport: () => probe });
       }
+      deviceCookies = cookies;
       session = FuseSession.mount(opts.mountpoint, famfs, {
         profile,
+        // Before INIT: does this kernel speak fuse-iomap? (`auto` reads the answer at INIT.)
+        beforeMount: (fd) => {
+          onSocket = isSocket(fd);
+          probe = iomapSupportOf(fd, onSocket);
+        },
         // After INIT, serving threads read the channel and answer READ/WRITE of committed
         // files themselves (data-plane.ts); the rest comes to this thread, whose event loop
         // never blocks on the channel.
@@ -183,19 +300,9 @@ export class FamfsMount {
       throw e;
     }
     const m = new FamfsMount(image, famfs, session, ready, log, opts.mountpoint);
+    m.cookies = deviceCookies;
     mount = m;
-    const every = opts.refreshMs ?? 1000;
-    if (image.role !== 'master' && every > 0) {
-      // A client learns of new files on its own, like a periodic famfs logplay.
-      m.timer = setInterval(() => {
-        try {
-          famfs.logplay();
-        } catch (e) {
-          log(`periodic logplay: ${(e as Error).message}`);
-        }
-      }, every);
-      m.timer.unref();
-    }
+    m.startRefresh(opts);
     log(`serving ${opts.source} at ${opts.mountpoint} as ${image.role}${image.writable ? '' : ' (read-only)'}`);
     return m;
   }
@@ -224,21 +331,26 @@ export class FamfsMount {
   /** BPF resolver registration, when `--bpf` got one. */
   bpf?: BpfLayouts;
 
-  /** After INIT: wire the negotiated profile's notifies and the BPF resolver to map events. */
+  /** daxdev index -> the device id BACKING_OPEN returned (iomap on /dev/fuse). */
+  cookies = new Map<number, number>();
+
+  /** After INIT: register iomap devices, wire the series' notifies and the BPF resolver to map events. */
   private connected(opts: MountOptions): void {
     const conn = this.session.dispatcher.conn;
-    const abi = this.session.dispatcher.abi;
-    if (!conn || !abi) return;
+    if (!conn) return;
+    const mode = this.fs.mode;
     const socket = isSocket(this.session.fd);
     if (!socket) this.connectionId = fuseConnectionId(opts.mountpoint);
-    const inval = abi.notify.IOMAP_INVAL_MAPPINGS;
-    const iomap = this.fs.mode.kind === 'iomap' && inval !== undefined;
-    if (iomap) {
-      this.log(`iomap: device cookies assigned by the server (daxdev i = cookie i + 1)${socket ? '; FUSE_DEV_IOC_BACKING_OPEN cannot be issued on a socket channel' : '; BACKING_OPEN takes block devices only'}`);
+    if (mode.kind === 'iomap') {
+      if (socket) this.log('iomap: device cookies assigned by the server (daxdev i = cookie i + 1): FUSE_DEV_IOC_BACKING_OPEN cannot be issued on a socket channel');
+      else this.openBackingDevices();
     }
+    const inval = mode.kind === 'iomap' ? mode.series.notify.INVAL_MAPPINGS : undefined;
     if (opts.bpf) {
       this.bpf = BpfLayouts.start({
-        fuseFd: this.session.fd, flavor: bpfFlavorFor(conn.profile), fileMap: (n) => this.fs.fileMap(n), log: this.log, register: opts.bpfRegister,
+        fuseFd: this.session.fd, flavor: mode.series.bpfFlavor, fileMap: (n) => this.fs.fileMap(n), log: this.log, register: opts.bpfRegister,
+        // The iomap resolver answers whole blocks (IOMAP_CONFIG's block size = its default 4096).
+        ...(mode.kind === 'iomap' ? { refuse: (m: FileMap) => iomapAlignmentRefusal(m, 4096) } : {}),
       });
     }
     const bpf = this.bpf;
@@ -252,9 +364,40 @@ export class FamfsMount {
       this.publish(n);
       // The kernel may hold cached mappings of the old reservation (UPSERT at OPEN, or
       // IOMAP_BEGIN answers): drop them all, it asks again (fuse-iomap-abi.md §1.4 lookup order).
-      if (iomap) this.session.dispatcher.notify(inval, [mappingChanged(this.fs, n)]);
+      if (inval !== undefined) this.session.dispatcher.notify(inval, [mappingChanged(this.fs, n)]);
       bpf?.fill(n);
     };
+  }
+
+  /**
+   * FUSE_DEV_IOC_BACKING_OPEN for every daxdev of the image (fuse-iomap-abi.md §1.5): the
+   * kernel takes block devices only (a loop device, /dev/pmemN, /dev/ramN) and needs
+   * CAP_SYS_RAWIO. A device it refuses is logged with the reason; IOMAP_BEGIN for its
+   * files then fails with ENODEV, naming the daxdev.
+   */
+  private openBackingDevices(): void {
+    for (const index of this.image.daxdevIndexes()) {
+      const path = this.fs.daxdevPath(index);
+      if (path === undefined) {
+        this.log(`iomap: daxdev ${index} has no device path; its files fail with ENODEV`);
+        continue;
+      }
+      let fd: number | undefined;
+      try {
+        fd = fs.openSync(path, fs.constants.O_RDWR);
+        if (!fs.fstatSync(fd).isBlockDevice()) {
+          this.log(`iomap: daxdev ${index} (${path}) is not a block device; fuse-iomap takes block devices only (losetup a file, or use /dev/pmemN or /dev/ramN): its files fail with ENODEV`);
+          continue;
+        }
+        const id = backingOpen(this.session.fd, fd);
+        this.cookies.set(index, id);
+        this.log(`iomap: daxdev ${index} (${path}) registered with FUSE_DEV_IOC_BACKING_OPEN as device ${id}`);
+      } catch (e) {
+        this.log(`iomap: daxdev ${index} (${path}): ${(e as Error).message}${e instanceof SysError && e.code === 'EPERM' ? ' (the server needs CAP_SYS_RAWIO)' : ''}; its files fail with ENODEV`);
+      } finally {
+        if (fd !== undefined) fs.closeSync(fd);
+      }
+    }
   }
 
   private readonly published = new Set<number>();
@@ -283,7 +426,17 @@ export class FamfsMount {
   }
 
   /** Unmount (lazily if busy) and close the image. Safe to call twice. */
+  /** famfs mode: close the image and unmap the .meta windows, which keep the mount busy. */
+  private beforeUnmount?: () => void;
+
   close(): Promise<void> {
+    if (this.beforeUnmount && !this.closing) {
+      try {
+        this.beforeUnmount();
+      } catch (e) {
+        this.log(`famfs mode: releasing .meta: ${(e as Error).message}`);
+      }
+    }
     this.closing ??= this.waitForWriters().then(() => this.session.close()).then(() => this.afterThreads());
     return this.closing;
   }
@@ -345,6 +498,9 @@ export class FamfsMount {
     this.shut = true;
     const t = this.session.threadStats();
     if (t.threads > 0) this.log(`${t.threads} serving threads answered ${t.local} reads and writes, forwarded ${t.forwarded} requests`);
+    // One line a test (or a person) can read the data path from: a mapping kernel sends no READ/WRITE.
+    const counts = Object.entries(this.session.dispatcher.namedCounts()).map(([k, n]) => `${k} ${n}`).join(', ');
+    this.log(`requests on the main thread: ${counts || 'none'}`);
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.bpf?.close();
@@ -352,12 +508,12 @@ export class FamfsMount {
     try {
       // No file is open once the connection is gone; a RELEASE the kernel had queued at
       // unmount may never have been read: log those files now.
-      if (this.fs.isMaster) this.fs.finishAll();
+      if (this.opened && this.fs.isMaster) this.fs.finishAll();
     } catch (e) {
       this.log(`close: ${(e as Error).message}`);
     }
     try {
-      this.image.close();
+      if (this.opened) this.image.close();
     } catch (e) {
       this.log(`close: ${(e as Error).message}`);
     }

@@ -159,3 +159,30 @@ export function setNonBlocking(fd: number, on: boolean): void {
   const want = on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK;
   if (want !== fl) check('fcntl', fcntlFn(fd, F_SETFL, want) as number, 'F_SETFL');
 }
+
+/**
+ * FUSE_DEV_IOC_BACKING_OPEN = _IOW(229, 1, struct fuse_backing_map) (fuse-iomap-abi.md §1.5):
+ * register an open block device with the connection; `arg` is the encoded 16-byte
+ * fuse_backing_map. Returns the device id (1..1024 for the iomap type).
+ */
+const FUSE_DEV_IOC_BACKING_OPEN = ioc(1, 229, 1, 16);
+export function fuseBackingOpen(fuseFd: number, arg: Uint8Array): number {
+  return ioctlBuf(fuseFd, FUSE_DEV_IOC_BACKING_OPEN, arg, 'FUSE_DEV_IOC_BACKING_OPEN');
+}
+
+/**
+ * FUSE_DEV_IOC_IOMAP_SUPPORT = _IOR(229, 99, struct fuse_iomap_support { u64 flags; u64
+ * padding }) (fuse-iomap-abi.md §1.5), asked before INIT: the support flags, or the
+ * SysError (ENOTTY on a kernel without fuse-iomap).
+ */
+const FUSE_DEV_IOC_IOMAP_SUPPORT = ioc(2, 229, 99, 16);
+export function fuseIomapSupport(fuseFd: number): bigint | SysError {
+  const out = Buffer.alloc(16);
+  try {
+    ioctlBuf(fuseFd, FUSE_DEV_IOC_IOMAP_SUPPORT, out, 'FUSE_DEV_IOC_IOMAP_SUPPORT');
+  } catch (e) {
+    if (e instanceof SysError) return e;
+    throw e;
+  }
+  return out.readBigUInt64LE(0);
+}

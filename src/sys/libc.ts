@@ -79,6 +79,12 @@ export function mmapShared(fd: number, length: number, offset = 0, writable = tr
   };
 }
 
+/** munmap a mapping another thread of this process made (its address and length). */
+const munmapAddrFn = libc.func('int munmap(uintptr_t addr, size_t length)');
+export function unmapAt(address: bigint, length: number): void {
+  check('munmap', munmapAddrFn(address, length) as number);
+}
+
 /**
  * A view of `length` bytes another thread of this process mapped at `address`: threads
  * share the address space, so a serving thread uses the main thread's mappings (and its

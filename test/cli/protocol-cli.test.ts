@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkFmapReply, checkIomapBegin, famfsKernelResolve } from '../support/kernel-rules.js';
-import { IOMAP_FLAGS_V7 } from '../../src/fuse/iomap-wire.js';
+import { IOMAP_FLAGS_V7 } from '../../src/mapping/iomap-wire.js';
 
 // `famfs-ts fmap` / `famfs-ts iomap` against the image the real famfs tools wrote
 // (fixtures/famfs-example): the striped file is 4 strips of 2 MiB chunks (fuse-iomap-abi.md §3.3's

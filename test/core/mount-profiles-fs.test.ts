@@ -10,8 +10,8 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FamfsImage } from '../../src/famfs/image.js';
 import { ROOT_ID } from '../../src/famfs/namespace.js';
-import { fmapRefusal } from '../../src/fuse/famfs-fmap.js';
-import type { ConnectionInfo } from '../../src/fuse/filesystem.js';
+import { fmapRefusal } from '../../src/mapping/famfs-fmap.js';
+import { FAMFS_BY_PAYLOAD, FAMFS_UNROLLED, FAMFS_V10, IOMAP_73, MAINLINE, type KernelSeries } from '../../src/mapping/series.js';
 import { resolveRange, type FileMap } from '../../src/interleave/filemap.js';
 import { FamfsFileSystem, META_LOG_ID, META_SUPERBLOCK_ID } from '../../src/server/famfs-fs.js';
 import { mappingModeOf, mapRefusal, probeMap } from '../../src/server/mapping-policy.js';
@@ -20,30 +20,33 @@ import { ctx, errnoOf } from '../support/fs-calls.js';
 
 const E = os.constants.errno;
 const UUID = Uint8Array.from({ length: 16 }, (_, i) => 0x30 + i);
-const BIT43 = 1n << 43n;
-const conn = (profile: string, bit43 = true): ConnectionInfo => ({ minor: 46, profile, maxWrite: 1 << 20, maxReadahead: 1 << 17, flags: bit43 ? BIT43 : 0n });
+const SERIES: Record<string, KernelSeries> = {
+  mainline: MAINLINE, iomap: IOMAP_73, 'famfs-v10': FAMFS_V10, 'famfs-unrolled': FAMFS_UNROLLED, famfs: FAMFS_BY_PAYLOAD,
+};
+/** What a profile reports at INIT: the series and whether its INIT bit was granted. */
+const conn = (profile: string, granted = true): [KernelSeries, boolean] => [SERIES[profile]!, granted];
 
 describe('mapping policy', () => {
-  it('a mapping mode needs both a mapping profile and INIT bit 43', () => {
-    expect(mappingModeOf(conn('famfs-v10', false)).kind).toBe('none');
-    expect(mappingModeOf(conn('mainline')).kind).toBe('none');
-    expect(mappingModeOf(conn('iomap')).kind).toBe('iomap');
-    expect(mappingModeOf(conn('famfs-fork'))).toMatchObject({ kind: 'famfs', encodings: ['v10'] });
-    expect(mappingModeOf(conn('famfs-unrolled'))).toMatchObject({ kind: 'famfs', encodings: ['unrolled'] });
-    expect(mappingModeOf(conn('famfs'))).toMatchObject({ kind: 'famfs', encodings: ['v10', 'unrolled'] });
+  it('a mapping mode needs both a mapping series and its INIT bit granted', () => {
+    expect(mappingModeOf(...conn('famfs-v10', false)).kind).toBe('none');
+    expect(mappingModeOf(...conn('mainline')).kind).toBe('none');
+    expect(mappingModeOf(...conn('iomap')).kind).toBe('iomap');
+    expect(mappingModeOf(...conn('famfs-v10'))).toMatchObject({ kind: 'famfs', encodings: ['v10'] });
+    expect(mappingModeOf(...conn('famfs-unrolled'))).toMatchObject({ kind: 'famfs', encodings: ['unrolled'] });
+    expect(mappingModeOf(...conn('famfs'))).toMatchObject({ kind: 'famfs', encodings: ['v10', 'unrolled'] });
   });
 
   it('refuses a placement only where no encoding the kernel may use carries it', () => {
     const twoDev = probeMap({ daxdevs: [0, 1], interleave: { nstrips: 4, chunkSize: 2 * MiB, nbuckets: 4 } });
-    expect(mapRefusal(twoDev, mappingModeOf(conn('famfs-v10')))).toMatchObject({ errno: E.EOPNOTSUPP, message: expect.stringMatching(/daxdev 1/) });
-    expect(mapRefusal(twoDev, mappingModeOf(conn('famfs-unrolled')))).toBeUndefined();
-    expect(mapRefusal(twoDev, mappingModeOf(conn('famfs')))).toBeUndefined();
-    expect(mapRefusal(twoDev, mappingModeOf(conn('iomap')), (d) => d + 1)).toBeUndefined();
-    expect(mapRefusal(twoDev, mappingModeOf(conn('iomap')), (d) => (d === 0 ? 1 : undefined))).toMatchObject({ errno: E.ENODEV });
-    expect(mapRefusal(twoDev, mappingModeOf(conn('mainline')))).toBeUndefined();
+    expect(mapRefusal(twoDev, mappingModeOf(...conn('famfs-v10')))).toMatchObject({ errno: E.EOPNOTSUPP, message: expect.stringMatching(/daxdev 1/) });
+    expect(mapRefusal(twoDev, mappingModeOf(...conn('famfs-unrolled')))).toBeUndefined();
+    expect(mapRefusal(twoDev, mappingModeOf(...conn('famfs')))).toBeUndefined();
+    expect(mapRefusal(twoDev, mappingModeOf(...conn('iomap')), (d) => d + 1)).toBeUndefined();
+    expect(mapRefusal(twoDev, mappingModeOf(...conn('iomap')), (d) => (d === 0 ? 1 : undefined))).toMatchObject({ errno: E.ENODEV });
+    expect(mapRefusal(twoDev, mappingModeOf(...conn('mainline')))).toBeUndefined();
     // A chunk below 2 MiB cannot be sent to a famfs kernel at all.
     const small = probeMap({ daxdevs: [0], interleave: { nstrips: 2, chunkSize: 1 * MiB, nbuckets: 2 } });
-    expect(mapRefusal(small, mappingModeOf(conn('famfs')))?.errno).toBe(E.EOPNOTSUPP);
+    expect(mapRefusal(small, mappingModeOf(...conn('famfs')))?.errno).toBe(E.EOPNOTSUPP);
     expect(fmapRefusal(probeMap({ daxdevs: [0] }), 'v10')).toBeUndefined();
   });
 });
@@ -90,7 +93,8 @@ describe('famfs FileSystem under a mapping profile', () => {
         const logged: string[] = [];
         try {
           const f = new FamfsFileSystem(img, { device: dev, log: (l) => logged.push(l), iomapCookie: (d) => d + 1 });
-          f.init(conn(profile));
+          f.negotiated(...conn(profile));
+          f.init({ minor: 46, profile, maxWrite: 1 << 20, maxReadahead: 1 << 17, flags: 0n });
           const changed: number[] = [];
           f.events.mapChanged = (n) => changed.push(n);
           const ids: number[] = [];

@@ -3,7 +3,7 @@ import { resolve, type FileMap } from '../../src/interleave/filemap.js';
 import {
   decodeFmap, encodeDaxdevOut, encodeFmap, FmapError, fmapReply, fmapRequestBuffer, fmapToFileMap, getFmapIn,
   type FmapEncoding,
-} from '../../src/fuse/famfs-fmap.js';
+} from '../../src/mapping/famfs-fmap.js';
 import { checkDaxdevReply, checkFmapReply, famfsKernelResolve, KernelRejection, type KernelFmap } from '../support/kernel-rules.js';
 import { ALLOC, MiB, randomFileMap, Rng, type MapShape } from '../support/kernel-player-maps.js';
 

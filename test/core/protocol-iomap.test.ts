@@ -4,7 +4,7 @@ import {
   decodeIomapIo, IOMAP_FLAGS_RFC2025, IOMAP_FLAGS_V7, IOMAP_NULL_ADDR, IOMAP_OP, IOMAP_TYPE, iomapBeginReply,
   iomapConfigOut, iomapConfigReply, iomapInvalMappingsOut, iomapIo, IomapError, iomapUpsertMappingsOut, invalPayload,
   upsertPayloads, type IomapGeometry,
-} from '../../src/fuse/iomap-wire.js';
+} from '../../src/mapping/iomap-wire.js';
 import { checkIomapBegin, iomapAddress, KernelRejection, type IomapRules } from '../support/kernel-rules.js';
 import { ALLOC, MiB, randomFileMap, Rng } from '../support/kernel-player-maps.js';
 
@@ -53,6 +53,23 @@ describe('FUSE_IOMAP_BEGIN replies from resolve()', () => {
     expect(mapped).toBeGreaterThan(8_000);
     expect(holes).toBeGreaterThan(100);
     expect(refusedWrites).toBeGreaterThan(50);
+  });
+
+  it('a FIEMAP-style walk (IOMAP_REPORT from 0, next at offset + length) reaches maxbytes in one step past EOF', () => {
+    const rng = new Rng(0xf1e);
+    for (let c = 0; c < 200; c++) {
+      const map = randomFileMap(rng, { maxDaxdev: 3, famfs: true, maxLog2: 28, deviceBytes: TiB });
+      const g = geometry(rng.pick(BLOCKS));
+      let pos = 0n;
+      let steps = 0;
+      while (pos < BigInt(g.maxBytes) - BigInt(g.blockSize)) {
+        const v = checkIomapBegin(iomapBeginReply(map, Number(pos), IOMAP_OP.REPORT, g), pos, rules(g));
+        pos = v.read.offset + v.read.length;
+        if (++steps > 10_000) throw new Error(`walk of a ${map.size}-byte file did not end`);
+      }
+      // Every mapping of the file, then one hole.
+      expect(steps).toBeLessThanOrEqual(Math.ceil(map.size / g.blockSize) + 1);
+    }
   });
 
   it('UPSERT payloads cover the whole file with valid, contiguous mappings', () => {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { daxdevOut, famfsIext, famfsSimpleExt, fmapHeader, getFmapIn } from '../../src/fuse/famfs-fmap.js';
+import { daxdevOut, famfsIext, famfsSimpleExt, fmapHeader, getFmapIn } from '../../src/mapping/famfs-fmap.js';
 import {
   backingMap, freezefsIn, fuseRange, iomapBeginIn, iomapBeginOut, iomapConfigIn, iomapConfigOut, iomapDevInvalOut,
   iomapEndIn, iomapInvalMappingsOut, iomapIo, iomapIoendIn, iomapIoendOut, iomapUpsertMappingsOut, shutdownfsIn,
-} from '../../src/fuse/iomap-wire.js';
+} from '../../src/mapping/iomap-wire.js';
 
 // Sizes and key offsets from reference fuse-iomap-abi.md §1.2, §1.5, §3.2, §3.4.
 describe('mapping protocol struct tables', () => {

@@ -15,6 +15,7 @@ import { GenericLayoutMap, kernelRunner, loadResolver, type Registration } from 
 import { emitGenericProgram } from '../../src/bpf-policy/program.js';
 import type { Answer } from '../../src/bpf-policy/shell-runs.js';
 import { Op } from '../../src/fuse/opcodes.js';
+import { IOMAP_73 } from '../../src/mapping/series.js';
 import { checkReplyFrame } from '../support/kernel-rules.js';
 import { CreateIn, EntryOut, FallocateIn, InitIn, OpenIn, OpenOut } from '../../src/fuse/structs.js';
 import { type FileMap } from '../../src/interleave/filemap.js';
@@ -95,8 +96,8 @@ describeTier2('mount --bpf fills the resolver\'s layout map at OPEN (real BPF ma
         const r = await ch.call(op, nodeid, payload);
         return checkReplyFrame(r.msg, r.unique, { size });
       };
-      const offered = KERNEL_FLAGS | (1n << 43n);
-      expect((await call(Op.INIT, 0, InitIn.encode({ major: 7, minor: 99, max_readahead: 1 << 17, flags: Number(offered & 0xffffffffn), flags2: Number(offered >> 32n) }), 64)).error).toBe(0);
+      const offered = KERNEL_FLAGS | IOMAP_73.initBit;
+      expect((await call(Op.INIT, 0, InitIn.encode({ major: 7, minor: IOMAP_73.minor, max_readahead: 1 << 17, flags: Number(offered & 0xffffffffn), flags2: Number(offered >> 32n) }), 64)).error).toBe(0);
       await mount.ready;
       expect(log.join('\n')).toMatch(/bpf: fuse_iomap_bpf_ops resolver registered/);
       const run = kernelRunner(prog);

@@ -12,13 +12,13 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOG_OFFSET } from '../../src/famfs/constants.js';
 import { formatUuid } from '../../src/famfs/uuid.js';
-import { FAMFS_EXT, FAMFS_FILE, fmapHeader } from '../../src/fuse/famfs-fmap.js';
-import { FUSE_ATTR_IOMAP, IOMAP_FLAGS_V7, IOMAP_OP, IOMAP_TYPE, iomapBeginIn, iomapConfigOut, iomapInvalMappingsOut } from '../../src/fuse/iomap-wire.js';
+import { FAMFS_EXT, FAMFS_FILE, fmapHeader } from '../../src/mapping/famfs-fmap.js';
+import { FUSE_ATTR_IOMAP, IOMAP_FLAGS_V7, IOMAP_OP, IOMAP_TYPE, iomapBeginIn, iomapConfigOut, iomapInvalMappingsOut } from '../../src/mapping/iomap-wire.js';
 import {
   checkDaxdevReply, checkIomapBegin, famfsKernelResolve, iomapAddress, type KernelFmap,
 } from '../support/kernel-rules.js';
 import { Op } from '../../src/fuse/opcodes.js';
-import { IOMAP_NOTIFY, IOMAP_OPCODES } from '../../src/fuse/profiles/iomap.js';
+import { IOMAP_73 } from '../../src/mapping/series.js';
 import {
   Attr as AttrStruct, CreateIn, Dirent, DIRENTPLUS_DIRENT_OFFSET, ENTRY_OUT_ATTR_OFFSET, EntryOut, FallocateIn, FlushIn, ReleaseIn, OpenOut, ReadIn, SETXATTR_IN_COMPAT_SIZE, WriteIn, WriteOut,
 } from '../../src/fuse/structs.js';
@@ -74,13 +74,13 @@ async function getFmap(m: ChildMount, flavour: KernelFlavour, nodeid: number): P
 }
 
 async function iomapBlockSize(m: ChildMount): Promise<number> {
-  const c = await m.call(IOMAP_OPCODES.IOMAP_CONFIG, 0, Buffer.alloc(64), iomapConfigOut.size);
+  const c = await m.call(IOMAP_73.opcodes.IOMAP_CONFIG, 0, Buffer.alloc(64), iomapConfigOut.size);
   expect(c.error).toBe(0);
   return iomapConfigOut.decode(c.payload).s_blocksize;
 }
 
 async function iomapBegin(m: ChildMount, nodeid: number, pos: number, opflags: number) {
-  return m.call(IOMAP_OPCODES.IOMAP_BEGIN, nodeid, iomapBeginIn.encode({ opflags, attr_ino: BigInt(nodeid), pos: BigInt(pos), count: 4096n }), 64);
+  return m.call(IOMAP_73.opcodes.IOMAP_BEGIN, nodeid, iomapBeginIn.encode({ opflags, attr_ino: BigInt(nodeid), pos: BigInt(pos), count: 4096n }), 64);
 }
 
 /** Where the kernel of `flavour` finds file byte `pos` (device address), or undefined for READ/WRITE kernels. */
@@ -158,7 +158,7 @@ async function createdFile(m: ChildMount, flavour: KernelFlavour, maxWrite: numb
     const before = m.ch.notifies.length;
     const fa = await m.call(Op.FALLOCATE, nodeid, FallocateIn.encode({ fh, offset: 0n, length: BigInt(step), mode: 0 }), 0);
     expect(fa.error).toBe(0);
-    const inval = m.ch.notifies.slice(before).filter(([code]) => code === IOMAP_NOTIFY.IOMAP_INVAL_MAPPINGS);
+    const inval = m.ch.notifies.slice(before).filter(([code]) => code === IOMAP_73.notify.INVAL_MAPPINGS);
     if (kind === 'iomap') {
       expect(inval.length).toBeGreaterThan(0);
       const p = iomapInvalMappingsOut.decode(inval[0]![1]);
@@ -261,7 +261,7 @@ async function upsertPolicy(m: ChildMount): Promise<void> {
     const { nodeid } = await m.lookup(1, f.name);
     const before = m.ch.notifies.length;
     expect(await m.open(nodeid)).toBe(0);
-    const ups = m.ch.notifies.slice(before).filter(([code]) => code === IOMAP_NOTIFY.IOMAP_UPSERT_MAPPINGS);
+    const ups = m.ch.notifies.slice(before).filter(([code]) => code === IOMAP_73.notify.UPSERT_MAPPINGS);
     if (wantSome) expect(ups.length).toBeGreaterThan(0);
     else expect(ups).toEqual([]);
   }
@@ -271,12 +271,11 @@ const RUNS: { flavour: KernelFlavour; abi: string; profile: string; extra?: stri
   { flavour: 'mainline', abi: 'mainline', profile: 'mainline' },
   { flavour: 'iomap', abi: 'iomap', profile: 'iomap', extra: ['--upsert-at-open', '64M'] },
   { flavour: 'famfs-v10', abi: 'famfs-v10', profile: 'famfs-v10' },
-  { flavour: 'famfs-fork', abi: 'famfs-fork', profile: 'famfs-fork' },
   { flavour: 'famfs-unrolled', abi: 'famfs-unrolled', profile: 'famfs-unrolled' },
   { flavour: 'mainline', abi: 'auto', profile: 'mainline' },
   { flavour: 'iomap', abi: 'auto', profile: 'iomap' },
   { flavour: 'famfs-v10', abi: 'auto', profile: 'famfs' },
-  { flavour: 'famfs-fork', abi: 'auto', profile: 'famfs-fork' },
+  { flavour: 'stock-uring', abi: 'auto', profile: 'mainline' },
   { flavour: 'famfs-unrolled', abi: 'auto', profile: 'famfs' },
 ];
 

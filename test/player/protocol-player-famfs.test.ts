@@ -35,7 +35,7 @@ describe('kernel player against the famfs server', () => {
   });
   afterAll(() => fs.rmSync(DEV, { force: true }));
 
-  it.each(['famfs-v10', 'famfs-unrolled', 'famfs-fork', 'iomap'] as KernelFlavour[])('%s: 2,000 random cases', async (flavour) => {
+  it.each(['famfs-v10', 'famfs-unrolled', 'iomap'] as KernelFlavour[])('%s: 2,000 random cases', async (flavour) => {
     const s = await play({ flavour, cases: 2000, seed: 77, target: famfsTarget() });
     expect(s.profile).toBe(flavour);
     expect(s.stampsChecked).toBeGreaterThan(1500);

@@ -7,7 +7,7 @@
 // arithmetic and reads the stamp the test wrote at that address in the device file.
 //
 // Device cookies: on this channel the server cannot issue FUSE_DEV_IOC_BACKING_OPEN, so it
-// assigns cookie = daxdev + 1 itself (mapping-handlers.ts playerCookie) and the player
+// assigns cookie = daxdev + 1 itself (src/mapping/handlers.ts playerCookie) and the player
 // reads cookie c as daxdev c - 1.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -19,29 +19,31 @@ import { errno, FuseError } from '../../src/fuse/filesystem.js';
 import { FuseSession } from '../../src/fuse/session.js';
 import { InitFlag, Op } from '../../src/fuse/opcodes.js';
 import { Attr as AttrStruct, ATTR_OUT_ATTR_OFFSET, ENTRY_OUT_ATTR_OFFSET, EntryOut, InHeader, InitIn, InitOut, OpenIn, OpenOut } from '../../src/fuse/structs.js';
-import { getFmapIn } from '../../src/fuse/famfs-fmap.js';
+import { getFmapIn } from '../../src/mapping/famfs-fmap.js';
 import {
   FUSE_ATTR_IOMAP, IOMAP_FLAGS_V7, IOMAP_OP, IOMAP_TYPE, iomapBeginIn, iomapConfigOut, iomapEndIn, iomapUpsertMappingsOut,
-} from '../../src/fuse/iomap-wire.js';
+} from '../../src/mapping/iomap-wire.js';
 import {
   checkDaxdevReply, checkFmapReply, checkIomapBegin, checkReplyFrame, famfsKernelResolve, iomapAddress, KernelRejection,
   type KernelFmap, type Reply,
 } from './kernel-rules.js';
-import { playerCookie, type MappingSource } from '../../src/fuse/mapping-handlers.js';
-import { FAMFS_FORK, FAMFS_V10 } from '../../src/fuse/profiles/famfs.js';
-import { IOMAP_NOTIFY, IOMAP_OPCODES } from '../../src/fuse/profiles/iomap.js';
-import { defaultIomapConfig, profileByName, type ProfileName } from '../../src/fuse/profiles/index.js';
+import { playerCookie, type MappingSource } from '../../src/mapping/handlers.js';
+import { FAMFS_V10, IOMAP_73 } from '../../src/mapping/series.js';
+import { defaultIomapConfig, profileByName, type ProfileName } from '../../src/mapping/profiles.js';
+import { offeredFlags, RECORDED_INITS, type RecordedInit } from './kernel-inits.js';
 import { seqpacketPair, setSocketBuffers } from './sockets.js';
 import { ALLOC, randomFileMap, Rng, type MapShape } from './kernel-player-maps.js';
 
 // ---------------------------------------------------------------------------------------
 // Kernel flavours: what a kernel of each series offers and sends.
 
-export type KernelFlavour = 'mainline' | 'iomap' | 'famfs-v10' | 'famfs-fork' | 'famfs-unrolled';
+export type KernelFlavour = 'mainline' | 'iomap' | 'famfs-v10' | 'famfs-unrolled' | 'stock-uring';
 
 interface Flavour {
-  readonly minor: number;
-  readonly bit43: boolean;
+  /** What the kernel offers in INIT (a recording of a real kernel, kernel-inits.ts). */
+  readonly init: RecordedInit;
+  /** The INIT bit a server speaking this kernel's series must be granted (0n: none). */
+  readonly bit: bigint;
   readonly kind: 'none' | 'iomap' | 'famfs';
   readonly getFmap?: number;
   readonly getDaxdev?: number;
@@ -53,16 +55,19 @@ interface Flavour {
 }
 
 export const FLAVOURS: Readonly<Record<KernelFlavour, Flavour>> = {
-  mainline: { minor: 45, bit43: false, kind: 'none', maxDaxdev: 0 },
-  iomap: { minor: 99, bit43: true, kind: 'iomap', maxDaxdev: 3 },
-  'famfs-v10': { minor: 46, bit43: true, kind: 'famfs', getFmap: FAMFS_V10.GET_FMAP, getDaxdev: FAMFS_V10.GET_DAXDEV, fmapPayload: 0, encoding: 'v10', maxDaxdev: 0 },
-  'famfs-fork': { minor: 44, bit43: true, kind: 'famfs', getFmap: FAMFS_FORK.GET_FMAP, getDaxdev: FAMFS_FORK.GET_DAXDEV, fmapPayload: 0, encoding: 'v10', maxDaxdev: 0 },
-  'famfs-unrolled': { minor: 46, bit43: true, kind: 'famfs', getFmap: FAMFS_V10.GET_FMAP, getDaxdev: FAMFS_V10.GET_DAXDEV, fmapPayload: 8, encoding: 'unrolled', maxDaxdev: 3 },
+  mainline: { init: RECORDED_INITS['host-6.18'], bit: 0n, kind: 'none', maxDaxdev: 0 },
+  iomap: { init: RECORDED_INITS['fuse-iomap-7.3'], bit: IOMAP_73.initBit, kind: 'iomap', maxDaxdev: 3 },
+  'famfs-v10': { init: RECORDED_INITS['famfs-v10-7.3'], bit: FAMFS_V10.initBit, kind: 'famfs', getFmap: FAMFS_V10.opcodes.GET_FMAP, getDaxdev: FAMFS_V10.opcodes.GET_DAXDEV, fmapPayload: 0, encoding: 'v10', maxDaxdev: 0 },
+  // No dev-tree kernel was booted: V10's INIT with the dev tree's GET_FMAP payload.
+  'famfs-unrolled': { init: RECORDED_INITS['famfs-v10-7.3'], bit: FAMFS_V10.initBit, kind: 'famfs', getFmap: FAMFS_V10.opcodes.GET_FMAP, getDaxdev: FAMFS_V10.opcodes.GET_DAXDEV, fmapPayload: 8, encoding: 'unrolled', maxDaxdev: 3 },
+  // stock 7.3 with FUSE io_uring on: bit 43 is FUSE_HAS_IO_URING_BUFPOOL, no mapping at all.
+  'stock-uring': { init: RECORDED_INITS['stock-7.3-uring'], bit: 0n, kind: 'none', maxDaxdev: 0 },
 };
 
-/** What this machine's kernel offers (docs/design.md), plus INIT_EXT so flags2 counts. */
-export const KERNEL_FLAGS = 0x73fffffbn | (0x5fdn << 32n) | InitFlag.INIT_EXT;
-const BIT43 = 1n << 43n;
+/** What this machine's kernel offers (DESIGN.md), plus INIT_EXT so flags2 counts. */
+export const KERNEL_FLAGS = offeredFlags(RECORDED_INITS['host-6.18']) | InitFlag.INIT_EXT;
+/** Every bit a mapping series might be granted: none may be granted beyond the flavour's. */
+const MAPPING_BITS = FAMFS_V10.initBit | IOMAP_73.initBit;
 
 // ---------------------------------------------------------------------------------------
 // The world: device files, files with maps, and stamps at every 2 MiB granule.
@@ -362,6 +367,11 @@ interface Opened {
   readonly size: number;
 }
 
+/** The profile a server names for a flavour's kernel (stock kernels get mainline). */
+function serverAbiOf(flavour: KernelFlavour): ProfileName {
+  return flavour === 'stock-uring' ? 'mainline' : flavour;
+}
+
 /** Serve a target in-process on one end of a socketpair and play `flavour` on the other. */
 export async function play(opts: PlayOptions): Promise<PlayStats> {
   const flav = FLAVOURS[opts.flavour];
@@ -379,7 +389,7 @@ export async function play(opts: PlayOptions): Promise<PlayStats> {
       if (!target.fs || !target.source) fail('an in-process target needs fs and source');
       setSocketBuffers(serverFd, 17 << 20);
       const iomapCfg = defaultIomapConfig({ upsertAtOpen: opts.upsertAtOpen });
-      const profile: AbiProfile | ProfileChooser = profileByName(opts.serverAbi ?? (opts.flavour as ProfileName), {
+      const profile: AbiProfile | ProfileChooser = profileByName(opts.serverAbi ?? serverAbiOf(opts.flavour), {
         source: target.source, iomap: iomapCfg, log: (l) => target.logLines.push(l),
       });
       session = FuseSession.mount(`/dev/fd/${serverFd}`, target.fs, { profile, readers: 1, handleSignals: false, log: (l) => target.logLines.push(l) });
@@ -388,10 +398,10 @@ export async function play(opts: PlayOptions): Promise<PlayStats> {
     const ch = new PlayerChannel(kernelFd);
     const rng = new Rng(opts.seed ^ 0x6b65726e);
 
-    // INIT: offer this machine's flags plus bit 43 where the flavour has it.
-    const offered = KERNEL_FLAGS | (flav.bit43 ? BIT43 : 0n);
+    // INIT: offer what the flavour's kernel offered when it was booted.
+    const offered = offeredFlags(flav.init);
     const init = await ch.call(Op.INIT, 0, InitIn.encode({
-      major: 7, minor: flav.minor, max_readahead: 128 << 10, flags: Number(offered & 0xffffffffn), flags2: Number(offered >> 32n),
+      major: 7, minor: flav.init.minor, max_readahead: 128 << 10, flags: Number(offered & 0xffffffffn), flags2: Number(offered >> 32n),
     }));
     stats.requests++;
     const ir = checkReplyFrame(init.msg, init.unique, { size: 64 });
@@ -401,14 +411,13 @@ export async function play(opts: PlayOptions): Promise<PlayStats> {
     const granted = BigInt(io.flags) | (BigInt(io.flags2) << 32n);
     stats.profile = s ? s.dispatcher.conn?.profile ?? '' : opts.channel!.profile();
     if (!(granted & InitFlag.INIT_EXT)) fail('INIT reply does not echo FUSE_INIT_EXT');
-    const want43 = flav.kind !== 'none';
-    if (Boolean(granted & BIT43) !== want43) fail(`INIT bit 43 ${granted & BIT43 ? 'granted' : 'not granted'} to a ${opts.flavour} kernel`);
-    if (flav.kind === 'iomap' && io.minor !== 99) fail(`iomap server answered minor ${io.minor}, not 99`);
+    if ((granted & MAPPING_BITS) !== flav.bit) fail(`INIT mapping bits 0x${(granted & MAPPING_BITS).toString(16)} granted to a ${opts.flavour} kernel (want 0x${flav.bit.toString(16)})`);
+    if (flav.kind === 'iomap' && io.minor !== IOMAP_73.minor) fail(`iomap server answered minor ${io.minor}, not ${IOMAP_73.minor}`);
 
     let blockSize = 0;
     let maxBytes = 0n;
     if (flav.kind === 'iomap') {
-      const c = await ch.call(IOMAP_OPCODES.IOMAP_CONFIG, 0, Buffer.alloc(64));
+      const c = await ch.call(IOMAP_73.opcodes.IOMAP_CONFIG, 0, Buffer.alloc(64));
       stats.requests++;
       const r = checkReplyFrame(c.msg, c.unique, { size: iomapConfigOut.size });
       if (r.error !== 0) fail(`IOMAP_CONFIG failed with ${r.error}`);
@@ -431,11 +440,11 @@ export async function play(opts: PlayOptions): Promise<PlayStats> {
       if (attr.size !== f.map.size) fail(`LOOKUP ${f.name}: size ${attr.size}, the map says ${f.map.size}`);
       if (flav.kind === 'iomap') {
         // Regular files must come marked for the iomap path, from LOOKUP and GETATTR alike.
-        if (!(attr.flags & FUSE_ATTR_IOMAP)) fail(`LOOKUP ${f.name}: no FUSE_ATTR_IOMAP`);
+        if ((attr.flags & IOMAP_73.attrFlags) !== IOMAP_73.attrFlags) fail(`LOOKUP ${f.name}: not FUSE_ATTR_IOMAP | FUSE_ATTR_EXCLUSIVE`);
         const g = await ch.call(Op.GETATTR, nodeid, Buffer.alloc(16));
         stats.requests++;
         const gr = checkReplyFrame(g.msg, g.unique, { size: 104 });
-        if (gr.error !== 0 || !(AttrStruct.decode(gr.payload, ATTR_OUT_ATTR_OFFSET).flags & FUSE_ATTR_IOMAP)) fail(`GETATTR ${f.name}: no FUSE_ATTR_IOMAP`);
+        if (gr.error !== 0 || (AttrStruct.decode(gr.payload, ATTR_OUT_ATTR_OFFSET).flags & IOMAP_73.attrFlags) !== IOMAP_73.attrFlags) fail(`GETATTR ${f.name}: not FUSE_ATTR_IOMAP | FUSE_ATTR_EXCLUSIVE`);
       }
       opened.push({ ...f, nodeid, ino: Number(attr.ino), size: attr.size });
       const o = await ch.call(Op.OPEN, nodeid, OpenIn.encode({ flags: 0 }));
@@ -448,7 +457,7 @@ export async function play(opts: PlayOptions): Promise<PlayStats> {
     if (flav.kind === 'none') {
       // A mainline kernel has neither GET_FMAP (54) nor IOMAP_BEGIN (4094): unknown opcodes
       // must get -ENOSYS (fuse-iomap-abi.md §2).
-      for (const opcode of [FAMFS_V10.GET_FMAP, IOMAP_OPCODES.IOMAP_BEGIN]) {
+      for (const opcode of [FAMFS_V10.opcodes.GET_FMAP, IOMAP_73.opcodes.IOMAP_BEGIN]) {
         const r = await ch.call(opcode, 2, Buffer.alloc(32));
         const v = checkReplyFrame(r.msg, r.unique, { size: 64 });
         if (v.error !== -38) fail(`opcode ${opcode} on a mainline connection answered ${v.error}, not -ENOSYS`);
@@ -541,7 +550,7 @@ export async function play(opts: PlayOptions): Promise<PlayStats> {
       const write = rng.next() < 0.3 && pos < f.map.size;
       const opflags = (write ? IOMAP_OP.WRITE : 0) | rng.pick([0, IOMAP_OP.DAX, IOMAP_OP.DIRECT, IOMAP_OP.FAULT | IOMAP_OP.DAX]);
       const count = rng.int(1, 1 << 20);
-      const r = await ch.call(IOMAP_OPCODES.IOMAP_BEGIN, f.nodeid, iomapBeginIn.encode({ opflags, attr_ino: BigInt(f.ino), pos: BigInt(pos), count: BigInt(count) }));
+      const r = await ch.call(IOMAP_73.opcodes.IOMAP_BEGIN, f.nodeid, iomapBeginIn.encode({ opflags, attr_ino: BigInt(f.ino), pos: BigInt(pos), count: BigInt(count) }));
       stats.requests++;
       const rep = checkReplyFrame(r.msg, r.unique, { size: 64 });
       if (rep.error !== 0) fail(`IOMAP_BEGIN ${f.name} pos ${pos}: ${rep.error}`);
@@ -554,7 +563,7 @@ export async function play(opts: PlayOptions): Promise<PlayStats> {
       }
       if (c % 64 === 0) {
         // The kernel sends IOMAP_END for writes that came up short; the server must take it.
-        const end = await ch.call(IOMAP_OPCODES.IOMAP_END, f.nodeid, iomapEndIn.encode({
+        const end = await ch.call(IOMAP_73.opcodes.IOMAP_END, f.nodeid, iomapEndIn.encode({
           opflags, attr_ino: BigInt(f.ino), pos: BigInt(pos), count: BigInt(count), written: 0, map: rep.payload.subarray(0, 32),
         }));
         stats.requests++;
@@ -587,7 +596,7 @@ export async function play(opts: PlayOptions): Promise<PlayStats> {
 function checkUpserts(notifies: readonly [number, Buffer][], opened: readonly Opened[], blockSize: number, maxBytes: bigint): number {
   let n = 0;
   for (const [code, payload] of notifies) {
-    if (code !== IOMAP_NOTIFY.IOMAP_UPSERT_MAPPINGS) fail(`unexpected notify ${code}`);
+    if (code !== IOMAP_73.notify.UPSERT_MAPPINGS) fail(`unexpected notify ${code}`);
     if (payload.length !== iomapUpsertMappingsOut.size) fail(`UPSERT payload of ${payload.length} bytes`);
     const u = iomapUpsertMappingsOut.decode(payload);
     const f = opened.find((x) => BigInt(x.nodeid) === u.nodeid);

@@ -4,8 +4,8 @@
 // judge the server with these rules, so they are written from the reference alone, in
 // BigInt u64 arithmetic like the C code, and never call resolve(): an encoder bug cannot
 // hide behind the same arithmetic on both sides.
-import { daxdevOut, decodeFmap, FAMFS_EXT, FAMFS_FILE, type DecodedFmap, type FmapEncoding } from '../../src/fuse/famfs-fmap.js';
-import { iomapIo, IOMAP_NULL_ADDR, IOMAP_TYPE, type IomapFlagNumbering, type IomapIo } from '../../src/fuse/iomap-wire.js';
+import { daxdevOut, decodeFmap, FAMFS_EXT, FAMFS_FILE, type DecodedFmap, type FmapEncoding } from '../../src/mapping/famfs-fmap.js';
+import { iomapIo, IOMAP_NULL_ADDR, IOMAP_TYPE, type IomapFlagNumbering, type IomapIo } from '../../src/mapping/iomap-wire.js';
 
 const EFSCORRUPTED = 117; // EUCLEAN
 const EIO = 5;

@@ -9,10 +9,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Op } from '../../src/fuse/opcodes.js';
 import { checkFmapReply, checkReplyFrame, type KernelFmap, type Reply } from './kernel-rules.js';
-import { getFmapIn } from '../../src/fuse/famfs-fmap.js';
+import { getFmapIn } from '../../src/mapping/famfs-fmap.js';
 import { EntryOut, InitIn, InitOut, OpenIn, OpenOut } from '../../src/fuse/structs.js';
 import { seqpacketPair, setSocketBuffers } from './sockets.js';
-import { FLAVOURS, KERNEL_FLAGS, PlayerChannel, type KernelFlavour } from './kernel-player.js';
+import { FLAVOURS, PlayerChannel, type KernelFlavour } from './kernel-player.js';
+import { offeredFlags } from './kernel-inits.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI = path.join(ROOT, 'dist/src/cli/main.js');
@@ -85,9 +86,9 @@ export class ChildMount {
   /** INIT as a kernel of `flavour`; returns the granted flags. */
   async init(flavour: KernelFlavour): Promise<bigint> {
     const flav = FLAVOURS[flavour];
-    const offered = KERNEL_FLAGS | (flav.bit43 ? 1n << 43n : 0n);
+    const offered = offeredFlags(flav.init);
     const r = await this.call(Op.INIT, 0, InitIn.encode({
-      major: 7, minor: flav.minor, max_readahead: 128 << 10, flags: Number(offered & 0xffffffffn), flags2: Number(offered >> 32n),
+      major: 7, minor: flav.init.minor, max_readahead: 128 << 10, flags: Number(offered & 0xffffffffn), flags2: Number(offered >> 32n),
     }), 64);
     if (r.error !== 0) throw new Error(`INIT: ${r.error}\n${this.stderr}`);
     const io = InitOut.decode(r.payload);

@@ -21,3 +21,21 @@ export function describeTier2(name: string, why: () => string | undefined, fn: (
     describe.skip(`${name} (skipped: ${reason})`, fn);
   }
 }
+
+/**
+ * describe() for a tier-4 suite (qemu guests, test/support/vm.ts). Off CI it skips with one line
+ * saying why (no ../shared/kernels, no qemu, dist/ not built); in CI a suite that cannot run fails.
+ * Root is not needed: qemu runs TCG and the guest is root in itself.
+ */
+export function describeTier4(name: string, why: () => string | undefined, fn: () => void): void {
+  const reason = why();
+  if (reason === undefined) {
+    describe(name, fn);
+  } else if (inCI) {
+    describe(name, () => {
+      throw new Error(`tier-4 suite "${name}" cannot run in CI: ${reason}`);
+    });
+  } else {
+    describe.skip(`${name} (skipped: ${reason})`, fn);
+  }
+}

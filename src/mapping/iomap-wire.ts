@@ -184,8 +184,14 @@ export const IOMAP_IOEND = {
   WRITEBACK: 1 << 5, SWAPOFF: 1 << 6,
 } as const;
 
-/** `FUSE_ATTR_IOMAP` in fuse_attr.flags: puts a regular file on the iomap path (fuse-iomap-abi.md §1.1). */
+/** `FUSE_ATTR_IOMAP` in fuse_attr.flags: asks for the iomap path for a regular file (fuse-iomap-abi.md §1.1). */
 export const FUSE_ATTR_IOMAP = 1 << 3;
+/**
+ * `FUSE_ATTR_EXCLUSIVE`: the server promises no other writer changes the file behind the
+ * kernel. The fuse-iomap kernel takes FUSE_ATTR_IOMAP only together with it (fuse-iomap-abi.md
+ * errata; with IOMAP alone it warns and keeps the file on READ/WRITE).
+ */
+export const FUSE_ATTR_EXCLUSIVE = 1 << 2;
 
 export class IomapError extends ErrnoError {
   constructor(readonly errno: number, message: string) {
@@ -230,7 +236,7 @@ function checkGeometry(g: IomapGeometry): void {
 /**
  * The read mapping the server gives for file position `pos` of `map`: MAPPED from
  * resolve() when pos is inside the file, widened to whole blocks (the kernel checks
- * offset and length against i_blocksize, fuse-iomap-abi.md §1.4), and a one-block HOLE at or past EOF.
+ * offset and length against i_blocksize, fuse-iomap-abi.md §1.4), and a HOLE to maxbytes at or past EOF.
  * Blocks never cross an extent or chunk boundary because extents are 2 MiB aligned and
  * the block size divides 2 MiB; a map for which that fails is refused, not rounded.
  */
@@ -242,7 +248,10 @@ export function iomapReadMapping(map: FileMap, pos: number, g: IomapGeometry): I
   const start = pos - (pos % bs);
   const m = resolve(map, start);
   if (m === undefined) {
-    return { offset: start, length: bs, addr: IOMAP_NULL_ADDR, type: IOMAP_TYPE.HOLE, flags: 0, dev: IOMAP_DEV_NULL };
+    // At or past EOF: one HOLE from here to maxbytes (whole blocks). A one-block hole made
+    // FIEMAP (filefrag) walk block by block towards s_maxbytes on the fuse-iomap kernel.
+    const length = Math.max(bs, Math.floor((g.maxBytes - start) / bs) * bs);
+    return { offset: start, length, addr: IOMAP_NULL_ADDR, type: IOMAP_TYPE.HOLE, flags: 0, dev: IOMAP_DEV_NULL };
   }
   if (m.offset % bs !== 0) {
     throw new IomapError(117, `file offset ${start} maps to daxdev ${m.daxdev} offset ${m.offset}, not aligned to the ${bs}-byte block`);
@@ -261,6 +270,35 @@ export function iomapReadMapping(map: FileMap, pos: number, g: IomapGeometry): I
   // The kernel wants offset + length below s_maxbytes too.
   length = Math.min(length, Math.ceil((g.maxBytes - start) / bs) * bs);
   return { offset: start, length, addr: BigInt(m.offset), type: IOMAP_TYPE.MAPPED, flags: 0, dev };
+}
+
+/**
+ * Why `map` cannot be answered in whole `blockSize` blocks (the fuse-iomap kernel rejects
+ * mappings whose offset, length or address is not block aligned with EUCLEAN, fuse-iomap-abi.md §1.4), or
+ * undefined when it can: every extent starts on a block in the file, every run and chunk
+ * starts on a block on its device, and every length but the last extent's is whole blocks.
+ * famfs maps (2 MiB aligned) always can.
+ */
+export function iomapAlignmentRefusal(map: FileMap, blockSize: number): string | undefined {
+  const bs = blockSize;
+  let start = 0;
+  for (const [i, e] of map.extents.entries()) {
+    const where = `extent ${i}`;
+    if (start % bs !== 0) return `${where} starts at file offset ${start}, inside a ${bs}-byte block`;
+    const last = i === map.extents.length - 1;
+    if (e.type === 'simple') {
+      if (e.offset % bs !== 0) return `${where} starts at device offset ${e.offset}, inside a ${bs}-byte block`;
+      if (!last && e.length % bs !== 0) return `${where} is ${e.length} bytes, not whole ${bs}-byte blocks`;
+      start += e.length;
+    } else {
+      if (e.chunkSize % bs !== 0) return `${where} has chunk size ${e.chunkSize}, not whole ${bs}-byte blocks`;
+      const off = e.strips.find((r) => r.offset % bs !== 0);
+      if (off) return `${where} has a strip at device offset ${off.offset}, inside a ${bs}-byte block`;
+      if (!last && e.nbytes % bs !== 0) return `${where} covers ${e.nbytes} bytes, not whole ${bs}-byte blocks`;
+      start += e.nbytes;
+    }
+  }
+  return undefined;
 }
 
 /** The 64-byte fuse_iomap_begin_out for `pos` (read slot from resolve(), write slot PURE_OVERWRITE). */

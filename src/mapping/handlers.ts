@@ -3,9 +3,10 @@
 // (nodeid -> FileMap, daxdev index -> path, device cookies) and every reply is computed
 // from that FileMap by the encoders in famfs-fmap.ts and iomap-wire.ts, i.e. from resolve().
 import type { FileMap } from '../interleave/filemap.js';
-import { ioctlBuf } from '../sys/ioctl.js';
-import { defineOp, type OpSpec } from './ops.js';
-import { errno, FuseError } from './filesystem.js';
+import { fuseBackingOpen } from '../sys/fuse-dev.js';
+import { defineOp, type OpSpec } from '../fuse/ops.js';
+import { errno, FuseError } from '../fuse/filesystem.js';
+import type { IomapSeries, KernelSeries } from './series.js';
 import {
   encodeDaxdevOut, FmapError, fmapReply, fmapRequestBuffer, type FmapEncoding,
 } from './famfs-fmap.js';
@@ -26,6 +27,11 @@ export interface MappingSource {
   attrIno?(nodeid: number): number;
   /** Told once which encoding a by-payload profile found the kernel speaks. */
   fmapEncodingChosen?(encoding: FmapEncoding): void;
+  /**
+   * Told at INIT which series the connection speaks and whether the kernel granted its
+   * mapping bit (before the INIT reply is sent and before FileSystem.init).
+   */
+  negotiated?(series: KernelSeries, granted: boolean): void;
   log?(line: string): void;
 }
 
@@ -106,18 +112,8 @@ function toIomapError(e: unknown, source: MappingSource, what: string): never {
   throw e;
 }
 
-export interface IomapOpcodes {
-  readonly FREEZE_FS: number;
-  readonly UNFREEZE_FS: number;
-  readonly SHUTDOWN_FS: number;
-  readonly IOMAP_CONFIG: number;
-  readonly IOMAP_IOEND: number;
-  readonly IOMAP_BEGIN: number;
-  readonly IOMAP_END: number;
-}
-
 /** The fuse-iomap opcode handlers (fuse-iomap-abi.md §1.1), keyed by the profile's opcode numbers. */
-export function iomapOps(source: MappingSource, cfg: IomapServerConfig, op: IomapOpcodes): [number, OpSpec<unknown>][] {
+export function iomapOps(source: MappingSource, cfg: IomapServerConfig, op: IomapSeries['opcodes']): [number, OpSpec<unknown>][] {
   const mapOf = (nodeid: number): FileMap => {
     const m = source.fileMap(nodeid);
     if (!m) throw new FuseError(errno.EINVAL, `nodeid ${nodeid} is not a file with a mapping`);
@@ -174,8 +170,6 @@ export function mappingChanged(source: MappingSource, nodeid: number): Buffer {
   return invalPayload(BigInt(nodeid), BigInt(source.attrIno?.(nodeid) ?? nodeid));
 }
 
-/** FUSE_DEV_IOC_BACKING_OPEN = _IOW(229, 1, struct fuse_backing_map) (fuse-iomap-abi.md §1.5). */
-const FUSE_DEV_IOC_BACKING_OPEN = 0x4010e501;
 const FUSE_BACKING_TYPE_IOMAP = 1;
 
 /**
@@ -184,5 +178,5 @@ const FUSE_BACKING_TYPE_IOMAP = 1;
  */
 export function backingOpen(fuseFd: number, deviceFd: number): number {
   const arg = backingMap.encode({ fd: deviceFd, flags: FUSE_BACKING_TYPE_IOMAP });
-  return ioctlBuf(fuseFd, FUSE_DEV_IOC_BACKING_OPEN, arg, 'FUSE_DEV_IOC_BACKING_OPEN');
+  return fuseBackingOpen(fuseFd, arg);
 }

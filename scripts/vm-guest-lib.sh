@@ -1,0 +1,61 @@
+# Sourced (bash) before every tier-4 guest script (test/support/vm.ts); cwd is the repository.
+# Environment: VM_OUT (the writable share, read back by the host), VM_REPO, VM_KERNEL.
+
+# famfs-ts from the repository's build (the host built dist/ before booting).
+famfs_ts() { node "$VM_REPO/dist/src/cli/main.js" "$@"; }
+
+# vm_bounded SECONDS CMD...: CMD's status, or 124 after SECONDS (then CMD gets SIGKILL).
+# Polls instead of using coreutils `timeout`: the fuse-iomap kernel has no POSIX timers, so
+# `timeout` never fires there (../shared/kernels/README.md).
+vm_bounded() {
+  local secs=$1; shift
+  "$@" &
+  local pid=$! ticks=$((secs * 5))
+  while kill -0 "$pid" 2>/dev/null; do
+    if [ "$ticks" -le 0 ]; then
+      echo "vm_bounded: '$*' still running after ${secs}s: killed" >&2
+      kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+      return 124
+    fi
+    sleep 0.2; ticks=$((ticks - 1))
+  done
+  wait "$pid"
+}
+
+# vm_wait_path PATH [SECONDS]: wait until PATH exists (device probing can be asynchronous).
+vm_wait_path() {
+  local i=$(( ${2:-10} * 10 ))
+  while [ ! -e "$1" ]; do
+    [ "$i" -le 0 ] && { echo "vm_wait_path: $1 did not appear" >&2; return 1; }
+    sleep 0.1; i=$((i - 1))
+  done
+}
+
+# vm_namespace N MODE: label NVDIMM N (nmemN / regionN) and create one namespace over all of it
+# in MODE (devdax or fsdax, 2 MiB aligned); prints the device path (/dev/daxN.0, /dev/pmemN).
+# Before any label exists the NVDIMM shows as a raw /dev/pmemN already (no call needed).
+vm_namespace() {
+  local n=$1 mode=$2 json dev
+  ndctl disable-region "region$n" >/dev/null || return 1
+  ndctl init-labels -f "nmem$n" >/dev/null || return 1
+  ndctl enable-region "region$n" >/dev/null || return 1
+  json=$(ndctl create-namespace -r "region$n" --mode="$mode" --align=2M) || return 1
+  case $mode in
+    devdax) dev=/dev/$(printf '%s\n' "$json" | sed -n 's/.*"chardev":"\([^"]*\)".*/\1/p' | head -1) ;;
+    *) dev=/dev/$(printf '%s\n' "$json" | sed -n 's/.*"blockdev":"\([^"]*\)".*/\1/p' | head -1) ;;
+  esac
+  [ "$dev" = /dev/ ] && { echo "vm_namespace: no device in: $json" >&2; return 1; }
+  vm_wait_path "$dev" || return 1
+  echo "$dev"
+}
+
+# vm_dax_driver DAXDEV DRIVER: rebind daxN.M to device_dax (devdax mode) or fsdev_dax (famfs
+# mode) through sysfs (bookworm's daxctl has no famfs mode).
+vm_dax_driver() {
+  local d=$1 drv=$2 cur
+  cur=$(basename "$(readlink "/sys/bus/dax/devices/$d/driver" 2>/dev/null)" 2>/dev/null)
+  [ "$cur" = "$drv" ] && return 0
+  [ -n "$cur" ] && { echo "$d" > "/sys/bus/dax/drivers/$cur/unbind" || return 1; }
+  echo "$d" > "/sys/bus/dax/drivers/$drv/new_id" 2>/dev/null
+  [ -e "/sys/bus/dax/devices/$d/driver" ] || echo "$d" > "/sys/bus/dax/drivers/$drv/bind"
+}

@@ -1,0 +1,56 @@
+// A daxdev the server cannot map itself: a famfs-mode daxdev (bound to fsdev_dax, which has
+// no mmap and no read) reached only through windows the kernel mapped for us, the mount's
+// `.meta/.superblock` and `.meta/.log` files (the kernel maps them from GET_FMAP, as famfs
+// does: reference famfs-format.md "superblock", fuse-iomap-abi.md §3.1). Every byte outside
+// a window belongs to files the kernel maps for their users; touching it is a DeviceError.
+import { DeviceError, type DaxdevMemory, type DeviceSpec } from './memory.js';
+
+export interface DeviceWindow {
+  /** Device offset of the window's first byte. */
+  readonly offset: number;
+  /** The mapped bytes (a view of another mapping of this process). */
+  readonly bytes: Buffer;
+  /** msync the window (stores durable through the kernel's mapping). */
+  readonly sync?: () => void;
+}
+
+export class WindowedDevice implements DaxdevMemory {
+  /** The server reaches only these windows; file data is the kernel's (see famfs-fs zeroing). */
+  readonly kernelMapped = true;
+
+  constructor(readonly name: string, readonly size: number, private readonly windows: readonly DeviceWindow[]) {}
+
+  private window(offset: number, length: number): { w: DeviceWindow; at: number } {
+    for (const w of this.windows) {
+      if (offset >= w.offset && offset + length <= w.offset + w.bytes.length) return { w, at: offset - w.offset };
+    }
+    throw new DeviceError(`${this.name}: [${offset}, ${offset + length}) is not reachable: in famfs mode the server maps only the superblock and log (through .meta), the kernel maps file data`);
+  }
+
+  share(_runs: readonly (readonly [number, number])[]): DeviceSpec {
+    throw new DeviceError(`${this.name}: in famfs mode there is no device mapping to share with serving threads`);
+  }
+
+  slices(offset: number, length: number): Buffer[] {
+    const { w, at } = this.window(offset, length);
+    return [w.bytes.subarray(at, at + length)];
+  }
+
+  read(offset: number, dst: Uint8Array): void {
+    const { w, at } = this.window(offset, dst.length);
+    w.bytes.copy(dst, 0, at, at + dst.length);
+  }
+
+  write(offset: number, src: Uint8Array): void {
+    const { w, at } = this.window(offset, src.length);
+    Buffer.from(src.buffer, src.byteOffset, src.byteLength).copy(w.bytes, at);
+  }
+
+  sync(): void {
+    for (const w of this.windows) w.sync?.();
+  }
+
+  close(): void {
+    // The windows belong to the thread that mapped them; nothing to release here.
+  }
+}

@@ -1,0 +1,50 @@
+// Tier 4: the VM harness itself: a script's output, status and files come back, NVDIMM backing
+// files are sparse /dev/shm files removed afterwards, and the host's deadline ends a run.
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { expect, it } from 'vitest';
+import { describeTier4 } from '../support/tier.js';
+import { GiB, runVm, vmUnavailable } from '../support/vm.js';
+
+const ours = (): string[] => readdirSync('/dev/shm').filter((n) => n.startsWith(`famfs-ts-vm-${process.pid}-`));
+
+describeTier4('vm harness (stock-7.3)', () => vmUnavailable('stock-7.3'), () => {
+  it('runs a script from the shared root with an NVDIMM and a ram disk, returns status, output and files', async () => {
+    const r = await runVm({
+      kernel: 'stock-7.3', nvdimms: [4 * GiB], ramdisk: '16M', timeoutMs: 240_000,
+      env: { GREETING: "it's here" },
+      script: `
+        echo "$GREETING"; uname -r
+        test "$(pwd)" = "$VM_REPO" || exit 10
+        test -b /dev/pmem0 || exit 11          # raw NVDIMM before labels
+        test -b /dev/ram0 || exit 12
+        echo "$(cat /sys/block/ram0/size) sectors" > "$VM_OUT/ram0"
+        touch /x 2>/dev/null && exit 13         # the host root is read-only
+        famfs_ts --version > "$VM_OUT/version"
+        exit 3`,
+    });
+    try {
+      expect(r.status, r.console.slice(-3000)).toBe(3);
+      expect(r.output).toContain("it's here");
+      expect(r.output).toContain('7.3.0-rc7');
+      expect(r.files.get('ram0')?.toString()).toBe(`${16 * 2048} sectors\n`);
+      expect(r.files.get('version')?.toString().trim()).toMatch(/^\d+\.\d+\.\d+$/);
+      expect(r.keptDir, 'a failed run keeps its console').toBeDefined();
+      expect(existsSync(`${r.keptDir}/console.log`)).toBe(true);
+      expect(ours()).toEqual([]);
+    } finally {
+      if (r.keptDir) rmSync(r.keptDir, { recursive: true, force: true });
+    }
+  });
+
+  it('kills the guest at the host deadline and still removes its /dev/shm files', async () => {
+    const r = await runVm({ kernel: 'stock-7.3', nvdimms: [4 * GiB], timeoutMs: 2_000, script: 'sleep 1000' });
+    try {
+      expect(r.timedOut).toBe(true);
+      expect(r.status).toBeNull();
+      expect(r.seconds).toBeLessThan(30);
+      expect(ours()).toEqual([]);
+    } finally {
+      if (r.keptDir) rmSync(r.keptDir, { recursive: true, force: true });
+    }
+  });
+});
