@@ -1,8 +1,30 @@
 # Sourced (bash) before every tier-4 guest script (test/support/vm.ts); cwd is the repository.
 # Environment: VM_OUT (the writable share, read back by the host), VM_REPO, VM_KERNEL.
 
-# famfs-ts from the repository's build (the host built dist/ before booting).
-famfs_ts() { node "$VM_REPO/dist/src/cli/main.js" "$@"; }
+# famfs_ts ARGS: famfs-ts from the repository's build (the host built dist/ before booting).
+# After vm_cli_server, the verbs run in one long-lived node process (test/support/cli-server.ts):
+# under TCG a fresh node process costs 5-20 s of start-up per command.
+_VM_CLI=/tmp/.famfs-ts-cli
+famfs_ts() {
+  if [ ! -p $_VM_CLI/req ]; then node "$VM_REPO/dist/src/cli/main.js" "$@"; return; fi
+  (
+    flock 9
+    id=$BASHPID.$RANDOM
+    mkfifo $_VM_CLI/$id.rc || exit 125
+    printf '%s\0' "$id" "$PWD" "$@" > $_VM_CLI/req
+    read -r rc < $_VM_CLI/$id.rc
+    cat $_VM_CLI/$id.out; cat $_VM_CLI/$id.err >&2
+    rm -f $_VM_CLI/$id.rc $_VM_CLI/$id.out $_VM_CLI/$id.err
+    exit "${rc:-125}"
+  ) 9> $_VM_CLI/lock
+}
+
+# vm_cli_server: start the famfs-ts verb server (see famfs_ts); it lives until the guest ends.
+vm_cli_server() {
+  mkdir -p $_VM_CLI
+  node "$VM_REPO/dist/test/support/cli-server.js" $_VM_CLI > $_VM_CLI/server.log 2>&1 &
+  vm_wait_path $_VM_CLI/ready 120 || { cat $_VM_CLI/server.log >&2; return 1; }
+}
 
 # vm_bounded SECONDS CMD...: CMD's status, or 124 after SECONDS (then CMD gets SIGKILL).
 # Polls instead of using coreutils `timeout`: the fuse-iomap kernel has no POSIX timers, so
