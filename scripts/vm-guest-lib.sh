@@ -81,3 +81,31 @@ vm_dax_driver() {
   echo "$d" > "/sys/bus/dax/drivers/$drv/new_id" 2>/dev/null
   [ -e "/sys/bus/dax/devices/$d/driver" ] || echo "$d" > "/sys/bus/dax/drivers/$drv/bind"
 }
+
+# FUSE upcall counts from the kernel's own tracepoint (fuse:fuse_request_send), so a test can
+# assert which path bytes took without trusting the server. Enable once per boot before any
+# FUSE traffic (../shared/kernels/README.md: switching trace events off and on again panicked
+# stock-7.3 under TCG once); vm_fuse_counts then clears the buffer, never the event.
+vm_fuse_trace_on() {
+  local t=/sys/kernel/tracing
+  echo 16384 > $t/buffer_size_kb || return 1
+  echo 1 > $t/events/fuse/fuse_request_send/enable || return 1
+  echo 1 > $t/tracing_on
+}
+
+# vm_fuse_counts LABEL: one line "FUSE LABEL op=N..." (N requests of opcode op since the last
+# call, by number: 15 READ, 16 WRITE, 54/55 GET_FMAP/GET_DAXDEV on famfs kernels...) plus
+# "wbytes=B", the WRITE payload bytes (len minus the 80-byte header and write_in). Fails if the
+# trace buffer overran (counts would be short).
+vm_fuse_counts() {
+  local t=/sys/kernel/tracing label=$1 over
+  over=$(cat $t/per_cpu/cpu*/stats | awk '/^overrun:/ {s += $2} END {print s + 0}')
+  [ "$over" = 0 ] || { echo "vm_fuse_counts: trace buffer overran ($over events lost)" >&2; return 1; }
+  awk -v label="$label" '
+    / fuse_request_send: / {
+      for (i = 1; i <= NF; i++) { if ($i == "opcode") op = $(i + 1); if ($i == "len") len = $(i + 1) }
+      n[op]++; if (op == 16) wb += len - 80
+    }
+    END { printf "FUSE %s", label; for (o in n) printf " %s=%d", o, n[o]; printf " wbytes=%d\n", wb }' $t/trace
+  echo > $t/trace
+}

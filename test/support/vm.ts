@@ -289,3 +289,29 @@ export async function runVm(opts: VmOptions): Promise<VmResult> {
     if (!keep) rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/** FUSE opcodes counted in guest scripts (include/uapi/linux/fuse.h numbers). */
+export const FuseOp = { READ: 15, WRITE: 16 } as const;
+
+export interface FuseStepCounts {
+  /** Requests the kernel sent, by opcode number. */
+  ops: Map<number, number>;
+  /** WRITE payload bytes. */
+  wbytes: number;
+}
+
+/** The "FUSE LABEL op=N ... wbytes=B" lines vm_fuse_counts printed, by label. */
+export function fuseCounts(output: string): Map<string, FuseStepCounts> {
+  const steps = new Map<string, FuseStepCounts>();
+  for (const line of output.split('\n')) {
+    const m = /^FUSE (\S+)((?: \d+=\d+)*) wbytes=(\d+)$/.exec(line.trim());
+    if (!m) continue;
+    const ops = new Map<number, number>();
+    for (const kv of m[2].trim().split(/\s+/).filter(Boolean)) {
+      const [op, n] = kv.split('=').map(Number);
+      ops.set(op, n);
+    }
+    steps.set(m[1], { ops, wbytes: Number(m[3]) });
+  }
+  return steps;
+}
