@@ -1,8 +1,30 @@
 # Sourced (bash) before every tier-4 guest script (test/support/vm.ts); cwd is the repository.
 # Environment: VM_OUT (the writable share, read back by the host), VM_REPO, VM_KERNEL.
 
-# famfs-ts from the repository's build (the host built dist/ before booting).
-famfs_ts() { node "$VM_REPO/dist/src/cli/main.js" "$@"; }
+# famfs_ts ARGS: famfs-ts from the repository's build (the host built dist/ before booting).
+# After vm_cli_server, the verbs run in one long-lived node process (test/support/cli-server.ts):
+# under TCG a fresh node process costs 5-20 s of start-up per command.
+_VM_CLI=/tmp/.famfs-ts-cli
+famfs_ts() {
+  if [ ! -p $_VM_CLI/req ]; then node "$VM_REPO/dist/src/cli/main.js" "$@"; return; fi
+  (
+    flock 9
+    id=$BASHPID.$RANDOM
+    mkfifo $_VM_CLI/$id.rc || exit 125
+    printf '%s\0' "$id" "$PWD" "$@" > $_VM_CLI/req
+    read -r rc < $_VM_CLI/$id.rc
+    cat $_VM_CLI/$id.out; cat $_VM_CLI/$id.err >&2
+    rm -f $_VM_CLI/$id.rc $_VM_CLI/$id.out $_VM_CLI/$id.err
+    exit "${rc:-125}"
+  ) 9> $_VM_CLI/lock
+}
+
+# vm_cli_server: start the famfs-ts verb server (see famfs_ts); it lives until the guest ends.
+vm_cli_server() {
+  mkdir -p $_VM_CLI
+  node "$VM_REPO/dist/test/support/cli-server.js" $_VM_CLI > $_VM_CLI/server.log 2>&1 &
+  vm_wait_path $_VM_CLI/ready 120 || { cat $_VM_CLI/server.log >&2; return 1; }
+}
 
 # vm_bounded SECONDS CMD...: CMD's status, or 124 after SECONDS (then CMD gets SIGKILL).
 # Polls instead of using coreutils `timeout`: the fuse-iomap kernel has no POSIX timers, so
@@ -58,4 +80,32 @@ vm_dax_driver() {
   [ -n "$cur" ] && { echo "$d" > "/sys/bus/dax/drivers/$cur/unbind" || return 1; }
   echo "$d" > "/sys/bus/dax/drivers/$drv/new_id" 2>/dev/null
   [ -e "/sys/bus/dax/devices/$d/driver" ] || echo "$d" > "/sys/bus/dax/drivers/$drv/bind"
+}
+
+# FUSE upcall counts from the kernel's own tracepoint (fuse:fuse_request_send), so a test can
+# assert which path bytes took without trusting the server. Enable once per boot before any
+# FUSE traffic (../shared/kernels/README.md: switching trace events off and on again panicked
+# stock-7.3 under TCG once); vm_fuse_counts then clears the buffer, never the event.
+vm_fuse_trace_on() {
+  local t=/sys/kernel/tracing
+  echo 16384 > $t/buffer_size_kb || return 1
+  echo 1 > $t/events/fuse/fuse_request_send/enable || return 1
+  echo 1 > $t/tracing_on
+}
+
+# vm_fuse_counts LABEL: one line "FUSE LABEL op=N..." (N requests of opcode op since the last
+# call, by number: 15 READ, 16 WRITE, 54/55 GET_FMAP/GET_DAXDEV on famfs kernels...) plus
+# "wbytes=B", the WRITE payload bytes (len minus the 80-byte header and write_in). Fails if the
+# trace buffer overran (counts would be short).
+vm_fuse_counts() {
+  local t=/sys/kernel/tracing label=$1 over
+  over=$(cat $t/per_cpu/cpu*/stats | awk '/^overrun:/ {s += $2} END {print s + 0}')
+  [ "$over" = 0 ] || { echo "vm_fuse_counts: trace buffer overran ($over events lost)" >&2; return 1; }
+  awk -v label="$label" '
+    / fuse_request_send: / {
+      for (i = 1; i <= NF; i++) { if ($i == "opcode") op = $(i + 1); if ($i == "len") len = $(i + 1) }
+      n[op]++; if (op == 16) wb += len - 80
+    }
+    END { printf "FUSE %s", label; for (o in n) printf " %s=%d", o, n[o]; printf " wbytes=%d\n", wb }' $t/trace
+  echo > $t/trace
 }

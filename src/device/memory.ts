@@ -78,6 +78,34 @@ export function deviceSize(devPath: string): number {
   throw new DeviceError(`${devPath}: not a regular file, devdax or block device`, 'ENODEV');
 }
 
+/**
+ * famfs-ts maps a devdax device itself, which only the device_dax driver allows (devdax mode).
+ * In famfs mode (fsdev_dax) mmap fails ENODEV and in system-ram mode (kmem) the memory belongs
+ * to the kernel: refuse before mapping, naming the mode and the commands that change it.
+ */
+function checkDevdaxMode(devPath: string): void {
+  const name = path.basename(fs.realpathSync(devPath));
+  const sys = `/sys/bus/dax/devices/${name}`;
+  if (!fs.existsSync(sys)) return; // not a dax device: deviceSize() says so
+  let driver: string | undefined;
+  try {
+    driver = path.basename(fs.readlinkSync(`${sys}/driver`));
+  } catch {
+    driver = undefined;
+  }
+  const toDevdax = `echo ${name} > /sys/bus/dax/drivers/device_dax/bind`;
+  if (driver === 'device_dax') return;
+  if (driver === undefined) {
+    throw new DeviceError(`${devPath}: ${name} is bound to no driver; famfs-ts needs devdax mode: ${toDevdax}`);
+  }
+  const mode = driver === 'fsdev_dax' ? 'famfs mode (driver fsdev_dax, which has no mmap)'
+    : driver === 'kmem' ? 'system-ram mode (driver kmem: the memory is online as system RAM)'
+      : `the mode of driver ${driver}`;
+  const how = driver === 'kmem' ? `daxctl reconfigure-device --mode=devdax ${name}`
+    : `daxctl reconfigure-device --mode=devdax ${name}, or echo ${name} > /sys/bus/dax/drivers/${driver}/unbind; ${toDevdax}`;
+  throw new DeviceError(`${devPath}: ${name} is in ${mode}; famfs-ts maps the device itself and needs devdax mode: ${how}`);
+}
+
 function checkRange(name: string, size: number, offset: number, length: number): void {
   if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > size) {
     throw new DeviceError(`${name}: access [${offset}, ${offset + length}) is outside the device (size ${size})`);
@@ -134,10 +162,17 @@ export class MappedDevice implements DaxdevMemory {
 
   static open(devPath: string, opts: { writable?: boolean; size?: number } = {}): MappedDevice {
     const writable = opts.writable ?? true;
+    const devdax = fs.statSync(devPath).isCharacterDevice();
+    if (devdax) checkDevdaxMode(devPath);
     const size = opts.size ?? deviceSize(devPath);
     if (size <= 0) throw new DeviceError(`${devPath}: size is 0`);
-    return new MappedDevice(devPath, fs.openSync(devPath, writable ? 'r+' : 'r'), size, writable);
+    const d = new MappedDevice(devPath, fs.openSync(devPath, writable ? 'r+' : 'r'), size, writable);
+    d.devdax = devdax;
+    return d;
   }
+
+  /** A devdax mapping is the memory itself: there is no page cache for msync to write back (it says EINVAL). */
+  private devdax = false;
 
   share(runs: readonly (readonly [number, number])[]): DeviceSpec & { kind: 'device' } {
     if (this.fd < 0) throw new DeviceError(`${this.name}: attached mappings are not shared again`);
@@ -200,6 +235,7 @@ export class MappedDevice implements DaxdevMemory {
     copyIn(this, offset, src);
   }
   sync(): void {
+    if (this.devdax) return;
     for (const m of this.maps) m?.sync();
   }
   close(): void {

@@ -59,6 +59,7 @@ export interface VmOptions {
   ramdisk?: number | string;
   /** Guest RAM in MiB (default 1024). NVDIMMs do not count against it. */
   memMiB?: number;
+  /** Guest CPUs (default 2: V8 compiles on background threads; MTTCG gives each its host thread). */
   cpus?: number;
   /** Hard bound on the whole run, host side (qemu is killed). Default 300 s. */
   timeoutMs?: number;
@@ -70,6 +71,12 @@ export interface VmOptions {
   console?: NodeJS.WritableStream;
   /** Also copy the job's output to the console (kernel command line vm_echo=1). */
   echo?: boolean;
+  /**
+   * Copy dist/ and the production node_modules into the guest's tmpfs, bound over the
+   * repository's (default true): node then loads modules from memory instead of over 9p.
+   * The guest sees dist/ as it was when the run started.
+   */
+  copyRuntime?: boolean;
   /** Keep the run's directory (console.log, output, files the script left in $VM_OUT) even on success. */
   keep?: boolean;
 }
@@ -153,7 +160,7 @@ export async function runVmOk(opts: VmOptions, what?: string): Promise<VmResult>
   return r;
 }
 
-const HARNESS_FILES = new Set(['job.sh', 'script.sh', 'output', 'status', 'job-status', 'boot-uptime', 'end-uptime', 'console.log']);
+const HARNESS_FILES = new Set(['job.sh', 'script.sh', 'output', 'status', 'job-status', 'boot-uptime', 'end-uptime', 'console.log', 'runtime.tar']);
 
 export async function runVm(opts: VmOptions): Promise<VmResult> {
   const image = kernelImage(opts.kernel);
@@ -192,12 +199,27 @@ export async function runVm(opts: VmOptions): Promise<VmResult> {
     writeFileSync(join(outDir, 'script.sh'),
       Object.entries(env).map(([k, v]) => `export ${k}=${shq(v)}`).join('\n') +
       `\ncd "$VM_REPO" || exit 125\n. "$VM_REPO/scripts/vm-guest-lib.sh"\n` + opts.script + '\n');
+    // Loading node modules over 9p costs one round trip per stat and open, through qemu under
+    // TCG: importing the CLI took 10-20 s a command. The job unpacks one tar of dist/ and the
+    // production node_modules into the guest's tmpfs and binds it over the repository's.
+    let unpack = '';
+    if (opts.copyRuntime !== false) {
+      const lock = JSON.parse(readFileSync(join(repoRoot, 'package-lock.json'), 'utf8')) as { packages?: Record<string, { dev?: boolean }> };
+      const mods = Object.entries(lock.packages ?? {})
+        .filter(([k, v]) => k.startsWith('node_modules/') && v.dev !== true && existsSync(join(repoRoot, k)))
+        .map(([k]) => k);
+      const tar = spawnSync('tar', ['-cf', join(outDir, 'runtime.tar'), '-C', repoRoot, 'dist', ...mods], { encoding: 'utf8' });
+      if (tar.status !== 0) throw new Error(`vm: tar of dist/ and node_modules failed: ${tar.stderr}`);
+      unpack = 'rt=/tmp/.famfs-ts-runtime; mkdir -p $rt && tar -xf /tmp/vm-out/runtime.tar -C $rt && ' +
+        `mount --bind $rt/dist ${shq(join(repoRoot, 'dist'))} && mount --bind $rt/node_modules ${shq(join(repoRoot, 'node_modules'))} ` +
+        '|| { echo "vm: cannot unpack the runtime copy" >&2; exit 125; }\n';
+    }
     writeFileSync(join(outDir, 'job.sh'),
-      '/bin/bash /tmp/vm-out/script.sh\nst=$?\necho $st > /tmp/vm-out/job-status\nexit $st\n');
+      unpack + '/bin/bash /tmp/vm-out/script.sh\nst=$?\necho $st > /tmp/vm-out/job-status\nexit $st\n');
 
     const memMiB = opts.memMiB ?? 1024;
     const nvTotal = nvdimms.reduce((a, n) => a + n.size, 0);
-    const args = ['-accel', 'tcg', '-cpu', 'max', '-smp', String(opts.cpus ?? 1),
+    const args = ['-accel', 'tcg', '-cpu', 'max', '-smp', String(opts.cpus ?? 2),
       '-nodefaults', '-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-no-reboot',
       '-machine', nvdimms.length ? 'pc,nvdimm=on' : 'pc',
       '-m', nvdimms.length ? `${memMiB}M,slots=${nvdimms.length},maxmem=${memMiB * MiB + nvTotal + GiB}` : `${memMiB}M`,
@@ -214,7 +236,7 @@ export async function runVm(opts: VmOptions): Promise<VmResult> {
       '-virtfs', `local,path=${outDir},mount_tag=vmout,security_model=none,multidevs=remap`,
     ];
     backing.forEach((f, i) => {
-      args.push('-object', `memory-backend-file,id=mem${i},share=on,mem-path=${f},size=${nvdimms[i].size},align=2M`,
+      args.push('-object', `memory-backend-file,id=mem${i},share=on,mem-path=${f},size=${nvdimms[i].size},align=128M`,
         '-device', `nvdimm,memdev=mem${i},id=nv${i},label-size=128K`);
     });
 
@@ -266,4 +288,30 @@ export async function runVm(opts: VmOptions): Promise<VmResult> {
     }
     if (!keep) rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** FUSE opcodes counted in guest scripts (include/uapi/linux/fuse.h numbers). */
+export const FuseOp = { READ: 15, WRITE: 16 } as const;
+
+export interface FuseStepCounts {
+  /** Requests the kernel sent, by opcode number. */
+  ops: Map<number, number>;
+  /** WRITE payload bytes. */
+  wbytes: number;
+}
+
+/** The "FUSE LABEL op=N ... wbytes=B" lines vm_fuse_counts printed, by label. */
+export function fuseCounts(output: string): Map<string, FuseStepCounts> {
+  const steps = new Map<string, FuseStepCounts>();
+  for (const line of output.split('\n')) {
+    const m = /^FUSE (\S+)((?: \d+=\d+)*) wbytes=(\d+)$/.exec(line.trim());
+    if (!m) continue;
+    const ops = new Map<number, number>();
+    for (const kv of m[2].trim().split(/\s+/).filter(Boolean)) {
+      const [op, n] = kv.split('=').map(Number);
+      ops.set(op, n);
+    }
+    steps.set(m[1], { ops, wbytes: Number(m[3]) });
+  }
+  return steps;
 }
