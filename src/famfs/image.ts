@@ -29,6 +29,11 @@ export interface OpenOptions {
   readonly systemUuid?: Uint8Array | string;
   /** Play a client even on the master host (famfs --client / -c). */
   readonly client?: boolean;
+  /**
+   * The primary daxdev's memory, already open (tests: the non-coherent memory simulator).
+   * The caller owns it and keeps other writers out: no lock is taken.
+   */
+  readonly memory?: DaxdevMemory;
 }
 
 export interface CreatOptions extends AllocOptions {
@@ -95,7 +100,7 @@ export class FamfsImage {
   static open(opts: OpenOptions): FamfsImage {
     const writable = opts.writable ?? false;
     let primary: DaxdevMemory;
-    let lockPath: string;
+    let lockPath: string | undefined;
     let source: string;
     if (opts.layout) {
       const d0 = opts.layout.daxdevs[0];
@@ -107,6 +112,9 @@ export class FamfsImage {
       source = opts.device;
       lockPath = opts.device;
       primary = openPath(opts.device, writable);
+    } else if (opts.memory) {
+      source = opts.memory.name;
+      primary = opts.memory;
     } else {
       throw new ImageError('no device or layout given');
     }
@@ -115,6 +123,8 @@ export class FamfsImage {
     try {
       const sbBytes = Buffer.alloc(200);
       if (primary.size < 200) throw new ImageError(`${source}: device is only ${primary.size} bytes; no famfs superblock`, 'EINVAL');
+      // Another host may have written it (famfs_mmap_superblock_and_log_raw invalidates).
+      primary.invalidate(0, sbBytes.length);
       primary.read(0, sbBytes);
       const chk = checkSuperblock(sbBytes);
       if (!chk.ok) throw new ImageError(`${source}: ${chk.message}`, 'EINVAL');
@@ -129,19 +139,22 @@ export class FamfsImage {
       let role: Role = 'client';
       const mine = opts.systemUuid instanceof Uint8Array ? opts.systemUuid : systemUuid(opts.systemUuid);
       if (uuidEqual(mine, sb.systemUuid) && !opts.client) role = 'master';
-      if (writable && role === 'master') {
+      if (writable && role === 'master' && lockPath !== undefined) {
         lockFd = fs.openSync(lockPath, 'r');
         if (!flock(lockFd, LOCK_EX | LOCK_NB)) {
           throw new ImageError(`${source}: another writer holds the image (mounted read-write, or another famfs-ts command is running)`, 'EBUSY');
         }
       }
-      const slices = primary.slices(LOG_OFFSET, sb.logLen);
+      const slices = primary.views ? primary.slices(LOG_OFFSET, sb.logLen) : [];
       const isView = slices.length === 1;
       let log: Buffer;
-      if (isView) log = slices[0]!;
-      else {
+      if (isView) {
+        log = slices[0]!;
+        primary.invalidate(LOG_OFFSET, sb.logLen);
+      } else {
+        // A copy: the header, then only the entries it counts (refresh() reads later ones).
         log = Buffer.alloc(sb.logLen);
-        primary.read(LOG_OFFSET, log);
+        readLogCopy(primary, log, 0);
       }
       let img: FamfsImage;
       try {
@@ -215,13 +228,17 @@ export class FamfsImage {
   refresh(): number {
     this.checkOpen();
     const before = this.scanState.scanned;
+    const primary = this.devices.get(0)!;
     if (!this.logIsView) {
-      // A copied log (the primary is an emulated region): re-read the header, then only the
+      // A copied log (an emulated region, the simulator): re-read the header, then only the
       // entries not scanned yet.
-      const primary = this.devices.get(0)!;
-      primary.read(LOG_OFFSET, this.log.subarray(0, LOG_HEADER_SIZE));
+      readLogCopy(primary, this.log, before);
+    } else {
+      // The header first, then the entries it counts, each from memory, not from lines this
+      // host cached earlier (README "Caches on shared memory").
+      primary.invalidate(LOG_OFFSET, LOG_HEADER_SIZE);
       const h = decodeLogHeader(this.log, this.sb.logLen);
-      if (h.nextIndex > before) primary.read(LOG_OFFSET + entryOffset(before), this.log.subarray(entryOffset(before), entryOffset(h.nextIndex)));
+      if (h.nextIndex > before) primary.invalidate(LOG_OFFSET + entryOffset(before), entryOffset(h.nextIndex) - entryOffset(before));
     }
     this.logHeader = decodeLogHeader(this.log, this.sb.logLen);
     this.replay();
@@ -301,11 +318,17 @@ export class FamfsImage {
     // seqnum == index always (both start at 0 and advance together).
     const bytes = encodeEntry(entry, h.nextSeqnum);
     const primary = this.devices.get(0)!;
+    // The entry reaches memory before the counters that publish it: a host that reads
+    // next_index then finds the entry whole. famfs writes both and flushes the whole log
+    // once, relying on the entry CRC when the header line lands first (famfs_append_log).
     primary.write(LOG_OFFSET + entryOffset(index), bytes);
+    primary.flush(LOG_OFFSET + entryOffset(index), bytes.length);
     const counters = Buffer.alloc(16);
     counters.writeBigUInt64LE(BigInt(h.nextSeqnum + 1), 0);
     counters.writeBigUInt64LE(BigInt(index + 1), 8);
-    primary.write(LOG_OFFSET + logHeaderStruct.offsetOf('nextSeqnum'), counters);
+    const countersAt = LOG_OFFSET + logHeaderStruct.offsetOf('nextSeqnum');
+    primary.write(countersAt, counters);
+    primary.flush(countersAt, counters.length);
     const ownSession = this.allocator !== undefined && this.allocatorAt === this.scanState.scanned;
     this.refresh();
     if (ownSession) this.allocatorAt = this.scanState.scanned;
@@ -391,7 +414,10 @@ export class FamfsImage {
     this.checkOpen();
     let n = 0;
     for (const m of this.mappings(file, pos, dst.byteLength)) {
-      this.dev(m.daxdev).read(m.offset, dst.subarray(m.pos - pos, m.pos - pos + m.length));
+      // Another host may have written it (famfs verify invalidates the file first).
+      const d = this.dev(m.daxdev);
+      d.invalidate(m.offset, m.length);
+      d.read(m.offset, dst.subarray(m.pos - pos, m.pos - pos + m.length));
       n += m.length;
     }
     return n;
@@ -421,7 +447,10 @@ export class FamfsImage {
     if (!this.writable) throw new ImageError(`${this.source}: image opened read-only`, 'EROFS');
     let n = 0;
     for (const m of this.mappings(file, pos, src.byteLength)) {
-      this.dev(m.daxdev).write(m.offset, src.subarray(m.pos - pos, m.pos - pos + m.length));
+      // famfs cp and creat -r flush the data they wrote (__famfs_copy_file_data).
+      const d = this.dev(m.daxdev);
+      d.write(m.offset, src.subarray(m.pos - pos, m.pos - pos + m.length));
+      d.flush(m.offset, m.length);
       n += m.length;
     }
     return n;
@@ -447,6 +476,26 @@ export class FamfsImage {
       try { flock(this.lockFd, LOCK_UN); } finally { fs.closeSync(this.lockFd); }
     }
   }
+}
+
+/**
+ * Read a log header from memory into `log` (a copy of the log region), then the entries it
+ * counts from index `from` on; each range invalidated first.
+ */
+function readLogCopy(primary: DaxdevMemory, log: Buffer, from: number): void {
+  primary.invalidate(LOG_OFFSET, LOG_HEADER_SIZE);
+  primary.read(LOG_OFFSET, log.subarray(0, LOG_HEADER_SIZE));
+  let next: number;
+  try {
+    next = decodeLogHeader(log, log.length).nextIndex;
+  } catch {
+    return; // the caller decodes it again and reports the problem
+  }
+  if (next <= from) return;
+  const at = entryOffset(from);
+  const len = entryOffset(next) - at;
+  primary.invalidate(LOG_OFFSET + at, len);
+  primary.read(LOG_OFFSET + at, log.subarray(at, at + len));
 }
 
 function primaryPath(d: Daxdev): string {
