@@ -19,7 +19,10 @@ const mmapAnon = libc.func('void *mmap(void *addr, size_t length, int prot, int 
 const mprotectFn = libc.func('int mprotect(void *addr, size_t len, int prot)');
 
 // x86-64 SysV: rdi = address, rsi = length. Every line from (addr & ~63) below addr+len gets
-// `insn [rdi]`; then the fence. Encodings checked against GNU as (objdump -d).
+// `insn [rdi]`; then the fence; rax returns the count of lines (tests check the loop ran).
+// Encodings checked against GNU as (objdump -d).
+const XOR_EAX_EAX = [0x31, 0xc0];
+const INC_RAX = [0x48, 0xff, 0xc0];
 const TEST_RSI_RSI = [0x48, 0x85, 0xf6];
 const LEA_RSI_END = [0x48, 0x8d, 0x34, 0x37]; // lea rsi, [rdi+rsi]
 const AND_RDI_LINE = [0x48, 0x83, 0xe7, 0xc0]; // and rdi, -64
@@ -36,10 +39,10 @@ const SFENCE = [0x0f, 0xae, 0xf8];
 const MFENCE = [0x0f, 0xae, 0xf0];
 
 function rangeRoutine(insn: readonly number[], fence: readonly number[]): number[] {
-  const body = [...insn, ...ADD_RDI_64, ...CMP_RDI_RSI];
+  const body = [...insn, ...INC_RAX, ...ADD_RDI_64, ...CMP_RDI_RSI];
   const loop = [...body, 0x72, (0x100 - (body.length + 2)) & 0xff]; // jb back to insn
   const skip = LEA_RSI_END.length + AND_RDI_LINE.length + loop.length;
-  return [...TEST_RSI_RSI, 0x74, skip, ...LEA_RSI_END, ...AND_RDI_LINE, ...loop, ...fence, ...RET];
+  return [...XOR_EAX_EAX, ...TEST_RSI_RSI, 0x74, skip, ...LEA_RSI_END, ...AND_RDI_LINE, ...loop, ...fence, ...RET];
 }
 
 // cpuid(leaf = edi, subleaf = esi, out = rdx -> u32[4] eax, ebx, ecx, edx); rbx is callee-saved.
@@ -57,9 +60,9 @@ const CPUID_ROUTINE = [
   ...RET,
 ];
 
-const RangeFn = koffi.proto('void famfs_ts_cacheline_range(void *addr, size_t len)');
+const RangeFn = koffi.proto('size_t famfs_ts_cacheline_range(void *addr, size_t len)');
 const CpuidFn = koffi.proto('void famfs_ts_cpuid(uint32_t leaf, uint32_t subleaf, _Out_ uint32_t *regs)');
-type RangeCall = (addr: Uint8Array, len: number) => void;
+type RangeCall = (addr: Uint8Array, len: number) => number | bigint;
 
 /** Place `routines` in one page, made read+execute; returns their addresses. */
 function mapExecutable(routines: readonly (readonly number[])[]): bigint[] {
@@ -98,10 +101,10 @@ export interface CacheLineRoutines {
   readonly features: CpuFeatures;
   readonly flushInsn: LineInsn;
   readonly invalidateInsn: LineInsn;
-  /** Write back the lines of `view`, then SFENCE. */
-  flush(view: Uint8Array): void;
-  /** Write back and drop the lines of `view`, then MFENCE (later loads come from memory). */
-  invalidate(view: Uint8Array): void;
+  /** Write back the lines of `view`, then SFENCE; returns how many lines. */
+  flush(view: Uint8Array): number;
+  /** Write back and drop the lines of `view`, then MFENCE (later loads come from memory); returns how many lines. */
+  invalidate(view: Uint8Array): number;
   /** Raw CPUID(leaf, subleaf) -> [eax, ebx, ecx, edx]. */
   cpuid(leaf: number, subleaf: number): [number, number, number, number];
 }
@@ -132,16 +135,25 @@ export function cacheLineRoutines(): CacheLineRoutines {
   if (!features.clflush && !features.clflushopt) throw new Error('this x86_64 CPU reports neither CLFLUSH nor CLFLUSHOPT');
   const invalidateInsn: LineInsn = features.clflushopt ? 'clflushopt' : 'clflush';
   const flushInsn: LineInsn = features.clwb ? 'clwb' : invalidateInsn;
-  const [flushAt, invAt] = mapExecutable([rangeRoutine(INSN[flushInsn], SFENCE), rangeRoutine(INSN[invalidateInsn], MFENCE)]);
-  const flushFn = koffi.decode(flushAt!, RangeFn) as RangeCall;
-  const invFn = koffi.decode(invAt!, RangeFn) as RangeCall;
   loaded = {
     features, flushInsn, invalidateInsn, cpuid,
-    // koffi passes a typed array as the address of its first byte.
-    flush: (view) => flushFn(view, view.byteLength),
-    invalidate: (view) => invFn(view, view.byteLength),
+    flush: lineRoutine(flushInsn, 'sfence'),
+    invalidate: lineRoutine(invalidateInsn, 'mfence'),
   };
   return loaded;
+}
+
+/**
+ * One range routine with a given instruction, mapped and callable (each call returns the
+ * lines it touched). The CPU must support `insn`: cacheLineRoutines() checks CPUID first.
+ */
+export function lineRoutine(insn: LineInsn, fence: 'sfence' | 'mfence'): (view: Uint8Array) => number {
+  const sup = cacheLineSupport();
+  if (!sup.ok) throw new Error(sup.reason);
+  const [at] = mapExecutable([rangeRoutine(INSN[insn], fence === 'sfence' ? SFENCE : MFENCE)]);
+  const fn = koffi.decode(at!, RangeFn) as RangeCall;
+  // koffi passes a typed array as the address of its first byte (byteOffset included).
+  return (view) => Number(fn(view, view.byteLength));
 }
 
 /** The routine bytes, for tests that disassemble or inspect them. */
