@@ -152,9 +152,9 @@ export class FamfsImage {
         log = slices[0]!;
         primary.invalidate(LOG_OFFSET, sb.logLen);
       } else {
-        // A copy: the header, then only the entries it counts (refresh() reads later ones).
-        log = Buffer.alloc(sb.logLen);
-        readLogCopy(primary, log, 0);
+        // A copy: the header, then only the entries it counts (refresh() reads later ones,
+        // growing the copy as the log does).
+        log = readLogCopy(primary, Buffer.alloc(LOG_HEADER_SIZE), 0, sb.logLen);
       }
       let img: FamfsImage;
       try {
@@ -194,7 +194,7 @@ export class FamfsImage {
   get layoutPolicy(): Layout['policy'] | undefined {
     return this.layout?.policy;
   }
-  /** The raw log region (read-only use: fsck, benchmarks). */
+  /** The raw log region (read-only use: fsck, benchmarks); where the primary cannot be viewed, a copy of its used part. */
   get logBytes(): Buffer {
     return this.log;
   }
@@ -232,7 +232,7 @@ export class FamfsImage {
     if (!this.logIsView) {
       // A copied log (an emulated region, the simulator): re-read the header, then only the
       // entries not scanned yet.
-      readLogCopy(primary, this.log, before);
+      this.log = readLogCopy(primary, this.log, before, this.sb.logLen);
     } else {
       // The header first, then the entries it counts, each from memory, not from lines this
       // host cached earlier (README "Caches on shared memory").
@@ -479,23 +479,30 @@ export class FamfsImage {
 }
 
 /**
- * Read a log header from memory into `log` (a copy of the log region), then the entries it
- * counts from index `from` on; each range invalidated first.
+ * Read a log header from memory into `log` (a copy of the start of a `logLen`-byte log
+ * region), then the entries it counts from index `from` on, each range invalidated first.
+ * Returns the copy, grown to hold those entries.
  */
-function readLogCopy(primary: DaxdevMemory, log: Buffer, from: number): void {
+function readLogCopy(primary: DaxdevMemory, log: Buffer, from: number, logLen: number): Buffer {
   primary.invalidate(LOG_OFFSET, LOG_HEADER_SIZE);
   primary.read(LOG_OFFSET, log.subarray(0, LOG_HEADER_SIZE));
   let next: number;
   try {
-    next = decodeLogHeader(log, log.length).nextIndex;
+    next = decodeLogHeader(log, logLen).nextIndex;
   } catch {
-    return; // the caller decodes it again and reports the problem
+    return log; // the caller decodes it again and reports the problem
   }
-  if (next <= from) return;
+  if (next <= from) return log;
   const at = entryOffset(from);
-  const len = entryOffset(next) - at;
-  primary.invalidate(LOG_OFFSET + at, len);
-  primary.read(LOG_OFFSET + at, log.subarray(at, at + len));
+  const end = entryOffset(next);
+  if (end > log.length) {
+    const grown = Buffer.alloc(Math.min(logLen, Math.max(end, 2 * log.length)));
+    log.copy(grown);
+    log = grown;
+  }
+  primary.invalidate(LOG_OFFSET + at, end - at);
+  primary.read(LOG_OFFSET + at, log.subarray(at, end));
+  return log;
 }
 
 function primaryPath(d: Daxdev): string {
