@@ -11,7 +11,7 @@
 //   (written back if dirty), the accessing host prefetches lines after the one it touched
 //   (the read-ahead famfs's famfs_validate_log_entry comment worries about), a full cache
 //   evicts a random line, and a hook lets a test run another host's operation right there,
-//   in the middle of this one.
+//   in the middle of this one. Each line of a flush or invalidate is such an access too.
 // Each host is a DaxdevMemory, so FamfsImage, mkfs and the server's data path run on it
 // unchanged; its slices() refuses (views = false) so no access escapes the caches.
 import { DeviceError, type DaxdevMemory, type DeviceSpec } from '../../src/device/memory.js';
@@ -245,6 +245,9 @@ export class SimHost implements DaxdevMemory {
     this.counts.flushes++;
     const [from, to] = this.linesOf(offset, length);
     for (let i = from; i < to; i++) {
+      // One instruction per line: other hosts run between them, and see the lines written
+      // back so far (in address order, as the flush loop goes).
+      this.mem.step(this, i);
       const l = this.cache.get(i);
       if (l) this.writeBackLine(i, l);
     }
@@ -255,6 +258,7 @@ export class SimHost implements DaxdevMemory {
     this.counts.invalidates++;
     const [from, to] = this.linesOf(offset, length);
     for (let i = from; i < to; i++) {
+      this.mem.step(this, i);
       const l = this.cache.get(i);
       if (!l) continue;
       this.writeBackLine(i, l);
