@@ -150,7 +150,7 @@ export class FamfsImage {
       let log: Buffer;
       if (isView) {
         log = slices[0]!;
-        primary.invalidate(LOG_OFFSET, sb.logLen);
+        invalidateLogView(primary, log, 0, sb.logLen);
       } else {
         // A copy: the header, then only the entries it counts (refresh() reads later ones,
         // growing the copy as the log does).
@@ -234,11 +234,7 @@ export class FamfsImage {
       // entries not scanned yet.
       this.log = readLogCopy(primary, this.log, before, this.sb.logLen);
     } else {
-      // The header first, then the entries it counts, each from memory, not from lines this
-      // host cached earlier (README "Caches on shared memory").
-      primary.invalidate(LOG_OFFSET, LOG_HEADER_SIZE);
-      const h = decodeLogHeader(this.log, this.sb.logLen);
-      if (h.nextIndex > before) primary.invalidate(LOG_OFFSET + entryOffset(before), entryOffset(h.nextIndex) - entryOffset(before));
+      invalidateLogView(primary, this.log, before, this.sb.logLen);
     }
     this.logHeader = decodeLogHeader(this.log, this.sb.logLen);
     this.replay();
@@ -476,6 +472,23 @@ export class FamfsImage {
       try { flock(this.lockFd, LOCK_UN); } finally { fs.closeSync(this.lockFd); }
     }
   }
+}
+
+/**
+ * Before reading a log in place: drop this host's cached lines of the header, then of the
+ * entries it counts from index `from` on, so both come from memory, not from lines cached
+ * earlier (README "Caches on shared memory"). Only those: famfs invalidates the whole log,
+ * but touching all of it faults in every page of an 8 MiB log.
+ */
+function invalidateLogView(primary: DaxdevMemory, log: Buffer, from: number, logLen: number): void {
+  primary.invalidate(LOG_OFFSET, LOG_HEADER_SIZE);
+  let next: number;
+  try {
+    next = decodeLogHeader(log, logLen).nextIndex;
+  } catch {
+    return; // the caller decodes it again and reports the problem
+  }
+  if (next > from) primary.invalidate(LOG_OFFSET + entryOffset(from), entryOffset(next) - entryOffset(from));
 }
 
 /**
