@@ -31,7 +31,7 @@ export interface OpenOptions {
   readonly client?: boolean;
   /**
    * The primary daxdev's memory, already open (tests: the non-coherent memory simulator).
-   * The caller owns it and keeps other writers out: no lock is taken.
+   * The image closes it with itself; the caller keeps other writers out: no lock is taken.
    */
   readonly memory?: DaxdevMemory;
 }

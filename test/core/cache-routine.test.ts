@@ -7,8 +7,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CacheModeError, cacheMaintenanceFor, cacheMode, CACHE_MODE_ENV, isRealMemoryDevice, nativeCacheMaintenance, parseCacheMode } from '../../src/device/cache.js';
+import { CacheModeError, cacheMaintenanceFor, cacheMode, CACHE_MODE_ENV, isRealMemoryDevice, nativeCacheMaintenance, parseCacheMode, type CacheMaintenance } from '../../src/device/cache.js';
 import { MappedDevice } from '../../src/device/memory.js';
+import { FamfsImage } from '../../src/famfs/image.js';
+import { mkfs } from '../../src/famfs/mkfs.js';
+import { readMapped, writeMapped } from '../../src/server/file-io.js';
 import { cacheLineRoutines, cacheLineSupport, CACHE_LINE, lineRoutine, routineBytes, type LineInsn } from '../../src/sys/cacheline.js';
 
 const DIR = fs.mkdtempSync(path.join(fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir(), 'famfs-ts-cache-'));
@@ -90,6 +93,54 @@ describe.runIf(x64)('x86-64 cache-line routine', () => {
     const jb = b.lastIndexOf(0x72, done);
     const back = jb + 2 - (0x100 - b[jb + 1]!);
     expect(b.slice(back, back + 4)).toEqual([0x66, 0x0f, 0xae, 0x37]);
+  });
+});
+
+describe.runIf(x64)('famfs points on a mapped device (the routine under a counter)', () => {
+  it('mkfs, append, replay, cp/verify and the server data path flush and invalidate what famfs does', () => {
+    const native = nativeCacheMaintenance();
+    let log: string[] = [];
+    const counting: CacheMaintenance = {
+      active: true,
+      description: 'counting',
+      flush: (v) => { log.push(`flush ${v.byteLength}`); native.flush(v); },
+      invalidate: (v) => { log.push(`invalidate ${v.byteLength}`); native.invalidate(v); },
+    };
+    const p = deviceFile('image', 32 * 1024 * 1024);
+    const master = MappedDevice.open(p, { cache: counting });
+    const client = MappedDevice.open(p, { cache: counting });
+    const U = new Uint8Array(16).fill(3);
+    try {
+      mkfs(master, { devPath: p, systemUuid: U, allowSmall: true });
+      // The existing superblock read, then the log (8 MiB) written back before the superblock.
+      expect(log).toEqual(['invalidate 200', `flush ${8 * 1024 * 1024}`, 'flush 200']);
+      const m = FamfsImage.open({ memory: master, writable: true, systemUuid: U });
+      log = [];
+      const f = m.creat('f', 5000);
+      // creat's and append's refreshes (header), the entry, the counters, the replay after
+      // the append (header, then the new entry).
+      expect(log).toEqual(['invalidate 48', 'invalidate 48', 'flush 544', 'flush 16', 'invalidate 48', 'invalidate 544']);
+      log = [];
+      m.write(f, 0, Buffer.alloc(5000, 9));
+      writeMapped(f.map, (i) => m.daxdev(i), 100, Buffer.alloc(50, 8));
+      expect(log).toEqual(['flush 5000', 'flush 50']);
+      log = [];
+      const c = FamfsImage.open({ memory: client, systemUuid: new Uint8Array(16) });
+      // Superblock, log header, the one entry it counts.
+      expect(log).toEqual(['invalidate 200', 'invalidate 48', 'invalidate 544']);
+      log = [];
+      const cf = c.file('f');
+      const got = Buffer.alloc(5000);
+      c.read(cf, 0, got);
+      const served = Buffer.concat(readMapped(cf.map, (i) => c.daxdev(i), 0, 5000));
+      expect(log).toEqual(['invalidate 5000', 'invalidate 5000']);
+      expect(got.equals(served)).toBe(true);
+      expect(got.subarray(100, 150).every((b) => b === 8)).toBe(true);
+    } finally {
+      // The images own these devices now; closing them here stands for closing the images.
+      master.close();
+      client.close();
+    }
   });
 });
 
