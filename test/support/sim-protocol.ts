@@ -1,7 +1,8 @@
 // The famfs master/client protocol run on the non-coherent memory simulator
 // (noncoherent.ts). The master opens the image, creates directories and files (log appends)
 // and writes their data, through famfs-ts's own code: FamfsImage (the offline verbs' path:
-// creat, cp, verify) or the mount server's data path (src/server/file-io.ts). After each file
+// creat, cp, verify), the mount server's data path (src/server/file-io.ts), or the mount's
+// file system itself (FamfsFileSystem: CREATE, WRITE, FLUSH, RELEASE). After each file
 // is complete the master "publishes" it: it tells the client out of band (as an application
 // would over the network) that the file is there with these bytes. The client opens the
 // image, replays the log, and checks:
@@ -19,12 +20,16 @@ import { FamfsImage } from '../../src/famfs/image.js';
 import { mkfs } from '../../src/famfs/mkfs.js';
 import { randomBytes } from '../../src/famfs/prng.js';
 import type { FileMap } from '../../src/interleave/filemap.js';
+import { ROOT_ID } from '../../src/famfs/namespace.js';
+import { FamfsFileSystem } from '../../src/server/famfs-fs.js';
 import { readMapped, writeMapped } from '../../src/server/file-io.js';
+import { ctx } from './fs-calls.js';
 import { NoncoherentMemory, seededRandom, type SimHost } from './noncoherent.js';
 
 export const MiB = 1024 * 1024;
 export const SIM_DEVICE_SIZE = 32 * MiB;
-const MASTER_UUID = Uint8Array.from({ length: 16 }, (_, i) => 0xa0 + i);
+export const SIM_MASTER_UUID = Uint8Array.from({ length: 16 }, (_, i) => 0xa0 + i);
+const MASTER_UUID = SIM_MASTER_UUID;
 const CLIENT_UUID = Uint8Array.from({ length: 16 }, (_, i) => 0x10 + i);
 
 export type ViolationKind = 'torn-entry' | 'bad-header' | 'phantom-file' | 'stale-log' | 'stale-data';
@@ -74,7 +79,7 @@ export interface RunResult {
 
 interface Truth {
   readonly logged: Map<string, { size: number; map: FileMap } | 'dir'>;
-  readonly published: { path: string; kind: 'file' | 'dir'; bytes?: Buffer }[];
+  readonly published: { path: string; kind: 'file' | 'dir'; bytes?: Buffer; how?: string }[];
 }
 
 interface Actor {
@@ -105,6 +110,10 @@ export function runProtocol(o: RunOptions): RunResult {
   };
   let master: FamfsImage | undefined;
   let client: FamfsImage | undefined;
+  // The mount's file systems over those images, made when first used.
+  let masterFs: FamfsFileSystem | undefined;
+  let clientFs: FamfsFileSystem | undefined;
+  const quiet = { device: '/dev/sim0', log: () => {} };
   let checks = 0;
   const observed: ({ path: string; kind: 'dir' } | { path: string; kind: 'file'; size: number; map: FileMap })[] = [];
 
@@ -126,17 +135,35 @@ export function runProtocol(o: RunOptions): RunResult {
     const path = `${parent}f${k}`;
     const size = 1 + Math.floor(rnd() * (rnd() < 0.15 ? 20_000 : 2000));
     const bytes = randomBytes(o.seed * 131 + k, size);
-    const viaServer = rnd() < 0.5;
-    mOps.push(() => {
-      const f = master!.creat(path, size);
-      truth.logged.set(path, { size: f.size, map: f.map });
-    });
-    mOps.push(() => {
-      const f = master!.file(path);
-      if (viaServer) writeMapped(f.map, (i) => master!.daxdev(i), 0, bytes);
-      else master!.write(f, 0, bytes);
-    });
-    mOps.push(() => { truth.published.push({ path, kind: 'file', bytes }); });
+    const how = parent === '' && rnd() < 0.3 ? 'mount' : rnd() < 0.5 ? 'writeMapped' : 'cp';
+    if (how === 'mount') {
+      // Through the mount: the file is logged at its commit, with the size written.
+      let nodeid = 0;
+      mOps.push(() => {
+        masterFs ??= new FamfsFileSystem(master!, quiet);
+        nodeid = masterFs.create(ctx, ROOT_ID, path, 0o100644, 0, 0o022).nodeid;
+      });
+      const half = Math.floor(size / 2);
+      mOps.push(() => { masterFs!.write(ctx, nodeid, 0, 0, bytes.subarray(0, half), 0); });
+      mOps.push(() => { masterFs!.write(ctx, nodeid, 0, half, bytes.subarray(half), 0); });
+      mOps.push(() => {
+        masterFs!.flush(ctx, nodeid);
+        masterFs!.release(ctx, nodeid);
+        const f = master!.file(path);
+        truth.logged.set(path, { size: f.size, map: f.map });
+      });
+    } else {
+      mOps.push(() => {
+        const f = master!.creat(path, size);
+        truth.logged.set(path, { size: f.size, map: f.map });
+      });
+      mOps.push(() => {
+        const f = master!.file(path);
+        if (how === 'writeMapped') writeMapped(f.map, (i) => master!.daxdev(i), 0, bytes);
+        else master!.write(f, 0, bytes);
+      });
+    }
+    mOps.push(() => { truth.published.push({ path, kind: 'file', bytes, how }); });
   }
 
   // --- the client's operations
@@ -169,16 +196,24 @@ export function runProtocol(o: RunOptions): RunResult {
       }
       if (n.kind !== 'file' || !p.bytes) continue;
       let got: Buffer;
-      if (rnd() < 0.5) {
+      const way = rnd();
+      const reader = way < 0.4 ? 'verify' : way < 0.7 || p.path.includes('/') ? 'readMapped' : 'mount';
+      if (way < 0.4) {
         got = Buffer.alloc(n.size);
         client.read(n, 0, got);
-      } else {
+      } else if (way < 0.7 || p.path.includes('/')) {
         got = Buffer.concat(readMapped(n.map, (i) => client!.daxdev(i), 0, n.size));
+      } else {
+        // The client's mount: its logplay, LOOKUP and READ (file-io.ts readMapped underneath).
+        clientFs ??= new FamfsFileSystem(client, quiet);
+        clientFs.logplay();
+        const e = clientFs.lookup(ctx, ROOT_ID, p.path);
+        got = Buffer.concat(clientFs.read(ctx, e.nodeid, 0, 0, n.size + 100));
       }
       if (!got.equals(p.bytes)) {
         let at = 0;
         while (got[at] === p.bytes[at]) at++;
-        violate('stale-data', `${p.path}: byte ${at} of ${n.size} differs from what the master wrote`);
+        violate('stale-data', `${p.path}: byte ${at} of ${n.size} differs from what the master wrote (written by ${p.how}, read by ${reader})`);
       }
     }
     // Sometimes read a file that is logged but not yet published: its lines then sit in
