@@ -245,6 +245,10 @@ export class EmulatedRegion implements DaxdevMemory {
     return { kind: 'region', name: this.name, size: this.size, region: this.region, members: this.members.map((m) => m.share([[0, m.size]])) };
   }
 
+  get cacheDescription(): string {
+    return this.members.find((m) => m.cache.active)?.cache.description ?? 'off';
+  }
+
   /** Add a later share()'s windows to an attached region. */
   adopt(spec: DeviceSpec & { kind: 'region' }): void {
     spec.members.forEach((m, i) => this.members[i]!.adopt(m));
@@ -287,6 +291,13 @@ export class EmulatedRegion implements DaxdevMemory {
   close(): void {
     for (const m of this.members) m.close();
   }
+}
+
+/** Which cache maintenance a daxdev's memory uses, for logs (cache.ts). */
+export function cacheMaintenanceOf(mem: DaxdevMemory): string {
+  if (mem instanceof MappedDevice) return mem.cache.description;
+  if (mem instanceof EmulatedRegion) return mem.cacheDescription;
+  return mem.views ? 'off' : 'simulated';
 }
 
 /**

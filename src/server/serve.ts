@@ -3,6 +3,7 @@
 // SIGINT/SIGTERM or when `famfs-ts umount` / umount(8) ends the connection.
 import fs from 'node:fs';
 import os from 'node:os';
+import { cacheMaintenanceOf } from '../device/memory.js';
 import { FamfsImage } from '../famfs/image.js';
 import { FuseSession } from '../fuse/session.js';
 import { InitFlag } from '../fuse/opcodes.js';
@@ -186,7 +187,7 @@ export class FamfsMount {
       }, every);
       m.timer.unref();
     }
-    log(`serving ${opts.source} at ${opts.mountpoint} as ${image.role}${image.writable ? '' : ' (read-only)'}`);
+    log(`serving ${opts.source} at ${opts.mountpoint} as ${image.role}${image.writable ? '' : ' (read-only)'}; cache maintenance ${cacheMaintenanceOf(image.daxdev(0))}`);
     return m;
   }
 
