@@ -90,8 +90,10 @@ export class FamfsImage {
     /** A view of the whole log region (zero-copy when the primary maps contiguously). */
     private log: Buffer,
     private readonly logIsView: boolean,
+    /** The header the caller invalidated the entries for (a log viewed in place moves on). */
+    header?: LogHeader,
   ) {
-    this.logHeader = decodeLogHeader(log, sb.logLen);
+    this.logHeader = header ?? decodeLogHeader(log, sb.logLen);
     this.scanState = newScan(sb.ddSize, sb.logLen);
     this.replay();
   }
@@ -148,9 +150,10 @@ export class FamfsImage {
       const slices = primary.views ? primary.slices(LOG_OFFSET, sb.logLen) : [];
       const isView = slices.length === 1;
       let log: Buffer;
+      let header: LogHeader | undefined;
       if (isView) {
         log = slices[0]!;
-        invalidateLogView(primary, log, 0, sb.logLen);
+        header = invalidateLogView(primary, log, 0, sb.logLen);
       } else {
         // A copy: the header, then only the entries it counts (refresh() reads later ones,
         // growing the copy as the log does).
@@ -158,7 +161,7 @@ export class FamfsImage {
       }
       let img: FamfsImage;
       try {
-        img = new FamfsImage(source, sb, role, writable, devices, opts.layout, lockFd, log, isView);
+        img = new FamfsImage(source, sb, role, writable, devices, opts.layout, lockFd, log, isView, header);
       } catch (e) {
         if (e instanceof LogError) throw new ImageError(`${source}: ${e.message}`, 'EINVAL');
         throw e;
@@ -229,14 +232,16 @@ export class FamfsImage {
     this.checkOpen();
     const before = this.scanState.scanned;
     const primary = this.devices.get(0)!;
+    let h: LogHeader | undefined;
     if (!this.logIsView) {
       // A copied log (an emulated region, the simulator): re-read the header, then only the
       // entries not scanned yet.
       this.log = readLogCopy(primary, this.log, before, this.sb.logLen);
     } else {
-      invalidateLogView(primary, this.log, before, this.sb.logLen);
+      h = invalidateLogView(primary, this.log, before, this.sb.logLen);
     }
-    this.logHeader = decodeLogHeader(this.log, this.sb.logLen);
+    // Undefined: the header did not decode; decoding again reports why.
+    this.logHeader = h ?? decodeLogHeader(this.log, this.sb.logLen);
     this.replay();
     if (this.layout) this.attachSecondaries();
     return this.scanState.scanned - before;
@@ -481,17 +486,21 @@ export class FamfsImage {
  * Before reading a log in place: drop this host's cached lines of the header, then of the
  * entries it counts from index `from` on, so both come from memory, not from lines cached
  * earlier (README "Caches on shared memory"). Only those: famfs invalidates the whole log,
- * but touching all of it faults in every page of an 8 MiB log.
+ * but touching all of it faults in every page of an 8 MiB log. Returns the header it used
+ * (undefined when it does not decode).
  */
-function invalidateLogView(primary: DaxdevMemory, log: Buffer, from: number, logLen: number): void {
+function invalidateLogView(primary: DaxdevMemory, log: Buffer, from: number, logLen: number): LogHeader | undefined {
   primary.invalidate(LOG_OFFSET, LOG_HEADER_SIZE);
-  let next: number;
+  let h: LogHeader;
   try {
-    next = decodeLogHeader(log, logLen).nextIndex;
+    // Decoded from one copy: the master may move next_index on meanwhile, and entries past
+    // the ones invalidated here must wait for the next refresh.
+    h = decodeLogHeader(Buffer.from(log.subarray(0, LOG_HEADER_SIZE)), logLen);
   } catch {
-    return; // the caller decodes it again and reports the problem
+    return undefined;
   }
-  if (next > from) primary.invalidate(LOG_OFFSET + entryOffset(from), entryOffset(next) - entryOffset(from));
+  if (h.nextIndex > from) primary.invalidate(LOG_OFFSET + entryOffset(from), entryOffset(h.nextIndex) - entryOffset(from));
+  return h;
 }
 
 /**
