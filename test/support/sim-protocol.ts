@@ -18,6 +18,7 @@
 // between the master's entry store and its log-header store).
 import { FamfsImage } from '../../src/famfs/image.js';
 import { mkfs } from '../../src/famfs/mkfs.js';
+import { LOG_LEN, LOG_OFFSET } from '../../src/famfs/constants.js';
 import { randomBytes } from '../../src/famfs/prng.js';
 import type { FileMap } from '../../src/interleave/filemap.js';
 import { ROOT_ID } from '../../src/famfs/namespace.js';
@@ -42,7 +43,11 @@ export interface Violation {
 
 let baseImage: Uint8Array | undefined;
 
-/** A freshly made famfs image (mkfs on a simulated host with maintenance, all written back). */
+/**
+ * A freshly made famfs image (mkfs on a simulated host with maintenance, all written back),
+ * its free space holding old bytes (0xee), as space a device held before does: a file's bytes
+ * that nobody wrote or zeroed show as such.
+ */
 export function simBaseImage(): Uint8Array {
   if (baseImage) return baseImage;
   const mem = new NoncoherentMemory(SIM_DEVICE_SIZE, { seed: 1, evictRate: 0, prefetchRate: 0 });
@@ -50,6 +55,7 @@ export function simBaseImage(): Uint8Array {
   mkfs(h, { devPath: '/dev/sim0', systemUuid: MASTER_UUID, allowSmall: true, uuid: new Uint8Array(16).fill(7), devUuid: new Uint8Array(16).fill(8) });
   h.invalidate(0, SIM_DEVICE_SIZE);
   baseImage = mem.snapshot();
+  baseImage.fill(0xee, LOG_OFFSET + LOG_LEN);
   return baseImage;
 }
 
@@ -134,7 +140,7 @@ export function runProtocol(o: RunOptions): RunResult {
     const parent = dirs.length && rnd() < 0.5 ? `${dirs[Math.floor(rnd() * dirs.length)]}/` : '';
     const path = `${parent}f${k}`;
     const size = 1 + Math.floor(rnd() * (rnd() < 0.15 ? 20_000 : 2000));
-    const bytes = randomBytes(o.seed * 131 + k, size);
+    let bytes = randomBytes(o.seed * 131 + k, size);
     const how = parent === '' && rnd() < 0.3 ? 'mount' : rnd() < 0.5 ? 'writeMapped' : 'cp';
     if (how === 'mount') {
       // Through the mount: the file is logged at its commit, with the size written.
@@ -144,8 +150,15 @@ export function runProtocol(o: RunOptions): RunResult {
         nodeid = masterFs.create(ctx, ROOT_ID, path, 0o100644, 0, 0o022).nodeid;
       });
       const half = Math.floor(size / 2);
-      mOps.push(() => { masterFs!.write(ctx, nodeid, 0, 0, bytes.subarray(0, half), 0); });
-      mOps.push(() => { masterFs!.write(ctx, nodeid, 0, half, bytes.subarray(half), 0); });
+      const written = bytes;
+      mOps.push(() => { masterFs!.write(ctx, nodeid, 0, 0, written.subarray(0, half), 0); });
+      mOps.push(() => { masterFs!.write(ctx, nodeid, 0, half, written.subarray(half), 0); });
+      if (rnd() < 0.5) {
+        // truncate up: the server zeroes the gap, which must reach memory as zeros.
+        const extra = 1 + Math.floor(rnd() * 3000);
+        bytes = Buffer.concat([bytes, Buffer.alloc(extra)]);
+        mOps.push(() => { masterFs!.setattr(ctx, nodeid, { valid: 8, size: size + extra }); });
+      }
       mOps.push(() => {
         masterFs!.flush(ctx, nodeid);
         masterFs!.release(ctx, nodeid);
