@@ -10,6 +10,7 @@ import type { Daxdev, Region } from '../interleave/layout.js';
 import { mmapShared, viewMapping, type Mapped } from '../sys/libc.js';
 import { blockDeviceSize } from '../sys/ioctl.js';
 import { ErrnoError, type ErrnoName } from '../errno.js';
+import { cacheMaintenanceFor, nativeCacheMaintenance, NO_CACHE_MAINTENANCE, type CacheMaintenance } from './cache.js';
 
 /** A device that cannot be used as asked: EIO unless a better errno is given. */
 export class DeviceError extends ErrnoError {
@@ -28,6 +29,8 @@ export interface SharedDevice {
   readonly path: string;
   readonly size: number;
   readonly windows: readonly (readonly [number, bigint])[];
+  /** The owner maintains CPU caches on this device (cache.ts); the viewer must too. */
+  readonly cacheMaintenance: boolean;
 }
 
 /** A daxdev as plain data for another thread: one shared device, or a region's members. */
@@ -48,6 +51,21 @@ export interface DaxdevMemory {
   slices(offset: number, length: number): Buffer[];
   read(offset: number, dst: Uint8Array): void;
   write(offset: number, src: Uint8Array): void;
+  /**
+   * Write back this host's cached lines of [offset, offset+length) so other hosts can see
+   * them (famfs flush_processor_cache). Nothing on devices without cache maintenance.
+   */
+  flush(offset: number, length: number): void;
+  /**
+   * Drop this host's cached lines of the range so the next loads read what other hosts
+   * flushed (famfs invalidate_processor_cache).
+   */
+  invalidate(offset: number, length: number): void;
+  /**
+   * False where slices() cannot view the memory itself (the non-coherent memory simulator
+   * of the tests, which must see every load and store): callers then use read()/write().
+   */
+  readonly views: boolean;
   /** Make stores durable (msync) on file-backed devices. */
   sync(): void;
   close(): void;
@@ -136,15 +154,19 @@ function copyOut(mem: DaxdevMemory, offset: number, dst: Uint8Array): void {
  */
 export class MappedDevice implements DaxdevMemory {
   static readonly WINDOW = 1024 ** 3;
+  readonly views = true;
   private readonly maps: (Mapped | undefined)[];
   /** fd < 0: the windows belong to another thread's MappedDevice (attach). */
-  private constructor(readonly name: string, private readonly fd: number, readonly size: number, private readonly writable: boolean) {
+  private constructor(
+    readonly name: string, private readonly fd: number, readonly size: number, private readonly writable: boolean,
+    readonly cache: CacheMaintenance,
+  ) {
     this.maps = new Array<Mapped | undefined>(Math.ceil(size / MappedDevice.WINDOW)).fill(undefined);
   }
 
   /** View the windows another thread shared (share()); close() leaves them to their owner. */
   static attach(shared: SharedDevice): MappedDevice {
-    const d = new MappedDevice(shared.path, -1, shared.size, true);
+    const d = new MappedDevice(shared.path, -1, shared.size, true, shared.cacheMaintenance ? nativeCacheMaintenance() : NO_CACHE_MAINTENANCE);
     d.adopt(shared);
     return d;
   }
@@ -160,13 +182,14 @@ export class MappedDevice implements DaxdevMemory {
     }
   }
 
-  static open(devPath: string, opts: { writable?: boolean; size?: number } = {}): MappedDevice {
+  /** `cache`: the maintenance to use; by default the process mode's choice for devPath (cache.ts). */
+  static open(devPath: string, opts: { writable?: boolean; size?: number; cache?: CacheMaintenance } = {}): MappedDevice {
     const writable = opts.writable ?? true;
     const devdax = fs.statSync(devPath).isCharacterDevice();
     if (devdax) checkDevdaxMode(devPath);
     const size = opts.size ?? deviceSize(devPath);
     if (size <= 0) throw new DeviceError(`${devPath}: size is 0`);
-    const d = new MappedDevice(devPath, fs.openSync(devPath, writable ? 'r+' : 'r'), size, writable);
+    const d = new MappedDevice(devPath, fs.openSync(devPath, writable ? 'r+' : 'r'), size, writable, opts.cache ?? cacheMaintenanceFor(devPath));
     d.devdax = devdax;
     return d;
   }
@@ -183,7 +206,7 @@ export class MappedDevice implements DaxdevMemory {
     }
     const windows: [number, bigint][] = [];
     this.maps.forEach((m, w) => m && windows.push([w, m.address]));
-    return { kind: 'device', path: this.name, size: this.size, windows };
+    return { kind: 'device', path: this.name, size: this.size, windows, cacheMaintenance: this.cache.active };
   }
 
   /** The file descriptor, for locks and ioctls. */
@@ -234,6 +257,14 @@ export class MappedDevice implements DaxdevMemory {
   write(offset: number, src: Uint8Array): void {
     copyIn(this, offset, src);
   }
+  flush(offset: number, length: number): void {
+    if (!this.cache.active) return;
+    for (const s of this.slices(offset, length)) this.cache.flush(s);
+  }
+  invalidate(offset: number, length: number): void {
+    if (!this.cache.active) return;
+    for (const s of this.slices(offset, length)) this.cache.invalidate(s);
+  }
   sync(): void {
     if (this.devdax) return;
     for (const m of this.maps) m?.sync();
@@ -246,12 +277,17 @@ export class MappedDevice implements DaxdevMemory {
 
 /** A hardware interleave region emulated in software over its mapped members. */
 export class EmulatedRegion implements DaxdevMemory {
+  readonly views = true;
   constructor(readonly name: string, readonly size: number, private readonly region: Region, private readonly members: readonly MappedDevice[]) {}
 
   share(_runs: readonly (readonly [number, number])[]): DeviceSpec {
     // Region offsets land on every member in turn: share the members whole (emulated
     // regions are test-sized).
     return { kind: 'region', name: this.name, size: this.size, region: this.region, members: this.members.map((m) => m.share([[0, m.size]])) };
+  }
+
+  get cacheDescription(): string {
+    return this.members.find((m) => m.cache.active)?.cache.description ?? 'off';
   }
 
   /** Add a later share()'s windows to an attached region. */
@@ -278,12 +314,31 @@ export class EmulatedRegion implements DaxdevMemory {
   write(offset: number, src: Uint8Array): void {
     copyIn(this, offset, src);
   }
+  flush(offset: number, length: number): void {
+    // Members of one region are all real or all emulated; any active one's routine serves.
+    const c = this.members.find((m) => m.cache.active)?.cache;
+    if (!c) return;
+    for (const s of this.slices(offset, length)) c.flush(s);
+  }
+  invalidate(offset: number, length: number): void {
+    // Members of one region are all real or all emulated; any active one's routine serves.
+    const c = this.members.find((m) => m.cache.active)?.cache;
+    if (!c) return;
+    for (const s of this.slices(offset, length)) c.invalidate(s);
+  }
   sync(): void {
     for (const m of this.members) m.sync();
   }
   close(): void {
     for (const m of this.members) m.close();
   }
+}
+
+/** Which cache maintenance a daxdev's memory uses, for logs (cache.ts). */
+export function cacheMaintenanceOf(mem: DaxdevMemory): string {
+  if (mem instanceof MappedDevice) return mem.cache.description;
+  if (mem instanceof EmulatedRegion) return mem.cacheDescription;
+  return mem.views ? 'off' : 'simulated';
 }
 
 /**

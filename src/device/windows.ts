@@ -3,6 +3,7 @@
 // `.meta/.superblock` and `.meta/.log` files (the kernel maps them from GET_FMAP, as famfs
 // does: reference famfs-format.md "superblock", fuse-iomap-abi.md §3.1). Every byte outside
 // a window belongs to files the kernel maps for their users; touching it is a DeviceError.
+import { cacheMaintenanceFor, type CacheMaintenance } from './cache.js';
 import { DeviceError, type DaxdevMemory, type DeviceSpec } from './memory.js';
 
 export interface DeviceWindow {
@@ -18,7 +19,11 @@ export class WindowedDevice implements DaxdevMemory {
   /** The server reaches only these windows; file data is the kernel's (see famfs-fs zeroing). */
   readonly kernelMapped = true;
 
-  constructor(readonly name: string, readonly size: number, private readonly windows: readonly DeviceWindow[]) {}
+  readonly views = true;
+
+  /** The windows are the device's memory itself (the kernel's DAX mapping): real caches apply. */
+  constructor(readonly name: string, readonly size: number, private readonly windows: readonly DeviceWindow[],
+    private readonly cache: CacheMaintenance = cacheMaintenanceFor(name)) {}
 
   private window(offset: number, length: number): { w: DeviceWindow; at: number } {
     for (const w of this.windows) {
@@ -44,6 +49,14 @@ export class WindowedDevice implements DaxdevMemory {
   write(offset: number, src: Uint8Array): void {
     const { w, at } = this.window(offset, src.length);
     Buffer.from(src.buffer, src.byteOffset, src.byteLength).copy(w.bytes, at);
+  }
+
+  flush(offset: number, length: number): void {
+    if (this.cache.active) this.cache.flush(this.slices(offset, length)[0]!);
+  }
+
+  invalidate(offset: number, length: number): void {
+    if (this.cache.active) this.cache.invalidate(this.slices(offset, length)[0]!);
   }
 
   sync(): void {

@@ -30,9 +30,10 @@ export interface OpenOptions {
   /** Play a client even on the master host (famfs --client / -c). */
   readonly client?: boolean;
   /**
-   * The primary's memory when the caller reached it some other way than mapping `device`
-   * (famfs mode: through the mount's .meta files, src/server/famfs-mode.ts). `device` still
-   * names it; the writer's lock is taken on it when it can be opened.
+   * The primary's memory when the caller reached it some other way than mapping `device`:
+   * famfs mode, through the mount's .meta files (src/server/famfs-mode.ts), where the mount
+   * itself is the one writer and no lock is taken; or tests (the non-coherent memory
+   * simulator), with no `device`. The image closes it with itself.
    */
   readonly primary?: DaxdevMemory;
 }
@@ -91,8 +92,10 @@ export class FamfsImage {
     /** A view of the whole log region (zero-copy when the primary maps contiguously). */
     private log: Buffer,
     private readonly logIsView: boolean,
+    /** The header the caller invalidated the entries for (a log viewed in place moves on). */
+    header?: LogHeader,
   ) {
-    this.logHeader = decodeLogHeader(log, sb.logLen);
+    this.logHeader = header ?? decodeLogHeader(log, sb.logLen);
     this.scanState = newScan(sb.ddSize, sb.logLen);
     this.replay();
   }
@@ -101,7 +104,7 @@ export class FamfsImage {
   static open(opts: OpenOptions): FamfsImage {
     const writable = opts.writable ?? false;
     let primary: DaxdevMemory;
-    let lockPath: string;
+    let lockPath: string | undefined;
     let source: string;
     if (opts.layout) {
       const d0 = opts.layout.daxdevs[0];
@@ -111,8 +114,12 @@ export class FamfsImage {
       source = opts.layout.source;
     } else if (opts.device) {
       source = opts.device;
-      lockPath = opts.device;
+      // famfs mode: the mount itself is the one writer (the kernel holds the daxdev): no lock.
+      lockPath = opts.primary ? undefined : opts.device;
       primary = opts.primary ?? openPath(opts.device, writable);
+    } else if (opts.primary) {
+      source = opts.primary.name;
+      primary = opts.primary;
     } else {
       throw new ImageError('no device or layout given');
     }
@@ -121,6 +128,8 @@ export class FamfsImage {
     try {
       const sbBytes = Buffer.alloc(200);
       if (primary.size < 200) throw new ImageError(`${source}: device is only ${primary.size} bytes; no famfs superblock`, 'EINVAL');
+      // Another host may have written it (famfs_mmap_superblock_and_log_raw invalidates).
+      primary.invalidate(0, sbBytes.length);
       primary.read(0, sbBytes);
       const chk = checkSuperblock(sbBytes);
       if (!chk.ok) throw new ImageError(`${source}: ${chk.message}`, 'EINVAL');
@@ -135,25 +144,27 @@ export class FamfsImage {
       let role: Role = 'client';
       const mine = opts.systemUuid instanceof Uint8Array ? opts.systemUuid : systemUuid(opts.systemUuid);
       if (uuidEqual(mine, sb.systemUuid) && !opts.client) role = 'master';
-      if (writable && role === 'master' && opts.primary) {
-        // famfs mode: the mount itself is the one writer (the kernel holds the daxdev).
-      } else if (writable && role === 'master') {
+      if (writable && role === 'master' && lockPath !== undefined) {
         lockFd = fs.openSync(lockPath, 'r');
         if (!flock(lockFd, LOCK_EX | LOCK_NB)) {
           throw new ImageError(`${source}: another writer holds the image (mounted read-write, or another famfs-ts command is running)`, 'EBUSY');
         }
       }
-      const slices = primary.slices(LOG_OFFSET, sb.logLen);
+      const slices = primary.views ? primary.slices(LOG_OFFSET, sb.logLen) : [];
       const isView = slices.length === 1;
       let log: Buffer;
-      if (isView) log = slices[0]!;
-      else {
-        log = Buffer.alloc(sb.logLen);
-        primary.read(LOG_OFFSET, log);
+      let header: LogHeader | undefined;
+      if (isView) {
+        log = slices[0]!;
+        header = invalidateLogView(primary, log, 0, sb.logLen);
+      } else {
+        // A copy: the header, then only the entries it counts (refresh() reads later ones,
+        // growing the copy as the log does).
+        log = readLogCopy(primary, Buffer.alloc(LOG_HEADER_SIZE), 0, sb.logLen);
       }
       let img: FamfsImage;
       try {
-        img = new FamfsImage(source, sb, role, writable, devices, opts.layout, lockFd, log, isView);
+        img = new FamfsImage(source, sb, role, writable, devices, opts.layout, lockFd, log, isView, header);
       } catch (e) {
         if (e instanceof LogError) throw new ImageError(`${source}: ${e.message}`, 'EINVAL', { cause: e });
         throw e;
@@ -189,11 +200,12 @@ export class FamfsImage {
   get layoutPolicy(): Layout['policy'] | undefined {
     return this.layout?.policy;
   }
-  /** The raw log region (read-only use: fsck, benchmarks). */
   /** The mapped devices' names (their paths), in daxdev index order. */
   get deviceNames(): string[] {
     return [...this.devices.entries()].sort(([a], [b]) => a - b).map(([, d]) => d.name);
   }
+
+  /** The raw log region (read-only use: fsck, benchmarks); where the primary cannot be viewed, a copy of its used part. */
   get logBytes(): Buffer {
     return this.log;
   }
@@ -227,15 +239,17 @@ export class FamfsImage {
   refresh(): number {
     this.checkOpen();
     const before = this.scanState.scanned;
+    const primary = this.devices.get(0)!;
+    let h: LogHeader | undefined;
     if (!this.logIsView) {
-      // A copied log (the primary is an emulated region): re-read the header, then only the
+      // A copied log (an emulated region, the simulator): re-read the header, then only the
       // entries not scanned yet.
-      const primary = this.devices.get(0)!;
-      primary.read(LOG_OFFSET, this.log.subarray(0, LOG_HEADER_SIZE));
-      const h = decodeLogHeader(this.log, this.sb.logLen);
-      if (h.nextIndex > before) primary.read(LOG_OFFSET + entryOffset(before), this.log.subarray(entryOffset(before), entryOffset(h.nextIndex)));
+      this.log = readLogCopy(primary, this.log, before, this.sb.logLen);
+    } else {
+      h = invalidateLogView(primary, this.log, before, this.sb.logLen);
     }
-    this.logHeader = decodeLogHeader(this.log, this.sb.logLen);
+    // Undefined: the header did not decode; decoding again reports why.
+    this.logHeader = h ?? decodeLogHeader(this.log, this.sb.logLen);
     this.replay();
     if (this.layout) this.attachSecondaries();
     return this.scanState.scanned - before;
@@ -313,11 +327,17 @@ export class FamfsImage {
     // seqnum == index always (both start at 0 and advance together).
     const bytes = encodeEntry(entry, h.nextSeqnum);
     const primary = this.devices.get(0)!;
+    // The entry reaches memory before the counters that publish it: a host that reads
+    // next_index then finds the entry whole. famfs writes both and flushes the whole log
+    // once, relying on the entry CRC when the header line lands first (famfs_append_log).
     primary.write(LOG_OFFSET + entryOffset(index), bytes);
+    primary.flush(LOG_OFFSET + entryOffset(index), bytes.length);
     const counters = Buffer.alloc(16);
     counters.writeBigUInt64LE(BigInt(h.nextSeqnum + 1), 0);
     counters.writeBigUInt64LE(BigInt(index + 1), 8);
-    primary.write(LOG_OFFSET + logHeaderStruct.offsetOf('famfs_log_next_seqnum'), counters);
+    const countersAt = LOG_OFFSET + logHeaderStruct.offsetOf('famfs_log_next_seqnum');
+    primary.write(countersAt, counters);
+    primary.flush(countersAt, counters.length);
     const ownSession = this.allocator !== undefined && this.allocatorAt === this.scanState.scanned;
     this.refresh();
     if (ownSession) this.allocatorAt = this.scanState.scanned;
@@ -353,6 +373,9 @@ export class FamfsImage {
   logFile(path: string, map: FileMap, opts: { mode?: number; uid?: number; gid?: number } = {}): FileNode {
     const rel = relpathOf(path);
     this.append({ type: 'file', path: rel, size: map.size, flags: FM_ALL_HOSTS_RW, uid: opts.uid ?? euid(), gid: opts.gid ?? egid(), mode: (opts.mode ?? 0o644) & 0o7777, map });
+    // The allocation session did not place this map: the next creat must start a new one
+    // from the scan, or it could hand out these extents again.
+    this.allocatorAt = -1;
     const n = this.namespace.lookup(rel);
     if (!n || n.kind !== 'file') throw new ImageError(`${path}: logged but not replayed (see logplay)`, 'EIO');
     return n;
@@ -403,7 +426,10 @@ export class FamfsImage {
     this.checkOpen();
     let n = 0;
     for (const m of this.mappings(file, pos, dst.byteLength)) {
-      this.dev(m.daxdev).read(m.offset, dst.subarray(m.pos - pos, m.pos - pos + m.length));
+      // Another host may have written it (famfs verify invalidates the file first).
+      const d = this.dev(m.daxdev);
+      d.invalidate(m.offset, m.length);
+      d.read(m.offset, dst.subarray(m.pos - pos, m.pos - pos + m.length));
       n += m.length;
     }
     return n;
@@ -433,7 +459,10 @@ export class FamfsImage {
     if (!this.writable) throw new ImageError(`${this.source}: image opened read-only`, 'EROFS');
     let n = 0;
     for (const m of this.mappings(file, pos, src.byteLength)) {
-      this.dev(m.daxdev).write(m.offset, src.subarray(m.pos - pos, m.pos - pos + m.length));
+      // famfs cp and creat -r flush the data they wrote (__famfs_copy_file_data).
+      const d = this.dev(m.daxdev);
+      d.write(m.offset, src.subarray(m.pos - pos, m.pos - pos + m.length));
+      d.flush(m.offset, m.length);
       n += m.length;
     }
     return n;
@@ -464,6 +493,54 @@ export class FamfsImage {
       try { flock(this.lockFd, LOCK_UN); } finally { fs.closeSync(this.lockFd); }
     }
   }
+}
+
+/**
+ * Before reading a log in place: drop this host's cached lines of the header, then of the
+ * entries it counts from index `from` on, so both come from memory, not from lines cached
+ * earlier (README "Caches on shared memory"). Only those: famfs invalidates the whole log,
+ * but touching all of it faults in every page of an 8 MiB log. Returns the header it used
+ * (undefined when it does not decode).
+ */
+function invalidateLogView(primary: DaxdevMemory, log: Buffer, from: number, logLen: number): LogHeader | undefined {
+  primary.invalidate(LOG_OFFSET, LOG_HEADER_SIZE);
+  let h: LogHeader;
+  try {
+    // Decoded from one copy: the master may move next_index on meanwhile, and entries past
+    // the ones invalidated here must wait for the next refresh.
+    h = decodeLogHeader(Buffer.from(log.subarray(0, LOG_HEADER_SIZE)), logLen);
+  } catch {
+    return undefined;
+  }
+  if (h.nextIndex > from) primary.invalidate(LOG_OFFSET + entryOffset(from), entryOffset(h.nextIndex) - entryOffset(from));
+  return h;
+}
+
+/**
+ * Read a log header from memory into `log` (a copy of the start of a `logLen`-byte log
+ * region), then the entries it counts from index `from` on, each range invalidated first.
+ * Returns the copy, grown to hold those entries.
+ */
+function readLogCopy(primary: DaxdevMemory, log: Buffer, from: number, logLen: number): Buffer {
+  primary.invalidate(LOG_OFFSET, LOG_HEADER_SIZE);
+  primary.read(LOG_OFFSET, log.subarray(0, LOG_HEADER_SIZE));
+  let next: number;
+  try {
+    next = decodeLogHeader(log, logLen).nextIndex;
+  } catch {
+    return log; // the caller decodes it again and reports the problem
+  }
+  if (next <= from) return log;
+  const at = entryOffset(from);
+  const end = entryOffset(next);
+  if (end > log.length) {
+    const grown = Buffer.alloc(Math.min(logLen, Math.max(end, 2 * log.length)));
+    log.copy(grown);
+    log = grown;
+  }
+  primary.invalidate(LOG_OFFSET + at, end - at);
+  primary.read(LOG_OFFSET + at, log.subarray(at, end));
+  return log;
 }
 
 function primaryPath(d: Daxdev): string {

@@ -43,13 +43,17 @@ export function mkfs(primary: DaxdevMemory, opts: MkfsOptions): MkfsResult {
   const logLen = opts.logLen ?? LOG_LEN;
   const devSize = primary.size;
   const existing = Buffer.alloc(superblockStruct.size);
-  if (devSize >= existing.length) primary.read(0, existing);
+  if (devSize >= existing.length) {
+    primary.invalidate(0, existing.length);
+    primary.read(0, existing);
+  }
   const chk = checkSuperblock(existing);
   const hasSuper = chk.ok || (!chk.ok && chk.kind === 'version');
 
   if (opts.kill && opts.force) {
     // famfs "kill": only ts_magic = 0.
     primary.write(superblockStruct.offsetOf('ts_magic'), Buffer.alloc(8));
+    primary.flush(superblockStruct.offsetOf('ts_magic'), 8);
     primary.sync();
     return { killed: true, devSize };
   }
@@ -78,17 +82,22 @@ export function mkfs(primary: DaxdevMemory, opts: MkfsOptions): MkfsResult {
     if (sec.mem.size < 2 * SECONDARY_RESERVED) throw new ImageError(`${sec.name}: ${sec.mem.size} bytes is too small for a secondary daxdev (at least 4 MiB)`, 'EINVAL');
     sec.mem.write(0, Buffer.alloc(SECONDARY_RESERVED));
     sec.mem.write(0, encodeTag({ fsUuid: uuid, devUuid, index, size: sec.mem.size }));
+    sec.mem.flush(0, SECONDARY_RESERVED);
     sec.mem.sync();
     primary.write(LOG_OFFSET + entryOffset(next), encodeEntry({ type: 'add-daxdev', index, size: sec.mem.size, uuid: devUuid }, next));
     next++;
   }
   if (next) primary.write(LOG_OFFSET, logHeaderStruct.encode({ ...logHeaderStruct.decode(header), famfs_log_next_seqnum: next, famfs_log_next_index: next }));
 
+  // Written back before the superblock that points at it (famfs __famfs_mkfs: log, then sb).
+  primary.flush(LOG_OFFSET, logLen);
+
   // famfs sets individual fields and never memsets the superblock (famfs-format.md §1).
   const sbRegion = Buffer.alloc(superblockStruct.size);
   primary.read(0, sbRegion);
   writeSuperblock(sbRegion, { logLen, uuid, devUuid: opts.devUuid ?? randomUuid(), systemUuid: opts.systemUuid, devSize, devPath: opts.devPath });
   primary.write(0, sbRegion);
+  primary.flush(0, sbRegion.length);
   primary.sync();
   return { killed: false, devSize, uuid };
 }

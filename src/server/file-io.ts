@@ -12,7 +12,15 @@ export function readMapped(map: FileMap, dev: DaxdevLookup, offset: number, size
   if (offset >= map.size) return [];
   const out: Buffer[] = [];
   for (const m of resolveRange(map, offset, Math.min(size, map.size - offset))) {
-    for (const s of dev(m.daxdev).slices(m.offset, m.length)) out.push(s);
+    const d = dev(m.daxdev);
+    // Another host may have written these bytes (README "Caches on shared memory").
+    d.invalidate(m.offset, m.length);
+    if (d.views) for (const s of d.slices(m.offset, m.length)) out.push(s);
+    else {
+      const copy = Buffer.alloc(m.length);
+      d.read(m.offset, copy);
+      out.push(copy);
+    }
   }
   return out;
 }
@@ -20,7 +28,9 @@ export function readMapped(map: FileMap, dev: DaxdevLookup, offset: number, size
 /** Store all of `data` at file offset `offset` (the map must hold it). */
 export function writeMapped(map: FileMap, dev: DaxdevLookup, offset: number, data: Buffer): void {
   for (const m of resolveRange(map, offset, data.length)) {
-    dev(m.daxdev).write(m.offset, data.subarray(m.pos - offset, m.pos - offset + m.length));
+    const d = dev(m.daxdev);
+    d.write(m.offset, data.subarray(m.pos - offset, m.pos - offset + m.length));
+    d.flush(m.offset, m.length);
   }
 }
 

@@ -81,7 +81,10 @@ export class PendingFile {
   zero(from: number, to: number, dev: (i: number) => DaxdevMemory): void {
     if (to <= from || !this.map) return;
     for (const m of resolveRange(this.map, from, Math.min(to, this.capacity) - from)) {
-      for (const sl of dev(m.daxdev).slices(m.offset, m.length)) sl.fill(0);
+      const d = dev(m.daxdev);
+      if (d.views) for (const sl of d.slices(m.offset, m.length)) sl.fill(0);
+      else d.write(m.offset, Buffer.alloc(m.length));
+      d.flush(m.offset, m.length);
     }
   }
 
@@ -267,6 +270,9 @@ export function copyData(from: FileMap, to: FileMap, size: number, dev: (i: numb
     const n = Math.min(step, size - pos);
     const chunk = buf.subarray(0, n);
     for (const m of resolveRange({ size, extents: from.extents }, pos, n)) dev(m.daxdev).read(m.offset, chunk.subarray(m.pos - pos, m.pos - pos + m.length));
-    for (const m of resolveRange({ size: to.size, extents: to.extents }, pos, n)) dev(m.daxdev).write(m.offset, chunk.subarray(m.pos - pos, m.pos - pos + m.length));
+    for (const m of resolveRange({ size: to.size, extents: to.extents }, pos, n)) {
+      dev(m.daxdev).write(m.offset, chunk.subarray(m.pos - pos, m.pos - pos + m.length));
+      dev(m.daxdev).flush(m.offset, m.length);
+    }
   }
 }

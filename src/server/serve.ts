@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { cacheMaintenanceOf } from '../device/memory.js';
 import { FamfsImage } from '../famfs/image.js';
 import { FuseSession } from '../fuse/session.js';
 import { InitFlag } from '../fuse/opcodes.js';
@@ -303,7 +304,7 @@ export class FamfsMount {
     m.cookies = deviceCookies;
     mount = m;
     m.startRefresh(opts);
-    log(`serving ${opts.source} at ${opts.mountpoint} as ${image.role}${image.writable ? '' : ' (read-only)'}`);
+    log(`serving ${opts.source} at ${opts.mountpoint} as ${image.role}${image.writable ? '' : ' (read-only)'}; cache maintenance ${cacheMaintenanceOf(image.daxdev(0))}`);
     return m;
   }
 
