@@ -13,6 +13,7 @@ import { encodeGenericValue, GENERIC_KEY_SIZE, GENERIC_VALUE_SIZE, nodeidKey } f
 import { emitGenericProgram, emitLayoutProgram, programBytes, type BpfProgram } from './program.js';
 import { dummyAnswer, u64s, type Answer } from './shell-runs.js';
 import { DUMMY_MODE, SHELLS, SyscallCtx, type ShellName } from './shells.js';
+import type { StructOpsFlavor } from '../mapping/series.js';
 
 let vmlinux: Btf | undefined;
 /** vmlinux BTF, parsed once (about 60 ms). */
@@ -188,7 +189,7 @@ export class GenericLayoutMap {
   }
 }
 
-export type StructOpsFlavor = 'fuse_bpf_ops' | 'fuse_iomap_bpf_ops' | 'bpf_dummy_ops';
+export type { StructOpsFlavor };
 
 export interface Registration {
   readonly registered: true;

@@ -6,7 +6,6 @@
 // series (a famfs V11, an iomap v8) is one more declaration here plus its tests.
 // Numbers: reference fuse-iomap-abi.md §1.1 (iomap), §3.1 (famfs), and the INITs the
 // kernels in ../shared/kernels sent when booted (test/support/kernel-inits.ts).
-import type { StructOpsFlavor } from '../bpf-policy/kernel.js';
 import { InitFlag } from '../fuse/opcodes.js';
 import { FMAP_LIMITS, type FmapEncoding, type FmapLimits } from './famfs-fmap.js';
 import { FUSE_ATTR_EXCLUSIVE, FUSE_ATTR_IOMAP, IOMAP_FLAGS_V7, type IomapFlagNumbering } from './iomap-wire.js';
@@ -134,3 +133,6 @@ export const IOMAP_73: IomapSeries = {
 
 /** Every series a profile can be built from, in the order `auto` tries them. */
 export const SERIES: readonly KernelSeries[] = [IOMAP_73, FAMFS_BY_PAYLOAD, FAMFS_V10, FAMFS_UNROLLED, MAINLINE];
+
+/** The struct_ops a series' kernel registers BPF resolvers with (bpf-tooling.md). */
+export type StructOpsFlavor = 'fuse_bpf_ops' | 'fuse_iomap_bpf_ops' | 'bpf_dummy_ops';
