@@ -17,7 +17,9 @@ export interface PlaneData {
 /** What the mount publishes: a daxdev to map, or a committed file the kernel opened. */
 export type PlaneUpdate =
   | { readonly kind: 'daxdev'; readonly index: number; readonly spec: DeviceSpec }
-  | { readonly kind: 'file'; readonly nodeid: number; readonly path: string; readonly map: FileMap };
+  | { readonly kind: 'file'; readonly nodeid: number; readonly path: string; readonly map: FileMap }
+  /** The kernel forgot the nodeid: it sends no more requests for it. */
+  | { readonly kind: 'forget'; readonly nodeid: number };
 
 class FamfsDataPlane implements DataPlane {
   private readonly devices = new Map<number, DaxdevMemory>();
@@ -48,6 +50,8 @@ class FamfsDataPlane implements DataPlane {
     const u = msg as PlaneUpdate;
     if (u.kind === 'daxdev') {
       this.devices.set(u.index, attachSpec(u.spec, this.devices.get(u.index)));
+    } else if (u.kind === 'forget') {
+      this.files.delete(u.nodeid);
     } else if (u.kind === 'file') {
       // Only a file whose every daxdev this thread maps: the rest stays with the main thread.
       if ([...runsByDaxdev(u.map).keys()].every((d) => this.devices.has(d))) {

@@ -214,6 +214,11 @@ export class FamfsMount {
       bpf?.fill(n);
       this.publish(n);
     };
+    this.fs.events.forgotten = (n) => {
+      // The kernel holds no reference to n any more: the threads may drop its map (a later
+      // OPEN of the same nodeid publishes it again).
+      if (this.published.delete(n)) this.session.publish({ kind: 'forget', nodeid: n } satisfies PlaneUpdate);
+    };
     this.fs.events.mapChanged = (n) => {
       this.publish(n);
       // The kernel may hold cached mappings of the old reservation (UPSERT at OPEN, or
