@@ -22,5 +22,6 @@ run "bpf: instructions vs a clang-built C resolver"   node dist/bench/bpf/run.js
 run "iomap: mapping protocol round trips"             node dist/bench/iomap/run.js
 run "datapath: famfs-ts vs libfuse3 C and fuse-native" bash bench/datapath/run.sh "${DATAPATH_MIB:-1024}" "${DATAPATH_SECONDS:-4}" "${DATAPATH_ROUNDS:-5}"
 run "meta-mount: files through the mount vs memfs_ll, passthrough_hp, tmpfs" bash bench/meta-mount/run.sh "${META_ROUNDS:-3}"
+run "cached-read: buffered reads of a committed file, second open" bash bench/cached-read/run.sh
 node dist/bench/report.js "$BENCH_RATIOS"
 [ ${#failed[@]} -eq 0 ] || { echo "benchmarks that failed: ${failed[*]}"; exit 1; }

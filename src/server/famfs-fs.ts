@@ -549,6 +549,11 @@ export class FamfsFileSystem implements FileSystem {
       this.changed(nodeid);
     }
     this.opened(nodeid);
+    // The master's committed file changes only by writes through this kernel, which keep its
+    // page cache current: the cache may outlive the open. A client's kernel cannot see the
+    // master rewrite a file in place, so a client drops the cache at each open (and sees the
+    // new bytes from its next open on).
+    if (n.kind === 'file' && this.isMaster) return { fh: nodeid, openFlags: Fopen.KEEP_CACHE };
     return { fh: nodeid };
   }
 

@@ -2,12 +2,14 @@
 // last lookup drops a committed file's record (the file is then found by its log nodeid,
 // with its times and any chmod kept); a file still being written survives a FORGET; READDIR
 // in pages of a few entries lists every name once, in the same order as one big page, and
-// READDIRPLUS counts as lookups. Committed files and directories get long cache timeouts.
+// READDIRPLUS counts as lookups. Committed files and directories get long cache timeouts, and
+// the master keeps a committed file's page cache across opens (FOPEN_KEEP_CACHE).
 import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FamfsImage } from '../../src/famfs/image.js';
 import { ROOT_ID } from '../../src/famfs/namespace.js';
 import type { DirEntry, DirList } from '../../src/fuse/filesystem.js';
+import { Fopen } from '../../src/fuse/opcodes.js';
 import { FamfsFileSystem } from '../../src/server/famfs-fs.js';
 import { smallImage, TempDir, MiB } from '../famfs-support.js';
 import { ctx, errnoOf } from '../support/fs-calls.js';
@@ -69,6 +71,15 @@ describe('famfs FileSystem: forget, paged readdir, cache timeouts', () => {
       expect(again.attr.mode & 0o7777).toBe(0o600);
       expect(again.attr.mtimeMs).toBe(before.attr.mtimeMs);
       expect(Buffer.concat(f.read(ctx, again.nodeid, 0, 0, 5)).toString()).toBe('hello');
+      // The master keeps a committed file's page cache across opens; a read-only view does not.
+      expect(f.open(ctx, again.nodeid, 0).openFlags).toBe(Fopen.KEEP_CACHE);
+      const ro = FamfsImage.open({ device: dev, writable: false, systemUuid: UUID });
+      try {
+        const view = new FamfsFileSystem(ro, { device: dev });
+        expect(view.open(ctx, view.lookup(ctx, ROOT_ID, 'a').nodeid, 0).openFlags ?? 0).toBe(0);
+      } finally {
+        ro.close();
+      }
       // A log nodeid holds nothing per lookup; its FORGET only tells the mount (serving threads).
       f.forget(again.nodeid, 1);
       expect(forgotten).toEqual([c.nodeid, again.nodeid]);
