@@ -29,6 +29,8 @@ export interface ChannelWorkerData {
   readonly debug: boolean;
   /** Busy-poll the channel this long after a request before blocking (µs). */
   readonly spinMicros: number;
+  /** Int32: 1 while the main thread reads the channel itself (serving-threads.ts park). */
+  readonly gate: SharedArrayBuffer;
 }
 
 /** Forwarded messages up to this size are copied; larger ones hand their buffer over. */
@@ -79,8 +81,11 @@ const waiter = new InputWaiter(wd.fd);
 const spinNs = BigInt(Math.round(Math.max(0, wd.spinMicros) * 1000));
 if (spinNs > 0n) setNonBlocking(wd.fd, true);
 let lastRequest = process.hrtime.bigint();
+const gate = new Int32Array(wd.gate);
 toMain({ kind: 'ready' });
 for (;;) {
+  // Parked: the main thread reads the channel (a burst of requests it answers itself).
+  while (Atomics.load(gate, 0) === 1) Atomics.wait(gate, 0, 1, 1000);
   const n = readRaw(wd.fd, buf);
   if (n > 0) {
     if (spinNs > 0n) lastRequest = process.hrtime.bigint();
