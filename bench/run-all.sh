@@ -14,7 +14,9 @@ failed=()
 run() { # name command...
   local name=$1; shift
   echo "== $name"
-  "$@" || { failed+=("$name"); echo "== $name: failed (exit $?)"; }
+  local rc=0
+  "$@" || rc=$?
+  [ $rc -eq 0 ] || { failed+=("$name"); echo "== $name: failed (exit $rc)"; }
 }
 run "resolve: JS vs C"                                bash bench/resolve/run.sh
 run "meta: mkfs, creat, logplay, fsck"                node dist/bench/meta/run.js

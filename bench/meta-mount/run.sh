@@ -11,6 +11,7 @@
 #   usage: bench/meta-mount/run.sh [ROUNDS=3] [N...=2000 20000]
 set -euo pipefail
 ROUNDS=${1:-3}; shift || true
+WARM=${META_WARM:-2000}
 SIZES=("$@"); [ ${#SIZES[@]} -gt 0 ] || SIZES=(2000 20000)
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$ROOT/bench/lib/peers.sh"
@@ -37,6 +38,7 @@ build_peers "$BIN" memfs php
 RESULTS=$W/results
 echo "meta-mount bench: N = ${SIZES[*]}, $ROUNDS rounds, $(nproc) CPUs, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
 
+# META_WARM: files each server creates, stats, lists and reads before it is measured (default 2000; 0: none).
 # META_SERVERS: which servers to run (default all), e.g. "famfs-ts memfs_ll"; META_MEMORY=0 skips the memory part.
 SERVERS=" ${META_SERVERS:-famfs-ts famfs-ts-r0 memfs_ll passthrough_hp tmpfs} "
 want() { [[ $SERVERS == *" $1 "* ]]; }
@@ -47,7 +49,7 @@ drop() { sync; echo 2 > /proc/sys/vm/drop_caches; }
 anon_kb() { awk '/^RssAnon:/ {print $2}' "/proc/$1/status"; }
 
 famfs_mkfs() { # N -> $W/famfs.dev with a log and a device sized for N files (one 2 MiB unit each)
-  local n=$1 log=8M
+  local n=$(( $1 + WARM )) log=8M
   [ "$n" -gt 14000 ] && log=16M
   [ "$n" -gt 29000 ] && log=32M
   [ "$n" -gt 59000 ] && log=64M
@@ -57,9 +59,10 @@ famfs_mkfs() { # N -> $W/famfs.dev with a log and a device sized for N files (on
   "${CLI[@]}" mkfs --small -f -l "$log" --system-uuid "$W/uuid" "$W/famfs.dev" > /dev/null
 }
 FAMFS_PID=
-famfs_mount() { # MNT READERS
-  local out
-  out=$("${CLI[@]}" mount "$W/famfs.dev" "$1" --system-uuid "$W/uuid" ${2:+--readers $2} --log "$W/famfs.log")
+famfs_mount() { # MNT READERS [CLI...]
+  local out m=$1 r=$2; shift 2
+  local cli=("${CLI[@]}"); [ $# -gt 0 ] && cli=("$@")
+  out=$("${cli[@]}" mount "$W/famfs.dev" "$m" --system-uuid "$W/uuid" ${r:+--readers $r} --log "$W/famfs.log")
   FAMFS_PID=$(sed -n 's/.*server pid \([0-9]*\).*/\1/p' <<< "$out")
   PIDS+=("$FAMFS_PID")
 }
@@ -67,6 +70,16 @@ famfs_umount() { "${CLI[@]}" umount "$1"; wait_gone "$FAMFS_PID"; }
 
 phases() { # ROUND N LABEL DIR: create, stat, list, forget, cold stat, read
   local r=$1 n=$2 label=$3 d=$4 c s l sc rd
+  # Warm-up, the same for every server: WARM files created, stat'ed, listed and read in a
+  # directory of their own first, so a server that was just started is measured as a running
+  # one (famfs-ts runs in V8: its first ~10,000 requests run before the JIT compiled the path;
+  # a C server has nothing to warm).
+  if [ "$WARM" -gt 0 ]; then
+    mkdir "$d/warm" && "$W/workload" "$d/warm" "$WARM" create > /dev/null && "$W/workload" "$d/warm" "$WARM" stat > /dev/null &&
+      "$W/workload" "$d/warm" "$WARM" list > /dev/null && "$W/workload" "$d/warm" "$WARM" read > /dev/null ||
+      { echo "  $label N=$n: round $r left out (the warm-up failed)"; return 0; }
+    d=$d/files; mkdir "$d"
+  fi
   # A failed phase (a peer's bug, a full device) drops this server's round with one line.
   c=$("$W/workload" "$d" "$n" create | cut -d' ' -f4) &&
   s=$("$W/workload" "$d" "$n" stat | cut -d' ' -f4) &&
@@ -82,11 +95,12 @@ phases() { # ROUND N LABEL DIR: create, stat, list, forget, cold stat, read
     "$label" "$n" "$c" "$s" "$(awk "BEGIN{print $l*1000}")" "${sc/-/nan}" "${rd/-/nan}"
 }
 
-run_famfs() { # ROUND N READERS LABEL
-  famfs_mkfs "$2"
+run_famfs() { # ROUND N READERS LABEL [CLI...]
+  local r=$1 n=$2 readers=$3 label=$4; shift 4
+  famfs_mkfs "$n"
   local m=$W/mnt-famfs; mkdir -p "$m"
-  famfs_mount "$m" "$3"
-  phases "$1" "$2" "$4" "$m"
+  famfs_mount "$m" "$readers" "$@"
+  phases "$r" "$n" "$label" "$m"
   famfs_umount "$m"
 }
 run_memfs() {
@@ -98,7 +112,8 @@ run_memfs() {
 }
 run_php() {
   local m=$W/mnt-php src=$W/php-src; mkdir -p "$m"; rm -rf "$src"; mkdir -p "$src"
-  "$PEER_PHP" --foreground "$src" "$m" > "$W/php.log" 2>&1 & local pid=$!; PIDS+=("$pid")
+  # It keeps a descriptor open per inode the kernel knows: room for N files and more.
+  (ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$PEER_PHP" --foreground "$src" "$m") > "$W/php.log" 2>&1 & local pid=$!; PIDS+=("$pid")
   wait_mounted "$m"
   phases "$1" "$2" passthrough_hp "$m"
   umount "$m"; wait_gone "$pid"; rm -rf "$src"
@@ -114,6 +129,8 @@ for n in "${SIZES[@]}"; do
     echo "N=$n round $r of $ROUNDS"
     want famfs-ts && run_famfs "$r" "$n" "" famfs-ts
     want famfs-ts-r0 && run_famfs "$r" "$n" 0 famfs-ts-r0
+    # META_BASELINE=DIR: another famfs-ts checkout (built), e.g. the commit before a change.
+    [ -n "${META_BASELINE:-}" ] && run_famfs "$r" "$n" "" famfs-ts-base node "$META_BASELINE/dist/src/cli/main.js"
     want memfs_ll && [ -n "$PEER_MEMFS" ] && run_memfs "$r" "$n"
     want passthrough_hp && [ -n "$PEER_PHP" ] && run_php "$r" "$n"
     want tmpfs && run_tmpfs "$r" "$n"
