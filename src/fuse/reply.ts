@@ -78,6 +78,16 @@ export function encodeWriteOut(n: number): Buffer {
 }
 
 const S_IFMT = 0o170000;
+const D_INO = Dirent.offsetOf('ino');
+const D_OFF = Dirent.offsetOf('off');
+const D_NAMELEN = Dirent.offsetOf('namelen');
+const D_TYPE = Dirent.offsetOf('type');
+
+/** A u64 field from a non-negative safe integer (the dispatcher refuses ids past 2^53). */
+function writeU64(b: Buffer, at: number, v: number): void {
+  b.writeUInt32LE(v % 0x1_0000_0000, at);
+  b.writeUInt32LE(Math.floor(v / 0x1_0000_0000), at + 4);
+}
 
 /** Packs fuse_dirent / fuse_direntplus records (8-byte aligned) into at most `size` bytes. */
 export class DirBuffer implements DirList {
@@ -88,23 +98,25 @@ export class DirBuffer implements DirList {
   }
 
   add(e: DirEntry): boolean {
-    const name = Buffer.from(e.name, 'utf8');
-    if (name.length === 0 || name.length > 1024 || name.includes(0) || name.includes(0x2f)) {
+    // A listing is thousands of these: the name is written in place and the dirent's fields
+    // at the offsets of its table (no BigInts, no intermediate Buffer per entry).
+    const name = e.name;
+    const nlen = Buffer.byteLength(name, 'utf8');
+    if (nlen === 0 || nlen > 1024 || name.includes('\0') || name.includes('/')) {
       throw new RangeError(`directory entry name ${JSON.stringify(e.name)} is empty, too long or holds NUL or '/'`);
     }
     const head = this.plus ? DIRENTPLUS_DIRENT_OFFSET + Dirent.size : Dirent.size;
-    const rec = (head + name.length + 7) & ~7;
+    const rec = (head + nlen + 7) & ~7;
     if (this.used + rec > this.buf.length) return false;
     const at = this.used;
     const dirent = this.plus ? at + DIRENTPLUS_DIRENT_OFFSET : at;
     if (this.plus) encodeEntryInto(this.buf, at, e.entry);
-    Dirent.encodeInto(this.buf, {
-      ino: BigInt(e.entry.attr.ino),
-      off: BigInt(e.nextOffset),
-      namelen: name.length,
-      type: (e.entry.attr.mode & S_IFMT) >> 12,
-    }, dirent);
-    name.copy(this.buf, dirent + Dirent.size);
+    const b = this.buf;
+    writeU64(b, dirent + D_INO, e.entry.attr.ino);
+    writeU64(b, dirent + D_OFF, e.nextOffset);
+    b.writeUInt32LE(nlen, dirent + D_NAMELEN);
+    b.writeUInt32LE((e.entry.attr.mode & S_IFMT) >> 12, dirent + D_TYPE);
+    b.write(name, dirent + Dirent.size, nlen, 'utf8');
     this.used += rec;
     return true;
   }

@@ -694,7 +694,14 @@ export class FamfsFileSystem implements FileSystem {
     for (; i < head.length; i++) if (!send(i, head[i]!.name, head[i]!.id, head[i]!.inode)) return;
     for (; i < head.length + names.length; i++) {
       const name = names[i - head.length]!;
-      const id = this.nodeidOf(dir!.children.get(name)!);
+      const child = dir!.children.get(name)!;
+      const id = this.nodeidOf(child);
+      if (!out.plus) {
+        // READDIR sends only the inode number and the type: no attributes to work out.
+        const mode = child.kind === 'dir' ? S_IFDIR : S_IFREG;
+        if (!out.add({ name, nextOffset: i + 1, entry: { nodeid: id, attr: { ino: id, size: 0, mode } } })) return;
+        continue;
+      }
       if (!send(i, name, id, this.need(id))) return;
     }
     if (!dir) return;
