@@ -11,8 +11,15 @@ export const errno = os.constants.errno;
 
 /** A failure with a positive errno (the engine puts -errno on the wire). */
 export class FuseError extends Error {
-  constructor(readonly errno: number, message?: string) {
+  readonly errno: number;
+  constructor(errno: number, message?: string) {
+    // An errno is an answer, not a bug (a LOOKUP of a name not there is routine): capturing a
+    // stack trace for each would cost more than the rest of the request.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message ?? `errno ${errno}`);
+    Error.stackTraceLimit = limit;
+    this.errno = errno;
   }
 }
 
