@@ -5,8 +5,9 @@
 # mounted one after another in this run. Each is warmed (one pass over the file, so page
 # faults of the fresh /dev/shm mapping are not measured), then measured with fio:
 #   1 MiB O_DIRECT sequential read and write (1 job), 4 KiB O_DIRECT random read (4 jobs).
-# Prints a table and the ratios famfs-ts / peer. Needs root, fio, gcc + libfuse3-dev; the
-# fuse-native peer is installed with npm into a temp dir (skipped with a message if that fails).
+# Prints a table and the ratios famfs-ts / peer. Needs root and fio; the peers are built by
+# bench/lib/peers.sh (gcc + libfuse3-dev; fuse-native from npm + libfuse2), each skipped with
+# one line when it cannot be.
 # The three are measured in ROUNDS rounds (each round mounts them one after another). Two
 # summaries: each server's best round, and the median over rounds of the ratio within a round
 # (the three ran back to back, under the same load): the best-of ratio rewards whichever
@@ -17,7 +18,7 @@ SIZE_MIB=${1:-1024}
 RUNTIME=${2:-5}
 ROUNDS=${3:-3}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-PEERS=${BENCH_PEERS:-$ROOT/../shared/bench-peers}
+. "$ROOT/bench/lib/peers.sh"
 CLI=(node "$ROOT/dist/src/cli/main.js")
 READERS=${FAMFS_TS_READERS:+--readers $FAMFS_TS_READERS}
 SPIN=${FAMFS_TS_SPIN_US:+--spin-us $FAMFS_TS_SPIN_US}
@@ -28,7 +29,6 @@ command -v fio >/dev/null || { echo "datapath bench: needs fio" >&2; exit 1; }
 [ -f "$ROOT/dist/src/cli/main.js" ] || (cd "$ROOT" && npx tsc -p .)
 
 W=$(mktemp -d /dev/shm/famfs-ts-bench-XXXXXX)
-NPM_DIR=$(mktemp -d /tmp/famfs-ts-bench-npm-XXXXXX)
 PIDS=()
 cleanup() {
   for m in "$W"/mnt-*; do
@@ -36,7 +36,7 @@ cleanup() {
     if grep -q " $m " /proc/mounts; then umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; fi
   done
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  rm -rf "$W" "$NPM_DIR"
+  rm -rf "$W"
 }
 trap cleanup EXIT
 
@@ -91,33 +91,24 @@ run_famfs() {
   "${CLI[@]}" umount "$FM"
 }
 
+# --- peers (bench/lib/peers.sh builds them once per npm run bench, or here) -------------
+build_peers "${BENCH_PEER_BIN:-$W/bin}" c fn
+HAVE_C=0; [ -n "$PEER_C" ] && { HAVE_C=1; cp "$W/data" "$W/peer.img"; }
+HAVE_FN=0; [ -n "$PEER_FN_PATH" ] && { HAVE_FN=1; [ -f "$W/peer.img" ] || cp "$W/data" "$W/peer.img"; }
+
 # --- C libfuse3 low-level peer ----------------------------------------------------------
-HAVE_C=0
-if gcc -O2 -o "$W/c-peer" "$PEERS/c-lowlevel-peer.c" $(pkg-config --cflags --libs fuse3) 2> "$W/gcc.log"; then
-  HAVE_C=1
-  cp "$W/data" "$W/peer.img"
-else
-  echo "  c-libfuse3: skipped (gcc/libfuse3-dev: $(head -1 "$W/gcc.log"))"
-fi
 run_c() {
   local M=$W/mnt-c; mkdir -p "$M"
-  "$W/c-peer" "$W/peer.img" "$M" > "$W/c.log" 2>&1 & local pid=$!; PIDS+=($pid)
+  "$PEER_C" "$W/peer.img" "$M" > "$W/c.log" 2>&1 & local pid=$!; PIDS+=($pid)
   wait_for "$W/c.log" ready 20
   measure c-libfuse3 "$M"
   umount "$M"; kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; : > "$W/c.log"
 }
 
 # --- fuse-native peer -------------------------------------------------------------------
-HAVE_FN=0
-if (cd "$NPM_DIR" && npm install --no-audit --no-fund --silent fuse-native koffi > "$W/npm.log" 2>&1); then
-  HAVE_FN=1
-  [ -f "$W/peer.img" ] || cp "$W/data" "$W/peer.img"
-else
-  echo "  fuse-native: skipped (npm install fuse-native failed: $(tail -1 "$W/npm.log"))"
-fi
 run_fn() {
   local M=$W/mnt-fn; mkdir -p "$M"
-  NODE_PATH="$NPM_DIR/node_modules" node "$PEERS/fuse-native-peer.js" "$W/peer.img" "$M" > "$W/fn.log" 2>&1 & local pid=$!; PIDS+=($pid)
+  NODE_PATH="$PEER_FN_PATH" node "$PEERS/fuse-native-peer.js" "$W/peer.img" "$M" > "$W/fn.log" 2>&1 & local pid=$!; PIDS+=($pid)
   wait_for "$W/fn.log" ready 30
   measure fuse-native "$M"
   umount "$M"; kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; : > "$W/fn.log"

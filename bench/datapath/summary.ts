@@ -10,10 +10,12 @@ const METRICS = ['read', 'write', 'iops'] as const;
 type Metric = (typeof METRICS)[number];
 type Row = Record<Metric, number>;
 const HEADS: Record<Metric, string> = { read: '1M read MB/s', write: '1M write MB/s', iops: '4k randread IOPS' };
+/** Issue 16 item 1: at least the C peer everywhere, 3x fuse-native on reads (0: shown, not judged). */
 const TARGET: Record<string, Record<Metric, number>> = {
-  'c-libfuse3': { read: 0.9, write: 0.9, iops: 0.5 },
-  'fuse-native': { read: 3, write: 3, iops: 0 },
+  'c-libfuse3': { read: 1, write: 1, iops: 1 },
+  'fuse-native': { read: 3, write: 0, iops: 0 },
 };
+const ratiosOut = process.env.BENCH_RATIOS;
 const OURS = 'famfs-ts';
 
 const file = process.argv[2];
@@ -57,11 +59,11 @@ for (const [peer, byRound] of rounds) {
     });
     const med = median(paired);
     const target = TARGET[peer]?.[m] ?? 0;
+    if (ratiosOut) fs.appendFileSync(ratiosOut, `datapath\t${HEADS[m]} (median of ${paired.length} paired rounds)\t${peer}\t${med.toFixed(3)}\t${target}\n`);
     if (target > 0 && med < target) misses.push(`${m} vs ${peer}: median ${x(med)} < ${target}x`);
-    if (target > 0 && bestRatio < target) misses.push(`${m} vs ${peer}: best/best ${x(bestRatio)} < ${target}x`);
     return pad(`${x(bestRatio)} | ${x(med)} (${x(Math.min(...paired))}-${x(Math.max(...paired))})`, 28);
   });
   console.log(`${`vs ${peer}`.padEnd(26)} ${cells.join(' ')}`);
 }
-console.log('\ntargets: >= 0.9x c-libfuse3 and >= 3x fuse-native at 1 MiB; >= 0.5x c-libfuse3 in 4 KiB IOPS');
-console.log(misses.length ? `missed: ${misses.join('; ')}` : 'all targets met, by both measures');
+console.log('\ntargets (paired median): >= 1x c-libfuse3 in 1 MiB read, write and 4 KiB IOPS; >= 3x fuse-native in 1 MiB read');
+console.log(misses.length ? `missed: ${misses.join('; ')}` : 'all targets met');

@@ -32,6 +32,8 @@ export interface ChannelWorkerData {
   readonly stats?: SharedArrayBuffer;
   /** Busy-poll the channel this long after a request before blocking (µs). */
   readonly spinMicros: number;
+  /** Int32: 1 while the main thread reads the channel itself (serving-threads.ts park). */
+  readonly gate: SharedArrayBuffer;
 }
 
 /** Forwarded messages up to this size are copied; larger ones hand their buffer over. */
@@ -83,8 +85,16 @@ const waiter = new InputWaiter(wd.fd);
 const spinNs = BigInt(Math.round(Math.max(0, wd.spinMicros) * 1000));
 if (spinNs > 0n) setNonBlocking(wd.fd, true);
 let lastRequest = process.hrtime.bigint();
+const gate = new Int32Array(wd.gate);
 toMain({ kind: 'ready' });
 for (;;) {
+  // Parked: the main thread reads the channel (a burst of requests it answers itself). What it
+  // publishes meanwhile (a map per file it commits or opens) is taken in every 20 ms: queued
+  // until the next request, 20,000 files' worth held 80 MB.
+  while (Atomics.load(gate, 0) === 1) {
+    Atomics.wait(gate, 0, 1, 20);
+    drainUpdates();
+  }
   const n = readRaw(wd.fd, buf);
   if (n > 0) {
     if (spinNs > 0n) lastRequest = process.hrtime.bigint();

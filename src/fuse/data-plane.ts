@@ -33,6 +33,14 @@ export interface WorkerOptions {
   readonly data?: unknown;
   /** Each thread busy-polls its channel this long after a request before it blocks (µs, default 0). */
   readonly spinMicros?: number;
+  /**
+   * The main thread's view of what the planes answer: READ/WRITE of nodeid (what it published).
+   * Given, the session moves the reading of the channel to where the requests are answered:
+   * while most requests would be forwarded (creating, stating, listing) the threads park and
+   * the main thread reads the channel itself, one wake-up per request instead of two; once
+   * reads and writes the threads answer dominate again, they read again (session.ts).
+   */
+  readonly threadsServe?: (nodeid: number) => boolean;
 }
 
 /**

@@ -16,7 +16,12 @@ export class FuseError extends ErrnoError {
   readonly errno: number;
   constructor(code: number | ErrnoName | Errno, message?: string, options?: ErrorOptions) {
     const e = errnoOf(code);
+    // An errno is an answer, not a bug (a LOOKUP of a name not there is routine): capturing a
+    // stack trace for each would cost more than the rest of the request.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message ?? `errno ${e.number}`, e, options);
+    Error.stackTraceLimit = limit;
     this.errno = e.number;
   }
 }

@@ -19,35 +19,45 @@ function splitSeconds(s: number | undefined, dflt: number): [number, number] {
   return [sec, Math.min(999_999_999, Math.round((v - sec) * 1e9))];
 }
 
+// Every metadata reply carries a fuse_attr (LOOKUP, GETATTR, CREATE, each READDIRPLUS entry):
+// the fields are written in place at the offsets of the struct tables (structs.ts), without
+// the generic encoder's per-call object and BigInts.
+const A = Object.fromEntries(AttrStruct.fields.map((f) => [f.name, f.offset])) as Record<string, number>;
+const EO = Object.fromEntries(EntryOut.fields.map((f) => [f.name, f.offset])) as Record<string, number>;
+
 export function encodeAttrInto(buf: Buffer, at: number, a: Attr): void {
   const [as, ans] = splitMs(a.atimeMs);
   const [ms, mns] = splitMs(a.mtimeMs);
   const [cs, cns] = splitMs(a.ctimeMs);
-  AttrStruct.encodeInto(buf, {
-    ino: BigInt(a.ino),
-    size: a.size,
-    blocks: a.blocks ?? Math.ceil(a.size / 512),
-    atime: as, mtime: ms, ctime: cs,
-    atimensec: ans, mtimensec: mns, ctimensec: cns,
-    mode: a.mode,
-    nlink: a.nlink ?? 1,
-    uid: a.uid ?? 0,
-    gid: a.gid ?? 0,
-    rdev: a.rdev ?? 0,
-    blksize: a.blksize ?? 4096,
-    flags: a.flags ?? 0,
-  }, at);
+  if (at < 0 || buf.length - at < AttrStruct.size) throw new RangeError(`fuse_attr: no room at ${at}`);
+  writeU64(buf, at + A.ino!, a.ino);
+  writeU64(buf, at + A.size!, a.size);
+  writeU64(buf, at + A.blocks!, a.blocks ?? Math.ceil(a.size / 512));
+  writeS64(buf, at + A.atime!, as);
+  writeS64(buf, at + A.mtime!, ms);
+  writeS64(buf, at + A.ctime!, cs);
+  buf.writeUInt32LE(ans, at + A.atimensec!);
+  buf.writeUInt32LE(mns, at + A.mtimensec!);
+  buf.writeUInt32LE(cns, at + A.ctimensec!);
+  buf.writeUInt32LE(a.mode, at + A.mode!);
+  buf.writeUInt32LE(a.nlink ?? 1, at + A.nlink!);
+  buf.writeUInt32LE(a.uid ?? 0, at + A.uid!);
+  buf.writeUInt32LE(a.gid ?? 0, at + A.gid!);
+  buf.writeUInt32LE(a.rdev ?? 0, at + A.rdev!);
+  buf.writeUInt32LE(a.blksize ?? 4096, at + A.blksize!);
+  buf.writeUInt32LE(a.flags ?? 0, at + A.flags!);
 }
 
 export function encodeEntryInto(buf: Buffer, at: number, e: Entry): void {
   const [es, ens] = splitSeconds(e.entryTimeout, 1);
   const [as, ans] = splitSeconds(e.attrTimeout, 1);
-  EntryOut.encodeInto(buf, {
-    nodeid: BigInt(e.nodeid),
-    generation: BigInt(e.generation ?? 0),
-    entry_valid: es, entry_valid_nsec: ens,
-    attr_valid: as, attr_valid_nsec: ans,
-  }, at);
+  if (at < 0 || buf.length - at < EntryOut.size) throw new RangeError(`fuse_entry_out: no room at ${at}`);
+  writeU64(buf, at + EO.nodeid!, e.nodeid);
+  writeU64(buf, at + EO.generation!, e.generation ?? 0);
+  writeU64(buf, at + EO.entry_valid!, es);
+  writeU64(buf, at + EO.attr_valid!, as);
+  buf.writeUInt32LE(ens, at + EO.entry_valid_nsec!);
+  buf.writeUInt32LE(ans, at + EO.attr_valid_nsec!);
   encodeAttrInto(buf, at + ENTRY_OUT_ATTR_OFFSET, e.attr);
 }
 
@@ -78,6 +88,23 @@ export function encodeWriteOut(n: number): Buffer {
 }
 
 const S_IFMT = 0o170000;
+const D_INO = Dirent.offsetOf('ino');
+const D_OFF = Dirent.offsetOf('off');
+const D_NAMELEN = Dirent.offsetOf('namelen');
+const D_TYPE = Dirent.offsetOf('type');
+
+/** A u64 field from a non-negative safe integer (the dispatcher refuses ids past 2^53). */
+function writeU64(b: Buffer, at: number, v: number): void {
+  if (!(v >= 0) || v > Number.MAX_SAFE_INTEGER) throw new RangeError(`u64 field: ${v}`);
+  b.writeUInt32LE(v % 0x1_0000_0000, at);
+  b.writeUInt32LE(Math.floor(v / 0x1_0000_0000), at + 4);
+}
+
+/** An s64 field (times before 1970 are negative). */
+function writeS64(b: Buffer, at: number, v: number): void {
+  if (v >= 0) writeU64(b, at, v);
+  else b.writeBigInt64LE(BigInt(v), at);
+}
 
 /** Packs fuse_dirent / fuse_direntplus records (8-byte aligned) into at most `size` bytes. */
 export class DirBuffer implements DirList {
@@ -88,23 +115,25 @@ export class DirBuffer implements DirList {
   }
 
   add(e: DirEntry): boolean {
-    const name = Buffer.from(e.name, 'utf8');
-    if (name.length === 0 || name.length > 1024 || name.includes(0) || name.includes(0x2f)) {
+    // A listing is thousands of these: the name is written in place and the dirent's fields
+    // at the offsets of its table (no BigInts, no intermediate Buffer per entry).
+    const name = e.name;
+    const nlen = Buffer.byteLength(name, 'utf8');
+    if (nlen === 0 || nlen > 1024 || name.includes('\0') || name.includes('/')) {
       throw new RangeError(`directory entry name ${JSON.stringify(e.name)} is empty, too long or holds NUL or '/'`);
     }
     const head = this.plus ? DIRENTPLUS_DIRENT_OFFSET + Dirent.size : Dirent.size;
-    const rec = (head + name.length + 7) & ~7;
+    const rec = (head + nlen + 7) & ~7;
     if (this.used + rec > this.buf.length) return false;
     const at = this.used;
     const dirent = this.plus ? at + DIRENTPLUS_DIRENT_OFFSET : at;
     if (this.plus) encodeEntryInto(this.buf, at, e.entry);
-    Dirent.encodeInto(this.buf, {
-      ino: BigInt(e.entry.attr.ino),
-      off: BigInt(e.nextOffset),
-      namelen: name.length,
-      type: (e.entry.attr.mode & S_IFMT) >> 12,
-    }, dirent);
-    name.copy(this.buf, dirent + Dirent.size);
+    const b = this.buf;
+    writeU64(b, dirent + D_INO, e.entry.attr.ino);
+    writeU64(b, dirent + D_OFF, e.nextOffset);
+    b.writeUInt32LE(nlen, dirent + D_NAMELEN);
+    b.writeUInt32LE((e.entry.attr.mode & S_IFMT) >> 12, dirent + D_TYPE);
+    b.write(name, dirent + Dirent.size, nlen, 'utf8');
     this.used += rec;
     return true;
   }

@@ -42,6 +42,8 @@ export interface ServingThreadsOptions extends WorkerOptions {
 export class ServingThreads {
   private readonly threads: { worker: Worker; port: MessagePort; fd: number; running: boolean }[] = [];
   private readonly counters: Int32Array;
+  /** 1: the threads wait before their next read (the main thread reads the channel); 0: they read. */
+  private readonly gate = new Int32Array(new SharedArrayBuffer(4));
   private live = 0;
   private resolveExited!: () => void;
   /** Settles once every thread has exited. */
@@ -64,6 +66,7 @@ export class ServingThreads {
       const data: ChannelWorkerData = {
         fd, index, module: opts.module, data: opts.data, conn: opts.conn, limits: opts.limits, bufSize: opts.bufSize,
         updates: port2, counters: shared, debug: opts.debug ?? false, spinMicros: opts.spinMicros ?? 0, stats: opts.stats,
+        gate: this.gate.buffer as SharedArrayBuffer,
       };
       const worker = new Worker(new URL(script), { workerData: data, transferList: [port2], name: `fuse-${index}` });
       const t = { worker, port: port1, fd, running: true };
@@ -112,6 +115,23 @@ export class ServingThreads {
   /** Whether any thread is still running. */
   get running(): boolean {
     return this.live > 0;
+  }
+
+  /**
+   * Park the threads: each finishes (or forwards) the request it may already be blocked on,
+   * then waits before its next read until resume().
+   */
+  park(): void {
+    Atomics.store(this.gate, 0, 1);
+  }
+
+  resume(): void {
+    Atomics.store(this.gate, 0, 0);
+    Atomics.notify(this.gate, 0);
+  }
+
+  get parked(): boolean {
+    return Atomics.load(this.gate, 0) === 1;
   }
 
   /** Send `msg` to every thread's plane; each applies it before its next request. */

@@ -27,8 +27,9 @@ import { Dispatcher } from './dispatcher.js';
 import type { InitLimits, InitResult } from './init.js';
 import { ServingThreads } from './serving-threads.js';
 import type { FileSystem } from './filesystem.js';
-import { FUSE_MIN_READ_BUFFER, Notify } from './opcodes.js';
-import { NotifyInvalEntryOut, NotifyInvalInodeOut, NotifyDeleteOut } from './structs.js';
+import { FUSE_MIN_READ_BUFFER, Notify, Op } from './opcodes.js';
+import { InHeader, NotifyInvalEntryOut, NotifyInvalInodeOut, NotifyDeleteOut } from './structs.js';
+import { IN_HEADER_SIZE } from './request.js';
 import { OpStats, type OpStat } from './op-stats.js';
 
 export interface SessionOptions {
@@ -88,6 +89,10 @@ const IDLE_WAIT_MS = 1000;
 // 0 by default: a library user's event loop is never held by the channel. A process that
 // exists to serve (famfs-ts mount) opts in to sleeping in poll(2) between requests.
 const DEFAULT_HOLD_MS = 0;
+const O_OPCODE = InHeader.offsetOf('opcode');
+const O_NODEID = InHeader.offsetOf('nodeid');
+/** Requests between two judgements of who should read the channel (main thread or serving threads). */
+const JUDGE_WINDOW = 64;
 
 /** Environment for a child that will serve FUSE: a thread pool with room for the readers. */
 export function threadPoolEnv(readers = 1, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
@@ -101,7 +106,7 @@ export class FuseSession {
   private running = 0;
   private busy = false;
   /** Requests read on the main thread, idle waits a request ended, hot phases that ended empty. */
-  readonly stats = { polled: 0, pooled: 0, idle: 0 };
+  readonly stats = { polled: 0, pooled: 0, idle: 0, takeovers: 0 };
   /** Busy-poll window: spinMicros at most, adapted to the gaps between requests (adaptSpin). */
   private readonly spinMaxNs: bigint;
   private spinNs: bigint;
@@ -123,9 +128,18 @@ export class FuseSession {
   readonly opTable = new OpStats();
   private readonly limits: InitLimits;
   private threads?: ServingThreads;
+  /**
+   * The main thread reads the channel itself although serving threads run: they are parked
+   * while most requests would be forwarded to it anyway (WorkerOptions.threadsServe).
+   */
+  private mainReads = false;
+  /** Where the last judgement of who should read stood: requests seen, and of those forwarded or (main reading) answerable by the threads. */
+  private judged = { total: 0, forwarded: 0 };
+  private mainSeen = 0;
+  private mainData = 0;
   /** Serving threads read the channel; the main thread only answers what they forward. */
   private get delegated(): boolean {
-    return this.threads?.running ?? false;
+    return (this.threads?.running ?? false) && !this.mainReads;
   }
 
   private constructor(readonly fd: number, readonly mountpoint: string | undefined, readonly fs: FileSystem,
@@ -240,6 +254,58 @@ export class FuseSession {
     } catch (e) {
       this.log(`dispatch: ${(e as Error).stack ?? String(e)}`);
     }
+    this.judgeThreads();
+  }
+
+  /**
+   * Threads reading: after every WINDOW requests they saw, if at least 3/4 came to this
+   * thread anyway, park them and read the channel here (one wake-up per request, not a
+   * wake-up of a thread and then of this one).
+   */
+  private judgeThreads(): void {
+    const t = this.threads;
+    if (!t || this.mainReads || this.stopping || !this.opts.workers?.threadsServe) return;
+    const s = t.stats();
+    const total = s.local + s.forwarded;
+    if (total - this.judged.total < JUDGE_WINDOW) return;
+    const share = (s.forwarded - this.judged.forwarded) / (total - this.judged.total);
+    this.judged = { total, forwarded: s.forwarded };
+    if (share < 0.75) return;
+    this.mainReads = true;
+    this.mainSeen = 0;
+    this.mainData = 0;
+    this.stats.takeovers++;
+    t.park();
+    this.lastRequest = process.hrtime.bigint();
+    setImmediate(() => this.serve());
+  }
+
+  /**
+   * Main thread reading while the threads are parked: after every WINDOW requests, if at
+   * least half were reads and writes the threads answer, hand the channel back to them.
+   */
+  private judgeMain(msg: Buffer, n: number): void {
+    const serve = this.opts.workers?.threadsServe;
+    if (!this.mainReads || !serve || n < IN_HEADER_SIZE) return;
+    const op = msg.readUInt32LE(O_OPCODE);
+    if (op === Op.READ || op === Op.WRITE) {
+      const nodeid = msg.readUInt32LE(O_NODEID) + msg.readUInt32LE(O_NODEID + 4) * 2 ** 32;
+      if (serve(nodeid)) this.mainData++;
+    }
+    if (++this.mainSeen < JUDGE_WINDOW) return;
+    const data = this.mainData;
+    this.mainSeen = 0;
+    this.mainData = 0;
+    if (data * 2 < JUDGE_WINDOW) return;
+    this.handBack();
+  }
+
+  private handBack(): void {
+    if (!this.mainReads) return;
+    this.mainReads = false;
+    const s = this.threads?.stats();
+    if (s) this.judged = { total: s.local + s.forwarded, forwarded: s.forwarded };
+    this.threads?.resume();
   }
 
   /** Tell every serving thread's DataPlane `msg` (before answering what makes it matter). */
@@ -291,6 +357,7 @@ export class FuseSession {
 
   /** Dispatch one message; its buffer returns to the free list once no handler holds views of it. */
   private handle(buf: Buffer, n: number): boolean {
+    if (this.mainReads) this.judgeMain(buf, n);
     let r: void | Promise<void> = undefined;
     try {
       r = this.dispatcher.dispatch(buf.subarray(0, n));
@@ -386,6 +453,8 @@ export class FuseSession {
 
   private readerStopped(): void {
     this.stopping = true;
+    // Parked threads must read again to see the channel end and exit.
+    this.handBack();
     // After DESTROY the protocol is over even if pool reads still wait on a channel nobody closes.
     if (this.running === 0 || this.dispatcher.isDestroyed || this.delegated) this.resolveDone();
   }
@@ -423,6 +492,7 @@ export class FuseSession {
   private async doClose(): Promise<void> {
     this.stopping = true;
     if (this.statsHandler) process.off('SIGUSR1', this.statsHandler);
+    this.handBack();
     if (this.signalHandler) {
       process.off('SIGINT', this.signalHandler);
       process.off('SIGTERM', this.signalHandler);

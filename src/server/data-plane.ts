@@ -19,7 +19,9 @@ export type PlaneUpdate =
   | { readonly kind: 'daxdev'; readonly index: number; readonly spec: DeviceSpec }
   | { readonly kind: 'file'; readonly nodeid: number; readonly path: string; readonly map: FileMap }
   /** An open file description whose truncation was refused: its writes get EPERM (famfs-fs.ts). */
-  | { readonly kind: 'refused-fh'; readonly fh: number; readonly why: string };
+  | { readonly kind: 'refused-fh'; readonly fh: number; readonly why: string }
+  /** The kernel forgot the nodeid: it sends no more requests for it. */
+  | { readonly kind: 'forget'; readonly nodeid: number };
 
 class FamfsDataPlane implements DataPlane {
   private readonly devices = new Map<number, DaxdevMemory>();
@@ -56,6 +58,8 @@ class FamfsDataPlane implements DataPlane {
     } else if (u.kind === 'refused-fh') {
       // Handles are never reused (famfs-fs.ts counts them up), so the entry may stay.
       this.refused.set(u.fh, u.why);
+    } else if (u.kind === 'forget') {
+      this.files.delete(u.nodeid);
     } else if (u.kind === 'file') {
       // Only a file whose every daxdev this thread maps: the rest stays with the main thread.
       if ([...runsByDaxdev(u.map).keys()].every((d) => this.devices.has(d))) {

@@ -101,6 +101,8 @@ export interface MapEvents {
   mapChanged?(nodeid: number): void;
   /** An open file description's truncation was refused: it may write nothing more. */
   handleRefused?(fh: number): void;
+  /** The kernel forgot nodeid (its last lookup reference): what was handed out for it may go. */
+  forgotten?(nodeid: number): void;
 }
 
 /** A file still being written, as the mount reports it when asked to stop. */
@@ -117,6 +119,16 @@ interface Handle {
   /** Set when a truncation through it was refused: writes through it get EPERM. */
   refused?: string;
 }
+
+/**
+ * Entry and attribute timeouts (s) of what cannot change behind the kernel's back: committed
+ * files, directories and `.meta` (famfs never renames, unlinks or resizes them; chmod, chown and
+ * utimes on the master come through this kernel, whose cache the SETATTR reply updates; a
+ * client's files change only by new names, and ENOENT is not cached). Files still being
+ * written keep 1 s attributes: their size and blocks change at commit.
+ */
+const STABLE_TIMEOUT = 86400;
+const PENDING_ATTR_TIMEOUT = 1;
 
 type Inode =
   | { kind: 'dir'; node: DirNode }
@@ -165,6 +177,14 @@ export class FamfsFileSystem implements FileSystem {
   private nextPending = PENDING_BASE;
   private readonly handles = new Map<number, Handle>();
   private nextFh = 1;
+  /**
+   * The kernel's lookup count of each nodeid of a file created through the mount (entries
+   * it was handed: LOOKUP, CREATE, MKNOD, READDIRPLUS). At zero (FORGET) a committed file's
+   * record goes; the file is then known by its log nodeid.
+   */
+  private readonly lookups = new Map<number, number>();
+  /** Sorted names of a directory's committed children, by directory id; valid while the child count is (children are never removed). */
+  private readonly sortedNames = new Map<number, { count: number; names: string[] }>();
   private readonly startMs = Date.now();
   private readonly placement: Placement;
   readonly log: (line: string) => void;
@@ -365,7 +385,50 @@ export class FamfsFileSystem implements FileSystem {
   }
 
   private entry(nodeid: number, n: Inode): Entry {
-    return { nodeid, attr: this.attrOf(nodeid, n), entryTimeout: 1, attrTimeout: 1 };
+    return { nodeid, attr: this.attrOf(nodeid, n), entryTimeout: STABLE_TIMEOUT, attrTimeout: this.attrTimeout(n) };
+  }
+
+  private attrTimeout(n: Inode): number {
+    return n.kind === 'pending' ? PENDING_ATTR_TIMEOUT : STABLE_TIMEOUT;
+  }
+
+  /** An entry handed to the kernel: counts as one lookup of its nodeid (FUSE protocol: forget). */
+  private looked(e: Entry): Entry {
+    if (e.nodeid >= PENDING_BASE) this.lookups.set(e.nodeid, (this.lookups.get(e.nodeid) ?? 0) + 1);
+    return e;
+  }
+
+  forget(nodeid: number, nlookup: number): void {
+    if (nodeid < PENDING_BASE) {
+      this.forgotten(nodeid);
+      return;
+    }
+    const left = (this.lookups.get(nodeid) ?? 0) - nlookup;
+    if (left > 0) {
+      this.lookups.set(nodeid, left);
+      return;
+    }
+    this.lookups.delete(nodeid);
+    const p = this.pendingById.get(nodeid);
+    // Only a committed file is dropped: one still being written (or whose commit failed) is
+    // found again by its name, and the kernel cannot forget a file it holds open.
+    const node = p?.committed;
+    if (!node || this.alias.get(node.id) !== nodeid) return;
+    this.pendingById.delete(nodeid);
+    this.alias.delete(node.id);
+    const o = this.overrides.get(nodeid);
+    this.overrides.delete(nodeid);
+    // Its times (and any chmod/chown since commit) stay, under the nodeid it is found by next.
+    if (o) this.overrides.set(node.id, o);
+    this.forgotten(nodeid);
+  }
+
+  private forgotten(nodeid: number): void {
+    try {
+      this.events.forgotten?.(nodeid);
+    } catch (e) {
+      this.log(`forget of nodeid ${nodeid}: ${(e as Error).message}`);
+    }
   }
 
   // ---- FileSystem ----
@@ -390,17 +453,18 @@ export class FamfsFileSystem implements FileSystem {
     const c = p.node.children.get(name);
     if (c) {
       const id = this.nodeidOf(c);
-      return this.entry(id, this.need(id));
+      return this.looked(this.entry(id, this.need(id)));
     }
     const pend = this.pendingByDir.get(p.node.id)?.get(name);
-    if (pend) return this.entry(pend.nodeid, this.need(pend.nodeid));
+    if (pend) return this.looked(this.entry(pend.nodeid, this.need(pend.nodeid)));
     // ENOENT (not a negative entry): the kernel keeps no negative dentry, so a file a
     // client learns of by logplay is found at the next lookup.
     throw fuseErr('ENOENT', name);
   }
 
   getattr(_ctx: RequestContext, nodeid: number): AttrReply {
-    return { attr: this.attrOf(nodeid, this.need(nodeid)), timeout: 1 };
+    const n = this.need(nodeid);
+    return { attr: this.attrOf(nodeid, n), timeout: this.attrTimeout(n) };
   }
 
   setattr(_ctx: RequestContext, nodeid: number, c: SetattrChanges): AttrReply {
@@ -446,7 +510,8 @@ export class FamfsFileSystem implements FileSystem {
       f.mtimeMs = when(c.mtimeMs) ?? f.mtimeMs;
       if (wants.length || c.valid & Fattr.SIZE) f.ctimeMs = now;
     }
-    return { attr: this.attrOf(nodeid, this.need(nodeid)), timeout: 1 };
+    const after = this.need(nodeid);
+    return { attr: this.attrOf(nodeid, after), timeout: this.attrTimeout(after) };
   }
 
   /** truncate/ftruncate: a size given first allocates at once; committed sizes are fixed. */
@@ -559,13 +624,13 @@ export class FamfsFileSystem implements FileSystem {
     const f = this.newPending(ctx, parent, name, mode, umask);
     f.opens++;
     this.opened(f.nodeid);
-    return { ...this.entry(f.nodeid, { kind: 'pending', file: f }), fh: this.newHandle(f.nodeid) };
+    return { ...this.looked(this.entry(f.nodeid, { kind: 'pending', file: f })), fh: this.newHandle(f.nodeid) };
   }
 
   mknod(ctx: RequestContext, parent: number, name: string, mode: number, _rdev: number, umask: number): Entry {
     if ((mode & S_IFMT) !== S_IFREG) throw fuseErr('ENOTSUP', `${name}: famfs holds only regular files and directories`);
     const f = this.newPending(ctx, parent, name, mode, umask);
-    return this.entry(f.nodeid, { kind: 'pending', file: f });
+    return this.looked(this.entry(f.nodeid, { kind: 'pending', file: f }));
   }
 
   mkdir(ctx: RequestContext, parent: number, name: string, mode: number, umask: number): Entry {
@@ -624,7 +689,13 @@ export class FamfsFileSystem implements FileSystem {
     }
     if (n.kind === 'pending') n.file.opens++;
     this.opened(nodeid);
-    return { fh: this.newHandle(nodeid) };
+    const fh = this.newHandle(nodeid);
+    // The master's committed file changes only by writes through this kernel, which keep its
+    // page cache current: the cache may outlive the open. A client's kernel cannot see the
+    // master rewrite a file in place, so a client drops the cache at each open (and sees the
+    // new bytes from its next open on).
+    if (n.kind === 'file' && this.isMaster) return { fh, openFlags: Fopen.KEEP_CACHE };
+    return { fh };
   }
 
   /**
@@ -799,26 +870,58 @@ export class FamfsFileSystem implements FileSystem {
 
   readdir(_ctx: RequestContext, nodeid: number, _fh: number, offset: number, out: DirList): void {
     const n = this.need(nodeid);
-    const list: { name: string; id: number; inode: Inode }[] = [];
+    // Offsets: the fixed entries, then the committed children in name order, then the files
+    // still being written. Only the entries sent are looked up and encoded: a READDIR of a
+    // big directory comes in many requests of a page or so each.
+    const head: { name: string; id: number; inode: Inode }[] = [];
+    let names: readonly string[] = [];
+    let dir: DirNode | undefined;
     if (n.kind === 'meta-dir') {
-      list.push({ name: '.', id: META_DIR_ID, inode: n }, { name: '..', id: ROOT_ID, inode: this.need(ROOT_ID) });
-      list.push({ name: '.superblock', id: META_SUPERBLOCK_ID, inode: { kind: 'meta-file', which: 'superblock' } });
-      list.push({ name: '.log', id: META_LOG_ID, inode: { kind: 'meta-file', which: 'log' } });
+      head.push({ name: '.', id: META_DIR_ID, inode: n }, { name: '..', id: ROOT_ID, inode: this.need(ROOT_ID) });
+      head.push({ name: '.superblock', id: META_SUPERBLOCK_ID, inode: { kind: 'meta-file', which: 'superblock' } });
+      head.push({ name: '.log', id: META_LOG_ID, inode: { kind: 'meta-file', which: 'log' } });
     } else if (n.kind === 'dir') {
-      const dir = n.node;
+      dir = n.node;
       const parentId = dir.id === ROOT_ID ? ROOT_ID : this.parentIdOf(dir);
-      list.push({ name: '.', id: nodeid, inode: n }, { name: '..', id: parentId, inode: this.need(parentId) });
-      if (dir.id === ROOT_ID) list.push({ name: '.meta', id: META_DIR_ID, inode: { kind: 'meta-dir' } });
-      for (const name of [...dir.children.keys()].sort()) {
-        const id = this.nodeidOf(dir.children.get(name)!);
-        list.push({ name, id, inode: this.need(id) });
-      }
-      for (const [name, f] of this.pendingByDir.get(dir.id) ?? []) list.push({ name, id: f.nodeid, inode: { kind: 'pending', file: f } });
+      head.push({ name: '.', id: nodeid, inode: n }, { name: '..', id: parentId, inode: this.need(parentId) });
+      if (dir.id === ROOT_ID) head.push({ name: '.meta', id: META_DIR_ID, inode: { kind: 'meta-dir' } });
+      names = this.childNames(dir);
     } else throw fuseErr('ENOTDIR', `nodeid ${nodeid}`);
-    for (let i = offset; i < list.length; i++) {
-      const e = list[i]!;
-      if (!out.add({ name: e.name, nextOffset: i + 1, entry: this.entry(e.id, e.inode) })) break;
+    const send = (i: number, name: string, id: number, inode: Inode): boolean => {
+      const entry = this.entry(id, inode);
+      if (!out.add({ name, nextOffset: i + 1, entry })) return false;
+      if (out.plus && name !== '.' && name !== '..') this.looked(entry);
+      return true;
+    };
+    let i = offset;
+    for (; i < head.length; i++) if (!send(i, head[i]!.name, head[i]!.id, head[i]!.inode)) return;
+    for (; i < head.length + names.length; i++) {
+      const name = names[i - head.length]!;
+      const child = dir!.children.get(name)!;
+      const id = this.nodeidOf(child);
+      if (!out.plus) {
+        // READDIR sends only the inode number and the type: no attributes to work out.
+        const mode = child.kind === 'dir' ? S_IFDIR : S_IFREG;
+        if (!out.add({ name, nextOffset: i + 1, entry: { nodeid: id, attr: { ino: id, size: 0, mode } } })) return;
+        continue;
+      }
+      if (!send(i, name, id, this.need(id))) return;
     }
+    if (!dir) return;
+    let k = head.length + names.length;
+    for (const [name, f] of this.pendingByDir.get(dir.id) ?? []) {
+      if (k++ < i) continue;
+      if (!send(i, name, f.nodeid, { kind: 'pending', file: f })) return;
+      i++;
+    }
+  }
+
+  private childNames(dir: DirNode): readonly string[] {
+    const c = this.sortedNames.get(dir.id);
+    if (c?.count === dir.children.size) return c.names;
+    const names = [...dir.children.keys()].sort();
+    this.sortedNames.set(dir.id, { count: names.length, names });
+    return names;
   }
 
   private parentIdOf(dir: DirNode): number {

@@ -93,6 +93,13 @@ export const DEFAULT_THREADS = Math.min(8, Math.max(2, os.availableParallelism()
  * 512 KiB and 1 MiB with 2 CPUs; bench/datapath/README.md).
  */
 export const DEFAULT_MAX_WRITE = 256 * 1024;
+/**
+ * How long the main thread, when it reads the channel, sleeps in poll(2) itself before it
+ * hands the wait to the thread pool (ms): a pool wait costs a second thread wake-up per
+ * request (creating 2,000 files: 40,000 context switches of the server against 13,000, and
+ * memfs_ll's 11,000; bench/meta-mount/README.md). The event loop still runs every 4 ms.
+ */
+export const DEFAULT_HOLD_MS = 50;
 
 export function isLayoutPath(p: string): boolean {
   return /\.ya?ml$/i.test(p);
@@ -261,10 +268,14 @@ export class FamfsMount {
           module: siblingModule(import.meta.url, 'data-plane'),
           data: { writable: image.writable && image.role === 'master' } satisfies PlaneData,
           spinMicros: opts.spinMicros ?? 0,
+          threadsServe: (nodeid) => mount?.threadsServe(nodeid) ?? false,
         },
         // While the main thread serves (before INIT, --readers 0, or a channel that cannot
         // be cloned): poll after each request, adapted down there for sparse clients.
         spinMicros: opts.spinMicros ?? DEFAULT_SPIN_US,
+        // While the main thread reads the channel (--readers 0, or the threads parked during a
+        // burst of metadata requests): sleep in poll(2) between requests, one wake-up each.
+        holdMillis: DEFAULT_HOLD_MS,
         allowOther: opts.allowOther,
         defaultPermissions: true,
         fsname: opts.source,
@@ -361,6 +372,11 @@ export class FamfsMount {
     };
     // Published before the SETATTR reply, so the thread reading the next WRITE has it.
     this.fs.events.handleRefused = (fh) => this.session.publish({ kind: 'refused-fh', fh, why: this.fs.refusal(fh) ?? 'a truncation was refused' } satisfies PlaneUpdate);
+    this.fs.events.forgotten = (n) => {
+      // The kernel holds no reference to n any more: the threads may drop its map (a later
+      // OPEN of the same nodeid publishes it again).
+      if (this.published.delete(n)) this.session.publish({ kind: 'forget', nodeid: n } satisfies PlaneUpdate);
+    };
     this.fs.events.mapChanged = (n) => {
       this.publish(n);
       // The kernel may hold cached mappings of the old reservation (UPSERT at OPEN, or
@@ -402,6 +418,11 @@ export class FamfsMount {
   }
 
   private readonly published = new Set<number>();
+
+  /** Whether the serving threads answer READ/WRITE of nodeid (its map was published to them). */
+  threadsServe(nodeid: number): boolean {
+    return this.published.has(nodeid);
+  }
 
   /**
    * Hand a committed file's map to the serving threads (once: it never changes). Called
@@ -498,7 +519,10 @@ export class FamfsMount {
     if (this.shut) return;
     this.shut = true;
     const t = this.session.threadStats();
-    if (t.threads > 0) this.log(`${t.threads} serving threads answered ${t.local} reads and writes, forwarded ${t.forwarded} requests`);
+    if (t.threads > 0) {
+      this.log(`${t.threads} serving threads answered ${t.local} reads and writes, forwarded ${t.forwarded} requests; ` +
+        `the main thread read the channel itself ${this.session.stats.takeovers} times`);
+    }
     // One line a test (or a person) can read the data path from: a mapping kernel sends no READ/WRITE.
     const counts = Object.entries(this.session.dispatcher.namedCounts()).map(([k, n]) => `${k} ${n}`).join(', ');
     this.log(`requests on the main thread: ${counts || 'none'}`);

@@ -1,0 +1,123 @@
+// Tier 1: what the famfs FileSystem keeps per file the kernel was told about. FORGET of the
+// last lookup drops a committed file's record (the file is then found by its log nodeid,
+// with its times and any chmod kept); a file still being written survives a FORGET; READDIR
+// in pages of a few entries lists every name once, in the same order as one big page, and
+// READDIRPLUS counts as lookups. Committed files and directories get long cache timeouts, and
+// the master keeps a committed file's page cache across opens (FOPEN_KEEP_CACHE).
+import os from 'node:os';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FamfsImage } from '../../src/famfs/image.js';
+import { ROOT_ID } from '../../src/famfs/namespace.js';
+import type { DirEntry, DirList } from '../../src/fuse/filesystem.js';
+import { Fopen } from '../../src/fuse/opcodes.js';
+import { FamfsFileSystem } from '../../src/server/famfs-fs.js';
+import { smallImage, TempDir, MiB } from '../famfs-support.js';
+import { ctx, errnoOf } from '../support/fs-calls.js';
+
+const E = os.constants.errno;
+const UUID = Uint8Array.from({ length: 16 }, (_, i) => i + 7);
+
+/** A DirList that takes at most `room` entries per call. */
+function pages(f: FamfsFileSystem, dir: number, room: number, plus: boolean): DirEntry[] {
+  const all: DirEntry[] = [];
+  for (let off = 0; ; ) {
+    const got: DirEntry[] = [];
+    const out: DirList = { plus, add: (e) => (got.length < room ? (got.push(e), true) : false) };
+    f.readdir(ctx, dir, 0, off, out);
+    if (got.length === 0) return all;
+    all.push(...got);
+    off = got[got.length - 1]!.nextOffset;
+  }
+}
+
+describe('famfs FileSystem: forget, paged readdir, cache timeouts', () => {
+  let t: TempDir;
+  beforeAll(() => {
+    t = new TempDir();
+  });
+  afterAll(() => t.cleanup());
+
+  it('drops a committed file at its last FORGET, keeps what the user sees', () => {
+    const dev = smallImage(t, 'forget', 256 * MiB, UUID);
+    const img = FamfsImage.open({ device: dev, writable: true, systemUuid: UUID });
+    try {
+      const f = new FamfsFileSystem(img, { device: dev });
+      const forgotten: number[] = [];
+      f.events.forgotten = (n) => forgotten.push(n);
+      const c = f.create(ctx, ROOT_ID, 'a', 0o100644, 0, 0o022);
+      expect(c.entryTimeout).toBeGreaterThan(3600);
+      expect(c.attrTimeout).toBe(1); // still being written
+      f.write(ctx, c.nodeid, c.fh, 0, Buffer.from('hello'), 0);
+      // Not committed yet: a FORGET keeps it (found again by name, same nodeid).
+      f.forget(c.nodeid, 1);
+      expect(f.lookup(ctx, ROOT_ID, 'a').nodeid).toBe(c.nodeid);
+      // The mode is set before the last close, so it lands in the log entry (a committed file's mode is fixed).
+      f.setattr(ctx, c.nodeid, { valid: 1, mode: 0o600 });
+      f.flush();
+      f.release(ctx, c.nodeid, c.fh);
+      const before = f.getattr(ctx, c.nodeid);
+      expect(before.timeout).toBeGreaterThan(3600);
+      // The CREATE's lookup was forgotten; the LOOKUP above and this one are held: one FORGET keeps it.
+      expect(f.lookup(ctx, ROOT_ID, 'a').nodeid).toBe(c.nodeid);
+      f.forget(c.nodeid, 1);
+      expect(forgotten).toEqual([]);
+      expect(f.getattr(ctx, c.nodeid).attr.mode & 0o7777).toBe(0o600);
+      f.forget(c.nodeid, 1);
+      expect(forgotten).toEqual([c.nodeid]);
+      expect(errnoOf(() => f.getattr(ctx, c.nodeid))).toBe(E.ENOENT);
+      const again = f.lookup(ctx, ROOT_ID, 'a');
+      expect(again.nodeid).not.toBe(c.nodeid);
+      expect(again.nodeid).toBe(img.lookup('a')!.id);
+      expect(again.attr.size).toBe(5);
+      expect(again.attr.mode & 0o7777).toBe(0o600);
+      expect(again.attr.mtimeMs).toBe(before.attr.mtimeMs);
+      expect(Buffer.concat(f.read(ctx, again.nodeid, 0, 0, 5)).toString()).toBe('hello');
+      // The master keeps a committed file's page cache across opens; a read-only view does not.
+      expect(f.open(ctx, again.nodeid, 0).openFlags).toBe(Fopen.KEEP_CACHE);
+      const ro = FamfsImage.open({ device: dev, writable: false, systemUuid: UUID });
+      try {
+        const view = new FamfsFileSystem(ro, { device: dev });
+        expect(view.open(ctx, view.lookup(ctx, ROOT_ID, 'a').nodeid, 0).openFlags ?? 0).toBe(0);
+      } finally {
+        ro.close();
+      }
+      // A log nodeid holds nothing per lookup; its FORGET only tells the mount (serving threads).
+      f.forget(again.nodeid, 1);
+      expect(forgotten).toEqual([c.nodeid, again.nodeid]);
+      expect(f.lookup(ctx, ROOT_ID, 'a').nodeid).toBe(again.nodeid);
+    } finally {
+      img.close();
+    }
+  });
+
+  it('pages READDIR(PLUS) without losing or repeating names; plus entries are lookups', () => {
+    const dev = smallImage(t, 'readdir', 256 * MiB, UUID);
+    const img = FamfsImage.open({ device: dev, writable: true, systemUuid: UUID });
+    try {
+      const f = new FamfsFileSystem(img, { device: dev });
+      const ids: number[] = [];
+      for (const name of ['m', 'c', 'x', 'a', 'q']) {
+        const c = f.create(ctx, ROOT_ID, name, 0o100644, 0, 0o022);
+        ids.push(c.nodeid);
+        if (name !== 'q') {
+          f.write(ctx, c.nodeid, c.fh, 0, Buffer.from(name), 0);
+          f.release(ctx, c.nodeid, c.fh); // 'q' stays pending
+        }
+      }
+      const one = pages(f, ROOT_ID, 1000, false).map((e) => e.name);
+      expect(one).toEqual(['.', '..', '.meta', 'a', 'c', 'm', 'x', 'q']);
+      for (const room of [1, 2, 3]) expect(pages(f, ROOT_ID, room, false).map((e) => e.name)).toEqual(one);
+      // READDIRPLUS handed every created file out once more: one FORGET per CREATE is not the last.
+      pages(f, ROOT_ID, 2, true);
+      for (const id of ids) f.forget(id, 1);
+      for (const id of ids) expect(f.getattr(ctx, id).attr.ino).toBe(id);
+      for (const id of ids) f.forget(id, 1);
+      expect(errnoOf(() => f.getattr(ctx, ids[0]!))).toBe(E.ENOENT);
+      // The pending one is never dropped.
+      expect(f.getattr(ctx, ids[4]!).attr.ino).toBe(ids[4]);
+      expect(pages(f, ROOT_ID, 2, false).map((e) => e.name)).toEqual(one);
+    } finally {
+      img.close();
+    }
+  });
+});
