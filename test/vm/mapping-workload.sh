@@ -17,7 +17,8 @@ step() {
 # mount_bg N DEV MNT OPTS...: serve in the background, log to server-N.log, wait until live.
 mount_bg() {
   local n=$1 dev=$2 mnt=$3; shift 3
-  famfs_ts mount "$dev" "$mnt" --foreground --readers 0 --system-uuid /tmp/uuid "$@" > "$VM_OUT/server-$n.log" 2>&1 &
+  # node itself in the background (not the famfs_ts function's subshell): $SERVER gets signals.
+  node "$VM_REPO/dist/src/cli/main.js" mount "$dev" "$mnt" --foreground --readers 0 --system-uuid /tmp/uuid "$@" > "$VM_OUT/server-$n.log" 2>&1 &
   SERVER=$!
   local i=0
   until grep -q " $mnt fuse" /proc/mounts && grep -q 'is live' "$VM_OUT/server-$n.log"; do
