@@ -20,7 +20,7 @@ import { siblingModule } from '../fuse/data-plane.js';
 import { FAMFS_FILE } from '../mapping/famfs-fmap.js';
 import type { MappingSource } from '../mapping/handlers.js';
 import type { FileMap } from '../interleave/filemap.js';
-import { unmapAt, viewMapping } from '../sys/libc.js';
+import { viewMapping } from '../sys/libc.js';
 import { META_DIR_ID, META_LOG_ID, META_SUPERBLOCK_ID } from './famfs-fs.js';
 import type { MetaMapReply, MetaMapRequest } from './meta-mapper.js';
 
@@ -106,15 +106,20 @@ export class BootstrapFs implements FileSystem, MappingSource {
 
 /** Open and map a file of the mount in a worker thread; the mapping's bytes as a Buffer. */
 export function mapThroughMount(file: string, writable: boolean): Promise<{ bytes: Buffer; address: bigint }> {
+  return inMapper({ path: file, writable }, file).then((r) => ({ bytes: viewMapping(r.address, r.length), address: r.address }));
+}
+
+/** Run one request in a mapping thread. */
+function inMapper(req: MetaMapRequest, what: string): Promise<{ address: bigint; length: number }> {
   return new Promise((resolve, reject) => {
-    const w = new Worker(new URL(siblingModule(import.meta.url, 'meta-mapper')), { workerData: { path: file, writable } satisfies MetaMapRequest });
+    const w = new Worker(new URL(siblingModule(import.meta.url, 'meta-mapper')), { workerData: req });
     w.once('message', (r: MetaMapReply) => {
-      if (r.ok) resolve({ bytes: viewMapping(r.address, r.length), address: r.address });
-      else reject(new Error(`${file}: ${r.message}`));
+      if (r.ok) resolve({ address: r.address, length: r.length });
+      else reject(new Error(`${what}: ${r.message}`));
     });
     w.once('error', reject);
     w.once('exit', (code) => {
-      if (code !== 0) reject(new Error(`${file}: the mapping thread exited with ${code}`));
+      if (code !== 0) reject(new Error(`${what}: the mapping thread exited with ${code}`));
     });
   });
 }
@@ -123,7 +128,7 @@ export function mapThroughMount(file: string, writable: boolean): Promise<{ byte
  * The famfs bootstrap: with the mount live on `boot`, map .meta/.superblock, learn log_len,
  * map .meta/.log, and open the image over those two windows.
  */
-export async function openThroughMeta(mountpoint: string, boot: BootstrapFs, opts: Omit<OpenOptions, 'primary' | 'layout'> & { device: string }): Promise<{ image: FamfsImage; release: () => void }> {
+export async function openThroughMeta(mountpoint: string, boot: BootstrapFs, opts: Omit<OpenOptions, 'primary' | 'layout'> & { device: string }): Promise<{ image: FamfsImage; release: () => Promise<void> }> {
   const sb = await mapThroughMount(path.join(mountpoint, '.meta', '.superblock'), false);
   const chk = checkSuperblock(sb.bytes.subarray(0, 4096));
   if (!chk.ok) throw new Error(`${opts.device}: ${chk.message} (read through ${mountpoint}/.meta/.superblock)`);
@@ -136,14 +141,15 @@ export async function openThroughMeta(mountpoint: string, boot: BootstrapFs, opt
   ]);
   // The mappings hold the mount busy (umount says EBUSY) until they go: release() unmaps
   // both, after the image is closed and before the unmount.
-  const release = (): void => {
-    unmapAt(sb.address, sb.bytes.length);
-    unmapAt(log.address, log.bytes.length);
+  // Unmapped from a mapping thread too: the last reference to a file of our own mount may
+  // need the server to answer (RELEASE), so never from the serving thread.
+  const release = async (): Promise<void> => {
+    await inMapper({ unmap: [[sb.address, sb.bytes.length], [log.address, log.bytes.length]] }, '.meta');
   };
   try {
     return { image: Image.open({ ...opts, primary }), release };
   } catch (e) {
-    release();
+    await release();
     throw e;
   }
 }

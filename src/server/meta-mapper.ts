@@ -5,12 +5,12 @@
 // server (the kernel resolves them from the fmap).
 import fs from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { mmapShared } from '../sys/libc.js';
+import { mmapShared, unmapAt } from '../sys/libc.js';
 
-export interface MetaMapRequest {
-  readonly path: string;
-  readonly writable: boolean;
-}
+export type MetaMapRequest =
+  | { readonly path: string; readonly writable: boolean }
+  /** Unmap these [address, length] mappings (off the serving thread: their files are on our mount). */
+  | { readonly unmap: readonly (readonly [bigint, number])[] };
 
 export type MetaMapReply =
   | { readonly ok: true; readonly address: bigint; readonly length: number }
@@ -19,6 +19,10 @@ export type MetaMapReply =
 const req = workerData as MetaMapRequest;
 let reply: MetaMapReply;
 try {
+  if ('unmap' in req) {
+    for (const [address, length] of req.unmap) unmapAt(address, length);
+    reply = { ok: true, address: 0n, length: 0 };
+  } else {
   const fd = fs.openSync(req.path, req.writable ? 'r+' : 'r');
   try {
     const size = fs.fstatSync(fd).size;
@@ -26,6 +30,7 @@ try {
     reply = { ok: true, address: m.address, length: m.length };
   } finally {
     fs.closeSync(fd);
+  }
   }
 } catch (e) {
   reply = { ok: false, message: e instanceof Error ? e.message : String(e) };

@@ -177,18 +177,18 @@ export class FamfsMount {
           let opened = await openThroughMeta(opts.mountpoint, boot, { ...base, writable: !opts.client });
           if (opened.image.role !== 'master' && opened.image.writable) {
             opened.image.close();
-            opened.release();
+            await opened.release();
             opened = await openThroughMeta(opts.mountpoint, boot, { ...base, writable: false });
           }
           const { image } = opened;
           const famfs = new FamfsFileSystem(image, { device: opts.source, log });
           sw.switchTo(famfs);
           const m = mount!;
-          m.beforeUnmount = () => {
+          m.beforeUnmount = async () => {
             // Nothing may reach the image once its windows go: the bootstrap answers meanwhile.
             sw.switchTo(boot);
             m.shutdown();
-            opened.release();
+            await opened.release();
           };
           m.adopt(image, famfs);
           m.connected(opts);
@@ -447,19 +447,15 @@ export class FamfsMount {
     this.published.add(nodeid);
   }
 
-  /** Unmount (lazily if busy) and close the image. Safe to call twice. */
   /** famfs mode: close the image and unmap the .meta windows, which keep the mount busy. */
-  private beforeUnmount?: () => void;
+  private beforeUnmount?: () => Promise<void>;
 
+  /** Unmount (lazily if busy) and close the image. Safe to call twice. */
   close(): Promise<void> {
-    if (this.beforeUnmount && !this.closing) {
-      try {
-        this.beforeUnmount();
-      } catch (e) {
-        this.log(`famfs mode: releasing .meta: ${(e as Error).message}`);
-      }
-    }
-    this.closing ??= this.waitForWriters().then(() => this.session.close()).then(() => this.afterThreads());
+    const before = this.beforeUnmount;
+    this.beforeUnmount = undefined;
+    const released = before ? before().catch((e: unknown) => this.log(`famfs mode: releasing .meta: ${(e as Error).message}`)) : Promise.resolve();
+    this.closing ??= released.then(() => this.waitForWriters()).then(() => this.session.close()).then(() => this.afterThreads());
     return this.closing;
   }
 
