@@ -1,13 +1,13 @@
 // scripts/vm-run.sh: boot one tier-4 guest by hand (test/support/vm.ts does the work).
 //   scripts/vm-run.sh [--kernel stock-7.3] [--nvdimm 8G]... [--ramdisk 512M] [--mem 1024]
-//                     [--cpus 1] [--timeout 300] [--verbose] [--keep] (-c 'SCRIPT' | SCRIPT-FILE)
+//                     [--cpus 2] [--timeout 300] [--env NAME=VALUE]... [--verbose] [--keep] (-c SCRIPT | SCRIPT-FILE)
 // Prints the script's output; exits with its status (124 on timeout, 125 when it never finished).
 import { readFileSync } from 'node:fs';
 import { runVm, vmFailure, type VmOptions } from './vm.js';
 
 function usage(msg: string): never {
   process.stderr.write(`vm-run: ${msg}\nusage: scripts/vm-run.sh [--kernel NAME|PATH] [--nvdimm SIZE]... [--ramdisk SIZE] ` +
-    `[--mem MiB] [--cpus N] [--timeout SECONDS] [--verbose] [--echo] [--keep] (-c SCRIPT | SCRIPT-FILE)\n`);
+    `[--mem MiB] [--cpus N] [--timeout SECONDS] [--env NAME=VALUE]... [--verbose] [--echo] [--keep] (-c SCRIPT | SCRIPT-FILE)\n`);
   process.exit(2);
 }
 
@@ -27,6 +27,13 @@ for (let i = 0; i < argv.length; i++) {
     case '--verbose': opts.console = process.stderr; break;
     case '--echo': opts.echo = true; opts.console = process.stderr; break;
     case '--keep': opts.keep = true; break;
+    case '--env': {
+      const kv = val();
+      const eq = kv.indexOf('=');
+      if (eq <= 0) usage(`--env wants NAME=VALUE, not ${kv}`);
+      opts.env = { ...(opts.env ?? {}), [kv.slice(0, eq)]: kv.slice(eq + 1) };
+      break;
+    }
     case '-c': script = val(); break;
     case '-h': case '--help': usage('help');
     default:

@@ -11,7 +11,7 @@
 //
 // API: runVm(options) -> VmResult; vmUnavailable(kernel) -> reason or undefined;
 // vmFailure(result) -> a readable error. CLI: scripts/vm-run.sh.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync, openSync, closeSync, ftruncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
@@ -77,6 +77,11 @@ export interface VmOptions {
    * The guest sees dist/ as it was when the run started.
    */
   copyRuntime?: boolean;
+  /**
+   * Extra writable host directories, mounted in the guest at `guestPath` (under /tmp, made
+   * before the script runs): e.g. one directory two guests use to signal each other.
+   */
+  shares?: { hostPath: string; guestPath: string }[];
   /** Keep the run's directory (console.log, output, files the script left in $VM_OUT) even on success. */
   keep?: boolean;
 }
@@ -132,8 +137,11 @@ export function vmUnavailable(kernel: string = 'stock-7.3'): string | undefined 
 }
 
 // /dev/shm files this process made: removed at exit even when a run is abandoned mid-way.
+// Likewise qemu processes still running when this process exits (a test runner's timeout).
 const liveShm = new Set<string>();
+const liveQemu = new Set<ChildProcess>();
 process.once('exit', () => {
+  for (const q of liveQemu) q.kill('SIGKILL');
   for (const f of liveShm) try { unlinkSync(f); } catch { /* already gone */ }
 });
 
@@ -214,8 +222,16 @@ export async function runVm(opts: VmOptions): Promise<VmResult> {
         `mount --bind $rt/dist ${shq(join(repoRoot, 'dist'))} && mount --bind $rt/node_modules ${shq(join(repoRoot, 'node_modules'))} ` +
         '|| { echo "vm: cannot unpack the runtime copy" >&2; exit 125; }\n';
     }
+    const shares = opts.shares ?? [];
+    shares.forEach((sh, i) => {
+      if (!sh.guestPath.startsWith('/tmp/')) throw new Error(`vm: share guest path ${sh.guestPath} is not under /tmp`);
+      if (!existsSync(sh.hostPath)) throw new Error(`vm: share ${sh.hostPath} does not exist`);
+    });
+    const mountShares = shares.map((sh, i) =>
+      `mkdir -p ${shq(sh.guestPath)} && mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 share${i} ${shq(sh.guestPath)} ` +
+      `|| { echo "vm: cannot mount share ${i}" >&2; exit 125; }\n`).join('');
     writeFileSync(join(outDir, 'job.sh'),
-      unpack + '/bin/bash /tmp/vm-out/script.sh\nst=$?\necho $st > /tmp/vm-out/job-status\nexit $st\n');
+      mountShares + unpack + '/bin/bash /tmp/vm-out/script.sh\nst=$?\necho $st > /tmp/vm-out/job-status\nexit $st\n');
 
     const memMiB = opts.memMiB ?? 1024;
     const nvTotal = nvdimms.reduce((a, n) => a + n.size, 0);
@@ -235,6 +251,7 @@ export async function runVm(opts: VmOptions): Promise<VmResult> {
       '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
       '-virtfs', `local,path=${outDir},mount_tag=vmout,security_model=none,multidevs=remap`,
     ];
+    shares.forEach((sh, i) => args.push('-virtfs', `local,path=${sh.hostPath},mount_tag=share${i},security_model=none,multidevs=remap`));
     backing.forEach((f, i) => {
       args.push('-object', `memory-backend-file,id=mem${i},share=on,mem-path=${f},size=${nvdimms[i].size},align=128M`,
         '-device', `nvdimm,memdev=mem${i},id=nv${i},label-size=128K`);
@@ -247,12 +264,13 @@ export async function runVm(opts: VmOptions): Promise<VmResult> {
     let timedOut = false;
     const code = await new Promise<number | null>((resolveRun, reject) => {
       const q = spawn(QEMU, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      liveQemu.add(q);
       const onData = (b: Buffer): void => { chunks.push(b); consoleFile.write(b); opts.console?.write(b); };
       q.stdout.on('data', onData);
       q.stderr.on('data', onData);
       const timer = setTimeout(() => { timedOut = true; q.kill('SIGKILL'); }, timeoutMs);
       q.on('error', (e) => { clearTimeout(timer); reject(new Error(`vm: cannot start ${QEMU}: ${e.message}`)); });
-      q.on('close', (c) => { clearTimeout(timer); resolveRun(c); });
+      q.on('close', (c) => { clearTimeout(timer); liveQemu.delete(q); resolveRun(c); });
     });
     await new Promise<void>((r) => consoleFile.end(r));
     const consoleText = Buffer.concat(chunks).toString('utf8');

@@ -47,5 +47,5 @@ describeTier4('data paths on stock-7.3', () => vmUnavailable('stock-7.3'), () =>
     const answered = [...r.output.matchAll(/serving threads answered (\d+) reads and writes/g)].map((m) => Number(m[1]));
     expect(answered.length).toBe(2);
     expect(answered[0]).toBeGreaterThan(0);
-  });
+  }, 1_000_000);
 });
