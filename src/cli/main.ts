@@ -6,6 +6,8 @@ import { registerImage } from './image.js';
 import { registerMount } from './mount.js';
 import { registerProtocol } from './protocol.js';
 import { registerBpf } from './bpf.js';
+import { registerStatus } from './status.js';
+import { famfsArgv } from './famfs-argv.js';
 
 const program = new Command('famfs-ts')
   .description('famfs-style shared-memory file system: layouts, famfs images, FUSE mounts, BPF resolvers')
@@ -19,8 +21,16 @@ registerImage(program);
 registerMount(program);
 registerProtocol(program);
 registerBpf(program);
+registerStatus(program);
 
-program.parseAsync(process.argv).catch((e: unknown) => {
+// famfs conventions (-h/-? help, `-h VERB`, exit 3 for an unknown verb): src/cli/famfs-argv.ts.
+const args = famfsArgv(process.argv.slice(2), program.commands.map((c) => c.name()));
+if ('exitCode' in args) {
+  process.stderr.write(`${args.message}\n`);
+  process.exit(args.exitCode);
+}
+
+program.parseAsync([...process.argv.slice(0, 2), ...args.argv]).catch((e: unknown) => {
   process.stderr.write(`famfs-ts: ${e instanceof Error ? e.message : String(e)}\n`);
   process.exit(1);
 });
