@@ -72,7 +72,7 @@ export function copyTree(srcs: readonly string[], dest: string, destIsDir: boole
     report(e);
   };
   const copyFile = (src: string, to: string, size: number, mode: number) => {
-    if (size === 0) return fail(`famfs cp: ${src}: empty file (a famfs file has a size)`, 'EINVAL');
+    if (size === 0) return fail(`famfs cp: skipping empty file ${src} (a famfs file has a size)`, 'EMPTY');
     const r = source.open(src);
     try {
       const buf = Buffer.alloc(Math.min(size, CHUNK));
