@@ -204,8 +204,9 @@ function chkreadVerb(file: string, o: Opts): number {
 function checkVerb(p: string, o: Opts): number {
   if (!p.startsWith('/')) throw new CliError(`famfs check: ${p}: give an absolute mount point path`, 22);
   const t = resolveTarget(p);
-  if (t.kind === 'image') {
-    return withImage(t.image, o, false, (img) => {
+  const image = t.kind === 'image' ? t.image : t.kind === 'other' && fs.existsSync(p) && !fs.statSync(p).isDirectory() ? p : undefined;
+  if (image !== undefined) {
+    return withImage(image, o, false, (img) => {
       let files = 0;
       for (const n of img.namespace.walk()) if (n.kind === 'file') files++;
       out(`famfs check: ${files} files, all mapped (the log is their only source)\n`);

@@ -8,7 +8,7 @@ import { SysError } from '../sys/libc.js';
 import { unmount } from '../sys/fuse-dev.js';
 import { daemonize, defaultLogFile } from '../server/daemon.js';
 import { DEFAULT_MAX_WRITE, DEFAULT_SPIN_US, DEFAULT_THREADS, FamfsMount, isChannelPath } from '../server/serve.js';
-import { parseSize } from '../interleave/size.js';
+import { sizeArg } from './run.js';
 import { mountAt } from '../famfs/proc-mounts.js';
 
 interface MountCliOptions {
@@ -75,11 +75,7 @@ async function runForeground(source: string, mountpoint: string, o: MountCliOpti
 }
 
 function sizeOption(v: string, what: string): number {
-  try {
-    return parseSize(v);
-  } catch (e) {
-    throw new Error(`${what} ${v}: ${(e as Error).message}`);
-  }
+  return sizeArg(what, v);
 }
 
 function upsertSize(v: string): number {

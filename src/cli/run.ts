@@ -97,3 +97,10 @@ export function progress(label: string, done: number, total: number): void {
   const pct = Math.floor((100 * done) / total);
   process.stderr.write(`\r${label}: ${pct}%${done >= total ? '\n' : ''}`);
 }
+
+/** For verbs that end the process at once: report `e` as failure() does and exit with `exitCode` (default: its famfs status). */
+export function failAndExit(e: unknown, exitCode?: number): never {
+  const f = failure(e);
+  process.stderr.write(`${f.message}\n`);
+  process.exit(exitCode ?? f.exitCode);
+}
