@@ -27,8 +27,8 @@ export interface Step {
   readonly cwd?: 'parent' | 'root' | 'tmp';
   /** Run as this uid (famfs's CLI_NOSUDO steps). */
   readonly uid?: number;
-  /** A deliberate difference: famfs-ts's answer and why (docs/famfs-differences.md). */
-  readonly ours?: { readonly expect: Expect; readonly why: string };
+  /** A deliberate difference: famfs-ts's answer and why (docs/famfs-differences.md); `mode` limits it to one mode. */
+  readonly ours?: { readonly expect: Expect; readonly why: string; readonly mode?: Mode };
   /** Extra check of stdout (famfs's assert_equal after the step). */
   readonly stdout?: RegExp;
   /** The step recreates the file system (famfs_recreate), uncounted. */
@@ -127,7 +127,8 @@ export function runSteps(steps: readonly Step[], c: Ctx, deviceSize: number): Ou
     }
     const okOut = s.stdout ? s.stdout.test(r.stdout ?? '') : true;
     const metFamfs = meets(s.expect, status) && okOut;
-    const metOurs = s.ours ? meets(s.ours.expect, status) : metFamfs;
+    const ours = s.ours && (s.ours.mode === undefined || s.ours.mode === c.mode) ? s.ours : undefined;
+    const metOurs = ours ? meets(ours.expect, status) : metFamfs;
     out.push({ step: s, status, metFamfs, metOurs, output: `${r.stdout ?? ''}${r.stderr ?? ''}`.slice(-600) });
   }
   return out;
@@ -136,6 +137,6 @@ export function runSteps(steps: readonly Step[], c: Ctx, deviceSize: number): Ou
 export function report(name: string, outcomes: readonly Outcome[]): string {
   const met = outcomes.filter((o) => o.metFamfs).length;
   const lines = [`${name}: famfs's expectation met in ${met} of ${outcomes.length} steps`];
-  for (const o of outcomes) if (!o.metFamfs) lines.push(`  [${o.step.script}] ${o.step.expect} ${o.step.cmd} -> exit ${o.status}${o.step.ours ? ` (deliberate: ${o.step.ours.why})` : ''}`);
+  for (const o of outcomes) if (!o.metFamfs) lines.push(`  [${o.step.script}] ${o.step.expect} ${o.step.cmd} -> exit ${o.status}${o.step.ours ? ` (deliberate${o.step.ours.mode ? ` when ${o.step.ours.mode}` : ''}: ${o.step.ours.why})` : ''}`);
   return lines.join('\n');
 }
