@@ -9,8 +9,9 @@ import type { InterleaveParams } from '../famfs/alloc.js';
 import { MAX_STRIPS } from '../famfs/constants.js';
 import { getmapText } from '../famfs/shadow.js';
 import { randomizeFile } from '../famfs/verify.js';
+import { policyDefaults } from '../famfs/alloc-defaults.js';
 import { CliError, collect, intArg, octalArg, out, progress, run, sizeArg, threadArg } from './run.js';
-import { hostOptions, lookupNode, resolveTarget, withImage, withMountImage, type HostOpts, type Resolved } from './target.js';
+import { hostOptions, lookupNode, resolveTarget, withImage, type HostOpts, type Resolved } from './target.js';
 import { copyTree, hostSource, type CopyError, type CopySink, type CopySource, type Stat } from './copy-tree.js';
 import { mkdirMounted, mountedFileMap, mountedSink, openForSize } from './mounted-verbs.js';
 
@@ -26,15 +27,6 @@ function interleaveOf(o: Opts): InterleaveParams | undefined {
   if (nstrips > MAX_STRIPS) throw new CliError(`famfs: nstrips(${nstrips}) > ${MAX_STRIPS}`, 1);
   // creat and cp initialise chunk_size to 2 MiB (src/famfs_cli.c).
   return { nstrips, nbuckets: b === undefined ? 0 : intArg('-B', b), chunkSize: c === undefined ? 2 * 1024 * 1024 : sizeArg('-C', c) };
-}
-
-/** The layout's policy as famfs-style defaults (like `.meta/.alloc.cfg`), used when -N/-B/-C are absent. */
-function policyDefaults(img: FamfsImage): { interleave?: InterleaveParams; daxdevs?: readonly number[] } {
-  const p = img.layoutPolicy;
-  if (!p) return {};
-  const daxdevs = p.daxdevs.filter((d) => img.scan.daxdevs.has(d));
-  if (p.nstrips <= 1 && p.nbuckets === 0) return { daxdevs: daxdevs.length ? [daxdevs[0]!] : undefined };
-  return { interleave: { nstrips: p.nstrips, nbuckets: p.nbuckets, chunkSize: p.chunkSize }, daxdevs: daxdevs.length ? daxdevs : undefined };
 }
 
 function owner(o: Opts): { uid?: number; gid?: number } {
