@@ -72,15 +72,17 @@ export function mountAt(mountpoint: string): MountEntry | undefined {
   return hit;
 }
 
-/** The innermost mount holding `p` (an existing path or one whose parent exists). */
+/** The innermost mount holding `p` (its nearest existing ancestor decides, as for mkdir -p). */
 export function mountContaining(p: string): { entry: MountEntry; rel: string } | undefined {
-  let r = real(p);
-  let tail = '';
-  if (r === undefined) {
-    const parent = real(path.dirname(path.resolve(p)));
-    if (parent === undefined) return undefined;
-    r = parent;
-    tail = path.basename(p);
+  let at = path.resolve(p);
+  const tail: string[] = [];
+  let r = real(at);
+  while (r === undefined) {
+    const up = path.dirname(at);
+    if (up === at) return undefined;
+    tail.unshift(path.basename(at));
+    at = up;
+    r = real(at);
   }
   let best: MountEntry | undefined;
   for (const m of readMounts()) {
@@ -89,7 +91,7 @@ export function mountContaining(p: string): { entry: MountEntry; rel: string } |
     if (inside && (!best || mp.length >= best.mountpoint.length)) best = m;
   }
   if (!best) return undefined;
-  const rel = path.posix.join('/', path.relative(best.mountpoint, r), tail);
+  const rel = path.posix.join('/', path.relative(best.mountpoint, r), ...tail);
   return { entry: best, rel };
 }
 

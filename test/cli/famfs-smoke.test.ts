@@ -23,7 +23,7 @@ describe('famfs smoke steps offline (IMAGE:/path)', () => {
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('meets famfs\'s expectation (or the documented difference) in every step', () => {
-    const outcomes: Outcome[] = runSteps(SMOKE_STEPS, c, SMOKE_DEVICE_SIZE);
+    const outcomes: Outcome[] = runSteps(SMOKE_STEPS, c, SMOKE_DEVICE_SIZE, process.env.FAMFS_SMOKE_LOG ? (l) => fs.appendFileSync(process.env.FAMFS_SMOKE_LOG!, `${l}\n`) : undefined);
     process.stdout.write(`${report('offline', outcomes)}\n`);
     const missed = outcomes.filter((o) => !o.metOurs).map((o) => `[${o.step.script}] ${o.step.expect} ${o.step.cmd} -> exit ${o.status}\n${o.output}`);
     expect(missed).toEqual([]);

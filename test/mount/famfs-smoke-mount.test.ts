@@ -25,7 +25,7 @@ describeTier2('famfs smoke steps through a famfs-ts mount', mountUnavailable, ()
   });
 
   it('meets famfs\'s expectation (or the documented difference) in every step', () => {
-    const outcomes: Outcome[] = runSteps(SMOKE_STEPS, c, SMOKE_DEVICE_SIZE);
+    const outcomes: Outcome[] = runSteps(SMOKE_STEPS, c, SMOKE_DEVICE_SIZE, process.env.FAMFS_SMOKE_LOG ? (l) => fs.appendFileSync(process.env.FAMFS_SMOKE_LOG!, `${l}\n`) : undefined);
     process.stdout.write(`${report('mounted', outcomes)}\n`);
     const missed = outcomes.filter((o) => !o.metOurs).map((o) => `[${o.step.script}] ${o.step.expect} ${o.step.cmd} -> exit ${o.status}\n${o.output}`);
     expect(missed).toEqual([]);

@@ -12,7 +12,7 @@ const good = (cmd: string, o?: Opts) => add('good', cmd, o);
 const fail = (cmd: string, o?: Opts) => add('fail', cmd, o);
 const nocrash = (cmd: string, o?: Opts) => add('nocrash', cmd, o);
 const setup = (cmd: string, o?: Opts) => add('setup', cmd, o);
-const recreate = () => add('setup', '', { recreate: true });
+const recreate = (bare = false) => add('setup', '', { recreate: bare ? 'bare' : true });
 const M = { only: 'mounted' } as const;
 const differs = (expect: Expect, why: string, mode?: 'mounted') => ({ ours: { expect, why, mode } });
 const lsAlt = (p: string) => ({ offline: `famfs ls ${p}` });
@@ -24,7 +24,8 @@ const DEST = 'A/B/C/w/x/y/z';
 
 // ---- prepare.sh
 script = 'prepare';
-recreate();
+// prepare.sh starts from a device that nothing is mounted from.
+recreate(true);
 good('mkfs -h');
 fail('mkfs');
 fail('mkfs $T/nonexistent');

@@ -31,8 +31,8 @@ export interface Step {
   readonly ours?: { readonly expect: Expect; readonly why: string; readonly mode?: Mode };
   /** Extra check of stdout (famfs's assert_equal after the step). */
   readonly stdout?: RegExp;
-  /** The step recreates the file system (famfs_recreate), uncounted. */
-  readonly recreate?: boolean;
+  /** The step recreates the file system (famfs_recreate), uncounted; 'bare' = a device with nothing on it, unmounted. */
+  readonly recreate?: boolean | 'bare';
 }
 
 export interface Ctx {
@@ -58,7 +58,12 @@ const MKFS = path.join(BUILD, 'dist/tools/mkfs.js');
 
 function subst(tok: string, c: Ctx): string {
   if (tok === '@') return c.mode === 'mounted' ? c.mnt : c.dev;
-  if (tok.startsWith('@/')) return c.mode === 'mounted' ? `${c.mnt}${tok.slice(1)}` : `${c.dev}:${tok.slice(1)}`;
+  // `@/x` as a whole argument or after `=` (dd of=@/x).
+  const at = /^(\w+=)?@\//.exec(tok);
+  if (at) {
+    const rest = tok.slice(at[0].length - 1);
+    return `${at[1] ?? ''}${c.mode === 'mounted' ? `${c.mnt}${rest}` : `${c.dev}:${rest}`}`;
+  }
   if (tok.startsWith('%')) return c.mode === 'mounted' ? tok.slice(1) : `${c.dev}:/${tok.slice(1)}`;
   return tok.replace(/\$DEV/g, c.dev).replace(/\$MNT/g, c.mnt).replace(/\$T/g, c.tmp).replace(/\$CLI/g, `${process.execPath} ${CLI}`)
     .replace(/\$UID/g, String(process.getuid?.() ?? 0)).replace(/\$GID/g, String(process.getgid?.() ?? 0));
@@ -95,11 +100,12 @@ export function unmountIfMounted(mnt: string): void {
 }
 
 /** famfs_recreate: a fresh sparse device, mkfs, and (mounted) a mount. */
-export function recreate(c: Ctx, size: number): void {
+export function recreate(c: Ctx, size: number, bare = false): void {
   if (c.mode === 'mounted') unmountIfMounted(c.mnt);
   fs.rmSync(c.dev, { force: true });
   fs.writeFileSync(c.dev, '');
   fs.truncateSync(c.dev, size);
+  if (bare) return;
   const mk = spawnSync(process.execPath, [MKFS, c.dev], { encoding: 'utf8' });
   if (mk.status !== 0) throw new Error(`recreate: mkfs: ${mk.stderr}`);
   if (c.mode === 'mounted') {
@@ -109,12 +115,15 @@ export function recreate(c: Ctx, size: number): void {
 }
 
 /** Run the steps that apply to `c.mode`; every outcome is returned, nothing thrown for a miss. */
-export function runSteps(steps: readonly Step[], c: Ctx, deviceSize: number): Outcome[] {
+export function runSteps(steps: readonly Step[], c: Ctx, deviceSize: number, log?: (line: string) => void): Outcome[] {
   const out: Outcome[] = [];
+  // FAMFS_SMOKE_SCRIPTS=test0,test1 runs those scripts only (each starts from a fresh file system).
+  const only = process.env.FAMFS_SMOKE_SCRIPTS?.split(',');
   for (const s of steps) {
     if (s.only && s.only !== c.mode) continue;
+    if (only && !only.includes(s.script)) continue;
     if (s.recreate) {
-      recreate(c, deviceSize);
+      recreate(c, deviceSize, s.recreate === 'bare');
       continue;
     }
     const { file, args } = commandOf(s, c);
@@ -122,7 +131,8 @@ export function runSteps(steps: readonly Step[], c: Ctx, deviceSize: number): Ou
     const r = spawnSync(file, args, { encoding: 'utf8', cwd, timeout: 300_000, maxBuffer: 64 << 20, uid: s.uid, gid: s.uid });
     const status = r.status ?? (r.signal ? 128 + 9 : -1);
     if (s.expect === 'setup') {
-      if (status !== 0) throw new Error(`setup step failed: ${s.cmd}: ${r.stderr}`);
+      // A setup command of the script (not an expect_* step): a failure is shown, not counted.
+      if (status !== 0) log?.(`setup step failed: [${s.script}] ${s.cmd}: ${r.stderr}`);
       continue;
     }
     const okOut = s.stdout ? s.stdout.test(r.stdout ?? '') : true;
@@ -130,6 +140,7 @@ export function runSteps(steps: readonly Step[], c: Ctx, deviceSize: number): Ou
     const ours = s.ours && (s.ours.mode === undefined || s.ours.mode === c.mode) ? s.ours : undefined;
     const metOurs = ours ? meets(ours.expect, status) : metFamfs;
     out.push({ step: s, status, metFamfs, metOurs, output: `${r.stdout ?? ''}${r.stderr ?? ''}`.slice(-600) });
+    log?.(`${metOurs ? 'ok  ' : 'MISS'} [${s.script}] ${s.expect} ${s.cmd} -> ${status}${metOurs ? '' : `\n${`${r.stdout ?? ''}${r.stderr ?? ''}`.slice(-400)}`}`);
   }
   return out;
 }
