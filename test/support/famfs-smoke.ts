@@ -56,7 +56,7 @@ const BUILD = process.env.FAMFS_SMOKE_ROOT ?? ROOT;
 const CLI = path.join(BUILD, 'dist/src/cli/main.js');
 const MKFS = path.join(BUILD, 'dist/tools/mkfs.js');
 
-function subst(tok: string, c: Ctx): string {
+function subst(tok: string, c: Ctx, shell = false): string {
   if (tok === '@') return c.mode === 'mounted' ? c.mnt : c.dev;
   // `@/x` as a whole argument or after `=` (dd of=@/x).
   const at = /^(\w+=)?@\//.exec(tok);
@@ -64,7 +64,7 @@ function subst(tok: string, c: Ctx): string {
     const rest = tok.slice(at[0].length - 1);
     return `${at[1] ?? ''}${c.mode === 'mounted' ? `${c.mnt}${rest}` : `${c.dev}:${rest}`}`;
   }
-  if (tok.startsWith('%')) return c.mode === 'mounted' ? tok.slice(1) : `${c.dev}:/${tok.slice(1)}`;
+  if (tok.startsWith('%') && !shell) return c.mode === 'mounted' ? tok.slice(1) : `${c.dev}:/${tok.slice(1)}`;
   return tok.replace(/\$DEV/g, c.dev).replace(/\$MNT/g, c.mnt).replace(/\$T/g, c.tmp).replace(/\$CLI/g, `${process.execPath} ${CLI}`)
     .replace(/\$UID/g, String(process.getuid?.() ?? 0)).replace(/\$GID/g, String(process.getgid?.() ?? 0));
 }
@@ -79,7 +79,7 @@ export function commandOf(s: Step, c: Ctx): { file: string; args: string[] } {
     case 'mkfs': return { file: process.execPath, args: [MKFS, '--fuse', ...args] };
     case 'fsck': return { file: process.execPath, args: [CLI, 'fsck', '--fuse', ...args] };
     case 'mount': return { file: process.execPath, args: [CLI, 'mount', '--fuse', ...args] };
-    case 'sh': return { file: 'bash', args: ['-c', rest.map((t) => subst(t, c)).join(' ')] };
+    case 'sh': return { file: 'bash', args: ['-c', rest.map((t) => subst(t, c, true)).join(' ')] };
     default: throw new Error(`smoke step: unknown command ${head}`);
   }
 }
