@@ -67,6 +67,8 @@ interface HostOpts {
   systemUuid?: string | Uint8Array;
   client?: boolean;
   layout?: string;
+  /** Write on a log with bad entries (FamfsImage force). */
+  force?: boolean;
 }
 
 function loadLayoutOrFail(file: string): Layout {
@@ -87,14 +89,16 @@ export function openImage(image: string, host: HostOpts, writable: boolean): Fam
     const m = mountedDevice(isLayoutFile(image) ? '' : image, true);
     if (m) throw new CliError(`famfs-ts: cannot write to ${image} while it is mounted read-write on ${m}`, 16);
   }
-  const base: Omit<OpenOptions, 'device' | 'layout'> = { writable, systemUuid: sys, client: host.client };
+  const base: Omit<OpenOptions, 'device' | 'layout'> = { writable, systemUuid: sys, client: host.client, force: host.force };
   if (host.layout) return FamfsImage.open({ ...base, layout: loadLayoutOrFail(host.layout) });
   if (isLayoutFile(image)) return FamfsImage.open({ ...base, layout: loadLayoutOrFail(image) });
   return FamfsImage.open({ ...base, device: image });
 }
 
-function withImage<T>(image: string, host: HostOpts, writable: boolean, fn: (img: FamfsImage) => T): T {
+function withImage<T>(image: string, host: HostOpts, writable: boolean, fn: (img: FamfsImage) => T, reportsDamage = false): T {
   const img = openImage(image, host, writable);
+  // Readers say when the namespace they show misses a bad entry's files (README "Damaged logs").
+  if (!writable && !reportsDamage && img.damage) process.stderr.write(`famfs-ts: ${img.damage}\n`);
   try {
     return fn(img);
   } finally {
@@ -263,6 +267,7 @@ export function registerImage(program: Command): void {
     });
 
   hostOptions(program.command('creat'))
+    .option('--force', 'log even when the log has bad entries (their extents are unknown; see fsck)')
     .description('create a file in an image and allocate its space (famfs creat)')
     .argument('<file>', 'IMAGE:/path')
     .requiredOption('-s, --size <size>', 'file size (k/m/g suffixes)')
@@ -280,6 +285,7 @@ export function registerImage(program: Command): void {
     .action((file: string, o: HostOpts & Record<string, string | boolean | undefined>) => run(() => creatVerb(file, o)));
 
   hostOptions(program.command('cp'))
+    .option('--force', 'log even when the log has bad entries (their extents are unknown; see fsck)')
     .description('copy files into an image (famfs cp)')
     .argument('<paths...>', 'SRC... DEST, DEST being IMAGE:/path')
     .option('-r, --recursive', 'copy directories')
@@ -295,6 +301,7 @@ export function registerImage(program: Command): void {
     .action((paths: string[], o: HostOpts & Record<string, string | boolean | undefined>) => run(() => cpVerb(paths, o)));
 
   hostOptions(program.command('mkdir'))
+    .option('--force', 'log even when the log has bad entries (their extents are unknown; see fsck)')
     .description('create a directory in an image (famfs mkdir)')
     .argument('<dir>', 'IMAGE:/path')
     .option('-p, --parents', 'create missing parents; no error if it exists')
@@ -443,7 +450,7 @@ export function registerImage(program: Command): void {
           if (o.verbose) out(`Verbose:\n  log_offset:        ${img.sb.logOffset}\n  log_len:           ${img.sb.logLen}\n  sizeof(log header) 48\n  sizeof(log_entry)  544\n  last_log_index:    ${img.header.lastIndex}\n\n`);
         }
         return r.exitCode;
-      });
+      }, true);
     }));
 }
 
@@ -660,17 +667,16 @@ function logplayVerb(image: string, o: HostOpts & { shadow?: string; dryrun?: bo
       for (const n of ns.walk()) out(`famfs logplay: ${n.kind === 'dir' ? 'directory' : 'file'} ${n.path}\n`);
     }
     for (const e of ns.stats.errors) process.stderr.write(`famfs_logplay: ${e}\n`);
-    const stop = img.replayStoppedAt;
-    if (stop) process.stderr.write(`famfs_logplay: invalid log entry at index ${stop.index} (${stop.message}); replay stopped there\n`);
+    const bad = img.badEntries;
+    for (const b of bad) process.stderr.write(`famfs_logplay: skipped invalid ${b.message}\n`);
     const s = ns.stats;
     if (o.json) {
-      out(JSON.stringify({ entries: s.entries, filesCreated: s.filesCreated, dirsCreated: s.dirsCreated, fileErrors: s.fileErrors, dirErrors: s.dirErrors, errors: s.errors, stoppedAt: stop,
+      out(JSON.stringify({ entries: s.entries, filesCreated: s.filesCreated, dirsCreated: s.dirsCreated, fileErrors: s.fileErrors, dirErrors: s.dirErrors, errors: s.errors, badEntries: bad,
         nodes: [...ns.walk()].map((n) => (n.kind === 'file' ? { type: 'file', ...(fileJson(n) as object) } : { type: 'dir', path: n.path, mode: `0${n.mode.toString(8)}`, uid: n.uid, gid: n.gid, nodeid: n.id })) }, null, 2) + '\n');
     } else {
       out(`famfs_logplay(${mode}): ${s.entries} log entries; ${s.filesCreated} new files; ${s.dirsCreated} new directories\n`);
       if (s.fileErrors || s.dirErrors) out(`\t${s.fileErrors} file errors and ${s.dirErrors} dir errors\n`);
     }
-    if (stop) return 1;
-    return Math.min(s.fileErrors + s.dirErrors, 127);
-  });
+    return Math.min(s.fileErrors + s.dirErrors + bad.length, 127);
+  }, true);
 }

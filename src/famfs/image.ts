@@ -13,7 +13,7 @@ import { ImageError } from './errors.js';
 import { systemUuid, type Role } from './host.js';
 import { decodeLogHeader, encodeEntry, entryOffset, LogError, logHeaderStruct, LOG_HEADER_SIZE, type LogHeader, type NewEntry } from './log.js';
 import { Namespace, PathError, splitPath, type DirNode, type FileNode, type Node } from './namespace.js';
-import { newScan, scanEntries, type ScanState } from './scan.js';
+import { damageSummary, newScan, scanEntries, writeRefusal, type BadEntry, type ScanState } from './scan.js';
 import { checkSuperblock, type Superblock } from './superblock.js';
 import { decodeTag } from './tag.js';
 import { formatUuid, uuidEqual } from './uuid.js';
@@ -29,6 +29,11 @@ export interface OpenOptions {
   readonly systemUuid?: Uint8Array | string;
   /** Play a client even on the master host (famfs --client / -c). */
   readonly client?: boolean;
+  /**
+   * Log and allocate even when the log has bad entries (--force). Without it a writer
+   * refuses: a bad entry's extents are unknown, so an allocation could land on them.
+   */
+  readonly force?: boolean;
 }
 
 export interface CreatOptions extends AllocOptions {
@@ -65,8 +70,6 @@ export function relpathOf(path: string): string {
 
 export class FamfsImage {
   readonly namespace = new Namespace();
-  /** Entries not replayed into the namespace (logplay stops at the first bad one). */
-  replayStoppedAt: { index: number; message: string } | undefined;
   private scanState: ScanState;
   private logHeader: LogHeader;
   private allocator: Allocator | undefined;
@@ -85,6 +88,7 @@ export class FamfsImage {
     /** A view of the whole log region (zero-copy when the primary maps contiguously). */
     private log: Buffer,
     private readonly logIsView: boolean,
+    private readonly force: boolean,
   ) {
     this.logHeader = decodeLogHeader(log, sb.logLen);
     this.scanState = newScan(sb.ddSize, sb.logLen);
@@ -145,7 +149,7 @@ export class FamfsImage {
       }
       let img: FamfsImage;
       try {
-        img = new FamfsImage(source, sb, role, writable, devices, opts.layout, lockFd, log, isView);
+        img = new FamfsImage(source, sb, role, writable, devices, opts.layout, lockFd, log, isView, opts.force ?? false);
       } catch (e) {
         if (e instanceof LogError) throw new ImageError(`${source}: ${e.message}`, 'EINVAL');
         throw e;
@@ -229,22 +233,30 @@ export class FamfsImage {
     return this.scanState.scanned - before;
   }
 
+  /**
+   * Apply the entries scanned since the last replay. A bad entry (CRC, seqnum, contents) is
+   * skipped and the replay goes on, as famfs_build_bitmap does, so the files logged after it
+   * are still seen and their extents still allocated (famfs's logplay returns at the first
+   * one instead; see README "Damaged logs"). The bad entries are in `badEntries`.
+   */
   private replay(): void {
     const st = this.scanState;
     const from = st.scanned;
-    const badBefore = st.bad.length;
     scanEntries(st, this.log, this.logHeader);
-    const firstBad = st.bad[badBefore];
     for (let i = from; i < st.scanned; i++) {
-      if (this.replayStoppedAt) break;
       const e = st.entries[i];
-      if (!e) {
-        // logplay aborts at the first invalid entry (§3.6).
-        this.replayStoppedAt = firstBad && firstBad.index === i ? firstBad : { index: i, message: `log entry ${i} is invalid` };
-        break;
-      }
-      this.namespace.apply(e, i);
+      if (e) this.namespace.apply(e, i);
     }
+  }
+
+  /** Log entries that failed their checks, in index order. */
+  get badEntries(): readonly BadEntry[] {
+    return this.scanState.bad;
+  }
+
+  /** One line saying the namespace misses the bad entries' files, or undefined when none. */
+  get damage(): string | undefined {
+    return damageSummary(this.source, this.scanState.bad);
   }
 
   lookup(path: string): Node | undefined {
@@ -273,6 +285,8 @@ export class FamfsImage {
     this.checkOpen();
     if (this.role !== 'master') throw new ImageError(`${this.source}: Error not running on FAMFS_MASTER node`, 'EPERM');
     if (!this.writable) throw new ImageError(`${this.source}: image opened read-only`, 'EROFS');
+    const bad = this.scanState.bad;
+    if (bad.length && !this.force) throw new ImageError(writeRefusal(this.source, bad), 'EIO');
   }
 
   /** The allocation session (famfs_locked_log): bitmaps copied from the scan, cur_pos 0. */
@@ -295,6 +309,8 @@ export class FamfsImage {
   append(entry: NewEntry): number {
     this.checkAppend();
     this.refresh();
+    // The refresh may have met a bad entry another writer left.
+    this.checkAppend();
     const h = this.logHeader;
     if (h.nextIndex > h.lastIndex) throw new ImageError(`${this.source}: log full`, 'ENOMEM');
     const index = h.nextIndex;
