@@ -19,6 +19,7 @@ import { ImageError } from '../famfs/errors.js';
 import { mkfs } from '../famfs/mkfs.js';
 import { fsck } from '../famfs/fsck.js';
 import { fileJson, getmapText, shadowYaml } from '../famfs/shadow.js';
+import { fileMapProblems } from '../famfs/file-check.js';
 import { FamfsRandom } from '../famfs/prng.js';
 import { systemUuid, SYSTEM_UUID_FILE } from '../famfs/host.js';
 import type { FileNode, Node } from '../famfs/namespace.js';
@@ -378,6 +379,8 @@ export function registerImage(program: Command): void {
             const n = img.lookup(t.path);
             if (!n) throw new CliError(`famfs_getmap: file not found (${file})`, 2);
             if (n.kind !== 'file') throw new CliError(`famfs_getmap: ${file} is not a regular file`, 21);
+            const problems = fileMapProblems(n, img.scan.daxdevs);
+            if (problems.length) throw new CliError(`famfs_getmap: bad file ${file}: ${problems.join('; ')}`, 5);
             if (o.json) js.push(fileJson(n));
             else if (o.quiet) out(`famfs_getmap: good file ${file}\n`);
             else out(getmapText(file, n));
