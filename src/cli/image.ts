@@ -8,6 +8,9 @@ import type { Command } from 'commander';
 import type { FileMap } from '../interleave/filemap.js';
 import type { Layout } from '../interleave/layout.js';
 import { copyTree } from './copy-tree.js';
+import { destinationOf, isMountedDir, notADirectory } from './destination.js';
+import { DestinationError } from '../famfs/destination.js';
+import { commandName, errorText, exitStatusOf, isBrokenPipe, withPrefix } from './errors.js';
 import { cpMounted, creatMounted, isInFamfsMount, logplayMounted, mkdirMounted } from './mounted-verbs.js';
 import { loadLayout, LayoutError, formatProblem } from '../interleave/layout-yaml.js';
 import { parseSize, SizeError } from '../interleave/size.js';
@@ -158,15 +161,16 @@ function run(fn: () => number | void): void {
     const rc = fn();
     if (typeof rc === 'number' && rc !== 0) process.exitCode = rc;
   } catch (e) {
-    if (e instanceof CliError) {
+    if (isBrokenPipe(e)) process.exit(0);
+    if (e instanceof CliError || e instanceof DestinationError) {
       process.stderr.write(`${e.message}\n`);
       process.exitCode = e.exitCode;
     } else if (e instanceof ImageError) {
-      process.stderr.write(`famfs-ts: ${e.message}\n`);
+      process.stderr.write(`${withPrefix(commandName(), e.message)}\n`);
       process.exitCode = e.exitCode;
     } else {
-      process.stderr.write(`famfs-ts: ${e instanceof Error ? e.message : String(e)}\n`);
-      process.exitCode = 1;
+      process.stderr.write(`${withPrefix(commandName(), errorText(e))}\n`);
+      process.exitCode = exitStatusOf(e);
     }
   }
 }
@@ -311,15 +315,16 @@ export function registerImage(program: Command): void {
     .option('-g, --gid <gid>', 'group')
     .option('-v, --verbose', 'say what was created')
     .action((dir: string, o: HostOpts & { parents?: boolean; mode?: string; uid?: string; gid?: string; verbose?: boolean }) => run(() => {
-      if (classifyTarget(dir).kind === 'mounted') {
+      const t = destinationOf('mkdir', dir, o);
+      if (t.kind === 'mounted') {
         // A path inside a famfs-ts mount: the server logs it (src/cli/mounted-verbs.ts).
-        mkdirMounted(dir, { parents: o.parents, mode: o.mode === undefined ? undefined : octal('-m', o.mode) });
+        mkdirMounted(t.abs, { parents: o.parents, mode: o.mode === undefined ? undefined : octal('-m', o.mode) });
         if (o.verbose) out(`famfs mkdir: created ${dir}\n`);
         return;
       }
-      const t = imageTarget(dir);
       withImage(t.image, o, true, (img) => {
-        const d = img.mkdir(t.path, { parents: o.parents, mode: o.mode === undefined ? undefined : octal('-m', o.mode), uid: o.uid === undefined ? undefined : num('-u', o.uid), gid: o.gid === undefined ? undefined : num('-g', o.gid) });
+        if (t.rel === '') return; // mkdir -p of the root: there already
+        const d = img.mkdir(t.rel, { parents: o.parents, mode: o.mode === undefined ? undefined : octal('-m', o.mode), uid: o.uid === undefined ? undefined : num('-u', o.uid), gid: o.gid === undefined ? undefined : num('-g', o.gid) });
         if (o.verbose) out(`famfs mkdir: created ${d.path}\n`);
       });
     }));
@@ -541,7 +546,7 @@ function mkfsVerb(device: string | undefined, o: HostOpts & { force?: boolean; k
     }
     return 0;
   } catch (e) {
-    const msg = e instanceof ImageError ? `famfs_mkfs: ${e.message}` : e instanceof Error ? e.message : String(e);
+    const msg = withPrefix('famfs_mkfs', errorText(e));
     process.stderr.write(`${msg}\n`);
     return 2;
   } finally {
@@ -555,19 +560,19 @@ function creatVerb(file: string, o: HostOpts & Record<string, string | boolean |
   if (o.seed !== undefined && !o.randomize) throw new CliError('famfs creat: -S (seed) requires -r (randomize)', 22);
   const seed = o.seed === undefined ? Math.floor(Date.now() / 1000) >>> 0 : num('-S', String(o.seed));
   if (size === 0) throw new CliError(`famfs creat: Creating empty file (${file}) not allowed`, 22);
-  if (classifyTarget(file).kind === 'mounted') {
+  const t = destinationOf('creat', file);
+  if (t.kind === 'mounted') {
     // A path inside a famfs-ts mount: open, xattr, ftruncate, write (src/cli/mounted-verbs.ts).
-    creatMounted(file, size, {
+    creatMounted(t.abs, size, {
       mode: o.mode === undefined ? 0o644 & ~process.umask() : octal('-m', String(o.mode)),
       interleave: interleaveOf(o as { nstrips?: string; nbuckets?: string; chunksize?: string }), seed: o.randomize ? seed : undefined,
     });
     if (o.randomize) out(`randomized ${size} bytes: ${file}\n`);
     return 0;
   }
-  const t = imageTarget(file);
   return withImage(t.image, o, true, (img) => {
     let f: FileNode;
-    const existing = img.lookup(t.path);
+    const existing = img.lookup(t.rel);
     if (existing) {
       // famfs: an existing file of the same size is a no-op (re-randomised with -r).
       if (existing.kind !== 'file' || existing.size !== size) throw new CliError(`famfs creat: file ${file} exists with a different size or type`, 17);
@@ -576,7 +581,7 @@ function creatVerb(file: string, o: HostOpts & Record<string, string | boolean |
       const umask = process.umask();
       const given = interleaveOf(o as { nstrips?: string; nbuckets?: string; chunksize?: string });
       const defaults = policyDefaults(img);
-      f = img.creat(t.path, size, {
+      f = img.creat(t.rel, size, {
         mode: o.mode === undefined ? 0o644 & ~umask : octal('-m', String(o.mode)),
         uid: o.uid === undefined ? undefined : num('-u', String(o.uid)),
         gid: o.gid === undefined ? undefined : num('-g', String(o.gid)),
@@ -597,14 +602,16 @@ function creatVerb(file: string, o: HostOpts & Record<string, string | boolean |
 
 function cpVerb(paths: string[], o: HostOpts & Record<string, string | boolean | undefined>): number {
   if (paths.length < 2) throw new CliError('famfs cp: need SRC... DEST', 22);
-  if (classifyTarget(paths[paths.length - 1]!).kind === 'mounted') {
+  const destArg = paths[paths.length - 1]!;
+  const dest = destinationOf('cp', destArg);
+  if (dest.kind === 'mounted') {
+    if (dest.dir && !isMountedDir(dest.abs)) throw notADirectory(destArg);
     // Into a famfs-ts mount (src/cli/mounted-verbs.ts).
-    return cpMounted(paths.slice(0, -1), paths[paths.length - 1]!, {
+    return cpMounted(paths.slice(0, -1), dest.abs, {
       recursive: !!o.recursive, verbose: !!o.verbose, mode: o.mode === undefined ? undefined : octal('-m', String(o.mode)),
       interleave: interleaveOf(o as { nstrips?: string; nbuckets?: string; chunksize?: string }),
     });
   }
-  const dest = imageTarget(paths[paths.length - 1]!);
   const srcs = paths.slice(0, -1);
   const interleave = interleaveOf(o as { nstrips?: string; nbuckets?: string; chunksize?: string });
   const opt: { uid?: number; gid?: number; interleave?: InterleaveParams; daxdevs?: readonly number[]; seed?: number; relaxBuckets: boolean } = {
@@ -616,10 +623,11 @@ function cpVerb(paths: string[], o: HostOpts & Record<string, string | boolean |
     const defaults = policyDefaults(img);
     opt.interleave ??= defaults.interleave;
     opt.daxdevs = defaults.daxdevs;
-    const destNode = img.lookup(dest.path);
+    const destNode = img.lookup(dest.rel);
     const destIsDir = destNode?.kind === 'dir';
-    if (srcs.length > 1 && !destIsDir) throw new CliError(`famfs cp: destination ${dest.path} is not a directory`, 20);
-    const errors = copyTree(srcs, dest.path, destIsDir, !!o.recursive, {
+    if (dest.dir && !destIsDir) throw notADirectory(destArg);
+    if (srcs.length > 1 && !destIsDir) throw new CliError(`famfs cp: destination ${destArg} is not a directory`, 20);
+    const errors = copyTree(srcs, dest.rel, destIsDir, !!o.recursive, {
       join: (dir, name) => `${dir}/${name}`,
       ensureDir(to, mode) {
         if (!img.lookup(to)) img.mkdir(to, { mode, uid: opt.uid, gid: opt.gid });

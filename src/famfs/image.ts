@@ -10,6 +10,7 @@ import { flock, LOCK_EX, LOCK_NB, LOCK_UN } from '../sys/libc.js';
 import { Allocator, Bitmap, AllocError, type AllocOptions } from './alloc.js';
 import { LOG_OFFSET, MAX_PATHLEN, FM_ALL_HOSTS_RW } from './constants.js';
 import { ImageError } from './errors.js';
+import { checkNewPath, DestinationError } from './destination.js';
 import { systemUuid, type Role } from './host.js';
 import { decodeLogHeader, encodeEntry, entryOffset, LogError, logHeaderStruct, LOG_HEADER_SIZE, type LogHeader, type NewEntry } from './log.js';
 import { Namespace, PathError, splitPath, type DirNode, type FileNode, type Node } from './namespace.js';
@@ -64,7 +65,13 @@ function egid(): number {
 export function relpathOf(path: string): string {
   const rel = splitPath(path).join('/');
   if (!rel) throw new ImageError(`${path}: not a file name`, 'EINVAL');
-  if (Buffer.byteLength(rel) > MAX_PATHLEN - 1) throw new ImageError(`${path}: path longer than ${MAX_PATHLEN - 1} bytes`, 'ENAMETOOLONG');
+  // The rules every route shares (src/famfs/destination.ts): /.meta is reserved, the limits.
+  try {
+    checkNewPath({ rel, dir: false }, path);
+  } catch (e) {
+    if (e instanceof DestinationError) throw new ImageError(e.message, e.errno);
+    throw e;
+  }
   return rel;
 }
 
@@ -476,7 +483,8 @@ function openPath(path: string, writable: boolean): DaxdevMemory {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new ImageError(`${path}: device not found`, 'ENOENT');
-    throw new ImageError(`${path}: ${(e as Error).message}`, 'EINVAL');
+    const msg = (e as Error).message;
+    throw new ImageError(msg.startsWith(`${path}:`) ? msg : `${path}: ${msg}`, 'EINVAL');
   }
   if (size <= 0) throw new ImageError(`${path}: device is empty`, 'EINVAL');
   return MappedDevice.open(path, { writable, size });
