@@ -20,6 +20,7 @@ import { setFileMapSource } from './layout.js';
 import { FamfsImage, type OpenOptions } from '../famfs/image.js';
 import { ImageError } from '../famfs/errors.js';
 import { mkfs } from '../famfs/mkfs.js';
+import { checkLayoutDevices } from '../famfs/device-check.js';
 import { fsck } from '../famfs/fsck.js';
 import { fileJson, getmapText, shadowYaml } from '../famfs/shadow.js';
 import { fileMapProblems } from '../famfs/file-check.js';
@@ -494,13 +495,9 @@ function mkfsVerb(device: string | undefined, o: HostOpts & { force?: boolean; k
       const d0 = layout.daxdevs[0]!;
       lockPath = d0.backing.kind === 'device' ? d0.backing.device.path : d0.backing.members[0]!.path;
       devPath = d0.backing.kind === 'device' ? d0.backing.device.path : d0.name;
-      for (const d of layout.daxdevs) {
-        const paths = d.backing.kind === 'device' ? [d.backing.device.path] : d.backing.members.map((m) => m.path);
-        for (const p of paths) {
-          const m = mountedDevice(p);
-          if (m) throw new CliError(`famfs_mkfs: cannot mkfs while ${p} is mounted on ${m}`);
-        }
-      }
+      // Every device is checked before a byte is written (src/famfs/device-check.ts).
+      const problems = checkLayoutDevices(layout);
+      if (problems.length) throw new CliError(`famfs_mkfs: ${layoutFile}: nothing written: ${problems.map((p) => p.message).join('; ')}`);
       primary = openDaxdev(d0, { writable: true });
       opened.push(primary);
       for (const d of layout.daxdevs.slice(1)) {
