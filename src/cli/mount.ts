@@ -7,7 +7,8 @@ import { Option, type Command } from 'commander';
 import { SysError } from '../sys/libc.js';
 import { unmount } from '../sys/fuse-dev.js';
 import { daemonize, defaultLogFile } from '../server/daemon.js';
-import { DEFAULT_MAX_WRITE, DEFAULT_SPIN_US, DEFAULT_THREADS, FamfsMount, isChannelPath } from '../server/serve.js';
+import { DEFAULT_MAX_WRITE, DEFAULT_SPIN_US, DEFAULT_THREADS, FamfsMount, isChannelPath, openForMount } from '../server/serve.js';
+import { prepareMountPoint } from './mount-point.js';
 import { parseSize } from '../interleave/size.js';
 
 interface MountCliOptions {
@@ -25,6 +26,8 @@ interface MountCliOptions {
   bpf?: boolean;
   upsertAtOpen?: string;
   maxWrite?: string;
+  force?: boolean;
+  nonempty?: boolean;
 }
 
 function positiveInt(v: string, what: string): number {
@@ -50,7 +53,7 @@ async function runForeground(source: string, mountpoint: string, o: MountCliOpti
       source, mountpoint, client: o.client, systemUuid: o.systemUuid, allowOther: o.allowOther, abi: o.abi,
       readers, spinMicros: o.spinUs === undefined ? undefined : positiveInt(o.spinUs, '--spin-us'), refreshMs: positiveInt(o.refresh, '--refresh'), debug: o.debug,
       bpf: o.bpf, upsertAtOpen: o.upsertAtOpen === undefined ? undefined : upsertSize(o.upsertAtOpen),
-      maxWrite: o.maxWrite === undefined ? undefined : maxWriteSize(o.maxWrite),
+      maxWrite: o.maxWrite === undefined ? undefined : maxWriteSize(o.maxWrite), force: o.force,
     });
   } catch (e) {
     tell(`error: ${(e as Error).message}`);
@@ -71,6 +74,22 @@ async function runForeground(source: string, mountpoint: string, o: MountCliOpti
   await m.done;
   process.stderr.write(`famfs-ts mount: ${mountpoint} unmounted\n`);
   process.exit(0);
+}
+
+/** The one line a damaged log earns at mount time (the server serves it read-only; README "Damaged logs"). */
+function damageOf(source: string, o: MountCliOptions): string | undefined {
+  try {
+    // As a client: read-only, no lock, so it never contends with the server just started.
+    const { image } = openForMount({ source, client: true, systemUuid: o.systemUuid });
+    try {
+      if (!image.damage) return undefined;
+      return o.client || o.force ? image.damage : `${image.damage}; serving read-only (--force serves read-write)`;
+    } finally {
+      image.close();
+    }
+  } catch {
+    return undefined; // the server opened it; a failure here is not the mount's
+  }
 }
 
 function sizeOption(v: string, what: string): number {
@@ -123,6 +142,8 @@ export function registerMount(program: Command): void {
       'layout map at OPEN; where the kernel has no fuse struct_ops the reason is logged and mappings are answered in user space')
     .option('--upsert-at-open <size>', 'iomap profile: at OPEN push the mappings of files up to this size (e.g. 64M) to the kernel\'s ' +
       'mapping cache (UPSERT_MAPPINGS); larger files are mapped by IOMAP_BEGIN')
+    .option('--nonempty', 'mount over a directory that holds files (they are hidden while mounted)')
+    .option('--force', 'serve read-write even when the log has bad entries (their extents are unknown; see fsck)')
     .addOption(new Option('--ready-fd <fd>', 'status pipe of a daemonized server').hideHelp())
     .addHelpText('after', `
 Mapping profiles (--abi): under iomap and famfs-* the kernel maps file bytes itself and takes a
@@ -134,6 +155,8 @@ A mount point /dev/fd/N serves an already-open FUSE channel (a test's socketpair
     .action(async (source: string, mountpoint: string, o: MountCliOptions) => {
       if (o.upsertAtOpen !== undefined) upsertSize(o.upsertAtOpen);
       if (o.maxWrite !== undefined) maxWriteSize(o.maxWrite);
+      // A dead server's mount is cleaned up, a live one or a non-empty directory refused (mount-point.ts).
+      if (!isChannelPath(mountpoint)) for (const line of prepareMountPoint(mountpoint, { nonempty: o.nonempty })) process.stderr.write(`famfs-ts mount: ${line}\n`);
       if (o.foreground) return runForeground(source, mountpoint, o);
       if (isChannelPath(mountpoint)) throw new Error(`${mountpoint}: an open channel is served with --foreground only (a daemon would not inherit it)`);
       positiveInt(o.readers, '--readers');
@@ -147,10 +170,14 @@ A mount point /dev/fd/N serves an already-open FUSE channel (a test's socketpair
       if (o.bpf) args.push('--bpf');
       if (o.upsertAtOpen !== undefined) args.push('--upsert-at-open', o.upsertAtOpen);
       if (o.maxWrite !== undefined) args.push('--max-write', o.maxWrite);
+      if (o.force) args.push('--force');
+      if (o.nonempty) args.push('--nonempty');
       const logFile = o.log ?? defaultLogFile(mountpoint);
       const cli = fileURLToPath(new URL('./main.js', import.meta.url));
       const r = await daemonize(cli, args, logFile);
       process.stdout.write(`famfs-ts: mounted ${source} on ${mountpoint} (server pid ${r.pid}, log ${r.logFile})\n`);
+      const damage = damageOf(source, o);
+      if (damage) process.stderr.write(`famfs-ts mount: ${damage}\n`);
     });
 
   program.command('umount')
