@@ -164,7 +164,7 @@ function run(fn: () => number | void): void {
   } catch (e) {
     if (isBrokenPipe(e)) process.exit(0);
     if (e instanceof CliError || e instanceof DestinationError) {
-      process.stderr.write(`${e.message}\n`);
+      process.stderr.write(`${withPrefix(commandName(), e.message)}\n`);
       process.exitCode = e.exitCode;
     } else if (e instanceof ImageError) {
       process.stderr.write(`${withPrefix(commandName(), e.message)}\n`);

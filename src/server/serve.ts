@@ -190,7 +190,7 @@ export class FamfsMount {
       }, every);
       m.timer.unref();
     }
-    log(`serving ${opts.source} at ${opts.mountpoint} as ${image.role}${image.writable ? '' : ' (read-only)'}${readOnlyWhy ? `: ${readOnlyWhy}; serving read-only (--force serves read-write)` : ''}`);
+    log(`serving ${opts.source} at ${opts.mountpoint} as ${image.role}${image.writable ? '' : ' (read-only)'}${image.damage ? `: ${image.damage}` : ''}${readOnlyWhy ? '; serving read-only (--force serves read-write)' : ''}`);
     return m;
   }
 
