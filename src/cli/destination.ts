@@ -53,8 +53,15 @@ export function destinationOf(verb: 'creat' | 'cp' | 'mkdir', arg: string, o: { 
   }
 }
 
+/** `IMAGE:path` without the slash (IMAGE exists, the whole argument does not) means IMAGE:/path. */
+function imageShorthand(arg: string): string {
+  const colon = arg.lastIndexOf(':');
+  if (arg.includes(':/') || colon <= 0 || !fs.existsSync(arg.slice(0, colon)) || fs.existsSync(arg)) return arg;
+  return `${arg.slice(0, colon)}:/${arg.slice(colon + 1)}`;
+}
+
 function destination(verb: 'creat' | 'cp' | 'mkdir', arg: string, o: { parents?: boolean }): Target {
-  const d = classifyDestination(arg, { cwd: process.cwd(), mountpoints: famfsMountPoints(), canonical });
+  const d = classifyDestination(imageShorthand(arg), { cwd: process.cwd(), mountpoints: famfsMountPoints(), canonical });
   if (d.kind === 'host') throw hostPathRefusal(verb, arg);
   // cp's destination may be an existing directory, the root included; mkdir -p may name one.
   if (!(d.rel === '' && (verb === 'cp' || o.parents))) checkNewPath(d, arg);

@@ -7,11 +7,20 @@
 import fs from 'node:fs';
 import { deviceSize } from '../device/memory.js';
 import type { Layout, MemDevice } from '../interleave/layout.js';
+import { loadLayout } from '../interleave/layout-yaml.js';
 
 export interface DeviceProblem {
   readonly device: MemDevice;
   readonly kind: 'missing' | 'small' | 'alias' | 'mounted' | 'unusable';
   readonly message: string;
+}
+
+function canonical(p: string): string {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return p; // gone: compare as written
+  }
 }
 
 /** Sources of mounted file systems by canonical path, from /proc/mounts. */
@@ -27,13 +36,16 @@ export function mountedSources(): Map<string, string> {
   for (const line of text.split('\n')) {
     const [src, mpt] = line.split(' ');
     if (!src || !mpt || !src.startsWith('/')) continue;
-    let real = unescape(src);
-    try {
-      real = fs.realpathSync(real);
-    } catch {
-      // a source that is gone: compare as written
-    }
+    const real = canonical(unescape(src));
     out.set(real, unescape(mpt));
+    // A famfs-ts mount of a layout names its YAML: every device in it is mounted.
+    if (/\.ya?ml$/i.test(real)) {
+      try {
+        for (const d of loadLayout(real).devices) out.set(canonical(d.path), unescape(mpt));
+      } catch {
+        // a YAML that no longer parses: its devices cannot be known
+      }
+    }
   }
   return out;
 }
@@ -66,13 +78,7 @@ export function checkLayoutDevices(layout: Layout, o: { mounted?: boolean } = {}
       continue;
     }
     if (size < d.size) out.push({ device: d, kind: 'small', message: `device "${d.name}" (${d.path}) holds ${size} bytes; the layout says ${d.size}` });
-    let real = d.path;
-    try {
-      real = fs.realpathSync(d.path);
-    } catch {
-      // stat worked, so this is a race; compare as written
-    }
-    const mpt = mounts.get(real);
+    const mpt = mounts.get(canonical(d.path));
     if (mpt) out.push({ device: d, kind: 'mounted', message: `device "${d.name}" (${d.path}) is mounted on ${mpt}` });
   }
   return out;

@@ -3,6 +3,7 @@
 // SIGINT/SIGTERM or when `famfs-ts umount` / umount(8) ends the connection.
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { FamfsImage } from '../famfs/image.js';
 import { FuseSession } from '../fuse/session.js';
 import { InitFlag } from '../fuse/opcodes.js';
@@ -147,7 +148,8 @@ export class FamfsMount {
         spinMicros: opts.spinMicros ?? DEFAULT_SPIN_US,
         allowOther: opts.allowOther,
         defaultPermissions: true,
-        fsname: opts.source,
+        // Absolute, so mkfs and offline writers find the device in /proc/mounts from any cwd.
+        fsname: path.resolve(opts.source),
         subtype: 'famfs-ts',
         readOnly: image.role !== 'master' || !image.writable,
         handleSignals: false,

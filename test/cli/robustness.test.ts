@@ -270,6 +270,16 @@ describeTier2('CLI robustness on mounts', mountUnavailable, () => {
     expect(r.stderr).toMatch(/mount point is not empty .* --nonempty/);
   });
 
+  it('mkfs refuses a device a client mount serves, whatever the cwd or spelling', async () => {
+    const m = s.mountpoint();
+    const client = await s.serve(dev, m, ['--client']);
+    const r = spawnSync(process.execPath, [MAIN, 'mkfs', '-f', '--small', '--system-uuid', s.uuidFile, path.relative('/tmp', dev)], { encoding: 'utf8', cwd: '/tmp' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/cannot mkfs while .* is mounted on/);
+    expect(fs.readdirSync(m)).toContain('ok');
+    await client.stop();
+  });
+
   it('after kill -9 of the server, mount says the previous server died, cleans up and mounts', async () => {
     const m = s.mountpoint();
     const server = await s.serve(dev, m);
