@@ -8,7 +8,7 @@ import type { Daxdev, Layout } from '../interleave/layout.js';
 import { MappedDevice, openDaxdev, deviceSize, type DaxdevMemory } from '../device/memory.js';
 import { flock, LOCK_EX, LOCK_NB, LOCK_UN } from '../sys/libc.js';
 import { Allocator, Bitmap, AllocError, type AllocOptions } from './alloc.js';
-import { LOG_OFFSET, MAX_PATHLEN, FM_ALL_HOSTS_RW } from './constants.js';
+import { LOG_OFFSET, FM_ALL_HOSTS_RW } from './constants.js';
 import { ImageError } from './errors.js';
 import { checkNewPath, DestinationError } from './destination.js';
 import { systemUuid, type Role } from './host.js';
