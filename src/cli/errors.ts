@@ -37,9 +37,11 @@ export function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** Prefix `msg` with `prefix: ` unless it already starts with a tool prefix (famfs..., famfs-ts...). */
+/** Prefix `msg` with `prefix: ` unless it already starts with a tool prefix. */
 export function withPrefix(prefix: string, msg: string): string {
-  if (/^(famfs[-_ a-z.]*|mkfs\.famfs)(:| [a-z_]+:)/.test(msg)) return msg;
+  // Tool prefixes only: "famfs-ts", "famfs-ts VERB", "famfs VERB", "famfs_fn", "mkfs.famfs"
+  // (an image named famfs.img is a path, not a prefix).
+  if (/^(famfs-ts( [a-z]+)?|famfs [a-z]+|famfs_[a-z_]+|mkfs\.famfs):/.test(msg)) return msg;
   return `${prefix}: ${msg}`;
 }
 
