@@ -14,6 +14,7 @@ import { CliError, collect, intArg, octalArg, out, progress, run, sizeArg, threa
 import { hostOptions, lookupNode, resolveTarget, withImage, type HostOpts, type Resolved } from './target.js';
 import { copyTree, hostSource, type CopyError, type CopySink, type CopySource, type Stat } from './copy-tree.js';
 import { mkdirMounted, mountedFileMap, mountedSink, openForSize } from './mounted-verbs.js';
+import { destinationOf, isMountedDir, notADirectory } from './destination.js';
 
 type Opts = HostOpts & Record<string, string | string[] | boolean | undefined>;
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
@@ -43,13 +44,13 @@ interface CreatResult {
 
 /** famfs creat_one + randomize_one for one file, wherever it is. size 0 = an existing file's size. */
 function creatOne(arg: string, size: number, seed: number, o: Opts): CreatResult {
-  const t = resolveTarget(arg);
+  // Host paths, '..' out of famfs, /.meta, over-long paths and a trailing slash are refused here.
+  const t = destinationOf('creat', arg);
   const mode = str(o.mode) === undefined ? 0o644 & ~process.umask() : octalArg('-m', str(o.mode)!) & ~process.umask();
   const interleave = interleaveOf(o);
   const say = (s: string) => {
     if (!o.json) out(s);
   };
-  if (t.kind === 'other') throw new CliError(`famfs creat: ${arg} is not in a famfs file system (give a path in a famfs-ts mount or IMAGE:/path)`, 1);
   if (t.kind === 'mounted') {
     const { fd, created } = openNewOrExisting(t, size, { mode, ...owner(o), interleave });
     try {
@@ -193,7 +194,7 @@ function cpVerb(paths: string[], o: Opts): number {
   if (str(o.threadct) !== undefined) threadArg('-t', str(o.threadct)!);
   const destArg = paths[paths.length - 1]!;
   const srcArgs = paths.slice(0, -1);
-  const dest = resolveTarget(destArg);
+  const dest = destinationOf('cp', destArg);
   const copied: { path: string; verb: string }[] = [];
   const hooks: Pick<CopySink, 'progress' | 'done'> = {
     progress: (to, done, total) => progress(`famfs cp ${to}`, done, total),
@@ -204,9 +205,9 @@ function cpVerb(paths: string[], o: Opts): number {
   };
   const report = (e: CopyError) => process.stderr.write(`${e.message}\n`);
   let errors: CopyError[];
-  if (dest.kind === 'other') throw new CliError(`famfs cp: destination ${destArg} is not in a famfs file system`, 1);
   if (dest.kind === 'mounted') {
-    const destIsDir = fs.existsSync(dest.path) && fs.statSync(dest.path).isDirectory();
+    const destIsDir = isMountedDir(dest.path);
+    if (dest.dir && !destIsDir) throw notADirectory(destArg);
     if (srcArgs.length > 1 && !destIsDir) throw new CliError(`famfs cp: destination ${destArg} is not a directory`, 20);
     if (!destIsDir && !fs.existsSync(dest.path) && !fs.existsSync(dest.path.replace(/\/[^/]*$/, '') || '/')) throw new CliError(`famfs cp: ${destArg}: parent directory does not exist`, 2);
     const owner_ = owner(o);
@@ -216,6 +217,7 @@ function cpVerb(paths: string[], o: Opts): number {
     errors = withImage(dest.image, o, true, (img) => {
       const destNode = lookupNode(img, dest.path);
       const destIsDir = destNode?.kind === 'dir';
+      if (dest.dir && !destIsDir) throw notADirectory(destArg);
       if (srcArgs.length > 1 && !destIsDir) throw new CliError(`famfs cp: destination ${dest.path} is not a directory`, 20);
       const images = srcArgs.map((s) => resolveTarget(s));
       const fromImage = images.every((s) => s.kind === 'image' && s.image === dest.image);
@@ -237,13 +239,13 @@ function sourceFor(srcArgs: readonly string[], _o: Opts): CopySource {
 }
 
 function mkdirVerb(dir: string, o: Opts): void {
-  const t = resolveTarget(dir);
+  const t = destinationOf('mkdir', dir, { parents: !!o.parents });
   const mode = str(o.mode) === undefined ? undefined : octalArg('-m', str(o.mode)!);
   const made: string[] = [];
-  if (t.kind === 'other') throw new CliError(`famfs mkdir: ${dir} is not in a famfs file system`, 1);
   if (t.kind === 'mounted') made.push(...mkdirMounted(t.path, { parents: !!o.parents, mode, ...owner(o) }));
   else {
     withImage(t.image, o, true, (img) => {
+      if (t.path === '/') return; // mkdir -p of the root: there already
       const before = lookupNode(img, t.path);
       if (before && before.kind === 'dir' && o.parents) return;
       const d = img.mkdir(t.path, { parents: !!o.parents, mode, ...owner(o) });
@@ -274,6 +276,10 @@ function cloneVerb(src: string, dest: string, o: Opts): void {
   });
 }
 
+/** Writers may log on a damaged log with --force (FamfsImage force; README "Damaged logs"). */
+const forceFlag = (c: Command): Command => c
+  .option('--force', 'log even when the log has bad entries (their extents are unknown; see fsck)');
+
 const interleaveFlags = (c: Command): Command => c
   .option('-N, --nstrips <n>', 'interleave: strips per file')
   .option('-B, --nbuckets <n>', 'interleave: buckets the device is split into')
@@ -282,7 +288,7 @@ const interleaveFlags = (c: Command): Command => c
   .option('--small', 'relax the 1 GiB bucket minimum (small emulated devices)');
 
 export function registerFileVerbs(program: Command): void {
-  interleaveFlags(hostOptions(program.command('creat')))
+  forceFlag(interleaveFlags(hostOptions(program.command('creat'))))
     .description('create files and allocate their space (famfs creat); FILE is MNT/path or IMAGE:/path')
     .argument('[file]', 'the file (single-file mode)')
     .option('-s, --size <size>', 'file size (k/m/g suffixes, 0x hex); an existing file of this size is kept')
@@ -297,7 +303,7 @@ export function registerFileVerbs(program: Command): void {
     .option('--json', 'JSON: what was created')
     .action((file: string | undefined, o: Opts) => run(() => creatVerb(file, o)));
 
-  interleaveFlags(hostOptions(program.command('cp')))
+  forceFlag(interleaveFlags(hostOptions(program.command('cp'))))
     .description('copy files into famfs (famfs cp): into a famfs-ts mount, or into an image (IMAGE:/path, sources host files or files of that image)')
     .argument('[paths...]', 'SRC... DEST')
     .option('-r, --recursive', 'copy directories')
@@ -310,7 +316,7 @@ export function registerFileVerbs(program: Command): void {
     .option('--json', 'JSON: the files copied and the errors')
     .action((paths: string[], o: Opts) => run(() => cpVerb(paths, o)));
 
-  hostOptions(program.command('mkdir'))
+  forceFlag(hostOptions(program.command('mkdir')))
     .description('create a directory (famfs mkdir): MNT/path or IMAGE:/path')
     .argument('<dir>', 'the directory')
     .option('-p, --parents', 'create missing parents; no error if it exists')
@@ -321,7 +327,7 @@ export function registerFileVerbs(program: Command): void {
     .option('--json', 'JSON: the directories created')
     .action((dir: string, o: Opts) => run(() => mkdirVerb(dir, o)));
 
-  hostOptions(program.command('clone'))
+  forceFlag(hostOptions(program.command('clone')))
     .description('log a second file with the same extents as SRC (famfs clone: cross-links files, for fsck tests only); offline images only')
     .argument('<src>', 'IMAGE:/path of a file')
     .argument('<dest>', 'IMAGE:/path of the new file (same image)')

@@ -12,6 +12,7 @@ import { verifyFile } from '../famfs/verify.js';
 import { decodeSuperblock } from '../famfs/superblock.js';
 import { decodeLogHeader } from '../famfs/log.js';
 import { ImageError } from '../famfs/errors.js';
+import { fileMapProblems } from '../famfs/file-check.js';
 import { CliError, collect, failure, intArg, out, progress, run, threadArg } from './run.js';
 import { hostOptions, lookupNode, resolveTarget, withImage, withMountImage, type HostOpts } from './target.js';
 import { mountedFileMap } from './mounted-verbs.js';
@@ -41,18 +42,29 @@ function modeString(n: Node): string {
   return (n.kind === 'dir' ? 'd' : '-') + r(0o400, 'r') + r(0o200, 'w') + r(0o100, 'x') + r(0o40, 'r') + r(0o20, 'w') + r(0o10, 'x') + r(0o4, 'r') + r(0o2, 'w') + r(0o1, 'x');
 }
 
-/** getmap of one file: famfs's exit codes (0 mapped famfs file, 1 not famfs, 9 missing, 21 not a file). */
+/**
+ * getmap of one file: famfs's exit codes (0 mapped famfs file, 1 not famfs, 9 missing, 21 not
+ * a file), and 5 (EIO) for a file of an image whose map cannot hold it (src/famfs/file-check.ts).
+ */
 function getmapOne(file: string, o: Opts, js: unknown[]): number {
   const quiet = !!o.quiet;
   const t = resolveTarget(file);
   let node: FileNode;
   if (t.kind === 'image') {
-    const r = withImage(t.image, o, false, (img) => lookupNode(img, t.path));
+    const [r, problems] = withImage(t.image, o, false, (img) => {
+      const n = lookupNode(img, t.path);
+      return [n, n?.kind === 'file' && n.id >= 0 ? fileMapProblems(n, img.scan.daxdevs) : []] as const;
+    });
     if (!r) {
       if (!quiet) process.stderr.write(`famfs_getmap: file not found (${file})\n`);
       return 9;
     }
     if (r.kind !== 'file') return 21;
+    if (problems.length) {
+      // Never "good": a read would fail with EIO where the map has no home for a byte.
+      if (!quiet) process.stderr.write(`famfs_getmap: bad file ${file}: ${problems.join('; ')}\n`);
+      return 5;
+    }
     node = r;
   } else {
     let st: fs.Stats;

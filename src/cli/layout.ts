@@ -6,6 +6,7 @@ import type { Layout } from '../interleave/layout.js';
 import { formatProblem, LayoutError, loadFileMap, loadLayout, loadLayoutChecked } from '../interleave/layout-yaml.js';
 import { layoutJson, layoutText, locationText } from '../interleave/layout-report.js';
 import { layoutSvg } from '../interleave/layout-svg.js';
+import { checkLayoutDevices } from '../famfs/device-check.js';
 import { mapOffsets } from '../interleave/locate.js';
 import { formatSize } from '../interleave/size.js';
 import { collect, failAndExit, sizeArg } from './run.js';
@@ -64,6 +65,14 @@ export function registerLayout(program: Command): void {
           continue;
         }
         const l = c.layout;
+        // The devices on this host: two paths naming one file is an error; missing or short
+        // devices are warnings (a layout may be checked before they are made).
+        const host = checkLayoutDevices(l, { mounted: false });
+        for (const p of host) process.stderr.write(`${f}: ${p.kind === 'alias' ? 'error' : 'warning'}: ${p.message}\n`);
+        if (host.some((p) => p.kind === 'alias')) {
+          bad++;
+          continue;
+        }
         const j = layoutJson(l);
         process.stdout.write(`${f}: ok: ${l.daxdevs.length} daxdev${l.daxdevs.length === 1 ? '' : 's'} (${l.daxdevs.map((d) => `${d.name} ${formatSize(d.size)}`).join(', ')}), ` +
           `${l.devices.length} device${l.devices.length === 1 ? '' : 's'}, ${l.regions.length} region${l.regions.length === 1 ? '' : 's'}, ${formatSize(j.capacity)}; ` +

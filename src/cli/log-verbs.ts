@@ -60,8 +60,9 @@ function logplayVerb(arg: string | undefined, o: Opts): number {
     if (shadow && !o.dryrun) yaml = writeShadowTree(ns, shadow, img.role, { test: !!o.shadowtest, say });
     else for (const n of ns.walk()) say(`famfs logplay: ${n.kind === 'dir' ? 'directory' : 'file'} ${n.path}`);
     for (const e of ns.stats.errors) process.stderr.write(`famfs_logplay: ${e}\n`);
-    const stop = img.replayStoppedAt;
-    if (stop) process.stderr.write(`famfs_logplay: invalid log entry at index ${stop.index} (${stop.message}); replay stopped there\n`);
+    // A bad entry is skipped and the replay goes on (README "Damaged logs"); each one counts as an error.
+    const bad = img.badEntries;
+    for (const b of bad) process.stderr.write(`famfs_logplay: skipped invalid ${b.message}\n`);
     const s = ns.stats;
     // Through a mount, "new" is what this replay added to the server's namespace.
     let newFiles = s.filesCreated;
@@ -72,11 +73,11 @@ function logplayVerb(arg: string | undefined, o: Opts): number {
       newDirs = 0;
       for (const n of ns.walk()) if (n.index >= from) n.kind === 'dir' ? newDirs++ : newFiles++;
     }
-    const rc = (stop ? 1 : 0) + s.fileErrors + s.dirErrors + yaml.yamlErrors;
+    const rc = bad.length + s.fileErrors + s.dirErrors + yaml.yamlErrors;
     if (o.json) {
       out(JSON.stringify({
         mode: shadow ? 'shadow' : 'v1', entries: s.entries, filesCreated: newFiles, dirsCreated: newDirs, filesExisted: s.filesCreated - newFiles, dirsExisted: s.dirsCreated - newDirs,
-        fileErrors: s.fileErrors, dirErrors: s.dirErrors, errors: s.errors, stoppedAt: stop, yamlChecked: yaml.yamlChecked, yamlErrors: yaml.yamlErrors,
+        fileErrors: s.fileErrors, dirErrors: s.dirErrors, errors: s.errors, badEntries: bad, yamlChecked: yaml.yamlChecked, yamlErrors: yaml.yamlErrors,
         nodes: [...ns.walk()].map((n) => (n.kind === 'file' ? { type: 'file', ...(fileJson(n) as object) } : { type: 'dir', path: n.path, mode: `0${n.mode.toString(8)}`, uid: n.uid, gid: n.gid, nodeid: n.id })),
       }, null, 2) + '\n');
       return Math.min(rc, 127);
@@ -90,7 +91,7 @@ function logplayVerb(arg: string | undefined, o: Opts): number {
     if (s.fileErrors || s.dirErrors) out(`\t${s.fileErrors} file errors and ${s.dirErrors} dir errors\n`);
     if (yaml.yamlChecked) out(`\tshadow yaml checked for ${yaml.yamlChecked} files\n\tthere were ${yaml.yamlErrors} yaml errors detected\n`);
     return Math.min(rc, 127);
-  });
+  }, true);
 }
 
 function fsckImage(img: FamfsImage, image: string, o: Opts, nbuckets: number): number {
@@ -124,11 +125,11 @@ function fsckVerb(arg: string, o: Opts): number {
     // A device (or an image file): famfs checks it by device only while it is not mounted.
     const m = mountOfSource(arg);
     if (m) throw new CliError(`famfs_fsck: error: cannot fsck by device (${arg}) when mounted`, 16);
-    return withImage(arg, o, false, (img) => fsckImage(img, arg, o, nbuckets));
+    return withImage(arg, o, false, (img) => fsckImage(img, arg, o, nbuckets), true);
   }
-  if (t.kind === 'image') return withImage(t.image, o, false, (img) => fsckImage(img, t.image, o, nbuckets));
+  if (t.kind === 'image') return withImage(t.image, o, false, (img) => fsckImage(img, t.image, o, nbuckets), true);
   const source = t.mount.source;
-  return withImage(source, { ...o, systemUuid: o.systemUuid ?? undefined }, false, (img) => fsckImage(img, source, o, nbuckets));
+  return withImage(source, { ...o, systemUuid: o.systemUuid ?? undefined }, false, (img) => fsckImage(img, source, o, nbuckets), true);
 }
 
 function mkmetaVerb(dev: string): number {

@@ -45,8 +45,7 @@ function mkfsVerb(device: string | undefined, o: MkfsOpts): number {
     }
     return 0;
   } catch (e) {
-    const msg = failure(e).message.replace(/^famfs-ts: (famfs_mkfs: )?/, 'famfs_mkfs: ');
-    process.stderr.write(`${msg}\n`);
+    process.stderr.write(`${failure(e, 'famfs_mkfs').message}\n`);
     return 2;
   }
 }

@@ -7,9 +7,10 @@ import { Option, type Command } from 'commander';
 import { SysError } from '../sys/libc.js';
 import { unmount } from '../sys/fuse-dev.js';
 import { daemonize, defaultLogFile } from '../server/daemon.js';
-import { DEFAULT_MAX_WRITE, DEFAULT_SPIN_US, DEFAULT_THREADS, FamfsMount, isChannelPath } from '../server/serve.js';
+import { DEFAULT_MAX_WRITE, DEFAULT_SPIN_US, DEFAULT_THREADS, FamfsMount, isChannelPath, openForMount } from '../server/serve.js';
 import { sizeArg } from './run.js';
 import { mountAt } from '../famfs/proc-mounts.js';
+import { prepareMountPoint } from './mount-point.js';
 
 interface MountCliOptions {
   client?: boolean;
@@ -26,6 +27,8 @@ interface MountCliOptions {
   bpf?: boolean;
   upsertAtOpen?: string;
   maxWrite?: string;
+  force?: boolean;
+  nonempty?: boolean;
 }
 
 function positiveInt(v: string, what: string): number {
@@ -51,7 +54,7 @@ async function runForeground(source: string, mountpoint: string, o: MountCliOpti
       source, mountpoint, client: o.client, systemUuid: o.systemUuid, allowOther: o.allowOther, abi: o.abi,
       readers, spinMicros: o.spinUs === undefined ? undefined : positiveInt(o.spinUs, '--spin-us'), refreshMs: positiveInt(o.refresh, '--refresh'), debug: o.debug,
       bpf: o.bpf, upsertAtOpen: o.upsertAtOpen === undefined ? undefined : upsertSize(o.upsertAtOpen),
-      maxWrite: o.maxWrite === undefined ? undefined : maxWriteSize(o.maxWrite),
+      maxWrite: o.maxWrite === undefined ? undefined : maxWriteSize(o.maxWrite), force: o.force,
     });
   } catch (e) {
     tell(`error: ${(e as Error).message}`);
@@ -74,6 +77,22 @@ async function runForeground(source: string, mountpoint: string, o: MountCliOpti
   process.exit(0);
 }
 
+/** The one line a damaged log earns at mount time (the server serves it read-only; README "Damaged logs"). */
+function damageOf(source: string, o: MountCliOptions): string | undefined {
+  try {
+    // As a client: read-only, no lock, so it never contends with the server just started.
+    const { image } = openForMount({ source, client: true, systemUuid: o.systemUuid });
+    try {
+      if (!image.damage) return undefined;
+      return o.client || o.force ? image.damage : `${image.damage}; serving read-only (--force serves read-write)`;
+    } finally {
+      image.close();
+    }
+  } catch {
+    return undefined; // the server opened it; a failure here is not the mount's
+  }
+}
+
 function sizeOption(v: string, what: string): number {
   return sizeArg(what, v);
 }
@@ -86,6 +105,16 @@ function maxWriteSize(v: string): number {
   const n = sizeOption(v, '--max-write');
   if (n < 4096 || n % 4096 !== 0) throw new Error(`--max-write ${v}: a whole number of 4 KiB pages, at least one`);
   return n;
+}
+
+/** Whether nothing is at `p` (a dead mount, whose stat fails ENOTCONN, is something). */
+function absent(p: string): boolean {
+  try {
+    fs.lstatSync(p);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT';
+  }
 }
 
 /** The file system type mounted at `mountpoint` (last mount wins), from /proc/mounts. */
@@ -144,6 +173,8 @@ export function registerMount(program: Command): void {
     .option('-D, --dummy', 'famfs: a dummy mount for mkfs/fsck (refused: famfs-ts reads devices directly)')
     .option('-M, --set-daxmode', 'accepted (famfs-ts needs no dax mode switch)')
     .option('-L, --load-module', 'accepted (famfs-ts loads no kernel module)')
+    .option('--nonempty', 'mount over a directory that holds files (they are hidden while mounted)')
+    .option('--force', 'serve read-write even when the log has bad entries (their extents are unknown; see fsck)')
     .addOption(new Option('--ready-fd <fd>', 'status pipe of a daemonized server').hideHelp())
     .addHelpText('after', `
 Mapping profiles (--abi): under iomap and famfs-* the kernel maps file bytes itself and takes a
@@ -158,7 +189,7 @@ A mount point /dev/fd/N serves an already-open FUSE channel (a test's socketpair
       // The mount's source (fsname in /proc/mounts) is absolute, so other verbs find the image.
       const source = isChannelPath(mountpoint) || !fs.existsSync(sourceArg) ? sourceArg : path.resolve(sourceArg);
       if (!fs.existsSync(source)) throw new Error(`famfs mount: daxdev (${sourceArg}) not found`);
-      if (!isChannelPath(mountpoint) && !fs.existsSync(mountpoint)) throw new Error(`famfs mount: mount pt (${mountpoint}) not found`);
+      if (!isChannelPath(mountpoint) && absent(mountpoint)) throw new Error(`famfs mount: mount pt (${mountpoint}) not found`);
       if (o.nofuse) process.stderr.write('famfs-ts mount: --nofuse: famfs-ts has no famfs v1 kernel module; serving through FUSE\n');
       const here = isChannelPath(mountpoint) ? undefined : mountType(mountpoint);
       if (o.remount && here === 'fuse.famfs-ts') {
@@ -167,15 +198,20 @@ A mount point /dev/fd/N serves an already-open FUSE channel (a test's socketpair
       }
       if (o.upsertAtOpen !== undefined) upsertSize(o.upsertAtOpen);
       if (o.maxWrite !== undefined) maxWriteSize(o.maxWrite);
+      // A dead server's mount is cleaned up, a live one or a non-empty directory refused (mount-point.ts).
+      if (!isChannelPath(mountpoint)) for (const line of prepareMountPoint(mountpoint, { nonempty: o.nonempty })) process.stderr.write(`famfs-ts mount: ${line}\n`);
       if (o.foreground) return runForeground(source, mountpoint, o);
       if (isChannelPath(mountpoint)) throw new Error(`${mountpoint}: an open channel is served with --foreground only (a daemon would not inherit it)`);
       positiveInt(o.readers, '--readers');
+      // --force and --nonempty reach the daemon with the other options (daemonArgs).
       const args = daemonArgs(mount, source, mountpoint);
       const logFile = o.log ?? defaultLogFile(mountpoint);
       const cli = fileURLToPath(new URL('./main.js', import.meta.url));
       if (o.verbose) process.stderr.write(`famfs-ts mount: starting ${cli} ${args.join(' ')}\n`);
       const r = await daemonize(cli, args, logFile);
       process.stdout.write(`famfs-ts: mounted ${source} on ${mountpoint} (server pid ${r.pid}, log ${r.logFile})\n`);
+      const damage = damageOf(source, o);
+      if (damage) process.stderr.write(`famfs-ts mount: ${damage}\n`);
     });
 
   program.command('umount')

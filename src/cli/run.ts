@@ -1,12 +1,14 @@
-// One way for a verb to fail: a CliError (or an ImageError/SysError from below) becomes a
-// message on stderr and famfs's exit status, exit_val(rc) = min(|rc|, 127) (famfs
-// src/famfs_misc.c); Node's own errors keep their errno. Argument parsers live here too,
-// so every verb reads sizes, numbers and modes the same way.
-import os from 'node:os';
+// One way for a verb to fail: a CliError (or an ImageError/SysError/DestinationError from
+// below) becomes one line on stderr, prefixed once with the command (src/cli/errors.ts), and
+// famfs's exit status, exit_val(rc) = min(|rc|, 127) (famfs src/famfs_misc.c); Node's own
+// errors keep their errno. Argument parsers live here too, so every verb reads sizes,
+// numbers and modes the same way.
 import { ImageError } from '../famfs/errors.js';
+import { DestinationError } from '../famfs/destination.js';
 import { LayoutError, formatProblem } from '../interleave/layout-yaml.js';
 import { parseSize, SizeError } from '../interleave/size.js';
 import { SysError } from '../sys/libc.js';
+import { commandName, errorText, exitStatusOf, isBrokenPipe, withPrefix } from './errors.js';
 
 /** A command-line error with famfs's exit status. */
 export class CliError extends Error {
@@ -15,24 +17,21 @@ export class CliError extends Error {
   }
 }
 
-/** famfs's exit status for a positive errno name (EBUSY -> 16). */
-export function errnoExit(name: string): number {
-  const n = (os.constants.errno as Record<string, number>)[name];
-  return Math.min(n ?? 1, 127);
-}
-
-/** The message and exit status of anything a verb throws. */
-export function failure(e: unknown): { message: string; exitCode: number } {
-  if (e instanceof CliError) return { message: e.message, exitCode: e.exitCode };
-  if (e instanceof ImageError) return { message: `famfs-ts: ${e.message}`, exitCode: e.exitCode };
-  if (e instanceof SysError) return { message: `famfs-ts: ${e.message}`, exitCode: Math.min(e.errno, 127) };
+/**
+ * The message and exit status of anything a verb throws. The message carries `prefix` (the
+ * running command, "famfs-ts VERB") unless it already starts with a tool prefix.
+ */
+export function failure(e: unknown, prefix: string = commandName()): { message: string; exitCode: number } {
+  if (e instanceof CliError || e instanceof DestinationError) return { message: e.message && withPrefix(prefix, e.message), exitCode: e.exitCode };
+  if (e instanceof ImageError) return { message: withPrefix(prefix, e.message), exitCode: e.exitCode };
+  if (e instanceof SysError) return { message: withPrefix(prefix, e.message), exitCode: Math.min(e.errno, 127) };
   if (e instanceof LayoutError) return { message: e.problems.map((p) => formatProblem(p)).join('\n'), exitCode: 1 };
-  const code = (e as NodeJS.ErrnoException | undefined)?.code;
-  if (typeof code === 'string' && code in os.constants.errno) return { message: `famfs-ts: ${(e as Error).message}`, exitCode: errnoExit(code) };
-  return { message: `famfs-ts: ${e instanceof Error ? e.message : String(e)}`, exitCode: 1 };
+  return { message: withPrefix(prefix, errorText(e)), exitCode: exitStatusOf(e) };
 }
 
 function report(e: unknown): void {
+  // The reader of our output went away (`famfs-ts ls ... | head -1`): end quietly.
+  if (isBrokenPipe(e)) process.exit(0);
   const f = failure(e);
   if (f.message) process.stderr.write(`${f.message}\n`);
   process.exitCode = f.exitCode;

@@ -57,6 +57,8 @@ export interface HostOpts {
   systemUuid?: string | Uint8Array;
   client?: boolean;
   layout?: string;
+  /** Write on a log with bad entries (FamfsImage force; writers' --force). */
+  force?: boolean;
 }
 
 export function hostOptions(cmd: Command): Command {
@@ -75,14 +77,20 @@ export function openImage(image: string, host: HostOpts, writable: boolean): Fam
     const m = mountOfSource(image, { rwOnly: true });
     if (m) throw new CliError(`famfs-ts: cannot write to ${image} while it is mounted read-write on ${m.mountpoint}`, 16);
   }
-  const base: Omit<OpenOptions, 'device' | 'layout'> = { writable, systemUuid: sys, client: host.client };
+  const base: Omit<OpenOptions, 'device' | 'layout'> = { writable, systemUuid: sys, client: host.client, force: host.force };
   if (host.layout) return FamfsImage.open({ ...base, layout: loadLayout(host.layout) });
   if (isLayoutFile(image)) return FamfsImage.open({ ...base, layout: loadLayout(image) });
   return FamfsImage.open({ ...base, device: image });
 }
 
-export function withImage<T>(image: string, host: HostOpts, writable: boolean, fn: (img: FamfsImage) => T): T {
+/**
+ * Open IMAGE, run `fn`, close. A reader warns on stderr when the namespace it shows misses
+ * the files of bad log entries (README "Damaged logs"), unless it reports them itself
+ * (`reportsDamage`: fsck, logplay).
+ */
+export function withImage<T>(image: string, host: HostOpts, writable: boolean, fn: (img: FamfsImage) => T, reportsDamage = false): T {
   const img = openImage(image, host, writable);
+  if (!writable && !reportsDamage && img.damage) process.stderr.write(`famfs-ts: ${img.damage}\n`);
   try {
     return fn(img);
   } finally {
@@ -91,8 +99,8 @@ export function withImage<T>(image: string, host: HostOpts, writable: boolean, f
 }
 
 /** The image a famfs-ts mount serves, opened read-only (its server keeps the write lock). */
-export function withMountImage<T>(mount: MountEntry, host: HostOpts, fn: (img: FamfsImage) => T): T {
-  return withImage(mount.source, { ...host, systemUuid: host.systemUuid ?? new Uint8Array(16) }, false, fn);
+export function withMountImage<T>(mount: MountEntry, host: HostOpts, fn: (img: FamfsImage) => T, reportsDamage = false): T {
+  return withImage(mount.source, { ...host, systemUuid: host.systemUuid ?? new Uint8Array(16) }, false, fn, reportsDamage);
 }
 
 /** lookup() that also knows `.meta/.superblock` and `.meta/.log`, as a mount shows them. */

@@ -1,12 +1,13 @@
 // mkfs on real devices: which devices a mkfs writes (one device, or every daxdev of a
 // layout), the refusals famfs makes before touching them (missing, mounted, smaller than
-// 4 GiB, another writer holding the lock), then src/famfs/mkfs.ts on the mapped memory.
+// 4 GiB, another writer holding the lock; a layout's devices also short or aliased), then src/famfs/mkfs.ts on the mapped memory.
 import fs from 'node:fs';
 import type { Layout } from '../interleave/layout.js';
 import { MappedDevice, openDaxdev, deviceSize, type DaxdevMemory } from '../device/memory.js';
 import { flock, LOCK_EX, LOCK_NB } from '../sys/libc.js';
 import { mkfs, type MkfsResult } from './mkfs.js';
 import { mountOfSource } from './proc-mounts.js';
+import { checkLayoutDevices } from './device-check.js';
 import { ImageError } from './errors.js';
 import { LOG_LEN, MIN_DEVICE_SIZE } from './constants.js';
 
@@ -46,8 +47,10 @@ export function mkfsDevice(opts: MkfsDeviceOptions): MkfsDeviceResult {
       if (!d0) throw new ImageError(`${opts.layout.source}: the layout has no daxdevs`);
       lockPath = d0.backing.kind === 'device' ? d0.backing.device.path : d0.backing.members[0]!.path;
       devPath = d0.backing.kind === 'device' ? d0.backing.device.path : d0.name;
-      for (const d of opts.layout.daxdevs) {
-        for (const p of d.backing.kind === 'device' ? [d.backing.device.path] : d.backing.members.map((m) => m.path)) refuseMounted(p);
+      // Every device is checked before a byte is written (device-check.ts): whole or nothing.
+      const problems = checkLayoutDevices(opts.layout);
+      if (problems.length) {
+        throw new ImageError(`${opts.layout.source}: nothing written: ${problems.map((p) => p.message).join('; ')}`, problems.some((p) => p.kind === 'mounted') ? 'EBUSY' : 'EINVAL');
       }
       primary = openDaxdev(d0, { writable: true });
       opened.push(primary);

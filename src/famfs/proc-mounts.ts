@@ -4,6 +4,7 @@
 // the device or layout YAML they serve (src/server/serve.ts).
 import fs from 'node:fs';
 import path from 'node:path';
+import { loadLayout } from '../interleave/layout-yaml.js';
 
 export const FAMFS_TS_FSTYPE = 'fuse.famfs-ts';
 
@@ -52,14 +53,38 @@ function real(p: string): string | undefined {
   }
 }
 
-/** The mount point `dev` (a device path or layout YAML) is mounted on, if any. */
+/**
+ * The paths a mount's source stands for: itself, and, for a famfs-ts mount of a layout YAML,
+ * every device the layout names (each of them is in use while it is mounted).
+ */
+function sourcePaths(m: MountEntry): string[] {
+  if (!m.source.startsWith('/')) return [m.source];
+  const out = [m.source];
+  const r = real(m.source);
+  if (r !== undefined && r !== m.source) out.push(r);
+  if (/\.ya?ml$/i.test(m.source)) {
+    try {
+      for (const d of loadLayout(m.source).devices) out.push(real(d.path) ?? d.path);
+    } catch {
+      // a YAML that no longer parses: its devices cannot be known
+    }
+  }
+  return out;
+}
+
+/**
+ * The mount `dev` (a device path or layout YAML) is mounted by, if any: as the mount's
+ * source, or as a device of a mounted layout. Paths compare by their real path (a symlink
+ * or /dev/shm vs /run/shm names the same file).
+ */
 export function mountOfSource(dev: string, opts: { rwOnly?: boolean } = {}): MountEntry | undefined {
   if (!dev) return undefined;
+  const want = new Set([dev, path.resolve(dev)]);
   const r = real(dev);
-  const abs = path.resolve(dev);
+  if (r !== undefined) want.add(r);
   for (const m of readMounts()) {
     if (opts.rwOnly && !m.options.includes('rw')) continue;
-    if (m.source === dev || m.source === abs || (r !== undefined && m.source === r)) return m;
+    if (sourcePaths(m).some((p) => want.has(p))) return m;
   }
   return undefined;
 }
