@@ -75,9 +75,11 @@ describe('CLI robustness on images', () => {
   it('errors name the operation and the path, once, without Node\'s errno text', () => {
     const missing = famfs(['cp', ...U, t.path('nosuch'), `${dev}:/x`]);
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toMatch(/^famfs-ts cp: stat .*nosuch: No such file or directory\n$/);
+    // famfs cp's own wording for a missing source (cli-parity's copy-tree): verb, path, strerror.
+    expect(missing.stderr).toMatch(/^famfs cp: .*nosuch: No such file or directory\n$/);
     const notdev = famfs(['fsck', ...U, t.dir]);
-    expect(notdev.stderr).toBe(`famfs-ts fsck: ${t.dir}: not a regular file, devdax or block device\n`);
+    // A directory outside famfs: famfs fsck's wording (cli-parity's log-verbs), one line.
+    expect(notdev.stderr).toBe(`famfs_fsck: ${t.dir} is not in a famfs file system (not mounted?)\n`);
     const nodev = famfs(['ls', ...U, `${t.path('nodev')}:/`]);
     oneCleanLine(nodev.stderr);
     expect(nodev.stderr).toContain(t.path('nodev'));
