@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import type { Command } from 'commander';
 import { resolve as resolveMap, type FileMap } from '../interleave/filemap.js';
 import { loadFileMap, loadLayout } from '../interleave/layout-yaml.js';
-import { parseSize } from '../interleave/size.js';
+import { failAndExit, sizeArg } from './run.js';
 import { emitGenericProgram, emitLayoutProgram, programBytes, programListing, type BpfProgram } from '../bpf-policy/program.js';
 import { SHELL_NAMES, type ShellName } from '../bpf-policy/shells.js';
 import { toElf } from '../bpf-policy/elf.js';
@@ -40,10 +40,7 @@ function shellOf(s: string): ShellName {
   return s as ShellName;
 }
 
-function fail(e: unknown): never {
-  process.stderr.write(`famfs-ts: ${e instanceof Error ? e.message : String(e)}\n`);
-  process.exit(1);
-}
+const fail = (e: unknown): never => failAndExit(e, 1);
 
 /** The kernel side is loaded lazily: it needs koffi and bpf(2), emit does not. */
 async function kernel() {
@@ -147,7 +144,7 @@ export function registerBpf(program: Command): void {
       try {
         const shell = shellOf(o.shell);
         const map = fileMapOf(file, o);
-        const offsets = o.offset.map((s) => parseSize(s));
+        const offsets = o.offset.map((s) => sizeArg('--offset', s));
         if (offsets.length === 0) throw new BpfCliError('give at least one --offset X');
         // The interpreter runs everywhere; the kernel when bpf(2) and the shell's type allow.
         const maps = new Map([[0, new HashMapModel(GENERIC_KEY_SIZE, GENERIC_VALUE_SIZE)]]);

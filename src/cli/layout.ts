@@ -6,8 +6,10 @@ import type { Layout } from '../interleave/layout.js';
 import { formatProblem, LayoutError, loadFileMap, loadLayout, loadLayoutChecked } from '../interleave/layout-yaml.js';
 import { layoutJson, layoutText, locationText } from '../interleave/layout-report.js';
 import { layoutSvg } from '../interleave/layout-svg.js';
+import { checkLayoutDevices } from '../famfs/device-check.js';
 import { mapOffsets } from '../interleave/locate.js';
-import { formatSize, parseSize, SizeError } from '../interleave/size.js';
+import { formatSize } from '../interleave/size.js';
+import { collect, failAndExit, sizeArg } from './run.js';
 
 /** A FileMap named on the command line other than by --fmap, e.g. `IMAGE:/path`. */
 export interface FileMapFromSource {
@@ -28,25 +30,8 @@ export function setFileMapSource(source: FileMapSource): void {
 }
 
 class UsageError extends Error {}
-
-function size(what: string, s: string): number {
-  try {
-    return parseSize(s);
-  } catch (e) {
-    if (e instanceof SizeError) throw new UsageError(`${what}: ${e.message}`);
-    throw e;
-  }
-}
-
-function collect(v: string, prev: string[]): string[] {
-  return [...prev, v];
-}
-
-function fail(e: unknown): never {
-  const msg = e instanceof Error ? e.message : String(e);
-  process.stderr.write(e instanceof LayoutError ? `${msg}\n` : `famfs-ts: ${msg}\n`);
-  process.exit(1);
-}
+const size = sizeArg;
+const fail = (e: unknown): never => failAndExit(e, 1);
 
 export function registerLayout(program: Command): void {
   const layout = program.command('layout').description('check, show and query memory layouts (devices, hardware regions, software interleave)');
@@ -55,8 +40,10 @@ export function registerLayout(program: Command): void {
     .command('check')
     .description('validate layout YAML files: a summary, or every error with file:line:col (exit 1)')
     .argument('<layouts...>', 'layout YAML files')
-    .action((files: string[]) => {
+    .option('--json', 'JSON: one object per file (ok, errors, warnings, summary)')
+    .action((files: string[], opts: { json?: boolean }) => {
       let bad = 0;
+      const js: unknown[] = [];
       for (const f of files) {
         let c;
         try {
@@ -64,6 +51,11 @@ export function registerLayout(program: Command): void {
         } catch (e) {
           if (!(e instanceof LayoutError)) throw e;
           c = { errors: e.problems, warnings: [] as const, layout: undefined };
+        }
+        if (opts.json) {
+          if (c.layout === undefined) bad++;
+          js.push({ file: f, ok: c.layout !== undefined, errors: c.errors.map((p) => formatProblem(p)), warnings: c.warnings.map((w) => formatProblem(w)), layout: c.layout === undefined ? undefined : layoutJson(c.layout) });
+          continue;
         }
         for (const w of c.warnings) process.stderr.write(`${formatProblem(w)}\n`);
         if (c.layout === undefined) {
@@ -73,11 +65,20 @@ export function registerLayout(program: Command): void {
           continue;
         }
         const l = c.layout;
+        // The devices on this host: two paths naming one file is an error; missing or short
+        // devices are warnings (a layout may be checked before they are made).
+        const host = checkLayoutDevices(l, { mounted: false });
+        for (const p of host) process.stderr.write(`${f}: ${p.kind === 'alias' ? 'error' : 'warning'}: ${p.message}\n`);
+        if (host.some((p) => p.kind === 'alias')) {
+          bad++;
+          continue;
+        }
         const j = layoutJson(l);
         process.stdout.write(`${f}: ok: ${l.daxdevs.length} daxdev${l.daxdevs.length === 1 ? '' : 's'} (${l.daxdevs.map((d) => `${d.name} ${formatSize(d.size)}`).join(', ')}), ` +
           `${l.devices.length} device${l.devices.length === 1 ? '' : 's'}, ${l.regions.length} region${l.regions.length === 1 ? '' : 's'}, ${formatSize(j.capacity)}; ` +
           `policy chunk ${formatSize(l.policy.chunkSize)} x ${l.policy.nstrips} strip${l.policy.nstrips === 1 ? '' : 's'}\n`);
       }
+      if (opts.json) process.stdout.write(`${JSON.stringify(files.length === 1 ? js[0] : js, null, 2)}\n`);
       if (bad > 0) process.exit(1);
     });
 

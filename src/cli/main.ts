@@ -7,6 +7,10 @@ import { registerMount } from './mount.js';
 import { registerProtocol } from './protocol.js';
 import { registerBpf } from './bpf.js';
 import { parseCacheMode, setCacheMode } from '../device/cache.js';
+import { registerStatus } from './status.js';
+import { famfsArgv } from './famfs-argv.js';
+import { isBrokenPipe, quietOnBrokenPipe } from './errors.js';
+import { failure } from './run.js';
 
 const program = new Command('famfs-ts')
   .description('famfs-style shared-memory file system: layouts, famfs images, FUSE mounts, BPF resolvers')
@@ -27,8 +31,29 @@ registerImage(program);
 registerMount(program);
 registerProtocol(program);
 registerBpf(program);
+registerStatus(program);
 
-program.parseAsync(process.argv).catch((e: unknown) => {
-  process.stderr.write(`famfs-ts: ${e instanceof Error ? e.message : String(e)}\n`);
-  process.exit(1);
-});
+// No stack trace ever (src/cli/errors.ts): a closed pipe ends quietly, anything else is one
+// line naming the verb, the operation and the path, with famfs's exit status (run.ts failure).
+quietOnBrokenPipe();
+const fail = (e: unknown): never => {
+  if (isBrokenPipe(e)) process.exit(0);
+  const f = failure(e);
+  try {
+    if (f.message) process.stderr.write(`${f.message}\n`);
+  } catch {
+    // stderr is gone too
+  }
+  process.exit(f.exitCode);
+};
+process.on('uncaughtException', fail);
+process.on('unhandledRejection', fail);
+
+// famfs conventions (-h/-? help, `-h VERB`, exit 3 for an unknown verb): src/cli/famfs-argv.ts.
+const args = famfsArgv(process.argv.slice(2), program.commands.map((c) => c.name()));
+if ('exitCode' in args) {
+  process.stderr.write(`${args.message}\n`);
+  process.exit(args.exitCode);
+}
+
+program.parseAsync([...process.argv.slice(0, 2), ...args.argv]).catch(fail);

@@ -1,25 +1,36 @@
-// `famfs-ts creat/cp/mkdir/logplay` on paths inside a famfs-ts mount: exactly the standard
-// calls any program makes (open O_CREAT|O_EXCL, the interleave xattr, ftruncate to the size
-// first so the server allocates at once, write, close), plus the logplay control xattr.
-// Runs in the CLI process, never in the server.
+// famfs verbs on paths inside a famfs-ts mount: exactly the standard calls any program
+// makes (open O_CREAT|O_EXCL, the interleave xattr, ftruncate to the size first so the
+// server allocates at once, fchown, write, close), plus the control xattrs the server
+// answers (src/server/README.md). Runs in the CLI process, never in the server.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { InterleaveParams } from '../famfs/alloc.js';
-import { MAX_PATHLEN } from '../famfs/constants.js';
-import { FamfsRandom } from '../famfs/prng.js';
+import type { FileMap } from '../interleave/filemap.js';
 import { getXattr, setXattr } from '../sys/xattr.js';
 import { formatInterleaveParam, INTERLEAVE_XATTR } from '../server/interleave-param.js';
-import { LOGPLAY_XATTR } from '../server/famfs-fs.js';
-import { copyTree } from './copy-tree.js';
+import { LOGPLAY_XATTR, MAP_XATTR } from '../server/famfs-fs.js';
+import { CliError } from './run.js';
+import type { CopySink } from './copy-tree.js';
 
 export interface MountedCreateOptions {
   readonly mode?: number;
+  readonly uid?: number;
+  readonly gid?: number;
   readonly interleave?: InterleaveParams;
 }
 
 /** Ask the server of the mount holding `dir` to replay the log; returns its report line. */
 export function logplayMounted(dir: string): string {
   return getXattr(dir, LOGPLAY_XATTR).toString('utf8');
+}
+
+/** A file's FileMap as the server holds it; undefined when it has none (not a famfs file). */
+export function mountedFileMap(file: string): FileMap | undefined {
+  try {
+    return JSON.parse(getXattr(file, MAP_XATTR, 16 << 20).toString('utf8')) as FileMap;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Whether `p` is inside a famfs-ts mount (its server answers the role attribute). */
@@ -32,55 +43,22 @@ export function isInFamfsMount(p: string): boolean {
   }
 }
 
-/** Mount points of famfs-ts mounts, from mountinfo (octal escapes undone). */
-function famfsMountPoints(): string[] {
-  const out: string[] = [];
-  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const [pre, post] = line.split(' - ');
-    if (!pre || post?.split(' ')[0] !== 'fuse.famfs-ts') continue;
-    const at = pre.split(' ')[4];
-    if (at) out.push(at.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))));
-  }
-  return out;
+function chownIfAsked(fd: number, o: MountedCreateOptions): void {
+  if (o.uid === undefined && o.gid === undefined) return;
+  const st = fs.fstatSync(fd);
+  fs.fchownSync(fd, o.uid ?? st.uid, o.gid ?? st.gid);
 }
 
-/** The famfs-ts mount holding absolute path `p` (the longest mount point above it). */
-function mountOf(p: string, mounts: readonly string[]): string | undefined {
-  return mounts.filter((m) => p === m || p.startsWith(`${m}/`)).sort((a, b) => b.length - a.length)[0];
-}
-
-/**
- * A path given inside a famfs-ts mount must stay inside it: `..` is resolved by the kernel,
- * so `MNT/a/../../x` would otherwise act on the host (famfs refuses paths that leave it).
- * `/.meta` is famfs's, and a path is at most 79 bytes from the mount's root (the log entry's
- * relpath field, famfs-format.md §3.3): refused here with the reason, before any call.
- */
-export function assertInsideMount(given: string): void {
-  const mounts = famfsMountPoints();
-  const parts = given.split('/');
-  const up = parts.indexOf('..');
-  const literal = path.resolve(up < 0 ? given : parts.slice(0, up).join('/') || '/');
-  const mnt = mountOf(literal, mounts);
-  if (mnt === undefined) return;
-  const r = path.resolve(given);
-  if (r !== mnt && !r.startsWith(`${mnt}/`)) {
-    throw new Error(`${given}: '..' leads out of the famfs file system mounted at ${mnt} (to ${r}); famfs paths stay inside it`);
-  }
-  const rel = path.relative(mnt, r);
-  if (rel === '.meta' || rel.startsWith('.meta/')) throw new Error(`${given}: /.meta is reserved for famfs's superblock and log files`);
-  if (Buffer.byteLength(rel) > MAX_PATHLEN - 1) {
-    throw new Error(`${given}: the path in the file system (${rel}) is ${Buffer.byteLength(rel)} bytes; famfs allows at most ${MAX_PATHLEN - 1}`);
-  }
-}
-
-function openNew(file: string, size: number, o: MountedCreateOptions): number {
-  const fd = fs.openSync(file, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY, o.mode ?? 0o644);
+/** Create `file` with `size` bytes allocated (sized before any data: the server allocates once). */
+export function createSized(file: string, size: number, o: MountedCreateOptions): number {
+  const fd = fs.openSync(file, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_RDWR, o.mode ?? 0o644);
   try {
     if (o.interleave && o.interleave.nstrips > 0) {
       const p = o.interleave;
       setXattr(file, INTERLEAVE_XATTR, formatInterleaveParam({ ...p, nbuckets: Math.max(p.nbuckets, p.nstrips) }));
     }
     fs.ftruncateSync(fd, size);
+    chownIfAsked(fd, o);
   } catch (e) {
     fs.closeSync(fd);
     throw e;
@@ -88,50 +66,69 @@ function openNew(file: string, size: number, o: MountedCreateOptions): number {
   return fd;
 }
 
-/** famfs creat on a mounted path: allocate `size` bytes, optionally fill with famfs test data. */
-export function creatMounted(file: string, size: number, o: MountedCreateOptions & { seed?: number }): void {
-  assertInsideMount(file);
-  const fd = openNew(file, size, o);
+/**
+ * Open `file` for `size` bytes: an existing regular file of that size is reused (famfs
+ * creat and cp are restartable); another size or type is refused; a missing one is created.
+ */
+export function openForSize(file: string, size: number, o: MountedCreateOptions): { fd: number; created: boolean } {
+  let st: fs.Stats | undefined;
   try {
-    if (o.seed !== undefined) {
-      const rng = new FamfsRandom(o.seed);
-      const chunk = Buffer.alloc(Math.min(size, 4 << 20));
-      for (let pos = 0; pos < size; pos += chunk.length) {
-        const n = Math.min(chunk.length, size - pos);
-        rng.fill(chunk.subarray(0, n));
-        fs.writeSync(fd, chunk, 0, n, pos);
-      }
-    }
-  } finally {
-    fs.closeSync(fd);
+    st = fs.statSync(file);
+  } catch {
+    st = undefined;
   }
+  if (!st) return { fd: createSized(file, size, o), created: true };
+  if (!st.isFile()) throw new CliError(`${file} exists and is not a regular file`, 17);
+  if (!mountedFileMap(file)) throw new CliError(`${file} is not a famfs file`, 1);
+  if (size !== 0 && st.size !== size) throw new CliError(`${file} exists and is not the same size (${st.size} bytes)`, 17);
+  return { fd: fs.openSync(file, fs.constants.O_RDWR), created: false };
 }
 
-/** famfs cp into a mount: size first, then the data; empty sources are skipped like famfs. */
-export function cpMounted(srcs: readonly string[], dest: string, o: MountedCreateOptions & { recursive?: boolean; verbose?: boolean }): number {
-  assertInsideMount(dest);
-  const destIsDir = fs.existsSync(dest) && fs.statSync(dest).isDirectory();
-  if (srcs.length > 1 && !destIsDir) throw new Error(`famfs cp: destination ${dest} is not a directory`);
-  let out = -1;
-  const errors = copyTree(srcs, dest, destIsDir, !!o.recursive, {
+/** The sink of `famfs cp` into a mount. */
+export function mountedSink(o: MountedCreateOptions, hooks: Pick<CopySink, 'progress' | 'done'>): CopySink {
+  return {
+    ...hooks,
     join: path.join,
     ensureDir(to, mode) {
-      if (!fs.existsSync(to)) fs.mkdirSync(to, { mode });
+      if (fs.existsSync(to)) {
+        if (!fs.statSync(to).isDirectory()) throw new CliError(`${to} exists and is not a directory`, 20);
+        return;
+      }
+      fs.mkdirSync(to, { mode: o.mode ?? mode });
+      if (o.uid !== undefined || o.gid !== undefined) fs.chownSync(to, o.uid ?? process.geteuid?.() ?? 0, o.gid ?? process.getegid?.() ?? 0);
     },
-    openFile(_src, to, st) {
-      const fd = openNew(to, st.size, { ...o, mode: o.mode ?? st.mode & 0o777 });
-      out = fd;
-      return (pos, data) => void fs.writeSync(fd, data, 0, data.length, pos);
+    openFile(to, size, mode) {
+      const { fd } = openForSize(to, size, { ...o, mode: o.mode ?? mode });
+      return { write: (pos, data) => void fs.writeSync(fd, data, 0, data.length, pos), close: () => fs.closeSync(fd) };
     },
-    closeFile(to) {
-      fs.closeSync(out);
-      if (o.verbose) process.stdout.write(`famfs cp: 100%: ${to}\n`);
+    openExisting(to, size) {
+      const st = fs.statSync(to);
+      if (!st.isFile() || st.size !== size) throw new CliError(`${to}: not a file of ${size} bytes`, 22);
+      const fd = fs.openSync(to, 'r');
+      return { read: (pos, dst) => fs.readSync(fd, dst, 0, dst.length, pos), close: () => fs.closeSync(fd) };
     },
-  });
-  return errors ? 1 : 0;
+  };
 }
 
-export function mkdirMounted(dir: string, o: { parents?: boolean; mode?: number }): void {
-  assertInsideMount(dir);
-  fs.mkdirSync(dir, { recursive: !!o.parents, mode: o.mode ?? 0o755 });
+/** famfs mkdir on a mounted path: the server logs it; -p creates parents, owner as asked. */
+export function mkdirMounted(dir: string, o: { parents?: boolean; mode?: number; uid?: number; gid?: number }): string[] {
+  const made: string[] = [];
+  const parts: string[] = [];
+  let p = path.resolve(dir);
+  while (!fs.existsSync(p)) {
+    parts.unshift(p);
+    p = path.dirname(p);
+  }
+  if (parts.length === 0) {
+    if (o.parents && fs.statSync(dir).isDirectory()) return made;
+    throw new CliError(`famfs mkdir: ${dir}: File exists`, 17);
+  }
+  if (!o.parents && parts.length > 1) throw new CliError(`famfs mkdir: ${path.dirname(dir)}: No such file or directory`, 2);
+  if (!fs.statSync(p).isDirectory()) throw new CliError(`famfs mkdir: ${p}: Not a directory`, 20);
+  for (const d of parts) {
+    fs.mkdirSync(d, { mode: o.mode ?? 0o755 });
+    if (o.uid !== undefined || o.gid !== undefined) fs.chownSync(d, o.uid ?? process.geteuid?.() ?? 0, o.gid ?? process.getegid?.() ?? 0);
+    made.push(d);
+  }
+  return made;
 }

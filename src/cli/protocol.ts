@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import type { FileMap } from '../interleave/filemap.js';
 import { loadFileMap } from '../interleave/layout-yaml.js';
-import { parseSize } from '../interleave/size.js';
+import { failAndExit, sizeArg } from './run.js';
 import { decodeFmap, encodeFmap, FmapError, type DecodedFmap, type FmapEncoding } from '../mapping/famfs-fmap.js';
 import { decodeIomapIo, IOMAP_FLAGS_V7, IOMAP_OP, IOMAP_TYPE, iomapBeginReply, IomapError, type IomapMapping } from '../mapping/iomap-wire.js';
 import { playerCookie } from '../mapping/handlers.js';
@@ -75,10 +75,7 @@ function ioText(slot: string, m: IomapMapping): string {
   return `  ${slot}: offset 0x${m.offset.toString(16)} length 0x${m.length.toString(16)} addr ${addr} type ${TYPE_NAMES.get(m.type) ?? m.type} flags ${flagNames(m.flags)} dev ${m.dev}`;
 }
 
-function fail(e: unknown): never {
-  process.stderr.write(`famfs-ts: ${e instanceof Error ? e.message : String(e)}\n`);
-  process.exit(e instanceof FmapError || e instanceof IomapError ? 1 : 2);
-}
+const fail = (e: unknown): never => failAndExit(e, e instanceof FmapError || e instanceof IomapError ? 1 : 2);
 
 export function registerProtocol(program: Command): void {
   program
@@ -120,10 +117,10 @@ export function registerProtocol(program: Command): void {
           offset = file;
           file = undefined;
         }
-        const offsets = [...(offset !== undefined ? [offset] : []), ...o.offset].map((s) => parseSize(s));
+        const offsets = [...(offset !== undefined ? [offset] : []), ...o.offset].map((s) => sizeArg('--offset', s));
         if (offsets.length === 0) throw new ProtocolCliError('give an OFFSET (or --offset X)');
         const map = await fileMapOf(file, o.fmap);
-        const geometry = { blockSize: parseSize(o.blockSize), maxBytes: Number.MAX_SAFE_INTEGER, cookie: playerCookie };
+        const geometry = { blockSize: sizeArg('--block-size', o.blockSize), maxBytes: Number.MAX_SAFE_INTEGER, cookie: playerCookie };
         const results = offsets.map((pos) => {
           const reply = iomapBeginReply(map, pos, o.write ? IOMAP_OP.WRITE : 0, geometry);
           return { pos, read: decodeIomapIo(reply, 0), write: decodeIomapIo(reply, 32), hex: reply.toString('hex'), reply };

@@ -189,6 +189,11 @@ export class MappedDevice implements DaxdevMemory {
     if (devdax) checkDevdaxMode(devPath);
     const size = opts.size ?? deviceSize(devPath);
     if (size <= 0) throw new DeviceError(`${devPath}: size is 0`);
+    // Mapping past the end of a file faults (SIGBUS) at the first touch: refuse at open.
+    if (opts.size !== undefined) {
+      const real = deviceSize(devPath);
+      if (real < size) throw new DeviceError(`${devPath}: ${real} bytes, but ${size} are expected (the layout's size)`);
+    }
     const d = new MappedDevice(devPath, fs.openSync(devPath, writable ? 'r+' : 'r'), size, writable, opts.cache ?? cacheMaintenanceFor(devPath));
     d.devdax = devdax;
     return d;

@@ -55,7 +55,9 @@ export function fsck(input: FsckInput, opts: { human?: boolean } = {}): FsckRepo
   p(`  # of log entries in use: ${header.nextIndex} of ${slots}`);
   p(`  Log size in use:          ${LOG_HEADER_SIZE + header.nextIndex * ENTRY_SIZE}`);
   p(`  Log size (total bytes)    ${header.len}`);
-  const errors = scan.collisions + scan.extentErrors.length;
+  // Bad entries count as errors: famfs's CLI reference says fsck exits non-zero when it
+  // finds errors, though famfs_fsck_scan itself returns collisions only.
+  const errors = scan.collisions + scan.extentErrors.length + scan.bad.length;
   for (const e of scan.extentErrors) p(`  ERROR: ${e}`);
   const devCap = deviceCapacity(scan);
   const bmCap = bitmapCapacity(scan);
@@ -92,6 +94,8 @@ export function fsck(input: FsckInput, opts: { human?: boolean } = {}): FsckRepo
   p('Famfs log:');
   p(`  ${header.nextIndex} of ${slots} entries used`);
   p(`  ${scan.bad.length} bad log entries detected`);
+  // famfs prints each on stderr (famfs_validate_log_entry); here they stay with the report.
+  for (const b of scan.bad) p(`    ${b.message}`);
   p(`  ${scan.files} files`);
   p(`  ${scan.dirs} directories`);
   p();

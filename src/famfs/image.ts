@@ -8,12 +8,13 @@ import type { Daxdev, Layout } from '../interleave/layout.js';
 import { MappedDevice, openDaxdev, deviceSize, type DaxdevMemory } from '../device/memory.js';
 import { flock, LOCK_EX, LOCK_NB, LOCK_UN } from '../sys/libc.js';
 import { Allocator, Bitmap, AllocError, type AllocOptions } from './alloc.js';
-import { LOG_OFFSET, MAX_PATHLEN, FM_ALL_HOSTS_RW } from './constants.js';
+import { LOG_OFFSET, FM_ALL_HOSTS_RW } from './constants.js';
 import { ImageError } from './errors.js';
+import { checkNewPath, DestinationError } from './destination.js';
 import { systemUuid, type Role } from './host.js';
 import { decodeLogHeader, encodeEntry, entryOffset, LogError, logHeaderStruct, LOG_HEADER_SIZE, type LogHeader, type NewEntry } from './log.js';
 import { Namespace, PathError, splitPath, type DirNode, type FileNode, type Node } from './namespace.js';
-import { newScan, scanEntries, type ScanState } from './scan.js';
+import { damageSummary, newScan, scanEntries, writeRefusal, type BadEntry, type ScanState } from './scan.js';
 import { checkSuperblock, type Superblock } from './superblock.js';
 import { decodeTag } from './tag.js';
 import { formatUuid, uuidEqual } from './uuid.js';
@@ -36,6 +37,11 @@ export interface OpenOptions {
    * simulator), with no `device`. The image closes it with itself.
    */
   readonly primary?: DaxdevMemory;
+  /**
+   * Log and allocate even when the log has bad entries (--force). Without it a writer
+   * refuses: a bad entry's extents are unknown, so an allocation could land on them.
+   */
+  readonly force?: boolean;
 }
 
 export interface CreatOptions extends AllocOptions {
@@ -66,14 +72,18 @@ function egid(): number {
 export function relpathOf(path: string): string {
   const rel = splitPath(path).join('/');
   if (!rel) throw new ImageError(`${path}: not a file name`, 'EINVAL');
-  if (Buffer.byteLength(rel) > MAX_PATHLEN - 1) throw new ImageError(`${path}: path longer than ${MAX_PATHLEN - 1} bytes`, 'ENAMETOOLONG');
+  // The rules every route shares (src/famfs/destination.ts): /.meta is reserved, the limits.
+  try {
+    checkNewPath({ rel, dir: false }, path);
+  } catch (e) {
+    if (e instanceof DestinationError) throw new ImageError(e.message, e.errno);
+    throw e;
+  }
   return rel;
 }
 
 export class FamfsImage {
   readonly namespace = new Namespace();
-  /** Entries not replayed into the namespace (logplay stops at the first bad one). */
-  replayStoppedAt: { index: number; message: string } | undefined;
   private scanState: ScanState;
   private logHeader: LogHeader;
   private allocator: Allocator | undefined;
@@ -92,6 +102,7 @@ export class FamfsImage {
     /** A view of the whole log region (zero-copy when the primary maps contiguously). */
     private log: Buffer,
     private readonly logIsView: boolean,
+    private readonly force: boolean,
     /** The header the caller invalidated the entries for (a log viewed in place moves on). */
     header?: LogHeader,
   ) {
@@ -164,7 +175,7 @@ export class FamfsImage {
       }
       let img: FamfsImage;
       try {
-        img = new FamfsImage(source, sb, role, writable, devices, opts.layout, lockFd, log, isView, header);
+        img = new FamfsImage(source, sb, role, writable, devices, opts.layout, lockFd, log, isView, opts.force ?? false, header);
       } catch (e) {
         if (e instanceof LogError) throw new ImageError(`${source}: ${e.message}`, 'EINVAL', { cause: e });
         throw e;
@@ -255,22 +266,30 @@ export class FamfsImage {
     return this.scanState.scanned - before;
   }
 
+  /**
+   * Apply the entries scanned since the last replay. A bad entry (CRC, seqnum, contents) is
+   * skipped and the replay goes on, as famfs_build_bitmap does, so the files logged after it
+   * are still seen and their extents still allocated (famfs's logplay returns at the first
+   * one instead; see README "Damaged logs"). The bad entries are in `badEntries`.
+   */
   private replay(): void {
     const st = this.scanState;
     const from = st.scanned;
-    const badBefore = st.bad.length;
     scanEntries(st, this.log, this.logHeader);
-    const firstBad = st.bad[badBefore];
     for (let i = from; i < st.scanned; i++) {
-      if (this.replayStoppedAt) break;
       const e = st.entries[i];
-      if (!e) {
-        // logplay aborts at the first invalid entry (famfs-format.md §3.6).
-        this.replayStoppedAt = firstBad && firstBad.index === i ? firstBad : { index: i, message: `log entry ${i} is invalid` };
-        break;
-      }
-      this.namespace.apply(e, i);
+      if (e) this.namespace.apply(e, i);
     }
+  }
+
+  /** Log entries that failed their checks, in index order. */
+  get badEntries(): readonly BadEntry[] {
+    return this.scanState.bad;
+  }
+
+  /** One line saying the namespace misses the bad entries' files, or undefined when none. */
+  get damage(): string | undefined {
+    return damageSummary(this.source, this.scanState.bad);
   }
 
   lookup(path: string): Node | undefined {
@@ -299,6 +318,8 @@ export class FamfsImage {
     this.checkOpen();
     if (this.role !== 'master') throw new ImageError(`${this.source}: Error not running on FAMFS_MASTER node`, 'EPERM');
     if (!this.writable) throw new ImageError(`${this.source}: image opened read-only`, 'EROFS');
+    const bad = this.scanState.bad;
+    if (bad.length && !this.force) throw new ImageError(writeRefusal(this.source, bad), 'EIO');
   }
 
   /** The allocation session (famfs_locked_log): bitmaps copied from the scan, cur_pos 0. */
@@ -321,6 +342,8 @@ export class FamfsImage {
   append(entry: NewEntry): number {
     this.checkAppend();
     this.refresh();
+    // The refresh may have met a bad entry another writer left.
+    this.checkAppend();
     const h = this.logHeader;
     if (h.nextIndex > h.lastIndex) throw new ImageError(`${this.source}: log full`, 'ENOMEM');
     const index = h.nextIndex;
@@ -554,7 +577,8 @@ function openPath(path: string, writable: boolean): DaxdevMemory {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new ImageError(`${path}: device not found`, 'ENOENT');
-    throw new ImageError(`${path}: ${(e as Error).message}`, 'EINVAL', { cause: e });
+    const msg = (e as Error).message;
+    throw new ImageError(msg.startsWith(`${path}:`) ? msg : `${path}: ${msg}`, 'EINVAL', { cause: e });
   }
   if (size <= 0) throw new ImageError(`${path}: device is empty`, 'EINVAL');
   return MappedDevice.open(path, { writable, size });

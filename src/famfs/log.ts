@@ -136,7 +136,12 @@ export function checkEntry(entry: Uint8Array, index: number): string | undefined
   if (seq !== BigInt(index)) return `log entry ${index}: seqnum ${seq} != index ${index}`;
   const stored = dv.getBigUint64(536, true);
   const calc = entryCrc(entry);
-  if (stored !== BigInt(calc)) return `log entry ${index}: crc mismatch (stored 0x${stored.toString(16)}, calculated 0x${calc.toString(16)})`;
+  if (stored !== BigInt(calc)) {
+    // famfs writes an entry in one go, CRC last: a zero CRC over non-zero bytes is a write
+    // that never finished (a torn entry), worth telling apart from a flipped bit.
+    const torn = stored === 0n ? ' (the entry ends in zeros: a torn write)' : '';
+    return `log entry ${index}: crc mismatch (stored 0x${stored.toString(16)}, calculated 0x${calc.toString(16)})${torn}`;
+  }
   return undefined;
 }
 

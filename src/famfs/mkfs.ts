@@ -67,6 +67,10 @@ export function mkfs(primary: DaxdevMemory, opts: MkfsOptions): MkfsResult {
   if (devSize < MIN_DEVICE_SIZE && !opts.allowSmall) throw new ImageError(`${opts.devPath}: unsupported memory device size (<4GiB)`, 'EINVAL');
   if (devSize < LOG_OFFSET + logLen + SECONDARY_RESERVED) throw new ImageError(`${opts.devPath}: ${devSize} bytes cannot hold the superblock, a ${logLen}-byte log and one file`, 'EINVAL');
 
+  // Every secondary is checked before the first byte is written: a layout is formatted whole or not at all.
+  for (const sec of opts.secondaries ?? []) {
+    if (sec.mem.size < 2 * SECONDARY_RESERVED) throw new ImageError(`${sec.name}: ${sec.mem.size} bytes is too small for a secondary daxdev (at least 4 MiB); nothing written`, 'EINVAL');
+  }
   const uuid = opts.uuid ?? randomUuid();
   // Log first (zeroed whole, then the header), superblock last so a crash leaves no
   // superblock pointing at a half-written log.
@@ -79,7 +83,6 @@ export function mkfs(primary: DaxdevMemory, opts: MkfsOptions): MkfsResult {
   for (const [k, sec] of (opts.secondaries ?? []).entries()) {
     const index = k + 1;
     const devUuid = randomUuid();
-    if (sec.mem.size < 2 * SECONDARY_RESERVED) throw new ImageError(`${sec.name}: ${sec.mem.size} bytes is too small for a secondary daxdev (at least 4 MiB)`, 'EINVAL');
     sec.mem.write(0, Buffer.alloc(SECONDARY_RESERVED));
     sec.mem.write(0, encodeTag({ fsUuid: uuid, devUuid, index, size: sec.mem.size }));
     sec.mem.flush(0, SECONDARY_RESERVED);

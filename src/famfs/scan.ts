@@ -129,3 +129,25 @@ export function deviceCapacity(st: ScanState): number {
   for (const d of st.daxdevs.values()) n += d.size;
   return n;
 }
+
+/** "1, 5 and 9": the indexes of bad entries, for one-line messages (at most 8 listed). */
+export function badIndexes(bad: readonly BadEntry[]): string {
+  const ix = bad.slice(0, 8).map((b) => String(b.index));
+  const more = bad.length > 8 ? ` and ${bad.length - 8} more` : '';
+  return ix.length === 1 ? ix[0]! + more : `${ix.slice(0, -1).join(', ')}${more ? ', ' + ix[ix.length - 1] + more : ' and ' + ix[ix.length - 1]}`;
+}
+
+/** The warning readers print when a replay skipped bad entries (undefined when none). */
+export function damageSummary(source: string, bad: readonly BadEntry[]): string | undefined {
+  if (!bad.length) return undefined;
+  const n = bad.length;
+  return `${source}: warning: the log has ${n} bad ${n === 1 ? 'entry' : 'entries'} (index ${badIndexes(bad)}); ` +
+    `the files and directories ${n === 1 ? 'it' : 'they'} logged are missing from this namespace (famfs-ts fsck lists them)`;
+}
+
+/** Why a writer refuses to log on a damaged log (the extents of a bad entry are unknown). */
+export function writeRefusal(source: string, bad: readonly BadEntry[]): string {
+  const n = bad.length;
+  return `${source}: the log has ${n} bad ${n === 1 ? 'entry' : 'entries'} (index ${badIndexes(bad)}) whose extents are unknown, ` +
+    'so nothing is allocated or logged (an allocation could overlap a lost file); see famfs-ts fsck, or give --force to write anyway';
+}

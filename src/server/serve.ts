@@ -52,6 +52,8 @@ export interface MountOptions {
   readonly bpfRegister?: Registrar;
   /** iomap: push UPSERT_MAPPINGS at OPEN for files of at most this many bytes. */
   readonly upsertAtOpen?: number;
+  /** Serve read-write even when the log has bad entries (--force; see FamfsImage force). */
+  readonly force?: boolean;
 }
 
 /** A mount point written /dev/fd/N: an already-open FUSE channel (no mount(2)). */
@@ -106,15 +108,17 @@ export function isLayoutPath(p: string): boolean {
 }
 
 /** Open the image for a mount: writable only when this host is the master. */
-export function openForMount(opts: Pick<MountOptions, 'source' | 'client' | 'systemUuid'>): { image: FamfsImage; layout?: Layout } {
+export function openForMount(opts: Pick<MountOptions, 'source' | 'client' | 'systemUuid' | 'force'>): { image: FamfsImage; layout?: Layout; readOnlyWhy?: string } {
   const layout = isLayoutPath(opts.source) ? loadLayout(opts.source) : undefined;
-  const base = { systemUuid: opts.systemUuid, client: opts.client, ...(layout ? { layout } : { device: opts.source }) };
+  const base = { systemUuid: opts.systemUuid, client: opts.client, force: opts.force, ...(layout ? { layout } : { device: opts.source }) };
   let image = FamfsImage.open({ ...base, writable: !opts.client });
-  if (image.role !== 'master' && image.writable) {
+  // A master on a log with bad entries serves read-only: their extents are unknown (README "Damaged logs").
+  const readOnlyWhy = image.role === 'master' && image.badEntries.length && !opts.force ? image.damage : undefined;
+  if ((image.role !== 'master' || readOnlyWhy) && image.writable) {
     image.close();
     image = FamfsImage.open({ ...base, writable: false });
   }
-  return { image, layout };
+  return { image, layout, readOnlyWhy };
 }
 
 export class FamfsMount {
@@ -230,7 +234,7 @@ export class FamfsMount {
     }
     if (!channel && !st.isDirectory()) throw new MountError(`${opts.mountpoint}: mount point is not a directory`, 'ENOTDIR');
     if (!channel && !isLayoutPath(opts.source) && famfsModeOf(opts.source)) return FamfsMount.startFamfsMode(opts, log);
-    const { image, layout } = openForMount(opts);
+    const { image, layout, readOnlyWhy } = openForMount(opts);
     let session: FuseSession;
     let famfs: FamfsFileSystem;
     let ready: Promise<void>;
@@ -278,7 +282,8 @@ export class FamfsMount {
         holdMillis: DEFAULT_HOLD_MS,
         allowOther: opts.allowOther,
         defaultPermissions: true,
-        fsname: opts.source,
+        // Absolute, so mkfs and offline writers find the device in /proc/mounts from any cwd.
+        fsname: path.resolve(opts.source),
         subtype: 'famfs-ts',
         readOnly: image.role !== 'master' || !image.writable,
         handleSignals: false,
@@ -315,7 +320,7 @@ export class FamfsMount {
     m.cookies = deviceCookies;
     mount = m;
     m.startRefresh(opts);
-    log(`serving ${opts.source} at ${opts.mountpoint} as ${image.role}${image.writable ? '' : ' (read-only)'}; cache maintenance ${cacheMaintenanceOf(image.daxdev(0))}`);
+    log(`serving ${opts.source} at ${opts.mountpoint} as ${image.role}${image.writable ? '' : ' (read-only)'}${image.damage ? `: ${image.damage}` : ''}${readOnlyWhy ? '; serving read-only (--force serves read-write)' : ''}; cache maintenance ${cacheMaintenanceOf(image.daxdev(0))}`);
     return m;
   }
 

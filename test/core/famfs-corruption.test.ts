@@ -42,7 +42,7 @@ function openErr(dev: string): string {
 function report(dev: string) {
   const img = FamfsImage.open({ device: dev, systemUuid: sys });
   try {
-    return { img: { stop: img.replayStoppedAt, paths: [...img.namespace.walk()].map((n) => n.path) }, r: fsck({ sb: img.sb, header: img.header, scan: img.scan, role: img.role }) };
+    return { img: { bad: [...img.badEntries], damage: img.damage, paths: [...img.namespace.walk()].map((n) => n.path) }, r: fsck({ sb: img.sb, header: img.header, scan: img.scan, role: img.role }) };
   } finally {
     img.close();
   }
@@ -98,9 +98,10 @@ describe('log header corruption (famfs-format.md §3.1)', () => {
     expect(openErr(patched(t, 'hn', (b) => { b.writeBigUInt64LE(1n << 40n, LOG + 40); }))).toMatch(/past the last slot/);
     const dev = patched(t, 'hn2', (b) => { b.writeBigUInt64LE(9n, LOG + 40); });
     const { img, r } = report(dev);
-    expect(img.stop?.index).toBe(7);
+    expect(img.bad.map((b) => b.index)).toEqual([7, 8]);
+    expect(img.damage).toMatch(/2 bad entries \(index 7 and 8\)/);
     expect(r.text).toContain('2 bad log entries detected');
-    expect(r.exitCode).toBe(0);
+    expect(r.exitCode).toBe(2);
     expect(img.paths).toHaveLength(7);
   });
 });
@@ -114,14 +115,17 @@ describe('entry corruption (famfs-format.md §3.6)', () => {
     ['ext_type', 1, 120], ['se_offset', 1, 138], ['ie_strip', 3, 160], ['unused union bytes', 0, 300], ['crc', 2, 537],
   ];
   for (const [what, index, at] of fields) {
-    it(`a flipped byte in entry ${index} ${what}: logplay stops there, fsck counts it and goes on`, () => {
+    it(`a flipped byte in entry ${index} ${what}: replay skips it and goes on, fsck counts it and fails`, () => {
       const dev = patched(t, `e${index}-${at}`, (b) => { b[E(index) + at]! ^= 0x10; });
       const { img, r } = report(dev);
-      expect(img.stop?.index).toBe(index);
-      expect(img.stop?.message).toMatch(new RegExp(`log entry ${index}: (seqnum|crc)`));
+      expect(img.bad.map((b) => b.index)).toEqual([index]);
+      expect(img.bad[0]!.message).toMatch(new RegExp(`log entry ${index}: (seqnum|crc)`));
       expect(r.text).toContain('1 bad log entries detected');
-      expect(r.exitCode).toBe(0);
+      expect(r.text).toContain(`    log entry ${index}: `);
+      expect(r.exitCode).toBe(1);
       expect(img.paths.length).toBeLessThan(7);
+      // Entries after the bad one are still replayed (the last entry, index 6, is a file).
+      expect(img.paths.length).toBeGreaterThan(index);
     });
   }
   it('CRC-valid nonsense (41 extents, ext type 9, offsets past the device, an unknown entry type) gives errors, not faults', () => {
@@ -133,7 +137,7 @@ describe('entry corruption (famfs-format.md §3.6)', () => {
       b.writeUInt32LE(77, E(4) + 8); fix(4); // unknown type: skipped like famfs
     });
     const { img, r } = report(dev);
-    expect(img.stop?.message).toMatch(/41 simple extents/);
+    expect(img.bad[0]!.message).toMatch(/41 simple extents/);
     expect(r.text).toContain('2 bad log entries detected');
     expect(r.exitCode).toBeGreaterThan(0); // the strip past the device is an fsck error
     const img2 = FamfsImage.open({ device: dev, systemUuid: sys });

@@ -80,7 +80,8 @@ describe('FamfsImage', () => {
     const w = FamfsImage.open({ device: dev, writable: true, systemUuid: master });
     try {
       expect(() => w.creat('nope/f', 1)).toThrow(/does not exist/);
-      expect(() => w.creat('x'.repeat(80), 1)).toThrow(/longer than 79 bytes/);
+      expect(() => w.creat('x'.repeat(80), 1)).toThrow(/famfs allows 79, FAMFS_MAX_PATHLEN 80/);
+      expect(() => w.creat('.meta', 1)).toThrow(/reserved/);
       expect(() => w.creat('a/../b', 1)).toThrow(/\.\./);
       w.creat('dup', 1);
       expect(() => w.creat('dup', 1)).toThrow(/exists/);

@@ -65,9 +65,10 @@ function race(seed: number, order: Order, out: RaceResult): void {
       const n = client.header.nextIndex;
       if (n < appended || n > appended + 1) throw new Error(`seed ${seed}: next_index ${n} with ${appended} appends done`);
       if (n === appended + 1) out.partial++;
-      if (client.replayStoppedAt) {
+      const bad = client.badEntries[0];
+      if (bad) {
         out.torn++;
-        out.firstTorn ??= `seed ${seed}: ${client.replayStoppedAt.message}`;
+        out.firstTorn ??= `seed ${seed}: ${bad.message}`;
         client = undefined; // a new replay from scratch, as famfs's next logplay would
         return;
       }

@@ -192,7 +192,7 @@ export function runProtocol(o: RunOptions): RunResult {
       violate('bad-header', (e as Error).message);
       return;
     }
-    if (client.replayStoppedAt) violate('torn-entry', client.replayStoppedAt.message);
+    for (const bad of client.badEntries) violate('torn-entry', bad.message);
     // What the client's namespace holds is judged at the end, against what the master logged
     // (a check may run inside the master's append, before creat() has returned the map).
     const walk = (dir: string): void => {
