@@ -4,6 +4,9 @@
 // `-Ss DIR` is shadowtest plus `--shadow DIR` (famfs smoke tests write it both ways).
 export type ArgvResult = { readonly argv: string[] } | { readonly exitCode: number; readonly message: string };
 
+/** Options of the program itself (before the verb) that take a value (src/cli/main.ts). */
+const GLOBAL_WITH_VALUE = new Set(['--cache-maintenance']);
+
 /** Verbs where `-h` is an option of the verb, not help. */
 const H_IS_OPTION = new Set(['fsck']);
 
@@ -32,6 +35,7 @@ export function famfsArgv(args: readonly string[], verbs: readonly string[], pro
     const a = args[i]!;
     if (a === '-h' || a === '-?' || a === '--help') help = true;
     else globals.push(a);
+    if (GLOBAL_WITH_VALUE.has(a) && i + 1 < args.length) globals.push(args[++i]!);
     i++;
   }
   if (args[i] === '--') i++;
