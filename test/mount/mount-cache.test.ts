@@ -34,7 +34,7 @@ describeTier2('famfs-ts mount with cache maintenance on', () => (os.arch() === '
   it('master writes, client replays and reads the same bytes; reads through serving threads', () => {
     must(`mkdir ${mnt}/d && head -c 20000000 /dev/urandom > ${mnt}/d/a && head -c 4097 /dev/urandom > ${mnt}/b`);
     must(`cmp ${mnt}/d/a ${s.path('a.copy')} 2>/dev/null || cp ${mnt}/d/a ${s.path('a.copy')}`);
-    expect(mustCli(['logplay', cmnt])).toMatch(/logplay: [1-9]\d* new log entries/);
+    expect(mustCli(['logplay', cmnt])).toMatch(/famfs_logplay\(v1\): [1-9]\d* log entries; [1-9]\d* new files/);
     must(`cmp ${mnt}/d/a ${cmnt}/d/a && cmp ${mnt}/b ${cmnt}/b && cmp ${s.path('a.copy')} ${cmnt}/d/a`);
     // O_DIRECT reads go to the server every time (no page cache): the serving threads' path.
     must(`dd if=${cmnt}/d/a of=${s.path('a.direct')} bs=1M iflag=direct status=none && cmp ${s.path('a.direct')} ${mnt}/d/a`);
