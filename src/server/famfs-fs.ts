@@ -483,9 +483,11 @@ export class FamfsFileSystem implements FileSystem {
     const times: string[] = [];
     for (const [bit, t, was, what] of [[Fattr.ATIME, c.atimeMs, cur.atimeMs, 'atime'], [Fattr.MTIME, c.mtimeMs, cur.mtimeMs, 'mtime']] as const) {
       if (!(c.valid & bit) || t === undefined) continue;
-      // A truncate of a file being written: some kernels (fuse-iomap) send their own mtime
-      // with the size. The size is the request; the time is the kernel's bookkeeping.
-      if (n.kind === 'pending' && c.valid & Fattr.SIZE) continue;
+      // A truncate of a file being written carries the kernel's own mtime with the size; and a
+      // fuse-iomap kernel writes file bytes itself and keeps their times, sending them back by
+      // SETATTR (at close, after truncate) as it does with a writeback cache. Those times are
+      // its bookkeeping, kept in memory like every time here (famfs's log records none).
+      if ((n.kind === 'pending' && c.valid & Fattr.SIZE) || this.mode.kind === 'iomap') continue;
       // famfs logs no times: "now" is what a file being written has anyway; an explicit
       // time is kept only when it is the one already reported.
       if (t === 'now' ? n.kind !== 'pending' : Math.abs(t - (was ?? 0)) >= 1) times.push(what);
