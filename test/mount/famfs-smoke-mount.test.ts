@@ -13,15 +13,20 @@ import { SMOKE_DEVICE_SIZE, SMOKE_STEPS } from '../support/famfs-smoke-steps.js'
 describeTier2('famfs smoke steps through a famfs-ts mount', mountUnavailable, () => {
   let dir: string;
   let c: Ctx;
+  const tmpdir = process.env.TMPDIR;
   beforeAll(() => {
     dir = fs.mkdtempSync('/dev/shm/famfs-smoke-m-');
-    for (const d of ['tmp', 'mnt']) fs.mkdirSync(path.join(dir, d));
+    for (const d of ['tmp', 'mnt', 'logs']) fs.mkdirSync(path.join(dir, d));
+    // Daemonized mounts log to $TMPDIR/famfs-ts-mount-*.log: keep those inside what is removed.
+    process.env.TMPDIR = path.join(dir, 'logs');
     c = { mode: 'mounted', dir, dev: path.join(dir, 'dev'), mnt: path.join(dir, 'mnt'), tmp: path.join(dir, 'tmp') };
   });
   afterAll(() => {
     unmountIfMounted(c.mnt);
     unmountIfMounted(path.join(c.tmp, 'famfs'));
     fs.rmSync(dir, { recursive: true, force: true });
+    if (tmpdir === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = tmpdir;
   });
 
   it('meets famfs\'s expectation (or the documented difference) in every step', () => {
