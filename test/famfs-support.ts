@@ -6,6 +6,8 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { MappedDevice } from '../src/device/memory.js';
 import { mkfs } from '../src/famfs/mkfs.js';
+import { LOG_OFFSET } from '../src/famfs/constants.js';
+import { logHeaderStruct } from '../src/famfs/log.js';
 
 /** The real famfs image and its tools' outputs, kept in the repository so a bare clone tests. */
 export const FIXTURE = path.resolve(__dirname, '..', 'fixtures', 'famfs-example');
@@ -61,4 +63,16 @@ export function smallImage(t: TempDir, name: string, size: number, systemUuid: U
     mem.close();
   }
   return p;
+}
+
+/** famfs_log_next_index of the image on `dev`, read from the file (the log header, famfs-format.md §3). */
+export function logNextIndex(dev: string): number {
+  const b = Buffer.alloc(8);
+  const fd = fs.openSync(dev, 'r');
+  try {
+    fs.readSync(fd, b, 0, 8, LOG_OFFSET + logHeaderStruct.offsetOf('famfs_log_next_index'));
+  } finally {
+    fs.closeSync(fd);
+  }
+  return Number(b.readBigUInt64LE(0));
 }

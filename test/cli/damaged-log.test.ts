@@ -2,12 +2,12 @@
 // last entry, and a torn last entry. Replay skips the bad entry and goes on; every reader
 // warns on stderr naming the index; fsck lists it and exits non-zero; writers refuse unless
 // --force; getmap never calls a file good whose map cannot hold it.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { entryCrc } from '../../src/famfs/log.js';
-import { TempDir } from '../famfs-support.js';
+import { TempDir, logNextIndex } from '../famfs-support.js';
 
 const ROOT = path.resolve(__dirname, '../..');
 const MAIN = path.join(ROOT, 'dist/src/cli/main.js');
@@ -36,18 +36,6 @@ function patch(dev: string, at: number, fn: (b: Buffer) => void, len = 544): voi
     fs.closeSync(fd);
   }
 }
-
-function nextIndex(dev: string): number {
-  const b = Buffer.alloc(8);
-  const fd = fs.openSync(dev, 'r');
-  fs.readSync(fd, b, 0, 8, LOG + 40);
-  fs.closeSync(fd);
-  return Number(b.readBigUInt64LE(0));
-}
-
-beforeAll(() => {
-  if (!fs.existsSync(MAIN)) execFileSync('npx', ['tsc', '-p', ROOT], { stdio: 'ignore' });
-});
 
 describe('damaged logs', () => {
   let t: TempDir;
@@ -137,16 +125,16 @@ describe('damaged logs', () => {
       });
 
       it('creat, mkdir and cp refuse to log (exit 5, nothing appended); --force writes', () => {
-        const before = nextIndex(dev);
+        const before = logNextIndex(dev);
         for (const args of [['creat', '-s', '1M', `${dev}:/new`], ['mkdir', `${dev}:/newdir`], ['cp', path.join(ROOT, 'package.json'), `${dev}:/pj`]]) {
           const r = famfs([args[0]!, ...U, ...args.slice(1)]);
           expect(r.code, args.join(' ')).toBe(5);
           expect(r.stderr).toMatch(new RegExp(`the log has 1 bad entry \\(index ${index}\\) whose extents are unknown`));
           expect(r.stderr).not.toMatch(/\n.*\n./); // one line, no stack
         }
-        expect(nextIndex(dev)).toBe(before);
+        expect(logNextIndex(dev)).toBe(before);
         must(['creat', '--force', ...U, '-s', '1M', `${dev}:/forced`]);
-        expect(nextIndex(dev)).toBe(before + 1);
+        expect(logNextIndex(dev)).toBe(before + 1);
       });
     });
   }

@@ -4,17 +4,16 @@
 // already a famfs-ts mount, a non-empty one, and a dead mount after kill -9 of its server.
 // Every refusal is one line naming the operation and the path, with famfs's exit status,
 // and changes nothing.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TempDir } from '../famfs-support.js';
+import { TempDir, logNextIndex } from '../famfs-support.js';
 import { describeTier2 } from '../support/tier.js';
 import { Scratch, cli, mountUnavailable, sh } from '../support/mount-harness.js';
 
 const ROOT = path.resolve(__dirname, '../..');
 const MAIN = path.join(ROOT, 'dist/src/cli/main.js');
-const LOG = 0x200000;
 
 function famfs(args: string[], cwd?: string): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 60_000, cwd });
@@ -32,18 +31,6 @@ function oneCleanLine(stderr: string): void {
   expect(stderr.trim().split('\n')).toHaveLength(1);
   expect(stderr).not.toMatch(/^\s+at |node:internal|^[A-Z]+: /m);
 }
-
-function nextIndex(dev: string): number {
-  const b = Buffer.alloc(8);
-  const fd = fs.openSync(dev, 'r');
-  fs.readSync(fd, b, 0, 8, LOG + 40);
-  fs.closeSync(fd);
-  return Number(b.readBigUInt64LE(0));
-}
-
-beforeAll(() => {
-  if (!fs.existsSync(MAIN)) execFileSync('npx', ['tsc', '-p', ROOT], { stdio: 'ignore' });
-});
 
 describe('CLI robustness on images', () => {
   let t: TempDir;
@@ -105,20 +92,20 @@ describe('CLI robustness on images', () => {
   });
 
   it('".." that climbs out of the file system is refused; ".." inside it resolves', () => {
-    const before = nextIndex(dev);
+    const before = logNextIndex(dev);
     for (const args of [['mkdir', '-p', `${dev}:/a/../../..`], ['creat', '-s', '1M', `${dev}:/../x`], ['cp', src, `${dev}:/dir/../../y`]]) {
       const r = famfs([args[0]!, ...U, ...args.slice(1)]);
       expect(r.code, args.join(' ')).toBe(22);
       expect(r.stderr).toMatch(/"\.\." leads out of the famfs file system/);
       oneCleanLine(r.stderr);
     }
-    expect(nextIndex(dev)).toBe(before);
+    expect(logNextIndex(dev)).toBe(before);
     must(['mkdir', ...U, `${dev}:/dir/../up`]);
     expect(must(['ls', ...U, `${dev}:/`]).split('\n')).toContain('up');
   });
 
   it('a trailing slash means a directory', () => {
-    const before = nextIndex(dev);
+    const before = logNextIndex(dev);
     const cp = famfs(['cp', ...U, src, `${dev}:/nodir/`]);
     expect(cp.code).toBe(20);
     expect(cp.stderr).toBe(`famfs cp: cannot create regular file '${dev}:/nodir/': Not a directory\n`);
@@ -127,7 +114,7 @@ describe('CLI robustness on images', () => {
     const creat = famfs(['creat', ...U, '-s', '1M', `${dev}:/newfile/`]);
     expect(creat.code).toBe(21);
     expect(creat.stderr).toMatch(/Is a directory/);
-    expect(nextIndex(dev)).toBe(before);
+    expect(logNextIndex(dev)).toBe(before);
     must(['mkdir', ...U, `${dev}:/into`]);
     must(['cp', ...U, src, `${dev}:/into/`]);
     expect(must(['ls', ...U, `${dev}:/into`]).trim()).toBe('src.txt');
@@ -136,7 +123,7 @@ describe('CLI robustness on images', () => {
   });
 
   it('/.meta is reserved on every route', () => {
-    const before = nextIndex(dev);
+    const before = logNextIndex(dev);
     const creat = famfs(['creat', ...U, '-s', '1M', `${dev}:/.meta`]);
     expect(creat.code).toBe(17);
     expect(creat.stderr).toMatch(/^famfs creat: .*\/\.meta: File exists \(\/\.meta is reserved/);
@@ -150,7 +137,7 @@ describe('CLI robustness on images', () => {
     const r = famfs(['cp', '-r', ...U, path.join(tree, '.meta'), `${dev}:/`]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/\.meta is reserved/);
-    expect(nextIndex(dev)).toBe(before);
+    expect(logNextIndex(dev)).toBe(before);
     // Deeper in the tree the name is an ordinary one.
     must(['mkdir', ...U, `${dev}:/dir/.meta`]);
   });
