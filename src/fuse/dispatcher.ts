@@ -107,11 +107,11 @@ export class Dispatcher {
    */
   readonly requestCounts = new Map<number, number>();
 
-  /** requestCounts with the profile's names (`op N` for opcodes it does not know). */
+  /** requestCounts named as the debug log names them (opName: the profile's, then mainline's, else `op N`). */
   namedCounts(): Record<string, number> {
     const out: Record<string, number> = {};
     for (const [op, n] of [...this.requestCounts].sort((a, b) => a[0] - b[0])) {
-      const name = op === Op.INIT ? 'INIT' : op === Op.DESTROY ? 'DESTROY' : this.profile?.ops.get(op)?.name ?? `op ${op}`;
+      const name = this.opName(op);
       out[name] = (out[name] ?? 0) + n;
     }
     return out;
