@@ -11,6 +11,7 @@ import { mkfs } from '../../src/famfs/mkfs.js';
 import { fsck } from '../../src/famfs/fsck.js';
 import type { Extent, FileMap } from '../../src/interleave/filemap.js';
 import { MiB, TempDir } from '../famfs-support.js';
+import { counted, scaled } from '../support/scale.js';
 
 const AU = 2 * MiB;
 const sys = Uint8Array.from({ length: 16 }, (_, i) => i + 1);
@@ -32,7 +33,7 @@ const mapArb: fc.Arbitrary<FileMap> = fc.oneof(
 );
 
 describe('log entry codec', () => {
-  it('encode -> decode is the identity, CRC valid, for files, dirs and daxdevs (5k cases)', () => {
+  it(`encode -> decode is the identity, CRC valid, for files, dirs and daxdevs (${counted(scaled(5000, 100))} cases)`, () => {
     const entryArb: fc.Arbitrary<NewEntry> = fc.oneof(
       fc.record({ path: pathArb, uid: u32, gid: u32, mode: fc.integer({ min: 0, max: 0o7777 }), flags: u32, map: mapArb }).map((r) => ({ type: 'file' as const, ...r, size: r.map.size })),
       fc.record({ path: pathArb, uid: u32, gid: u32, mode: fc.integer({ min: 0, max: 0o7777 }) }).map((r) => ({ type: 'mkdir' as const, ...r })),
@@ -49,7 +50,7 @@ describe('log entry codec', () => {
       const k = seq % 536;
       b[k]! ^= 1 << (seq % 8);
       expect(checkEntry(b, seq)).toBeDefined();
-    }), { numRuns: 5000 });
+    }), { numRuns: scaled(5000, 100) });
   });
 });
 
@@ -67,7 +68,7 @@ function naiveFirstFit(used: boolean[], need: number, start: number): number {
 }
 
 describe('allocator', () => {
-  it('contiguous allocation is famfs first fit from cur_pos (5k sequences)', () => {
+  it(`contiguous allocation is famfs first fit from cur_pos (${counted(scaled(5000, 100))} sequences)`, () => {
     fc.assert(fc.property(fc.integer({ min: 8, max: 200 }), fc.array(fc.integer({ min: 0, max: 199 }), { maxLength: 30 }), fc.array(fc.integer({ min: 1, max: 40 * AU }), { maxLength: 30 }), (nbits, pre, sizes) => {
       const bm = new Bitmap(nbits);
       const used = new Array<boolean>(nbits).fill(false);
@@ -88,10 +89,10 @@ describe('allocator', () => {
         expect(got).toBe(want);
         if (want >= 0) cur = want + need;
       }
-    }), { numRuns: 5000 });
+    }), { numRuns: scaled(5000, 100) });
   });
 
-  it('strided allocation: strips inside distinct buckets, no overlaps, famfs sizes (2k cases)', () => {
+  it(`strided allocation: strips inside distinct buckets, no overlaps, famfs sizes (${counted(scaled(2000, 100))} cases)`, () => {
     fc.assert(fc.property(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 1, max: 64 * MiB }), fc.integer({ min: 0, max: 2 ** 31 - 1 }), (nbuckets, extra, size, seed) => {
       const nstrips = Math.max(1, nbuckets - extra);
       const devSize = 512 * MiB;
@@ -123,7 +124,7 @@ describe('allocator', () => {
         const b = Math.floor(s.offset / AU / bucketAu);
         expect(s.offset / AU + stripAu).toBeLessThanOrEqual((b + 1) * bucketAu);
       }
-    }), { numRuns: 2000 });
+    }), { numRuns: scaled(2000, 100) });
   });
 });
 
@@ -197,6 +198,6 @@ describe('random creat/mkdir/cp sequences on an emulated device', () => {
       } finally {
         re.close();
       }
-    }), { numRuns: 15 });
+    }), { numRuns: scaled(15, 1) });
   });
 });

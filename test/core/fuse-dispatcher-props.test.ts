@@ -7,6 +7,7 @@ import { Dispatcher } from '../../src/fuse/dispatcher.js';
 import { Op, InitFlag } from '../../src/fuse/opcodes.js';
 import { InHeader, InitIn, OutHeader } from '../../src/fuse/structs.js';
 import { MemFs, patternFile } from '../support/fuse-memfs.js';
+import { scaled } from '../support/scale.js';
 
 const NO_REPLY = new Set<number>([Op.FORGET, Op.BATCH_FORGET, Op.INTERRUPT, Op.NOTIFY_REPLY]);
 
@@ -48,7 +49,7 @@ describe('dispatcher properties', () => {
         expect(h.error).toBeGreaterThan(-512);
         if (h.error !== 0) expect(r.length).toBe(16);
       }
-    }), { numRuns: 20_000 });
+    }), { numRuns: scaled(20_000, 500) });
     expect(d.isDestroyed).toBe(false);
   });
 });

@@ -7,6 +7,7 @@ import { CompiledFileMap, resolve, resolveInto, resolveRange, unroll, type Exten
 import { fromController, toController } from '../../src/interleave/controller.js';
 import type { Region } from '../../src/interleave/layout.js';
 import { CXL_WAYS } from '../../src/interleave/layout-yaml.js';
+import { counted, scaled } from '../support/scale.js';
 
 interface RefMapping { daxdev: number; offset: bigint; length: bigint }
 
@@ -128,7 +129,7 @@ function randomPositions(seed: number, n: number, below: number): number[] {
 }
 
 describe('resolve against the BigInt reference', () => {
-  it('agrees on >= 100,000 (map, pos) cases, edges included', () => {
+  it(`agrees on >= ${counted(scaled(100_000))} (map, pos) cases, edges included`, () => {
     let cases = 0;
     let edgeCases = 0;
     const failures: string[] = [];
@@ -150,11 +151,11 @@ describe('resolve against the BigInt reference', () => {
         }
         return failures.length === 0;
       }),
-      { numRuns: 2000, seed: 0x5eed, endOnFailure: true },
+      { numRuns: scaled(2000, 20), seed: 0x5eed, endOnFailure: true },
     );
     expect(failures.slice(0, 3)).toEqual([]);
-    expect(cases).toBeGreaterThanOrEqual(100_000);
-    expect(edgeCases).toBeGreaterThan(20_000);
+    expect(cases).toBeGreaterThanOrEqual(scaled(100_000));
+    expect(edgeCases).toBeGreaterThan(scaled(20_000));
   });
 
   it('throws, like the kernel fails, only for pos inside the size but past the extents', () => {
@@ -188,9 +189,9 @@ describe('unroll', () => {
         }
         return true;
       }),
-      { numRuns: 800, seed: 0xfeed },
+      { numRuns: scaled(800, 20), seed: 0xfeed },
     );
-    expect(cases).toBeGreaterThan(20_000);
+    expect(cases).toBeGreaterThan(scaled(20_000));
   });
 
   it('a famfs-shaped striped file unrolls into uniform 2 MiB extents (the O(1) case)', () => {
@@ -217,13 +218,13 @@ describe('resolveRange', () => {
         }
         return p === Math.max(pos, Math.min(pos + len, map.size));
       }),
-      { numRuns: 500, seed: 0xabc },
+      { numRuns: scaled(500, 20), seed: 0xabc },
     );
   });
 });
 
 describe('CXL controller decode', () => {
-  it('matches the modulo arithmetic and round-trips, 100,000 offsets over every way count', () => {
+  it(`matches the modulo arithmetic and round-trips, ${counted(scaled(100_000))} offsets over every way count`, () => {
     let n = 0;
     const bad: string[] = [];
     for (const ways of CXL_WAYS) {
@@ -231,7 +232,7 @@ describe('CXL controller decode', () => {
         const ig = 2 ** g;
         const span = ig * 4099; // granules per member, not a power of two
         const region: Region = { name: 'r', ways, granularity: ig, devices: Array.from({ length: ways }, (_, i) => `d${i}`), size: span * ways };
-        const offs = [0, ig - 1, ig, ig * ways - 1, ig * ways, region.size - 1, ...randomPositions(ways * 100 + g, 1780, region.size)];
+        const offs = [0, ig - 1, ig, ig * ways - 1, ig * ways, region.size - 1, ...randomPositions(ways * 100 + g, scaled(1780, 20), region.size)];
         for (const off of offs) {
           n++;
           const c = toController(region, off);
@@ -252,6 +253,6 @@ describe('CXL controller decode', () => {
       }
     }
     expect(bad.slice(0, 3)).toEqual([]);
-    expect(n).toBeGreaterThanOrEqual(100_000);
+    expect(n).toBeGreaterThanOrEqual(scaled(100_000));
   });
 });

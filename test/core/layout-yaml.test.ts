@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { checkFileMap, checkLayout, formatProblem, LayoutError, loadLayout, parseLayout } from '../../src/interleave/layout-yaml.js';
 import { toController } from '../../src/interleave/controller.js';
+import { scaled } from '../support/scale.js';
 
 const LAYOUTS = 'fixtures/layouts';
 const MiB = 2 ** 20;
@@ -138,7 +139,7 @@ describe('no crash on any input', () => {
         }
         return true;
       }),
-      { numRuns: 1500, seed: 7 },
+      { numRuns: scaled(1500, 50), seed: 7 },
     );
   });
 });

@@ -14,6 +14,7 @@ import { FamfsFileSystem, META_LOG_ID, META_SUPERBLOCK_ID } from '../../src/serv
 import { parseInterleaveParam } from '../../src/server/interleave-param.js';
 import { smallImage, TempDir, MiB } from '../famfs-support.js';
 import { ctx, errnoOf } from '../support/fs-calls.js';
+import { scaled } from '../support/scale.js';
 
 const E = os.constants.errno;
 const UUID = Uint8Array.from({ length: 16 }, (_, i) => i + 1);
@@ -178,6 +179,6 @@ describe('famfs FileSystem without a kernel', () => {
         again.close();
         fs.rmSync(dev);
       }
-    }), { numRuns: 15 });
+    }), { numRuns: scaled(15, 1) });
   }, 120_000);
 });

@@ -17,6 +17,7 @@ import { FamfsFileSystem, META_LOG_ID, META_SUPERBLOCK_ID } from '../../src/serv
 import { mappingModeOf, mapRefusal, probeMap } from '../../src/server/mapping-policy.js';
 import { MiB, smallImage, TempDir } from '../famfs-support.js';
 import { ctx, errnoOf } from '../support/fs-calls.js';
+import { scaled } from '../support/scale.js';
 
 const E = os.constants.errno;
 const UUID = Uint8Array.from({ length: 16 }, (_, i) => 0x30 + i);
@@ -181,7 +182,7 @@ describe('famfs FileSystem under a mapping profile', () => {
           img.close();
           fs.rmSync(dev, { force: true });
         }
-      }), { numRuns: 15 });
+      }), { numRuns: scaled(15, 1) });
     }, 120_000);
   }
 });

@@ -14,10 +14,11 @@ import { FamfsImage } from '../../src/famfs/image.js';
 import { encodeEntry, entryOffset, logHeaderStruct } from '../../src/famfs/log.js';
 import { NoncoherentMemory, seededRandom, type SimHost } from '../support/noncoherent.js';
 import { SIM_DEVICE_SIZE, simBaseImage } from '../support/sim-protocol.js';
+import { scaled } from '../support/scale.js';
 
 const MASTER_UUID = Uint8Array.from({ length: 16 }, (_, i) => 0xa0 + i);
 const CLIENT_UUID = new Uint8Array(16);
-const SEEDS = 200;
+const SEEDS = scaled(200, 20);
 const ENTRIES = 30;
 
 type Order = 'famfs-ts' | 'famfs single flush';

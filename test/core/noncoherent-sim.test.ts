@@ -10,10 +10,11 @@ import { ImageError } from '../../src/famfs/errors.js';
 import { mkfs } from '../../src/famfs/mkfs.js';
 import { NoncoherentMemory } from '../support/noncoherent.js';
 import { MiB, runProtocol, SIM_DEVICE_SIZE, SIM_MASTER_UUID, simBaseImage, type ViolationKind } from '../support/sim-protocol.js';
+import { scaled } from '../support/scale.js';
 
 /** Seeds per regime with maintenance on (two regimes); SIM_RUNS=N runs more. */
-const ON_RUNS = Number(process.env.SIM_RUNS ?? 1000);
-const OFF_RUNS = 200;
+const ON_RUNS = process.env.SIM_RUNS ? Number(process.env.SIM_RUNS) : scaled(1000, 50);
+const OFF_RUNS = scaled(200, 20);
 /** More evictions, prefetches and switches between hosts, and a smaller cache. */
 const HARSH = { evictRate: 0.1, prefetchRate: 0.2, switchRate: 0.05, capacity: 32 } as const;
 
