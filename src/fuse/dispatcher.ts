@@ -32,7 +32,7 @@ export interface DispatcherOptions {
   log?: (line: string) => void;
   /** Trace every request and reply. */
   debug?: boolean;
-  /** Where answered requests are counted and timed (op-stats.ts); none: not measured. */
+  /** Where handled requests are counted and timed (op-stats.ts); none: not measured. */
   stats?: OpStats;
 }
 
@@ -101,22 +101,6 @@ export class Dispatcher {
    * `send` carries the reply when it must go elsewhere than the constructor's (a cloned
    * channel: the kernel takes a reply only on the descriptor the request was read from).
    */
-  /**
-   * Requests this dispatcher was handed, by opcode (a serving thread's READ/WRITE are counted
-   * by its own dispatcher): what tells which path a file's bytes took.
-   */
-  readonly requestCounts = new Map<number, number>();
-
-  /** requestCounts named as the debug log names them (opName: the profile's, then mainline's, else `op N`). */
-  namedCounts(): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const [op, n] of [...this.requestCounts].sort((a, b) => a[0] - b[0])) {
-      const name = this.opName(op);
-      out[name] = (out[name] ?? 0) + n;
-    }
-    return out;
-  }
-
   dispatch(msg: Buffer, send: SendMessage = this.send): void | Promise<void> {
     let h: Header;
     try {
@@ -128,23 +112,34 @@ export class Dispatcher {
       return;
     }
     if (this.opts.debug) this.opts.log?.(`rx ${h.unique}: ${this.opName(h.opcode)} n${h.nodeid} len ${h.len}`);
-    this.requestCounts.set(h.opcode, (this.requestCounts.get(h.opcode) ?? 0) + 1);
+    // Every request with a readable header is counted, those with no reply and INIT too.
+    const stats = this.opts.stats;
+    const t0 = stats ? OpStats.now() : 0n;
     if (NO_REPLY.has(h.opcode)) {
       if (h.opcode === Op.INTERRUPT) this.interrupt(msg, h);
       else if (this.connInfo && h.nodeid >= 0) this.runNoReply(msg, h);
+      stats?.record(h.opcode, t0, false);
       return;
     }
-    if (h.opcode === Op.INIT) return this.init(msg, h, send);
-    if (!this.connInfo || !this.profile) return this.replyError(h.unique, errno.EIO, send);
-    if (h.opcode === Op.DESTROY) return this.destroy(h, send);
-    const spec = this.profile.ops.get(h.opcode);
-    const stats = this.opts.stats;
-    const t0 = stats ? OpStats.now() : 0n;
-    if (!spec) {
-      stats?.record(h.opcode, t0, true);
-      return this.replyError(h.unique, errno.ENOSYS, send);
+    if (h.opcode === Op.INIT) {
+      const ok = this.init(msg, h, send);
+      stats?.record(h.opcode, t0, !ok);
+      return;
     }
-    if (h.nodeid < 0) return this.replyError(h.unique, errno.EINVAL, send);
+    if (!this.connInfo || !this.profile) {
+      stats?.record(h.opcode, t0, true);
+      return this.replyError(h.unique, errno.EIO, send);
+    }
+    if (h.opcode === Op.DESTROY) {
+      this.destroy(h, send);
+      stats?.record(h.opcode, t0, false);
+      return;
+    }
+    const spec = this.profile.ops.get(h.opcode);
+    if (!spec || h.nodeid < 0) {
+      stats?.record(h.opcode, t0, true);
+      return this.replyError(h.unique, spec ? errno.EINVAL : errno.ENOSYS, send);
+    }
 
     const req = new Request(h.unique, h.opcode, h.nodeid, h.uid, h.gid, h.pid);
     if (this.pendingInterrupts.delete(h.unique)) req.interrupted = true;
@@ -189,8 +184,12 @@ export class Dispatcher {
     this.send([head, ...body.filter((b) => b.length > 0)]);
   }
 
-  private init(msg: Buffer, h: Header, send: SendMessage): void {
-    if (this.connInfo) return this.replyError(h.unique, errno.EIO, send); // a second INIT (libfuse does the same)
+  /** Answers INIT; false when the answer was an error. */
+  private init(msg: Buffer, h: Header, send: SendMessage): boolean {
+    if (this.connInfo) { // a second INIT (libfuse does the same)
+      this.replyError(h.unique, errno.EIO, send);
+      return false;
+    }
     let r: InitResult;
     try {
       const kernel = decodeInitIn(msg.subarray(IN_HEADER_SIZE, h.len - h.extlen));
@@ -209,7 +208,8 @@ export class Dispatcher {
       }
     } catch (e) {
       // An error reply to INIT ends the connection, which is right for a kernel we cannot speak to.
-      return this.replyError(h.unique, e instanceof ProtocolError ? errno.EPROTO : this.errnoOf(e, 'INIT'), send);
+      this.replyError(h.unique, e instanceof ProtocolError ? errno.EPROTO : this.errnoOf(e, 'INIT'), send);
+      return false;
     }
     if (!r.versionOnly) {
       try {
@@ -217,11 +217,13 @@ export class Dispatcher {
       } catch (e) {
         this.connInfo = undefined;
         this.profile = undefined;
-        return this.replyError(h.unique, this.errnoOf(e, 'INIT'), send);
+        this.replyError(h.unique, this.errnoOf(e, 'INIT'), send);
+        return false;
       }
     }
     this.reply(h.unique, r.body, send);
     this.onInit?.(r);
+    return true;
   }
 
   private destroy(h: Header, send: SendMessage): void {

@@ -1,13 +1,19 @@
 // Per-opcode counts and latency, after go-fuse's LatencyMap (fuse-engines.md §4): every
-// answered request adds one call, its time and whether it failed to its opcode's slot. The
-// table lives in a SharedArrayBuffer so serving threads add to the same numbers as the main
-// thread, without messages. Read on demand: the session prints it on SIGUSR1 and the file
-// system can expose it (famfs-ts's `user.famfs.status`).
+// request a dispatcher handles (FORGET, INIT and DESTROY included) adds one call, its time and
+// whether it failed to its opcode's slot. The table lives in a SharedArrayBuffer so serving
+// threads add to the same numbers as the main thread, without messages; a slot also counts
+// the calls the main thread handled, which tells which path a file's bytes took (a mapping
+// kernel sends the main thread no READ or WRITE). Read on demand: the session prints it on
+// SIGUSR1, the file system can expose it (famfs-ts's `user.famfs.status`), and the server logs
+// the main thread's counts at unmount.
 
 /** Mainline opcodes (< 128) and the extension range below CUSE_INIT (4000..4126) get a slot each. */
 const SLOTS = 256;
 const OTHER = SLOTS - 1;
-const FIELDS = 4; // count, errors, total ns, max ns
+/** BigInt64 fields per opcode slot: count, errors, total ns, max ns, count on the main thread. */
+export const SLOT_FIELDS = 5;
+const FIELDS = SLOT_FIELDS;
+const MAIN = 4;
 
 function slotOf(opcode: number): number {
   if (opcode >= 0 && opcode < 128) return opcode;
@@ -31,8 +37,11 @@ export class OpStats {
   readonly buffer: SharedArrayBuffer;
   private readonly a: BigInt64Array;
 
-  /** A new table, or a view of one another thread made (its `buffer`). */
-  constructor(buffer?: SharedArrayBuffer) {
+  /**
+   * A new table, or a view of one another thread made (its `buffer`). `thread` says whose
+   * calls this view records: the main thread made the table, serving threads get views.
+   */
+  constructor(buffer?: SharedArrayBuffer, readonly thread: 'main' | 'serving' = buffer ? 'serving' : 'main') {
     this.buffer = buffer ?? new SharedArrayBuffer(SLOTS * FIELDS * 8);
     this.a = new BigInt64Array(this.buffer);
   }
@@ -42,11 +51,12 @@ export class OpStats {
     return process.hrtime.bigint();
   }
 
-  /** One answered request of `opcode` that started at `startNs` (OpStats.now()). */
+  /** One handled request of `opcode` that started at `startNs` (OpStats.now()). */
   record(opcode: number, startNs: bigint, failed: boolean): void {
     const ns = OpStats.now() - startNs;
     const at = slotOf(opcode) * FIELDS;
     Atomics.add(this.a, at, 1n);
+    if (this.thread === 'main') Atomics.add(this.a, at + MAIN, 1n);
     if (failed) Atomics.add(this.a, at + 1, 1n);
     Atomics.add(this.a, at + 2, ns);
     for (let max = Atomics.load(this.a, at + 3); ns > max;) {
@@ -70,6 +80,19 @@ export class OpStats {
         meanUs: Math.round(Number(Atomics.load(this.a, at + 2)) / count / 100) / 10,
         maxUs: Math.round(Number(Atomics.load(this.a, at + 3)) / 100) / 10,
       };
+    }
+    return out;
+  }
+
+  /** Calls the main thread handled, by opcode name in opcode order (`nameOf` as for snapshot). */
+  mainThreadCounts(nameOf: (opcode: number) => string): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (let s = 0; s < SLOTS; s++) {
+      const n = Number(Atomics.load(this.a, s * FIELDS + MAIN));
+      if (n === 0) continue;
+      const op = opcodeOf(s);
+      const name = op === undefined ? 'OTHER' : nameOf(op);
+      out[name] = (out[name] ?? 0) + n;
     }
     return out;
   }

@@ -525,7 +525,7 @@ export class FamfsMount {
         `the main thread read the channel itself ${this.session.stats.takeovers} times`);
     }
     // One line a test (or a person) can read the data path from: a mapping kernel sends no READ/WRITE.
-    const counts = Object.entries(this.session.dispatcher.namedCounts()).map(([k, n]) => `${k} ${n}`).join(', ');
+    const counts = Object.entries(this.session.opTable.mainThreadCounts(this.session.dispatcher.opName)).map(([k, n]) => `${k} ${n}`).join(', ');
     this.log(`requests on the main thread: ${counts || 'none'}`);
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;

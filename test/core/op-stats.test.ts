@@ -4,7 +4,7 @@
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { OpStats } from '../../src/fuse/op-stats.js';
+import { OpStats, SLOT_FIELDS } from '../../src/fuse/op-stats.js';
 import { Dispatcher } from '../../src/fuse/dispatcher.js';
 import { FuseError } from '../../src/fuse/filesystem.js';
 import { InitFlag, initFlagNames, Op, opName } from '../../src/fuse/opcodes.js';
@@ -38,7 +38,7 @@ describe('OpStats', () => {
     const code = `
       const { workerData } = require('node:worker_threads');
       const a = new BigInt64Array(workerData);
-      for (let i = 0; i < 1000; i++) { Atomics.add(a, ${Op.READ} * 4, 1n); Atomics.add(a, ${Op.READ} * 4 + 2, 1000n); }`;
+      for (let i = 0; i < 1000; i++) { Atomics.add(a, ${Op.READ * SLOT_FIELDS}, 1n); Atomics.add(a, ${Op.READ * SLOT_FIELDS + 2}, 1000n); }`;
     await new Promise<void>((resolve, reject) => {
       const w = new Worker(code, { eval: true, workerData: s.buffer });
       w.once('error', reject);
@@ -48,6 +48,12 @@ describe('OpStats', () => {
     expect(s.snapshot(names).READ!.count).toBe(1500);
     const view = new OpStats(s.buffer);
     expect(view.snapshot(names).READ!.count).toBe(1500);
+    // Only the 500 the main thread's view recorded are the main thread's.
+    expect(s.mainThreadCounts(names)).toEqual({ READ: 500 });
+    view.record(Op.WRITE, OpStats.now(), false);
+    expect(view.thread).toBe('serving');
+    expect(s.snapshot(names).WRITE!.count).toBe(1);
+    expect(view.mainThreadCounts(names)).toEqual({ READ: 500 });
   });
 });
 
@@ -71,9 +77,14 @@ describe('the dispatcher counts and names what it answers', () => {
     d.dispatch(msg(Op.INIT, 2n, 0, InitIn.encode({ major: 7, minor: 45, flags, flags2: 1 << 11 })));
     for (let i = 0; i < 3; i++) await d.dispatch(msg(Op.GETATTR, BigInt(4 + 2 * i), 1, GetattrIn.encode({})));
     await d.dispatch(msg(Op.BMAP, 20n, 1));
+    d.dispatch(msg(Op.FORGET, 21n, 1, Buffer.alloc(8)));
     const snap = stats.snapshot(d.opName);
     expect(snap.GETATTR).toMatchObject({ count: 3, errors: 1 });
     expect(snap.BMAP).toMatchObject({ count: 1, errors: 1 });
+    // Requests with no reply and INIT are counted too: the main thread's counts are all of them.
+    expect(snap.INIT).toMatchObject({ count: 1, errors: 0 });
+    expect(snap.FORGET).toMatchObject({ count: 1, errors: 0 });
+    expect(stats.mainThreadCounts(d.opName)).toEqual({ GETATTR: 3, FORGET: 1, INIT: 1, BMAP: 1 });
     expect(logs).toContain('rx 4: GETATTR n1 len 56');
     expect(logs.some((l) => l === 'tx 6: -2 ENOENT')).toBe(true);
     const offered = logs.find((l) => l.startsWith('INIT: kernel offers'))!;
