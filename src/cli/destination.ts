@@ -36,7 +36,7 @@ export function destinationOf(verb: 'creat' | 'cp' | 'mkdir', arg: string, o: { 
   try {
     return destination(verb, arg, o);
   } catch (e) {
-    if (e instanceof DestinationError) throw new DestinationError(withPrefix(`famfs ${verb}`, e.message), e.errno, e.exitCode);
+    if (e instanceof DestinationError) throw new DestinationError(withPrefix(`famfs ${verb}`, e.message), e.errno, e.exitCode, { cause: e });
     throw e;
   }
 }

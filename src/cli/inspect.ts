@@ -182,8 +182,8 @@ function chkreadVerb(file: string, o: Opts): number {
     let st: fs.Stats;
     try {
       st = fs.statSync(t.path);
-    } catch {
-      throw new CliError(`famfs chkread: could not stat file ${file}`, 1);
+    } catch (e) {
+      throw new CliError(`famfs chkread: could not stat file ${file}`, 1, { cause: e });
     }
     viaRead = fs.readFileSync(t.path);
     if (t.kind !== 'mounted' || !mountedFileMap(t.path)) throw new CliError(`famfs chkread: ${file} is not a famfs file`, 1);

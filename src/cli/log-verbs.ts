@@ -27,8 +27,8 @@ function imageOf(arg: string): { image: string; mountpoint?: string } {
   let st: fs.Stats;
   try {
     st = fs.statSync(arg);
-  } catch {
-    throw new CliError(`famfs: failed to stat path ${arg} (No such file or directory)`, 2);
+  } catch (e) {
+    throw new CliError(`famfs: failed to stat path ${arg} (No such file or directory)`, 2, { cause: e });
   }
   if (st.isDirectory()) throw new CliError(`famfs: ${arg} is not in a famfs file system (not mounted?)`, 22);
   return { image: arg };
@@ -118,8 +118,8 @@ function fsckVerb(arg: string, o: Opts): number {
     let st: fs.Stats;
     try {
       st = fs.statSync(arg);
-    } catch {
-      throw new CliError(`famfs_fsck: failed to stat path ${arg} (No such file or directory)`, 2);
+    } catch (e) {
+      throw new CliError(`famfs_fsck: failed to stat path ${arg} (No such file or directory)`, 2, { cause: e });
     }
     if (st.isDirectory()) throw new CliError(`famfs_fsck: ${arg} is not in a famfs file system (not mounted?)`, 22);
     // A device (or an image file): famfs checks it by device only while it is not mounted.

@@ -17,8 +17,8 @@ function mkfsVerb(device: string | undefined, o: MkfsOpts): number {
     let logLen: number;
     try {
       logLen = parseSize(o.loglen);
-    } catch {
-      throw new Error(`famfs_mkfs: Error: invalid log length (${o.loglen})`);
+    } catch (e) {
+      throw new Error(`famfs_mkfs: Error: invalid log length (${o.loglen})`, { cause: e });
     }
     const layoutFile = o.layout ?? (device && isLayoutFile(device) ? device : undefined);
     const layout = layoutFile ? loadLayout(layoutFile) : undefined;

@@ -27,14 +27,14 @@ export function prepareMountPoint(mountpoint: string, o: { nonempty?: boolean } 
       fs.statSync(abs);
     } catch (e) {
       dead = errnoOf(e) === 'ENOTCONN';
-      if (!dead) throw new MountPointError(`${mountpoint}: stat of the famfs-ts mount there failed: ${(e as Error).message}`);
+      if (!dead) throw new MountPointError(`${mountpoint}: stat of the famfs-ts mount there failed: ${(e as Error).message}`, { cause: e });
     }
     if (!dead) throw new MountPointError(`${mountpoint}: already a famfs-ts mount (a live server serves it); unmount it first (famfs-ts umount ${mountpoint})`);
     try {
       // Lazy: the kernel drops the dead connection's mount even if a shell still sits in it.
       unmount(abs, { lazy: true });
     } catch (e) {
-      throw new MountPointError(`${mountpoint}: a previous famfs-ts server died and its mount could not be removed (umount2: ${(e as Error).message}); try umount -l ${mountpoint}`);
+      throw new MountPointError(`${mountpoint}: a previous famfs-ts server died and its mount could not be removed (umount2: ${(e as Error).message}); try umount -l ${mountpoint}`, { cause: e });
     }
     said.push(`${mountpoint}: a previous famfs-ts server of this mount point died ("transport endpoint is not connected"); its mount was removed`);
   }
@@ -42,9 +42,9 @@ export function prepareMountPoint(mountpoint: string, o: { nonempty?: boolean } 
   try {
     st = fs.statSync(abs);
   } catch (e) {
-    if (errnoOf(e) === 'ENOTCONN') throw new MountPointError(`${mountpoint}: a dead FUSE mount that is not famfs-ts's (transport endpoint is not connected); remove it with umount -l ${mountpoint}`);
-    if (errnoOf(e) === 'ENOENT') throw new MountPointError(`${mountpoint}: mount point does not exist`);
-    throw new MountPointError(`${mountpoint}: stat: ${(e as Error).message}`);
+    if (errnoOf(e) === 'ENOTCONN') throw new MountPointError(`${mountpoint}: a dead FUSE mount that is not famfs-ts's (transport endpoint is not connected); remove it with umount -l ${mountpoint}`, { cause: e });
+    if (errnoOf(e) === 'ENOENT') throw new MountPointError(`${mountpoint}: mount point does not exist`, { cause: e });
+    throw new MountPointError(`${mountpoint}: stat: ${(e as Error).message}`, { cause: e });
   }
   if (!st.isDirectory()) throw new MountPointError(`${mountpoint}: mount point is not a directory`);
   if (!o.nonempty && fs.readdirSync(abs).length > 0) {

@@ -220,7 +220,7 @@ A mount point /dev/fd/N serves an already-open FUSE channel (a test's socketpair
         unmount(mountpoint, { lazy: o.lazy });
       } catch (e) {
         if (e instanceof SysError && e.errno === os.constants.errno.EBUSY) {
-          throw new Error(`${mountpoint}: busy (a process uses it); close it or use --lazy`);
+          throw new Error(`${mountpoint}: busy (a process uses it); close it or use --lazy`, { cause: e });
         }
         throw e;
       }

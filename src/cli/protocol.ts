@@ -28,7 +28,7 @@ async function fileMapOf(spec: string | undefined, fmapYaml: string | undefined)
     const { getXattr } = (await import(xattrModule)) as { getXattr(path: string, name: string, max?: number): Buffer };
     raw = getXattr(t.path, MAP_XATTR, 16 << 20);
   } catch (e) {
-    throw new ProtocolCliError(`${spec}: cannot read ${MAP_XATTR} (${(e as Error).message}); is it a file in a famfs-ts mount? For an image use IMAGE:/path`);
+    throw new ProtocolCliError(`${spec}: cannot read ${MAP_XATTR} (${(e as Error).message}); is it a file in a famfs-ts mount? For an image use IMAGE:/path`, { cause: e });
   }
   return JSON.parse(raw.toString('utf8')) as FileMap;
 }

@@ -99,6 +99,6 @@ export function cacheMaintenanceFor(devPath: string, mode: CacheMode = cacheMode
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
     const asked = mode === 'on' ? 'was asked for' : 'is needed on a real memory device';
-    throw new CacheModeError(`${devPath}: cache maintenance ${asked}, but ${why}; use --cache-maintenance off (${CACHE_MODE_ENV}=off) only if no other host shares this memory`);
+    throw new CacheModeError(`${devPath}: cache maintenance ${asked}, but ${why}; use --cache-maintenance off (${CACHE_MODE_ENV}=off) only if no other host shares this memory`, { cause: e });
   }
 }

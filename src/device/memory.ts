@@ -81,8 +81,8 @@ export function deviceSize(devPath: string): number {
     const sys = `/sys/bus/dax/devices/${name}/size`;
     try {
       return Number(fs.readFileSync(sys, 'utf8').trim());
-    } catch {
-      throw new DeviceError(`${devPath}: a character device without ${sys}; not a devdax device`, 'ENODEV');
+    } catch (e) {
+      throw new DeviceError(`${devPath}: a character device without ${sys}; not a devdax device`, 'ENODEV', { cause: e });
     }
   }
   if (st.isBlockDevice()) {

@@ -16,8 +16,8 @@ export const MAX_NAME_BYTES = 255;
 export const META_DIR = '.meta';
 
 export class DestinationError extends Error {
-  constructor(message: string, readonly errno: Errno, readonly exitCode: number) {
-    super(message);
+  constructor(message: string, readonly errno: Errno, readonly exitCode: number, options?: { cause?: unknown }) {
+    super(message, options);
   }
 }
 

@@ -21,7 +21,7 @@ export function systemUuid(file = SYSTEM_UUID_FILE, create = true): Uint8Array {
   const token = (text.trim().split(/\s+/)[0] ?? '').slice(0, 36);
   try {
     return parseUuid(token);
-  } catch {
-    throw new UuidError(`${file}: Error parsing UUID (${token})`);
+  } catch (e) {
+    throw new UuidError(`${file}: Error parsing UUID (${token})`, { cause: e });
   }
 }

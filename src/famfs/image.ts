@@ -76,7 +76,7 @@ export function relpathOf(path: string): string {
   try {
     checkNewPath({ rel, dir: false }, path);
   } catch (e) {
-    if (e instanceof DestinationError) throw new ImageError(e.message, e.errno);
+    if (e instanceof DestinationError) throw new ImageError(e.message, e.errno, { cause: e });
     throw e;
   }
   return rel;
@@ -408,7 +408,7 @@ export class FamfsImage {
     try {
       return this.namespace.parentOf(rel);
     } catch (e) {
-      if (e instanceof PathError) throw new ImageError(e.message, e.errno);
+      if (e instanceof PathError) throw new ImageError(e.message, e.errno, { cause: e });
       throw e;
     }
   }
@@ -576,7 +576,7 @@ function openPath(path: string, writable: boolean): DaxdevMemory {
     size = deviceSize(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new ImageError(`${path}: device not found`, 'ENOENT');
+    if (code === 'ENOENT') throw new ImageError(`${path}: device not found`, 'ENOENT', { cause: e });
     const msg = (e as Error).message;
     throw new ImageError(msg.startsWith(`${path}:`) ? msg : `${path}: ${msg}`, 'EINVAL', { cause: e });
   }

@@ -21,14 +21,14 @@ export function checkShadowDir(dir: string): void {
   let st: fs.Stats;
   try {
     st = fs.statSync(dir);
-  } catch {
-    throw new ImageError(`shadow path ${dir} does not exist`, 'ENOENT');
+  } catch (e) {
+    throw new ImageError(`shadow path ${dir} does not exist`, 'ENOENT', { cause: e });
   }
   if (!st.isDirectory()) throw new ImageError(`shadow path ${dir} is not a directory`, 'ENOTDIR');
   try {
     fs.accessSync(dir, fs.constants.W_OK);
-  } catch {
-    throw new ImageError(`shadow path ${dir} is not writable`, 'EPERM');
+  } catch (e) {
+    throw new ImageError(`shadow path ${dir} is not writable`, 'EPERM', { cause: e });
   }
 }
 

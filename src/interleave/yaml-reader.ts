@@ -31,8 +31,8 @@ export function formatProblem(p: SourceProblem | Problem): string {
 
 /** Thrown by the YAML parsers; `problems` holds every error found (warnings ride along in `warnings`). */
 export class LayoutError extends InvalidError {
-  constructor(readonly problems: readonly SourceProblem[], readonly warnings: readonly SourceProblem[] = []) {
-    super(problems.map(formatProblem).join('\n'));
+  constructor(readonly problems: readonly SourceProblem[], readonly warnings: readonly SourceProblem[] = [], options?: ErrorOptions) {
+    super(problems.map(formatProblem).join('\n'), options);
     this.name = 'LayoutError';
   }
 }
@@ -244,6 +244,6 @@ export function readSource(file: string): string {
     return fs.readFileSync(file, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? String(e);
-    throw new LayoutError([{ source: file, line: 1, col: 1, path: '', message: `cannot read (${code})`, severity: 'error' }]);
+    throw new LayoutError([{ source: file, line: 1, col: 1, path: '', message: `cannot read (${code})`, severity: 'error' }], [], { cause: e });
   }
 }

@@ -47,7 +47,7 @@ export function getFmapOp(source: MappingSource, choice: FmapEncodingChoice, nam
       try {
         return fmapRequestBuffer(a.take(a.remaining, 'GET_FMAP payload'));
       } catch (e) {
-        throw new FuseError(errno.EINVAL, (e as Error).message);
+        throw new FuseError(errno.EINVAL, (e as Error).message, { cause: e });
       }
     },
     handle: ({ ctx }, req) => {
@@ -65,7 +65,7 @@ export function getFmapOp(source: MappingSource, choice: FmapEncodingChoice, nam
         if (!(e instanceof FmapError)) throw e;
         // An older file this kernel cannot express: a clear errno and a log line, never a broken reply.
         source.log?.(`GET_FMAP nodeid ${ctx.nodeid}: ${e.message}`);
-        throw new FuseError(e.errno, e.message);
+        throw new FuseError(e.errno, e.message, { cause: e });
       }
     },
   });

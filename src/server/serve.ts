@@ -229,8 +229,8 @@ export class FamfsMount {
     let st: fs.Stats;
     try {
       st = fs.statSync(opts.mountpoint);
-    } catch {
-      throw new MountError(`${opts.mountpoint}: ${channel ? 'no such open file descriptor' : 'mount point does not exist'}`, channel ? 'EBADF' : 'ENOENT');
+    } catch (e) {
+      throw new MountError(`${opts.mountpoint}: ${channel ? 'no such open file descriptor' : 'mount point does not exist'}`, channel ? 'EBADF' : 'ENOENT', { cause: e });
     }
     if (!channel && !st.isDirectory()) throw new MountError(`${opts.mountpoint}: mount point is not a directory`, 'ENOTDIR');
     if (!channel && !isLayoutPath(opts.source) && famfsModeOf(opts.source)) return FamfsMount.startFamfsMode(opts, log);
