@@ -6,17 +6,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
+import { sourceFiles } from '../support/source-files.js';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-
-function sourceFiles(dir: string, out: string[] = []): string[] {
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) sourceFiles(p, out);
-    else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')) out.push(p);
-  }
-  return out;
-}
 
 /** `file:line: new X(...)` for each throw of a new error inside a catch clause without a cause. */
 function causeless(file: string, text = fs.readFileSync(file, 'utf8')): string[] {

@@ -2,9 +2,9 @@
 // real tools: cp/cmp of 1 GiB, directory trees, stat/df, two hosts, fio --verify, kill -9,
 // the daemonizing CLI, and the documented policies (ENOTSUP, EFBIG, empty files, rsync).
 import fs from 'node:fs';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { describeTier2 } from '../support/tier.js';
-import { cli, must, mustCli, sh, Scratch, type MountServer, mountUnavailable } from '../support/mount-harness.js';
+import { cli, must, mustCli, sh, type Scratch, type MountServer, mountUnavailable, useScratch, useServedMount } from '../support/mount-harness.js';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
@@ -14,16 +14,7 @@ describeTier2('famfs-ts mount: data through real tools', mountUnavailable, () =>
   let dev: string;
   let mnt: string;
   let server: MountServer;
-
-  beforeAll(async () => {
-    s = new Scratch('mount');
-    dev = s.device('dev0', 3 * GiB);
-    mnt = s.mountpoint('master');
-    server = await s.serve(dev, mnt);
-  }, 60_000);
-  afterAll(async () => {
-    await s?.cleanup();
-  }, 60_000);
+  useServedMount('mount', 3 * GiB, [], (m) => ({ s, dev, mnt, server } = m));
 
   it('copies a 1 GiB random file in and out unchanged', () => {
     const src = s.path('big.src');
@@ -187,12 +178,7 @@ describeTier2('famfs-ts mount: data through real tools', mountUnavailable, () =>
 
 describeTier2('famfs-ts mount: crash and daemon', mountUnavailable, () => {
   let s: Scratch;
-  beforeAll(() => {
-    s = new Scratch('crash');
-  });
-  afterAll(async () => {
-    await s?.cleanup();
-  }, 60_000);
+  useScratch('crash', (made) => (s = made));
 
   it('after kill -9 mid-copy: committed files intact, fsck clean, mount point reusable', async () => {
     const dev = s.device('dev', 2 * GiB);

@@ -4,13 +4,13 @@
 // files at the addresses resolve() gives (through toController for regions) are the file's.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { toController, granuleRemainder } from '../../src/interleave/controller.js';
 import { resolveRange, type FileMap } from '../../src/interleave/filemap.js';
 import { loadLayout } from '../../src/interleave/layout-yaml.js';
 import type { Layout } from '../../src/interleave/layout.js';
 import { describeTier2 } from '../support/tier.js';
-import { must, mustCli, ROOT, Scratch, mountUnavailable } from '../support/mount-harness.js';
+import { must, mustCli, ROOT, type Scratch, mountUnavailable, useScratch } from '../support/mount-harness.js';
 
 const FIXTURES = path.join(ROOT, 'fixtures/layouts');
 const layouts = fs.existsSync(FIXTURES) ? fs.readdirSync(FIXTURES).filter((f) => f.endsWith('.yaml')).sort() : [];
@@ -47,12 +47,7 @@ function rawDaxdevBytes(layout: Layout, index: number, offset: number, len: numb
 
 describeTier2('famfs-ts mount: every fixture layout, placement proven on the media', mountUnavailable, () => {
   let s: Scratch;
-  beforeAll(() => {
-    s = new Scratch('layouts');
-  });
-  afterAll(async () => {
-    await s?.cleanup();
-  }, 60_000);
+  useScratch('layouts', (made) => (s = made));
 
   it('has fixture layouts to mount', () => {
     expect(layouts.length).toBeGreaterThanOrEqual(4);

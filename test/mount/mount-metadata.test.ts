@@ -5,9 +5,9 @@
 // what the threads answered. Also: files created, stat'ed and forgotten (drop_caches) are
 // found again by name with the same size, mode and bytes.
 import fs from 'node:fs';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { describeTier2 } from '../support/tier.js';
-import { must, Scratch, type MountServer, mountUnavailable } from '../support/mount-harness.js';
+import { must, type Scratch, type MountServer, mountUnavailable, useServedMount } from '../support/mount-harness.js';
 
 const MiB = 1024 ** 2;
 
@@ -16,16 +16,7 @@ describeTier2('famfs-ts mount: metadata bursts and forgotten files', mountUnavai
   let dev: string;
   let mnt: string;
   let server: MountServer;
-
-  beforeAll(async () => {
-    s = new Scratch('meta');
-    dev = s.device('dev0', 1200 * MiB);
-    mnt = s.mountpoint('master');
-    server = await s.serve(dev, mnt, ['--readers', '2']);
-  }, 60_000);
-  afterAll(async () => {
-    await s?.cleanup();
-  }, 60_000);
+  useServedMount('meta', 1200 * MiB, ['--readers', '2'], (m) => ({ s, dev, mnt, server } = m));
 
   it('moves the reading of the channel to where requests are answered, and back', async () => {
     const src = s.path('big.src');

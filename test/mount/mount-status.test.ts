@@ -3,9 +3,9 @@
 // per-opcode counts and latency), read here with getfattr from a child process; SIGUSR1
 // prints the same per-opcode table to the server's log.
 import fs from 'node:fs';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { describeTier2 } from '../support/tier.js';
-import { must, sh, Scratch, type MountServer, mountUnavailable } from '../support/mount-harness.js';
+import { must, sh, type Scratch, type MountServer, mountUnavailable, useServedMount } from '../support/mount-harness.js';
 
 const MiB = 1024 ** 2;
 
@@ -24,16 +24,7 @@ describeTier2('famfs-ts mount: status and per-opcode statistics', mountUnavailab
   let dev: string;
   let mnt: string;
   let server: MountServer;
-
-  beforeAll(async () => {
-    s = new Scratch('status');
-    dev = s.device('dev0', 256 * MiB);
-    mnt = s.mountpoint('master');
-    server = await s.serve(dev, mnt);
-  }, 60_000);
-  afterAll(async () => {
-    await s?.cleanup();
-  }, 60_000);
+  useServedMount('status', 256 * MiB, [], (m) => ({ s, dev, mnt, server } = m));
 
   const status = (): Status => JSON.parse(must(`getfattr --only-values --absolute-names -n user.famfs.status ${mnt}`)) as Status;
 

@@ -2,9 +2,9 @@
 // from the mount's user.famfs.map attribute) agree byte for byte with the same verbs on
 // IMAGE:/path, and `mount --abi auto` on this machine's kernel picks mainline and says so.
 import fs from 'node:fs';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { describeTier2 } from '../support/tier.js';
-import { mountUnavailable, mustCli, Scratch, type MountServer } from '../support/mount-harness.js';
+import { mountUnavailable, mustCli, type Scratch, type MountServer, useServedMount } from '../support/mount-harness.js';
 
 const MiB = 1024 ** 2;
 
@@ -13,16 +13,10 @@ describeTier2('famfs-ts fmap/iomap on a mounted file', mountUnavailable, () => {
   let dev: string;
   let mnt: string;
   let server: MountServer;
-  beforeAll(async () => {
-    s = new Scratch('protocol');
-    dev = s.device('dev0', 1024 * MiB);
-    mnt = s.mountpoint('m');
-    server = await s.serve(dev, mnt, ['--abi', 'auto']);
+  useServedMount('protocol', 1024 * MiB, ['--abi', 'auto'], (m) => ({ s, dev, mnt, server } = m));
+  beforeAll(() => {
     fs.writeFileSync(`${mnt}/f`, Buffer.alloc(5 * MiB + 123, 7));
-  }, 60_000);
-  afterAll(async () => {
-    await s?.cleanup();
-  }, 60_000);
+  });
 
   it('prints the same GET_FMAP and IOMAP_BEGIN bytes as for IMAGE:/path', () => {
     for (const enc of ['v10', 'unrolled']) {

@@ -6,18 +6,10 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sourceFiles } from '../support/source-files.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TREES = ['src', 'tools', 'bench', 'test']; // tsconfig.json "include"
-
-function sources(dir: string, out: string[]): string[] {
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) sources(p, out);
-    else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')) out.push(p);
-  }
-  return out;
-}
 
 /** Sources (relative to the checkout) whose dist/…js is missing or older than they are. */
 export function staleSources(): string[] {
@@ -25,7 +17,7 @@ export function staleSources(): string[] {
   for (const tree of TREES) {
     const dir = path.join(ROOT, tree);
     if (!fs.existsSync(dir)) continue;
-    for (const src of sources(dir, [])) {
+    for (const src of sourceFiles(dir)) {
       const rel = path.relative(ROOT, src);
       const out = path.join(ROOT, 'dist', rel.replace(/\.ts$/, '.js'));
       let outTime: number;

@@ -6,6 +6,7 @@ import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
 import { threadPoolEnv } from '../../src/fuse/session.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -186,4 +187,44 @@ export class Scratch {
     for (const m of this.mounts) forceUnmount(m);
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A Scratch for the enclosing describe block: made before its tests, and afterwards every
+ * server it started stopped, every mount removed and its directory deleted. `set` receives it.
+ */
+export function useScratch(tag: string, set: (s: Scratch) => void): void {
+  let made: Scratch | undefined;
+  beforeAll(() => {
+    made = new Scratch(tag);
+    set(made);
+  });
+  afterAll(async () => {
+    await made?.cleanup();
+  }, 60_000);
+}
+
+/** One famfs device served at one mount point (a master), as useServedMount makes it. */
+export interface ServedMount {
+  readonly s: Scratch;
+  readonly dev: string;
+  readonly mnt: string;
+  readonly server: MountServer;
+}
+
+/**
+ * useScratch plus a device of `bytes` (mkfs'd) served at mount point `master` with `extra`
+ * mount options, live before the block's tests run; `set` receives all four.
+ */
+export function useServedMount(tag: string, bytes: number, extra: readonly string[], set: (m: ServedMount) => void): void {
+  let made: Scratch | undefined;
+  beforeAll(async () => {
+    const s = (made = new Scratch(tag));
+    const dev = s.device('dev0', bytes);
+    const mnt = s.mountpoint('master');
+    set({ s, dev, mnt, server: await s.serve(dev, mnt, extra) });
+  }, 60_000);
+  afterAll(async () => {
+    await made?.cleanup();
+  }, 60_000);
 }
