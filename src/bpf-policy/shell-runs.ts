@@ -45,9 +45,9 @@ export function interpret(prog: BpfProgram, inp: InterpInputs): Answer {
       const args = u64s([inp.nodeid ?? 0n, inp.pos, 1n << 20n, 0n, mem.place('fuse_iomap_io', io)]);
       const r = BigInt.asIntN(32, run(prog.insns, args, { maps, memory: mem, ctxWritable: false }).r0);
       if (r === 0n) {
-        const o = JoanneIomapIo.decode(io);
+        const { io: o, id } = JoanneIomapIo.decode(io);
         if (o.type !== IOMAP_TYPE.MAPPED || o.offset !== inp.pos) throw new ShellRunError(`fuse_iomap_io type ${o.type} offset ${o.offset}`);
-        return { status: STATUS.MAPPED, daxdev: o.id, offset: o.addr, length: o.length };
+        return { status: STATUS.MAPPED, daxdev: id, offset: o.addr, length: o.length };
       }
       if (r === BigInt(-ERRNO.ENOENT)) return { status: STATUS.UNKNOWN_NODEID };
       if (r === BigInt(-ERRNO.EIO)) return { status: STATUS.EOF };

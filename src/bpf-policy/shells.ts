@@ -1,7 +1,7 @@
 // Program shells: the same resolver core wrapped for each way a kernel can run it
 // (bpf-tooling.md §6; fuse-iomap-abi.md §4). Each shell moves its inputs into the core's
 // registers (core.ts) and stores the answer where its caller looks for it.
-import { iomapIo as FuseIomapIo } from '../mapping/iomap-wire.js';
+import { IOMAP_TYPE, iomapBeginOut, iomapIo as FuseIomapIo } from '../mapping/iomap-wire.js';
 import { Asm } from './asm.js';
 import { CORE_REG, STATUS, type ResolverCore } from './core.js';
 import { defineStruct } from '../cstruct.js';
@@ -53,14 +53,10 @@ export const SyscallCtx = defineStruct('famfs_ts_bpf_ctx', 40, [
 /**
  * Joanne Koong's `fuse_iomap_io` (fuse-iomap-abi.md §4.1): Darrick's 32-byte struct
  * (fuse-iomap-abi.md §1.2) plus `u64 id` at 32, the index into the connection's dax devices.
+ * Darrick's fields are nested whole (`io`), so they are declared once, in the wire module.
  */
 export const JoanneIomapIo = defineStruct('fuse_iomap_io(joanne)', 40, [
-  { name: 'offset', offset: 0, type: 'u64big' },
-  { name: 'length', offset: 8, type: 'u64big' },
-  { name: 'addr', offset: 16, type: 'u64big' },
-  { name: 'type', offset: 24, type: 'u16' },
-  { name: 'flags', offset: 26, type: 'u16' },
-  { name: 'dev', offset: 28, type: 'u32' },
+  { name: 'io', offset: 0, type: { struct: FuseIomapIo } },
   { name: 'id', offset: 32, type: 'u64big' },
 ] as const);
 
@@ -68,9 +64,9 @@ export const JoanneIomapIo = defineStruct('fuse_iomap_io(joanne)', 40, [
 export { FuseIomapIo };
 
 /** `struct fuse_iomap_begin_out`: read slot at 0, write slot at 32 (fuse-iomap-abi.md §1.2). */
-export const FUSE_IOMAP_BEGIN_OUT_SIZE = 64;
-export const IOMAP_TYPE = { MAPPED: 2, PURE_OVERWRITE: 255 } as const;
-export const FUSE_IOMAP_NULL_ADDR = 0xffffffffffffffffn;
+export const FUSE_IOMAP_BEGIN_OUT_SIZE = iomapBeginOut.size;
+/** The iomap mapping types, as the wire module declares them (fuse-iomap-abi.md §1.2). */
+export { IOMAP_TYPE };
 /** Darrick's enum fuse_iomap_bpf_ret (fuse-iomap-abi.md §4.2). */
 export const FIB = { FALLBACK: 0, HANDLED: 1 } as const;
 /** Errnos Joanne's iomap_begin returns (negative): no layout -> ENOENT, EOF or hole -> EIO. */
@@ -151,12 +147,13 @@ export function wrap(core: ResolverCore, shell: ShellName, opts: ShellOptions = 
       core.emit(a, done);
       a.label(done);
       a.jmp('jne', 'r0', STATUS.MAPPED, 'fail');
-      a.stx('dw', keep, JoanneIomapIo.offsetOf('offset'), pos);
-      a.stx('dw', keep, JoanneIomapIo.offsetOf('length'), CORE_REG.length);
-      a.stx('dw', keep, JoanneIomapIo.offsetOf('addr'), CORE_REG.offset);
-      a.st('h', keep, JoanneIomapIo.offsetOf('type'), IOMAP_TYPE.MAPPED);
-      a.st('h', keep, JoanneIomapIo.offsetOf('flags'), 0);
-      a.st('w', keep, JoanneIomapIo.offsetOf('dev'), 0);
+      const io = JoanneIomapIo.offsetOf('io');
+      a.stx('dw', keep, io + FuseIomapIo.offsetOf('offset'), pos);
+      a.stx('dw', keep, io + FuseIomapIo.offsetOf('length'), CORE_REG.length);
+      a.stx('dw', keep, io + FuseIomapIo.offsetOf('addr'), CORE_REG.offset);
+      a.st('h', keep, io + FuseIomapIo.offsetOf('type'), IOMAP_TYPE.MAPPED);
+      a.st('h', keep, io + FuseIomapIo.offsetOf('flags'), 0);
+      a.st('w', keep, io + FuseIomapIo.offsetOf('dev'), 0);
       a.stx('dw', keep, JoanneIomapIo.offsetOf('id'), CORE_REG.daxdev);
       a.exit();
       a.label('fail');
@@ -193,7 +190,7 @@ export function wrap(core: ResolverCore, shell: ShellName, opts: ShellOptions = 
       a.jmp('jne', 'r0', STATUS.MAPPED, 'fallback');
       a.add(CORE_REG.length, bs - 1);
       a.and(CORE_REG.length, -bs);
-      const w = FuseIomapIo.size; // write slot
+      const w = iomapBeginOut.offsetOf('write');
       a.stx('dw', keep, FuseIomapIo.offsetOf('offset'), pos);
       a.stx('dw', keep, FuseIomapIo.offsetOf('length'), CORE_REG.length);
       a.stx('dw', keep, FuseIomapIo.offsetOf('addr'), CORE_REG.offset);

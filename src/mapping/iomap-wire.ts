@@ -28,8 +28,8 @@ export const iomapBeginIn = defineStruct('fuse_iomap_begin_in', 32, [
 
 /** `struct fuse_iomap_begin_out`, 64 bytes: two fuse_iomap_io, read @0 and write @32. */
 export const iomapBeginOut = defineStruct('fuse_iomap_begin_out', 64, [
-  { name: 'read', offset: 0, type: { bytes: 32 } },
-  { name: 'write', offset: 32, type: { bytes: 32 } },
+  { name: 'read', offset: 0, type: { struct: iomapIo } },
+  { name: 'write', offset: 32, type: { struct: iomapIo } },
 ] as const);
 
 export const iomapEndIn = defineStruct('fuse_iomap_end_in', 72, [
@@ -39,7 +39,7 @@ export const iomapEndIn = defineStruct('fuse_iomap_end_in', 72, [
   { name: 'pos', offset: 16, type: 'u64big' },
   { name: 'count', offset: 24, type: 'u64big' },
   { name: 'written', offset: 32, type: 's64' },
-  { name: 'map', offset: 40, type: { bytes: 32 } },
+  { name: 'map', offset: 40, type: { struct: iomapIo } },
 ] as const);
 
 export const iomapIoendIn = defineStruct('fuse_iomap_ioend_in', 48, [
@@ -89,21 +89,21 @@ export const fuseRange = defineStruct('fuse_range', 16, [
 export const iomapDevInvalOut = defineStruct('fuse_iomap_dev_inval_out', 24, [
   { name: 'dev', offset: 0, type: 'u32' },
   { name: 'reserved', offset: 4, type: 'u32' },
-  { name: 'range', offset: 8, type: { bytes: 16 } },
+  { name: 'range', offset: 8, type: { struct: fuseRange } },
 ] as const);
 
 export const iomapInvalMappingsOut = defineStruct('fuse_iomap_inval_mappings_out', 48, [
   { name: 'nodeid', offset: 0, type: 'u64big' },
   { name: 'attr_ino', offset: 8, type: 'u64big' },
-  { name: 'read', offset: 16, type: { bytes: 16 } },
-  { name: 'write', offset: 32, type: { bytes: 16 } },
+  { name: 'read', offset: 16, type: { struct: fuseRange } },
+  { name: 'write', offset: 32, type: { struct: fuseRange } },
 ] as const);
 
 export const iomapUpsertMappingsOut = defineStruct('fuse_iomap_upsert_mappings_out', 80, [
   { name: 'nodeid', offset: 0, type: 'u64big' },
   { name: 'attr_ino', offset: 8, type: 'u64big' },
-  { name: 'read', offset: 16, type: { bytes: 32 } },
-  { name: 'write', offset: 48, type: { bytes: 32 } },
+  { name: 'read', offset: 16, type: { struct: iomapIo } },
+  { name: 'write', offset: 48, type: { struct: iomapIo } },
 ] as const);
 
 export const freezefsIn = defineStruct('fuse_freezefs_in', 8, [{ name: 'unlinked', offset: 0, type: 'u64big' }] as const);
@@ -219,8 +219,8 @@ export interface IomapMapping {
   readonly dev: number;
 }
 
-function ioBytes(m: IomapMapping): Buffer {
-  return iomapIo.encode({ offset: BigInt(m.offset), length: BigInt(m.length), addr: m.addr, type: m.type, flags: m.flags, dev: m.dev });
+function ioFields(m: IomapMapping): IomapIo {
+  return { offset: BigInt(m.offset), length: BigInt(m.length), addr: m.addr, type: m.type, flags: m.flags, dev: m.dev };
 }
 
 /** The write slot for anything the server does not remap on write: fuse-iomap-abi.md §1.4's pure overwrite. */
@@ -310,7 +310,7 @@ export function iomapBeginReply(map: FileMap, pos: number, opflags: number, g: I
   if (opflags & IOMAP_OP.WRITE && pos >= map.size) {
     throw new IomapError(27, `write at ${pos} is at or past the file size ${map.size}; famfs files are sized before the first write`);
   }
-  return Buffer.concat([ioBytes(read), ioBytes(pureOverwrite(read))]);
+  return iomapBeginOut.encode({ read: ioFields(read), write: ioFields(pureOverwrite(read)) });
 }
 
 export function decodeIomapIo(buf: Uint8Array, at = 0): IomapMapping {
@@ -335,13 +335,13 @@ export function iomapFileMappings(map: FileMap, g: IomapGeometry): IomapMapping[
 /** FUSE_NOTIFY_IOMAP_UPSERT_MAPPINGS payloads for a whole file (80 bytes each). */
 export function upsertPayloads(map: FileMap, nodeid: bigint, attrIno: bigint, g: IomapGeometry): Buffer[] {
   return iomapFileMappings(map, g).map((read) =>
-    iomapUpsertMappingsOut.encode({ nodeid, attr_ino: attrIno, read: ioBytes(read), write: ioBytes(pureOverwrite(read)) }),
+    iomapUpsertMappingsOut.encode({ nodeid, attr_ino: attrIno, read: ioFields(read), write: ioFields(pureOverwrite(read)) }),
   );
 }
 
 /** FUSE_NOTIFY_IOMAP_INVAL_MAPPINGS payload dropping cached mappings of [offset, offset+length) (48 bytes). */
 export function invalPayload(nodeid: bigint, attrIno: bigint, offset = 0n, length: bigint = IOMAP_INVAL_TO_EOF): Buffer {
-  const range = fuseRange.encode({ offset, length });
+  const range = { offset, length };
   return iomapInvalMappingsOut.encode({ nodeid, attr_ino: attrIno, read: range, write: range });
 }
 

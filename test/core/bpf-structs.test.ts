@@ -31,6 +31,7 @@ describe('BPF struct tables', () => {
     expect([FuseIomapIo.offsetOf('addr'), FuseIomapIo.offsetOf('type'), FuseIomapIo.offsetOf('dev')]).toEqual([16, 24, 28]);
     expect(JoanneIomapIo.size).toBe(40);
     expect(JoanneIomapIo.offsetOf('id')).toBe(32);
+    expect(JoanneIomapIo.offsetOf('io')).toBe(0);
     expect([GenericHeader.size, GenericExtent.size, GenericStrip.size, GENERIC_VALUE_SIZE]).toEqual([16, 32, 16, 16 + 32 * 32 + 64 * 16]);
   });
 

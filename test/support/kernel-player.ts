@@ -21,7 +21,7 @@ import { InitFlag, Op } from '../../src/fuse/opcodes.js';
 import { Attr as AttrStruct, ATTR_OUT_ATTR_OFFSET, ENTRY_OUT_ATTR_OFFSET, EntryOut, InHeader, InitIn, InitOut, OpenIn, OpenOut } from '../../src/fuse/structs.js';
 import { getFmapIn } from '../../src/mapping/famfs-fmap.js';
 import {
-  FUSE_ATTR_IOMAP, IOMAP_FLAGS_V7, IOMAP_OP, IOMAP_TYPE, iomapBeginIn, iomapConfigOut, iomapEndIn, iomapUpsertMappingsOut,
+  FUSE_ATTR_IOMAP, IOMAP_FLAGS_V7, IOMAP_OP, IOMAP_TYPE, iomapBeginIn, iomapBeginOut, iomapConfigOut, iomapEndIn, iomapUpsertMappingsOut,
 } from '../../src/mapping/iomap-wire.js';
 import {
   checkDaxdevReply, checkFmapReply, checkIomapBegin, checkReplyFrame, famfsKernelResolve, iomapAddress, KernelRejection,
@@ -564,7 +564,7 @@ export async function play(opts: PlayOptions): Promise<PlayStats> {
       if (c % 64 === 0) {
         // The kernel sends IOMAP_END for writes that came up short; the server must take it.
         const end = await ch.call(IOMAP_73.opcodes.IOMAP_END, f.nodeid, iomapEndIn.encode({
-          opflags, attr_ino: BigInt(f.ino), pos: BigInt(pos), count: BigInt(count), written: 0, map: rep.payload.subarray(0, 32),
+          opflags, attr_ino: BigInt(f.ino), pos: BigInt(pos), count: BigInt(count), written: 0, map: iomapBeginOut.decode(rep.payload).read,
         }));
         stats.requests++;
         const er = checkReplyFrame(end.msg, end.unique, { size: 0 });
