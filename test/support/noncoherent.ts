@@ -202,35 +202,34 @@ export class SimHost implements DaxdevMemory {
   }
 
   read(offset: number, dst: Uint8Array): void {
-    this.check(offset, dst.byteLength);
-    let pos = offset;
-    const end = offset + dst.byteLength;
-    while (pos < end) {
-      const i = Math.floor(pos / LINE);
-      const at = pos - i * LINE;
-      const n = Math.min(LINE - at, end - pos);
-      this.mem.step(this, i);
-      // Re-look the line up after the step: the hook may have evicted it.
-      const l = this.line(i);
-      dst.set(n === LINE ? l.data : l.data.subarray(at, at + n), pos - offset);
+    this.eachLine(offset, dst.byteLength, (l, at, n, done) => {
+      dst.set(n === LINE ? l.data : l.data.subarray(at, at + n), done);
       this.counts.loads++;
-      pos += n;
-    }
+    });
   }
 
   write(offset: number, src: Uint8Array): void {
-    this.check(offset, src.byteLength);
-    let pos = offset;
-    const end = offset + src.byteLength;
-    while (pos < end) {
+    this.eachLine(offset, src.byteLength, (l, at, n, done) => {
+      l.data.set(src.subarray(done, done + n), at);
+      l.dirty = true;
+      this.counts.stores++;
+    });
+  }
+
+  /**
+   * Visit the lines of [offset, offset + bytes) in address order: `n` bytes at `at` of each,
+   * `done` bytes before them. Each access is one step of the simulation, and the line is looked
+   * up after it, since the step's hook may have evicted it.
+   */
+  private eachLine(offset: number, bytes: number, visit: (l: CachedLine, at: number, n: number, done: number) => void): void {
+    this.check(offset, bytes);
+    const end = offset + bytes;
+    for (let pos = offset; pos < end;) {
       const i = Math.floor(pos / LINE);
       const at = pos - i * LINE;
       const n = Math.min(LINE - at, end - pos);
       this.mem.step(this, i);
-      const l = this.line(i);
-      l.data.set(src.subarray(pos - offset, pos - offset + n), at);
-      l.dirty = true;
-      this.counts.stores++;
+      visit(this.line(i), at, n, pos - offset);
       pos += n;
     }
   }
