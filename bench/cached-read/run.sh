@@ -13,14 +13,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 CLI=(node "$ROOT/dist/src/cli/main.js")
 [ "$(id -u)" = 0 ] || { echo "cached-read bench: needs root" >&2; exit 1; }
 command -v fio >/dev/null || { echo "cached-read bench: needs fio" >&2; exit 1; }
-W=$(mktemp -d /dev/shm/famfs-ts-cached-XXXXXX)
-PIDS=()
-cleanup() {
-  for m in "$W"/mnt-*; do [ -d "$m" ] && grep -q " $m " /proc/mounts && { umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; }; done
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  rm -rf "$W"
-}
-trap cleanup EXIT
+bench_workdir cached
 build_peers "${BENCH_PEER_BIN:-$W/bin}" c memfs
 RESULTS=$W/results
 echo "cached-read bench: ${SIZE_MIB} MiB file, ${RUNTIME} s per pass, $ROUNDS rounds, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"

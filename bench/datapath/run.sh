@@ -28,17 +28,7 @@ MAXW=${FAMFS_TS_MAX_WRITE:+--max-write $FAMFS_TS_MAX_WRITE}
 command -v fio >/dev/null || { echo "datapath bench: needs fio" >&2; exit 1; }
 [ -f "$ROOT/dist/src/cli/main.js" ] || (cd "$ROOT" && npx tsc -p .)
 
-W=$(mktemp -d /dev/shm/famfs-ts-bench-XXXXXX)
-PIDS=()
-cleanup() {
-  for m in "$W"/mnt-*; do
-    [ -d "$m" ] || continue
-    if grep -q " $m " /proc/mounts; then umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; fi
-  done
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  rm -rf "$W"
-}
-trap cleanup EXIT
+bench_workdir bench
 
 wait_for() { # file pattern seconds
   for _ in $(seq 1 $(( $3 * 10 ))); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done

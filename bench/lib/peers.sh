@@ -51,3 +51,21 @@ bench_ratio() {
   [ -n "${BENCH_RATIOS:-}" ] && printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" >> "$BENCH_RATIOS"
   return 0
 }
+
+# bench_workdir TAG: a fresh work directory $W (/dev/shm/famfs-ts-TAG-XXXXXX) and the EXIT trap
+# every benchmark needs: unmount each $W/mnt-* still mounted (lazily if busy), kill every pid
+# the caller added to PIDS, remove $W. Call it at the top level (it sets W and PIDS there).
+bench_workdir() {
+  W=$(mktemp -d "/dev/shm/famfs-ts-$1-XXXXXX")
+  PIDS=()
+  trap bench_cleanup EXIT
+}
+bench_cleanup() {
+  local m p
+  for m in "$W"/mnt-*; do
+    [ -d "$m" ] || continue
+    if grep -q " $m " /proc/mounts; then umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; fi
+  done
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  rm -rf "$W"
+}

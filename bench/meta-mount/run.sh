@@ -20,18 +20,8 @@ CLI=(node "$ROOT/dist/src/cli/main.js")
 [ "$(id -u)" = 0 ] || { echo "meta-mount bench: needs root (FUSE mounts, drop_caches)" >&2; exit 1; }
 [ -f "$ROOT/dist/src/cli/main.js" ] || (cd "$ROOT" && npx tsc -p .)
 
-W=$(mktemp -d /dev/shm/famfs-ts-meta-XXXXXX)
+bench_workdir meta
 BIN=${BENCH_PEER_BIN:-$W/bin}
-PIDS=()
-cleanup() {
-  for m in "$W"/mnt-*; do
-    [ -d "$m" ] || continue
-    if grep -q " $m " /proc/mounts; then umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; fi
-  done
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  rm -rf "$W"
-}
-trap cleanup EXIT
 
 gcc -O2 -o "$W/workload" "$ROOT/bench/meta-mount/workload.c"
 build_peers "$BIN" memfs php
