@@ -99,7 +99,6 @@ function readLayout(r: YamlReader, source: string, options: ParseOptions): Layou
   if (top === undefined) return undefined;
   r.require(top, '', ['devices']);
   const names = new Map<string, Named>();
-
   const claim = (name: string, p: string, kind: Named['kind']): boolean => {
     const prior = names.get(name);
     if (prior !== undefined) {
@@ -109,8 +108,32 @@ function readLayout(r: YamlReader, source: string, options: ParseOptions): Layou
     names.set(name, { kind, path: p });
     return true;
   };
+  const scope: LayoutScope = { r, top, names, claim };
+  const devices = readDevices(scope, options);
+  const regs = readRegions(scope, devices);
+  const daxdevs = readDaxdevs(scope, devices, regs);
+  const policy = top.get('policy') === undefined ? DEFAULT_POLICY : readPolicy(r, top.get('policy')!, daxdevs.length);
+  if (r.hasErrors() || policy === undefined) return undefined;
+  return { devices, regions: regs.regions, daxdevs, policy, source };
+}
 
-  // devices
+/** What the sections of a layout share while it is read: the reader, its top map, the names claimed so far. */
+interface LayoutScope {
+  readonly r: YamlReader;
+  readonly top: Map<string, Node | null>;
+  readonly names: Map<string, Named>;
+  /** Take `name` for a device or region; false (and an error at `p`) when it is taken. */
+  claim(name: string, p: string, kind: Named['kind']): boolean;
+}
+
+/** The regions read, with their member devices and each member's region. */
+interface ReadRegions {
+  readonly regions: Region[];
+  readonly regionMembers: Map<string, MemDevice[]>;
+  readonly memberOf: Map<string, string>;
+}
+
+function readDevices({ r, top, claim }: LayoutScope, options: ParseOptions): MemDevice[] {
   const devices: MemDevice[] = [];
   const devicePaths = new Map<string, string>();
   const devNodes = top.get('devices') === undefined ? [] : (r.seq(top.get('devices'), 'devices', 'devices') ?? []);
@@ -136,10 +159,11 @@ function readLayout(r: YamlReader, source: string, options: ParseOptions): Layou
     devicePaths.set(path.normalize(resolved), `device "${name}" (line ${r.lineOf(childPath(p, 'path'))})`);
     devices.push({ name, path: resolved, size });
   });
-  const deviceByName = new Map(devices.map((d) => [d.name, d]));
-  const deviceIndex = new Map(devices.map((d, i) => [d.name, i]));
+  return devices;
+}
 
-  // regions
+function readRegions({ r, top, names, claim }: LayoutScope, devices: readonly MemDevice[]): ReadRegions {
+  const deviceByName = new Map(devices.map((d) => [d.name, d]));
   const regions: Region[] = [];
   const regionMembers = new Map<string, MemDevice[]>();
   const memberOf = new Map<string, string>();
@@ -220,9 +244,13 @@ function readLayout(r: YamlReader, source: string, options: ParseOptions): Layou
     regions.push(region);
     regionMembers.set(name, members);
   });
-  const regionByName = new Map(regions.map((g) => [g.name, g]));
+  return { regions, regionMembers, memberOf };
+}
 
-  // daxdevs
+function readDaxdevs({ r, top, names }: LayoutScope, devices: readonly MemDevice[], { regions, regionMembers, memberOf }: ReadRegions): Daxdev[] {
+  const deviceByName = new Map(devices.map((d) => [d.name, d]));
+  const deviceIndex = new Map(devices.map((d, i) => [d.name, i]));
+  const regionByName = new Map(regions.map((g) => [g.name, g]));
   const daxdevs: Daxdev[] = [];
   const toDaxdev = (name: string, p: string | undefined): Daxdev | undefined => {
     const region = regionByName.get(name);
@@ -281,10 +309,7 @@ function readLayout(r: YamlReader, source: string, options: ParseOptions): Layou
     r.error(namePath(names, primary.name), `primary daxdev "${primary.name}" (${formatSize(primary.size)}) cannot hold the 2 MiB superblock, an 8 MiB log and a 2 MiB allocation unit (12 MiB)`);
   }
   if (daxdevs.length === 0 && !r.hasErrors()) r.error('daxdevs', 'no daxdevs: list at least one region or device');
-
-  const policy = top.get('policy') === undefined ? DEFAULT_POLICY : readPolicy(r, top.get('policy')!, daxdevs.length);
-  if (r.hasErrors() || policy === undefined) return undefined;
-  return { devices, regions, daxdevs, policy, source };
+  return daxdevs;
 }
 
 function namePath(names: Map<string, Named>, name: string): string {
