@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describeTier2 } from '../support/tier.js';
-import { childScript } from '../support/fuse-player.js';
+import { childReady, childScript } from '../support/fuse-player.js';
 import { patternFile } from '../support/fuse-memfs.js';
 import { threadPoolEnv } from '../../src/fuse/session.js';
 import { unmount } from '../../src/sys/fuse-dev.js';
@@ -27,17 +27,7 @@ async function serve(mnt: string, extra: string[] = []): Promise<{ child: ChildP
   const child = spawn(process.execPath, [childScript, mnt, '--big', String(BIG), ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'], env: threadPoolEnv(1),
   });
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('ready')) resolve();
-    });
-    child.once('exit', (c) => reject(new Error(`server exited (${c}): ${err}`)));
-  });
-  return { child, stderr: () => err };
+  return { child, stderr: await childReady(child) };
 }
 
 function exited(child: ChildProcess): Promise<number | null> {

@@ -247,6 +247,24 @@ export function parseDirents(b: Buffer, plus: boolean): ParsedDirent[] {
   return out;
 }
 
+/**
+ * Collect a server child's stderr and wait until its stdout says "ready"; if it exits first,
+ * reject with its stderr. Returns the stderr so far, as a function (it keeps growing).
+ */
+export async function childReady(child: ChildProcess): Promise<() => string> {
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('ready')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`server child exited (${code}) before ready: ${err}`)));
+  });
+  return () => err;
+}
+
 export interface PlayedServer {
   player: FusePlayer;
   child: ChildProcess;
@@ -265,21 +283,12 @@ export async function startPlayedServer(args: readonly string[] = [], readers = 
     env: threadPoolEnv(readers),
   });
   fs.closeSync(theirs);
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('ready')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`server child exited (${code}) before ready: ${err}`)));
-  });
+  const stderr = await childReady(child);
   const player = new FusePlayer(mine);
   return {
     player,
     child,
-    stderr: () => err,
+    stderr,
     async stop() {
       const exited = new Promise<number | null>((r) => {
         if (child.exitCode !== null) r(child.exitCode);
