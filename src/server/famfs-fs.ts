@@ -882,6 +882,15 @@ export class FamfsFileSystem implements FileSystem {
   opendir(_ctx: RequestContext, nodeid: number): OpenReply {
     const n = this.need(nodeid);
     if (n.kind !== 'dir' && n.kind !== 'meta-dir') throw fuseErr('ENOTDIR', `nodeid ${nodeid}`);
+    // The master's directories change only through this kernel (CREATE, MKDIR), which resets
+    // its cached listing of a directory at each (fs/fuse/readdir.c: the cache is checked
+    // against the directory's i_version, which every create bumps), so the kernel may keep
+    // a listing and answer later ones itself. Not while a file in it is still being written:
+    // one that cannot be finished is dropped without the kernel seeing it. A client learns
+    // of new files by logplay, behind its kernel's back: it never caches.
+    if (this.isMaster && n.kind === 'dir' && !this.pendingByDir.get(n.node.id)?.size) {
+      return { fh: 0, openFlags: Fopen.CACHE_DIR | Fopen.KEEP_CACHE };
+    }
     return { fh: 0 };
   }
 
