@@ -148,6 +148,8 @@ interface AttrOverride {
 
 /** Thrown for every absent attribute: the kernel asks often; no stack trace each time. */
 const NO_SUCH_XATTR = new FuseError(E.ENODATA, 'no such attribute');
+/** Thrown for every LOOKUP of a name not there (each create through the mount asks once first). */
+const NO_SUCH_NAME = new FuseError(E.ENOENT, 'no such name');
 
 /** A directory entry with only a name's inode number and type (READDIRPLUS: nodeid 0, no attributes). */
 function bareEntry(ino: number, n: Inode): Entry {
@@ -471,7 +473,7 @@ export class FamfsFileSystem implements FileSystem {
     if (pend) return this.looked(this.entry(pend.nodeid, this.need(pend.nodeid)));
     // ENOENT (not a negative entry): the kernel keeps no negative dentry, so a file a
     // client learns of by logplay is found at the next lookup.
-    throw fuseErr('ENOENT', name);
+    throw NO_SUCH_NAME;
   }
 
   getattr(_ctx: RequestContext, nodeid: number): AttrReply {
