@@ -8,7 +8,7 @@ import { EntryType, EXT_INTERLEAVE, EXT_SIMPLE, FM_ALL_HOSTS_RW, LOG_MAGIC, MAX_
 import { InvalidError } from '../errno.js';
 import {
   famfs_log, famfs_log_entry, famfs_log_entry_add_daxdev, famfs_log_entry_file_interleave, famfs_log_entry_file_simple,
-  famfs_log_entry_mkdir, famfs_simple_extent,
+  famfs_log_entry_mkdir, famfs_log_file_meta_simple, famfs_log_fmap_simple, famfs_simple_extent,
 } from './famfs-meta.js';
 
 // The C structs (famfs_meta.h's names) are declared in famfs-meta.ts; these are the names
@@ -156,12 +156,109 @@ function u64(v: bigint, what: string): number {
   return Number(v);
 }
 
+// A FILE entry with simple extents is what every create through a mount logs and replays:
+// it is read and written at the offsets of its tables (famfs-meta.ts) without the generic
+// codec's per-field objects and BigInts. Anything unusual (a u64 past 2^53, a count past the
+// array, a value that does not fit) goes the generic way, which says what is wrong.
+const SEQ_AT = famfs_log_entry.offsetOf('famfs_log_entry_seqnum');
+const TYPE_AT = famfs_log_entry.offsetOf('famfs_log_entry_type');
+const CRC_AT = famfs_log_entry.offsetOf('famfs_log_entry_crc');
+const FM_AT = famfs_log_entry_file_simple.offsetOf('famfs_fm');
+const FM_SIZE_AT = FM_AT + famfs_log_file_meta_simple.offsetOf('fm_size');
+const FM_FLAGS_AT = FM_AT + famfs_log_file_meta_simple.offsetOf('fm_flags');
+const FM_UID_AT = FM_AT + famfs_log_file_meta_simple.offsetOf('fm_uid');
+const FM_GID_AT = FM_AT + famfs_log_file_meta_simple.offsetOf('fm_gid');
+const FM_MODE_AT = FM_AT + famfs_log_file_meta_simple.offsetOf('fm_mode');
+const FM_RELPATH_AT = FM_AT + famfs_log_file_meta_simple.offsetOf('fm_relpath');
+const FMAP_AT = FM_AT + famfs_log_file_meta_simple.offsetOf('fm_fmap');
+const FMAP_TYPE_AT = FMAP_AT + famfs_log_fmap_simple.offsetOf('fmap_ext_type');
+const FMAP_N_AT = FMAP_AT + famfs_log_fmap_simple.offsetOf('fmap_nextents');
+const SE_AT = FMAP_AT + famfs_log_fmap_simple.offsetOf('se');
+const SE_DEV = famfs_simple_extent.offsetOf('se_devindex');
+const SE_OFF = famfs_simple_extent.offsetOf('se_offset');
+const SE_LEN = famfs_simple_extent.offsetOf('se_len');
+const U32_MAX = 0xffffffff;
+
+/** A u64 as a number, or undefined past 2^53. */
+function readU64(dv: DataView, at: number): number | undefined {
+  const hi = dv.getUint32(at + 4, true);
+  return hi > 0x1fffff ? undefined : hi * 0x1_0000_0000 + dv.getUint32(at, true);
+}
+
+function writeU64(dv: DataView, at: number, v: number): void {
+  dv.setUint32(at, v % 0x1_0000_0000, true);
+  dv.setUint32(at + 4, Math.floor(v / 0x1_0000_0000), true);
+}
+
+const isU64 = (v: number): boolean => Number.isSafeInteger(v) && v >= 0;
+const isU32 = (v: number): boolean => Number.isInteger(v) && v >= 0 && v <= U32_MAX;
+
+/** decodeEntry of a FILE entry with simple extents; undefined: leave it to the generic decoder. */
+function decodeSimpleFile(entry: Uint8Array, dv: DataView, where: string): FileEntry | undefined {
+  const seqnum = readU64(dv, SEQ_AT);
+  const size = readU64(dv, FM_SIZE_AT);
+  const n = dv.getUint32(FMAP_N_AT, true);
+  if (seqnum === undefined || size === undefined || n > MAX_SIMPLE_EXTENTS) return undefined;
+  const extents = [];
+  for (let j = 0; j < n; j++) {
+    const at = SE_AT + j * famfs_simple_extent.size;
+    const daxdev = readU64(dv, at + SE_DEV);
+    const offset = readU64(dv, at + SE_OFF);
+    const length = readU64(dv, at + SE_LEN);
+    if (daxdev === undefined || offset === undefined || length === undefined) return undefined;
+    extents.push(simple(daxdev, offset, length));
+  }
+  const path = cstr(entry.subarray(FM_RELPATH_AT, FM_RELPATH_AT + MAX_PATHLEN), where);
+  return {
+    type: 'file', seqnum, path, size, flags: dv.getUint32(FM_FLAGS_AT, true), uid: dv.getUint32(FM_UID_AT, true),
+    gid: dv.getUint32(FM_GID_AT, true), mode: dv.getUint32(FM_MODE_AT, true), map: { size, extents },
+  };
+}
+
+/** encodeEntry of a FILE entry with simple extents into zeroed `b`; false: leave it to the generic encoder. */
+function encodeSimpleFile(b: Buffer, e: Omit<FileEntry, 'seqnum'>, seqnum: number): boolean {
+  const ext = e.map.extents;
+  if (!isU64(seqnum) || !isU64(e.size) || ![e.flags, e.uid, e.gid, e.mode].every(isU32)) return false;
+  for (const x of ext) if (x.type !== 'simple' || !isU64(x.daxdev) || !isU64(x.offset) || !isU64(x.length)) return false;
+  const plen = Buffer.byteLength(e.path, 'utf8');
+  // relpathBytes' checks, in its order, without its two copies.
+  if (plen > MAX_PATHLEN - 1) throw new LogError(`path "${e.path}" is ${plen} bytes; famfs allows at most ${MAX_PATHLEN - 1}`);
+  if (plen === 0) throw new LogError('empty path');
+  if (e.path.includes('\0')) throw new LogError(`path "${e.path}" holds a NUL byte`);
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  writeU64(dv, SEQ_AT, seqnum);
+  dv.setUint32(TYPE_AT, EntryType.File, true);
+  writeU64(dv, FM_SIZE_AT, e.size);
+  dv.setUint32(FM_FLAGS_AT, e.flags, true);
+  dv.setUint32(FM_UID_AT, e.uid, true);
+  dv.setUint32(FM_GID_AT, e.gid, true);
+  dv.setUint32(FM_MODE_AT, e.mode, true);
+  b.write(e.path, FM_RELPATH_AT, plen, 'utf8');
+  dv.setUint32(FMAP_TYPE_AT, EXT_SIMPLE, true);
+  dv.setUint32(FMAP_N_AT, ext.length, true);
+  ext.forEach((x, j) => {
+    if (x.type !== 'simple') return;
+    const at = SE_AT + j * famfs_simple_extent.size;
+    writeU64(dv, at + SE_DEV, x.daxdev);
+    writeU64(dv, at + SE_OFF, x.offset);
+    writeU64(dv, at + SE_LEN, x.length);
+  });
+  return true;
+}
+
 /**
  * Decode an entry whose CRC was already checked. Throws LogError (naming the index) for
  * contents no famfs writer produces: counts past the arrays, sizes past 2^53.
  */
 export function decodeEntry(entry: Uint8Array, index: number): LogEntry {
   const where = `log entry ${index}`;
+  if (entry.byteLength >= ENTRY_SIZE) {
+    const dv = new DataView(entry.buffer, entry.byteOffset, ENTRY_SIZE);
+    if (dv.getUint32(TYPE_AT, true) === EntryType.File && dv.getUint32(FMAP_TYPE_AT, true) === EXT_SIMPLE) {
+      const f = decodeSimpleFile(entry, dv, where);
+      if (f) return f;
+    }
+  }
   const e = famfs_log_entry.decode(entry);
   const seqnum = e.famfs_log_entry_seqnum;
   const extent = (se: { se_devindex: bigint; se_offset: bigint; se_len: bigint }, what: string): Strip => ({
@@ -253,6 +350,7 @@ export function encodeEntry(e: NewEntry, seqnum: number): Buffer {
     case 'file': {
       const problem = fileMapShapeProblem(e.map);
       if (problem) throw new LogError(`${e.path}: cannot log this FileMap: ${problem}`);
+      if (e.map.extents[0]!.type === 'simple' && encodeSimpleFile(b, e, seqnum)) break;
       const head = { famfs_log_entry_seqnum: seqnum, famfs_log_entry_type: EntryType.File };
       const meta = { fm_size: e.size, fm_flags: e.flags, fm_uid: e.uid, fm_gid: e.gid, fm_mode: e.mode, fm_relpath: relpathBytes(e.path) };
       const ext = e.map.extents;
@@ -282,7 +380,7 @@ export function encodeEntry(e: NewEntry, seqnum: number): Buffer {
       });
       break;
   }
-  famfs_log_entry.encodeInto(b, { famfs_log_entry_crc: entryCrc(b) });
+  writeU64(new DataView(b.buffer, b.byteOffset, b.byteLength), CRC_AT, entryCrc(b));
   return b;
 }
 

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { setNonBlocking } from '../sys/fuse-dev.js';
 
-const { EAGAIN, EINTR, ENOENT, ENODEV, EBADF, ECONNRESET } = os.constants.errno;
+const { EAGAIN, EINTR, ENOENT, ENODEV, EBADF, ECONNRESET, ECONNABORTED } = os.constants.errno;
 
 /**
  * What readRaw's result means: a request; `empty` (a non-blocking channel has none now);
@@ -15,7 +15,9 @@ export function readOutcome(n: number): 'message' | 'empty' | 'again' | 'ended' 
   if (n > 0) return 'message';
   if (n === -EAGAIN) return 'empty';
   if (n === -EINTR || n === -ENOENT) return 'again';
-  if (n === 0 || n === -ENODEV || n === -EBADF || n === -ECONNRESET) return 'ended';
+  // An aborted connection (fusectl abort) reads ECONNABORTED, not ENODEV (fs/fuse/dev.c
+  // fuse_dev_do_read); taken for 'failed' it was logged and read again at once, for ever.
+  if (n === 0 || n === -ENODEV || n === -EBADF || n === -ECONNRESET || n === -ECONNABORTED) return 'ended';
   return 'failed';
 }
 

@@ -127,7 +127,9 @@ export class DirBuffer implements DirList {
     if (this.used + rec > this.buf.length) return false;
     const at = this.used;
     const dirent = this.plus ? at + DIRENTPLUS_DIRENT_OFFSET : at;
-    if (this.plus) encodeEntryInto(this.buf, at, e.entry);
+    // nodeid 0: the kernel takes the name alone (fuse_direntplus_link); the buffer starts
+    // zeroed, so the entry_out is left as it is.
+    if (this.plus && e.entry.nodeid !== 0) encodeEntryInto(this.buf, at, e.entry);
     const b = this.buf;
     writeU64(b, dirent + D_INO, e.entry.attr.ino);
     writeU64(b, dirent + D_OFF, e.nextOffset);

@@ -148,6 +148,14 @@ interface AttrOverride {
 
 /** Thrown for every absent attribute: the kernel asks often; no stack trace each time. */
 const NO_SUCH_XATTR = new FuseError(E.ENODATA, 'no such attribute');
+/** Thrown for every LOOKUP of a name not there (each create through the mount asks once first). */
+const NO_SUCH_NAME = new FuseError(E.ENOENT, 'no such name');
+
+/** A directory entry with only a name's inode number and type (READDIRPLUS: nodeid 0, no attributes). */
+function bareEntry(ino: number, n: Inode): Entry {
+  const mode = n.kind === 'dir' || n.kind === 'meta-dir' ? S_IFDIR : S_IFREG;
+  return { nodeid: 0, attr: { ino, size: 0, mode } };
+}
 
 function fuseErr(code: keyof typeof E, message: string): FuseError {
   return new FuseError(E[code], message);
@@ -178,9 +186,10 @@ export class FamfsFileSystem implements FileSystem {
   private readonly handles = new Map<number, Handle>();
   private nextFh = 1;
   /**
-   * The kernel's lookup count of each nodeid of a file created through the mount (entries
-   * it was handed: LOOKUP, CREATE, MKNOD, READDIRPLUS). At zero (FORGET) a committed file's
-   * record goes; the file is then known by its log nodeid.
+   * The kernel's lookup count of each nodeid but the root (entries it was handed: LOOKUP,
+   * CREATE, MKNOD, MKDIR, READDIRPLUS). At zero (FORGET) a committed file's record goes; the
+   * file is then known by its log nodeid. READDIRPLUS sends no attributes for a nodeid the
+   * kernel holds (knows()).
    */
   private readonly lookups = new Map<number, number>();
   /** Sorted names of a directory's committed children, by directory id; valid while the child count is (children are never removed). */
@@ -394,21 +403,26 @@ export class FamfsFileSystem implements FileSystem {
 
   /** An entry handed to the kernel: counts as one lookup of its nodeid (FUSE protocol: forget). */
   private looked(e: Entry): Entry {
-    if (e.nodeid >= PENDING_BASE) this.lookups.set(e.nodeid, (this.lookups.get(e.nodeid) ?? 0) + 1);
+    if (e.nodeid !== FUSE_ROOT_ID) this.lookups.set(e.nodeid, (this.lookups.get(e.nodeid) ?? 0) + 1);
     return e;
   }
 
+  /** The kernel holds an inode for nodeid (it was handed an entry and has not forgotten it). */
+  private knows(nodeid: number): boolean {
+    return nodeid === FUSE_ROOT_ID || this.lookups.has(nodeid);
+  }
+
   forget(nodeid: number, nlookup: number): void {
-    if (nodeid < PENDING_BASE) {
-      this.forgotten(nodeid);
-      return;
-    }
     const left = (this.lookups.get(nodeid) ?? 0) - nlookup;
     if (left > 0) {
       this.lookups.set(nodeid, left);
       return;
     }
     this.lookups.delete(nodeid);
+    if (nodeid < PENDING_BASE) {
+      this.forgotten(nodeid);
+      return;
+    }
     const p = this.pendingById.get(nodeid);
     // Only a committed file is dropped: one still being written (or whose commit failed) is
     // found again by its name, and the kernel cannot forget a file it holds open.
@@ -444,12 +458,12 @@ export class FamfsFileSystem implements FileSystem {
   lookup(_ctx: RequestContext, parent: number, name: string): Entry {
     const p = this.need(parent);
     if (p.kind === 'meta-dir') {
-      if (name === '.superblock') return this.entry(META_SUPERBLOCK_ID, { kind: 'meta-file', which: 'superblock' });
-      if (name === '.log') return this.entry(META_LOG_ID, { kind: 'meta-file', which: 'log' });
+      if (name === '.superblock') return this.looked(this.entry(META_SUPERBLOCK_ID, { kind: 'meta-file', which: 'superblock' }));
+      if (name === '.log') return this.looked(this.entry(META_LOG_ID, { kind: 'meta-file', which: 'log' }));
       throw fuseErr('ENOENT', name);
     }
     if (p.kind !== 'dir') throw fuseErr('ENOTDIR', name);
-    if (p.node.id === ROOT_ID && name === '.meta') return this.entry(META_DIR_ID, { kind: 'meta-dir' });
+    if (p.node.id === ROOT_ID && name === '.meta') return this.looked(this.entry(META_DIR_ID, { kind: 'meta-dir' }));
     const c = p.node.children.get(name);
     if (c) {
       const id = this.nodeidOf(c);
@@ -459,7 +473,7 @@ export class FamfsFileSystem implements FileSystem {
     if (pend) return this.looked(this.entry(pend.nodeid, this.need(pend.nodeid)));
     // ENOENT (not a negative entry): the kernel keeps no negative dentry, so a file a
     // client learns of by logplay is found at the next lookup.
-    throw fuseErr('ENOENT', name);
+    throw NO_SUCH_NAME;
   }
 
   getattr(_ctx: RequestContext, nodeid: number): AttrReply {
@@ -648,11 +662,11 @@ export class FamfsFileSystem implements FileSystem {
     }
     let node: DirNode;
     try {
-      node = this.image.mkdir(rel, { mode: mode & ~umask & 0o7777, uid: ctx.uid, gid: ctx.gid });
+      node = this.alloc.keepAcross(() => this.image.mkdir(rel, { mode: mode & ~umask & 0o7777, uid: ctx.uid, gid: ctx.gid }));
     } catch (e) {
       rethrowAsFuse(e);
     }
-    return this.entry(node.id, { kind: 'dir', node });
+    return this.looked(this.entry(node.id, { kind: 'dir', node }));
   }
 
   private noNamespaceChange(what: string): never {
@@ -792,7 +806,7 @@ export class FamfsFileSystem implements FileSystem {
       const map = f.finalMap(this.alloc);
       // The trimmed tails are free again: hold exactly what is logged, even if logging fails.
       f.adopt(map);
-      node = this.image.logFile(f.path, map, { mode: f.mode, uid: f.uid, gid: f.gid });
+      node = this.alloc.keepAcross(() => this.image.logFile(f.path, map, { mode: f.mode, uid: f.uid, gid: f.gid }));
     } catch (e) {
       if (e instanceof Error) this.log(`commit of ${f.path} failed: ${e.message}`);
       rethrowAsFuse(e);
@@ -870,6 +884,15 @@ export class FamfsFileSystem implements FileSystem {
   opendir(_ctx: RequestContext, nodeid: number): OpenReply {
     const n = this.need(nodeid);
     if (n.kind !== 'dir' && n.kind !== 'meta-dir') throw fuseErr('ENOTDIR', `nodeid ${nodeid}`);
+    // The master's directories change only through this kernel (CREATE, MKDIR), which resets
+    // its cached listing of a directory at each (fs/fuse/readdir.c: the cache is checked
+    // against the directory's i_version, which every create bumps), so the kernel may keep
+    // a listing and answer later ones itself. Not while a file in it is still being written:
+    // one that cannot be finished is dropped without the kernel seeing it. A client learns
+    // of new files by logplay, behind its kernel's back: it never caches.
+    if (this.isMaster && n.kind === 'dir' && !this.pendingByDir.get(n.node.id)?.size) {
+      return { fh: 0, openFlags: Fopen.CACHE_DIR | Fopen.KEEP_CACHE };
+    }
     return { fh: 0 };
   }
 
@@ -893,9 +916,17 @@ export class FamfsFileSystem implements FileSystem {
       names = this.childNames(dir);
     } else throw fuseErr('ENOTDIR', `nodeid ${nodeid}`);
     const send = (i: number, name: string, id: number, inode: Inode): boolean => {
+      if (name === '.' || name === '..' || this.knows(id)) {
+        // The kernel links no entry for '.' and '..', and one it already holds needs none:
+        // a READDIRPLUS record with nodeid 0 carries only the name, inode number and type
+        // (fs/fuse/readdir.c fuse_direntplus_link: "nodeid 0 ... do nothing"), so a listing
+        // of files the kernel knows (just created, or stat'ed) costs no attributes here and
+        // no inode updates there. A name it does not know gets its entry and attributes.
+        return out.add({ name, nextOffset: i + 1, entry: bareEntry(id, inode) });
+      }
       const entry = this.entry(id, inode);
       if (!out.add({ name, nextOffset: i + 1, entry })) return false;
-      if (out.plus && name !== '.' && name !== '..') this.looked(entry);
+      if (out.plus) this.looked(entry);
       return true;
     };
     let i = offset;
@@ -904,10 +935,10 @@ export class FamfsFileSystem implements FileSystem {
       const name = names[i - head.length]!;
       const child = dir!.children.get(name)!;
       const id = this.nodeidOf(child);
-      if (!out.plus) {
+      if (!out.plus || this.knows(id)) {
         // READDIR sends only the inode number and the type: no attributes to work out.
         const mode = child.kind === 'dir' ? S_IFDIR : S_IFREG;
-        if (!out.add({ name, nextOffset: i + 1, entry: { nodeid: id, attr: { ino: id, size: 0, mode } } })) return;
+        if (!out.add({ name, nextOffset: i + 1, entry: { nodeid: out.plus ? 0 : id, attr: { ino: id, size: 0, mode } } })) return;
         continue;
       }
       if (!send(i, name, id, this.need(id))) return;

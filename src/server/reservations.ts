@@ -61,6 +61,24 @@ export class ReservationAllocator {
     }
   }
 
+  /**
+   * Run `append`, which logs one entry whose extents this session already holds (a pending
+   * file's committed map, trimmed through release(); or a directory, which has none). When
+   * the log grew by exactly that entry the session stays: its bitmaps already equal what a
+   * rebuild from the scan plus the remaining reservations would give, and a rebuild at each
+   * commit made every create scan the bitmap from unit 0 (famfs's cursor restarts with each
+   * session), a cost growing with the files logged. Entries anyone else appended (the log
+   * grew by more) still force a rebuild.
+   */
+  keepAcross<T>(append: () => T): T {
+    const scan = this.image.scan;
+    const current = this.allocator !== undefined && this.builtAt === scan.scanned;
+    const before = scan.scanned;
+    const r = append();
+    if (current && this.image.scan.scanned === before + 1) this.builtAt = this.image.scan.scanned;
+    return r;
+  }
+
   /** A FileMap of at least `size` bytes (its size field is the capacity). */
   allocate(size: number, opts: AllocOptions): FileMap {
     return this.retried((a) => a.alloc(size, opts));

@@ -2,7 +2,7 @@
 // last lookup drops a committed file's record (the file is then found by its log nodeid,
 // with its times and any chmod kept); a file still being written survives a FORGET; READDIR
 // in pages of a few entries lists every name once, in the same order as one big page, and
-// READDIRPLUS counts as lookups. Committed files and directories get long cache timeouts, and
+// READDIRPLUS counts as lookups (and sends names alone for what the kernel holds). Committed files and directories get long cache timeouts, and
 // the master keeps a committed file's page cache across opens (FOPEN_KEEP_CACHE).
 import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -90,7 +90,7 @@ describe('famfs FileSystem: forget, paged readdir, cache timeouts', () => {
     }
   });
 
-  it('pages READDIR(PLUS) without losing or repeating names; plus entries are lookups', () => {
+  it('pages READDIR(PLUS) without losing or repeating names; plus entries are lookups, names alone for what the kernel holds', () => {
     const dev = smallImage(t, 'readdir', 256 * MiB, UUID);
     const img = FamfsImage.open({ device: dev, writable: true, systemUuid: UUID });
     try {
@@ -107,17 +107,50 @@ describe('famfs FileSystem: forget, paged readdir, cache timeouts', () => {
       const one = pages(f, ROOT_ID, 1000, false).map((e) => e.name);
       expect(one).toEqual(['.', '..', '.meta', 'a', 'c', 'm', 'x', 'q']);
       for (const room of [1, 2, 3]) expect(pages(f, ROOT_ID, room, false).map((e) => e.name)).toEqual(one);
-      // READDIRPLUS handed every created file out once more: one FORGET per CREATE is not the last.
-      pages(f, ROOT_ID, 2, true);
-      for (const id of ids) f.forget(id, 1);
-      for (const id of ids) expect(f.getattr(ctx, id).attr.ino).toBe(id);
+      // The kernel holds every created file (CREATE was a lookup): READDIRPLUS sends their
+      // names alone (nodeid 0, no attributes, not a lookup), with the inode number and type.
+      const held = pages(f, ROOT_ID, 2, true);
+      expect(held.map((e) => e.name)).toEqual(one);
+      // '.meta' was never looked up: it comes with its entry (and is held from then on).
+      for (const e of held) expect(e.entry.nodeid).toBe(e.name === '.meta' ? e.entry.attr.ino : 0);
+      expect(held.filter((e) => ids.includes(e.entry.attr.ino)).map((e) => e.name)).toEqual(['a', 'c', 'm', 'x', 'q']);
       for (const id of ids) f.forget(id, 1);
       expect(errnoOf(() => f.getattr(ctx, ids[0]!))).toBe(E.ENOENT);
       // The pending one is never dropped.
       expect(f.getattr(ctx, ids[4]!).attr.ino).toBe(ids[4]);
       expect(pages(f, ROOT_ID, 2, false).map((e) => e.name)).toEqual(one);
+      // Forgotten, the committed files come with entries again (their log nodeids), each a
+      // lookup: one FORGET of each is the last again.
+      const again = pages(f, ROOT_ID, 2, true).filter((e) => ['a', 'c', 'm', 'x'].includes(e.name));
+      expect(again.map((e) => e.entry.nodeid).every((n) => n > 0 && !ids.includes(n))).toBe(true);
+      for (const e of again) expect(f.getattr(ctx, e.entry.nodeid).attr.size).toBe(1);
+      expect(pages(f, ROOT_ID, 2, true).filter((e) => e.entry.nodeid !== 0).map((e) => e.name)).toEqual([]);
+      for (const e of again) f.forget(e.entry.nodeid, 1);
+      expect(pages(f, ROOT_ID, 2, true).filter((e) => e.entry.nodeid !== 0).map((e) => e.name)).toEqual(['a', 'c', 'm', 'x']);
     } finally {
       img.close();
+    }
+  });
+  it('lets the master\'s kernel cache a listing (FOPEN_CACHE_DIR) unless a file in it is still being written', () => {
+    const dev = smallImage(t, 'cachedir', 64 * MiB, UUID);
+    const img = FamfsImage.open({ device: dev, writable: true, systemUuid: UUID });
+    try {
+      const f = new FamfsFileSystem(img, { device: dev });
+      const cached = Fopen.CACHE_DIR | Fopen.KEEP_CACHE;
+      expect(f.opendir(ctx, ROOT_ID).openFlags).toBe(cached);
+      const c = f.create(ctx, ROOT_ID, 'busy', 0o100644, 0, 0o022);
+      expect(f.opendir(ctx, ROOT_ID).openFlags ?? 0).toBe(0);
+      f.release(ctx, c.nodeid, c.fh);
+      expect(f.opendir(ctx, ROOT_ID).openFlags).toBe(cached);
+    } finally {
+      img.close();
+    }
+    // A client learns of files by logplay, which its kernel does not see: no cached listing.
+    const client = FamfsImage.open({ device: dev, systemUuid: Uint8Array.from({ length: 16 }, (_, i) => 200 - i) });
+    try {
+      expect(new FamfsFileSystem(client, { device: dev }).opendir(ctx, ROOT_ID).openFlags ?? 0).toBe(0);
+    } finally {
+      client.close();
     }
   });
 });
