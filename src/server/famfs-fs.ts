@@ -42,7 +42,8 @@ import { FuseError } from '../fuse/filesystem.js';
 import { Fattr, Fopen, FUSE_ROOT_ID } from '../fuse/opcodes.js';
 import { FAMFS_FILE, type FmapEncoding } from '../mapping/famfs-fmap.js';
 import type { FileMap } from '../interleave/filemap.js';
-import { readMapped, writeCommitted, writeMapped } from './file-io.js';
+import { readMapped, writeMapped } from './file-io.js';
+import { UndoJournal, undoOutcome, writeCommittedUndoable } from './undo-journal.js';
 import type { Layout } from '../interleave/layout.js';
 import { formatInterleaveParam, INTERLEAVE_XATTR, interleaveOfMap, InterleaveParamError, parseInterleaveParam } from './interleave-param.js';
 import { GrowError, PendingFile, type Placement } from './pending.js';
@@ -103,6 +104,10 @@ export interface MapEvents {
   handleRefused?(fh: number): void;
   /** The kernel forgot nodeid (its last lookup reference): what was handed out for it may go. */
   forgotten?(nodeid: number): void;
+  /** An open file description writing a committed file got an undo journal (buffer), or was released (undefined). */
+  journal?(fh: number, buffer: SharedArrayBuffer | undefined): void;
+  /** Bytes the kernel may hold cached were put back: drop [off, off+len) of nodeid (len < 0: to the end). */
+  invalidate?(nodeid: number, off: number, len: number): void;
 }
 
 /** A file still being written, as the mount reports it when asked to stop. */
@@ -118,6 +123,8 @@ interface Handle {
   readonly nodeid: number;
   /** Set when a truncation through it was refused: writes through it get EPERM. */
   refused?: string;
+  /** A description writing a committed file: the bytes it overwrote, until its RELEASE (undo-journal.ts). */
+  journal?: UndoJournal;
 }
 
 /**
@@ -304,6 +311,18 @@ export class FamfsFileSystem implements FileSystem {
     } catch (e) {
       this.log(`map change of nodeid ${nodeid}: ${(e as Error).message}`);
     }
+  }
+
+  private event(f: () => void): void {
+    try {
+      f();
+    } catch (e) {
+      this.log(`mount event: ${(e as Error).message}`);
+    }
+  }
+
+  private invalidate(nodeid: number, off: number, len: number): void {
+    this.event(() => this.events.invalidate?.(nodeid, off, len));
   }
 
   private opened(nodeid: number): void {
@@ -525,7 +544,16 @@ export class FamfsFileSystem implements FileSystem {
     if (n.kind === 'file') {
       if (size === n.node.size) return;
       const grow = size > n.node.size;
-      const msg = `${n.node.path}: truncate to ${size} bytes refused: famfs files keep the size they were committed with (${n.node.size})`;
+      let msg = `${n.node.path}: truncate to ${size} bytes refused: famfs files keep the size they were committed with (${n.node.size})`;
+      // What this description rewrote before (rsync --inplace of shorter content writes it
+      // first) is put back: the file ends as it was, never new bytes over an old tail. No page
+      // of the file is locked during SETATTR, so the kernel's cache is dropped at once.
+      const journal = fh !== undefined ? this.handles.get(fh)?.journal : undefined;
+      if (journal) {
+        const undone = journal.undo(n.node.map, this.devOf);
+        if (undone?.bytes) this.invalidate(n.nodeid, 0, -1);
+        msg += `; ${undoOutcome(undone)}`;
+      }
       this.log(msg);
       // A program that ignores the refusal (vim) must not write a shorter content over the
       // old one: this open file description writes nothing more.
@@ -695,6 +723,13 @@ export class FamfsFileSystem implements FileSystem {
     if (n.kind === 'pending') n.file.opens++;
     this.opened(nodeid);
     const fh = this.newHandle(nodeid);
+    if (n.kind === 'file' && writing && this.mode.kind === 'none') {
+      // Kept until RELEASE: a later refusal through this description puts its writes back.
+      // (A mapping kernel stores file bytes itself: nothing passes through here to keep.)
+      const journal = UndoJournal.forFile(n.node.size);
+      this.handles.get(fh)!.journal = journal;
+      this.event(() => this.events.journal?.(fh, journal.buffer));
+    }
     // The master's committed file changes only by writes through this kernel, which keep its
     // page cache current: the cache may outlive the open. A client's kernel cannot see the
     // master rewrite a file in place, so a client drops the cache at each open (and sees the
@@ -734,7 +769,9 @@ export class FamfsFileSystem implements FileSystem {
     if (!this.isMaster) throw fuseErr('EROFS', 'a famfs client is read-only');
     const refused = this.handles.get(fh)?.refused;
     if (refused) throw fuseErr('EPERM', `${refused}; this open file writes nothing more`);
-    if (n.kind === 'file') return writeCommitted(n.node.path, n.node.map, this.devOf, offset, data);
+    if (n.kind === 'file') {
+      return writeCommittedUndoable(n.node.path, n.node.map, this.devOf, offset, data, this.handles.get(fh)?.journal, (from, to) => this.invalidate(nodeid, from, to - from));
+    }
     const f = n.file;
     const end = offset + data.length;
     if (end > f.size && this.mode.kind !== 'none') {
@@ -807,15 +844,20 @@ export class FamfsFileSystem implements FileSystem {
     this.pendingByDir.get(f.parent.id)?.delete(f.name);
   }
 
-  flush(): void {
+  flush(_ctx?: RequestContext, nodeid = 0, fh = 0): void {
     // Every close(2) sends one, also the close of a descriptor that a child process (a
     // shell's loop, xargs, find -exec) or a dup still shares: nothing is committed here.
+    // A description whose rewrites were undone by a serving thread during a WRITE could not
+    // drop the cached pages next to that write's locked ones then: it does now.
+    if (this.handles.get(fh)?.journal?.refused) this.invalidate(nodeid, 0, -1);
   }
 
   release(_ctx: RequestContext, nodeid: number, fh: number): void {
     // The kernel releases an open file description when its last descriptor is closed.
     // The file is logged when its last description goes (README "What a program sees").
+    const h = this.handles.get(fh);
     this.handles.delete(fh);
+    if (h?.journal) this.event(() => this.events.journal?.(fh, undefined));
     const n = this.inode(nodeid);
     if (n?.kind !== 'pending') return;
     const f = n.file;

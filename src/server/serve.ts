@@ -377,6 +377,10 @@ export class FamfsMount {
     };
     // Published before the SETATTR reply, so the thread reading the next WRITE has it.
     this.fs.events.handleRefused = (fh) => this.session.publish({ kind: 'refused-fh', fh, why: this.fs.refusal(fh) ?? 'a truncation was refused' } satisfies PlaneUpdate);
+    // Published before the OPEN reply: the thread that reads the description's first WRITE has it.
+    this.fs.events.journal = (fh, buffer) =>
+      this.session.publish((buffer ? { kind: 'journal', fh, buffer } : { kind: 'journal-end', fh }) satisfies PlaneUpdate);
+    this.fs.events.invalidate = (nodeid, off, len) => this.session.notifyInvalInode(nodeid, off, len);
     this.fs.events.forgotten = (n) => {
       // The kernel holds no reference to n any more: the threads may drop its map (a later
       // OPEN of the same nodeid publishes it again).
