@@ -58,6 +58,7 @@ const S_IFMT = 0o170000;
 const O_ACCMODE = 3;
 const O_TRUNC = 0o1000;
 const FALLOC_FL_KEEP_SIZE = 1;
+const RENAME_NOREPLACE = 1;
 
 /** Synthetic nodeids, far above any log index + 2 (a log holds < 2^20 entries). */
 export const META_DIR_ID = 2 ** 50;
@@ -92,7 +93,17 @@ export interface FamfsFsOptions {
   readonly onReplay?: (added: number) => void;
   /** fuse-iomap device cookie of a daxdev (a map on a device without one is refused). */
   readonly iomapCookie?: (daxdev: number) => number | undefined;
+  /**
+   * A file whose last open description is released is logged this many ms later (0: at
+   * once), so what programs do right after the close lands in its one log entry: install's
+   * chmod, a rename of a temp file into place, an unlink, a reopen to append (README "What a
+   * program sees through the mount"). The mount uses SETTLE_MS.
+   */
+  readonly settleMs?: number;
 }
+
+/** The mount's settle time (FamfsFsOptions.settleMs). */
+export const SETTLE_MS = 1000;
 
 /** What the mount does when files open or their maps change (BPF layout map, iomap INVAL). */
 export interface MapEvents {
@@ -686,14 +697,82 @@ export class FamfsFileSystem implements FileSystem {
   private noNamespaceChange(what: string): never {
     throw fuseErr('ENOTSUP', `${what}: famfs has no delete, rename or links (its log cannot record them)`);
   }
-  unlink(): void {
-    this.noNamespaceChange('unlink');
+
+  /** A file of dir not yet logged (being written, or settling), by name. */
+  private unlogged(dir: DirNode, name: string): PendingFile | undefined {
+    const f = this.pendingByDir.get(dir.id)?.get(name);
+    return f && !f.committed ? f : undefined;
   }
-  rmdir(): void {
-    this.noNamespaceChange('rmdir');
+
+  /** Remove the name of a file not yet logged: it is never logged, its space is free once no description holds it. */
+  private removeUnlogged(f: PendingFile): void {
+    this.pendingByDir.get(f.parent.id)?.delete(f.name);
+    if (f.opens === 0) this.drop(f);
+    else f.unlinked = true;
   }
-  rename(): void {
-    this.noNamespaceChange('rename');
+
+  /**
+   * Files not yet logged can be removed (vim's swap files, a tool's temp file after a failed
+   * rename): nothing of them is in the log. Logged files and directories cannot (ENOTSUP).
+   */
+  unlink(_ctx: RequestContext, parent: number, name: string): void {
+    const dir = this.dirOf(parent);
+    if (!this.isMaster) throw fuseErr('EROFS', 'a famfs client is read-only');
+    const f = this.unlogged(dir, name);
+    if (f) {
+      this.removeUnlogged(f);
+      return;
+    }
+    const rel = joinPath(dir.path, name);
+    if (dir.children.has(name)) this.noNamespaceChange(`unlink ${rel}: it is in the log`);
+    throw fuseErr('ENOENT', rel);
+  }
+
+  rmdir(_ctx: RequestContext, parent: number, name: string): void {
+    const dir = this.dirOf(parent);
+    this.noNamespaceChange(`rmdir ${joinPath(dir.path, name)}`);
+  }
+
+  /**
+   * A file not yet logged can be renamed (a temp file moved into place: rsync, sed -i, git's
+   * lock files), also over another such file; it is logged under its new path. Nothing
+   * logged can be renamed or replaced (ENOTSUP): famfs's log has no rename or delete entry.
+   */
+  rename(_ctx: RequestContext, parent: number, name: string, newParent: number, newName: string, flags: number): void {
+    const from = this.dirOf(parent);
+    const to = this.dirOf(newParent);
+    if (!this.isMaster) throw fuseErr('EROFS', 'a famfs client is read-only');
+    const src = joinPath(from.path, name);
+    const dst = joinPath(to.path, newName);
+    if (flags & ~RENAME_NOREPLACE) throw fuseErr('EINVAL', `rename ${src} to ${dst}: flags 0x${flags.toString(16)} (famfs can only move a file not yet logged)`);
+    const f = this.unlogged(from, name);
+    if (!f) {
+      if (from.children.has(name)) this.noNamespaceChange(`rename ${src} to ${dst}: ${src} is in the log`);
+      throw fuseErr('ENOENT', src);
+    }
+    if (from === to && name === newName) return;
+    if (newName === '.meta' && to.id === ROOT_ID) throw fuseErr('EEXIST', '.meta');
+    if (to.children.has(newName)) {
+      if (flags & RENAME_NOREPLACE) throw fuseErr('EEXIST', dst);
+      this.noNamespaceChange(`rename ${src} to ${dst}: ${dst} is in the log and cannot be replaced`);
+    }
+    if (Buffer.byteLength(dst) > MAX_PATHLEN - 1) {
+      const msg = `rename ${src} to ${dst}: ${Buffer.byteLength(dst)} bytes; a famfs path (relative to the mount) is at most ${MAX_PATHLEN - 1} bytes`;
+      this.log(msg);
+      throw fuseErr('ENAMETOOLONG', msg);
+    }
+    const over = this.unlogged(to, newName);
+    if (over) {
+      if (flags & RENAME_NOREPLACE) throw fuseErr('EEXIST', dst);
+      this.removeUnlogged(over);
+    }
+    this.pendingByDir.get(from.id)?.delete(name);
+    f.parent = to;
+    f.name = newName;
+    f.path = dst;
+    let m = this.pendingByDir.get(to.id);
+    if (!m) this.pendingByDir.set(to.id, (m = new Map()));
+    m.set(newName, f);
   }
   link(): Entry {
     this.noNamespaceChange('link');
@@ -720,7 +799,11 @@ export class FamfsFileSystem implements FileSystem {
       n.file.size = 0;
       this.changed(nodeid);
     }
-    if (n.kind === 'pending') n.file.opens++;
+    if (n.kind === 'pending') {
+      n.file.opens++;
+      clearTimeout(n.file.settling);
+      n.file.settling = undefined;
+    }
     this.opened(nodeid);
     const fh = this.newHandle(nodeid);
     if (n.kind === 'file' && writing && this.mode.kind === 'none') {
@@ -862,11 +945,30 @@ export class FamfsFileSystem implements FileSystem {
     if (n?.kind !== 'pending') return;
     const f = n.file;
     if (f.opens > 0) f.opens--;
-    if (f.opens === 0) this.finish(f);
+    if (f.opens > 0) return;
+    if (f.unlinked) {
+      this.drop(f);
+      return;
+    }
+    const settle = this.opts.settleMs ?? 0;
+    if (settle <= 0 || f.failed) {
+      this.finish(f);
+      return;
+    }
+    // Logged once left alone for a moment: a chmod, rename, unlink or reopen that follows the
+    // close (the kernel sends RELEASE after close(2) returned) still finds it unlogged.
+    clearTimeout(f.settling);
+    f.settling = setTimeout(() => {
+      f.settling = undefined;
+      if (f.opens === 0 && !f.committed && this.reserving.has(f)) this.finish(f);
+    }, settle);
+    f.settling.unref?.();
   }
 
   /** Log a file no description holds any more; drop it (space free again) when it cannot be. */
   private finish(f: PendingFile): void {
+    clearTimeout(f.settling);
+    f.settling = undefined;
     if (f.failed) {
       this.drop(f, f.failed);
       return;
@@ -878,13 +980,15 @@ export class FamfsFileSystem implements FileSystem {
     }
   }
 
-  /** Forget a file that was never logged and give its space back. */
-  private drop(f: PendingFile, why: string): void {
+  /** Forget a file that was never logged and give its space back (`why` undefined: it was unlinked). */
+  private drop(f: PendingFile, why?: string): void {
+    clearTimeout(f.settling);
+    f.settling = undefined;
     f.releaseAll(this.alloc);
     this.reserving.delete(f);
     this.pendingById.delete(f.nodeid);
-    this.pendingByDir.get(f.parent.id)?.delete(f.name);
-    this.log(`${f.path}: dropped, not logged (${why}); its space is free again`);
+    if (this.pendingByDir.get(f.parent.id)?.get(f.name) === f) this.pendingByDir.get(f.parent.id)!.delete(f.name);
+    if (why !== undefined) this.log(`${f.path}: dropped, not logged (${why}); its space is free again`);
   }
 
   /** Files created through the mount and not yet logged. */
@@ -902,7 +1006,12 @@ export class FamfsFileSystem implements FileSystem {
 
   /** The server is told to stop without waiting: drop (and log) every file not yet logged. */
   dropAll(why: string): void {
-    for (const f of [...this.reserving]) if (!f.committed) this.drop(f, `${why}; ${f.size} bytes written, ${f.opens} open descriptions`);
+    for (const f of [...this.reserving]) {
+      if (f.committed) continue;
+      // Closed and waiting out its settle time: complete, so logged rather than dropped.
+      if (f.opens === 0 && !f.unlinked) this.finish(f);
+      else this.drop(f, `${why}; ${f.size} bytes written, ${f.opens} open descriptions`);
+    }
   }
 
   fsync(): void {

@@ -21,7 +21,7 @@ import { BootstrapFs, famfsModeOf, openThroughMeta } from './famfs-mode.js';
 import { FsSwitch } from './fs-switch.js';
 import { loadLayout } from '../interleave/layout-yaml.js';
 import type { Layout } from '../interleave/layout.js';
-import { FamfsFileSystem } from './famfs-fs.js';
+import { FamfsFileSystem, SETTLE_MS } from './famfs-fs.js';
 import type { PlaneData, PlaneUpdate } from './data-plane.js';
 import { siblingModule } from '../fuse/data-plane.js';
 import { runsByDaxdev } from '../interleave/filemap.js';
@@ -185,7 +185,7 @@ export class FamfsMount {
             opened = await openThroughMeta(opts.mountpoint, boot, { ...base, writable: false });
           }
           const { image } = opened;
-          const famfs = new FamfsFileSystem(image, { device: opts.source, log });
+          const famfs = new FamfsFileSystem(image, { device: opts.source, log, settleMs: SETTLE_MS });
           sw.switchTo(famfs);
           const m = mount!;
           m.beforeUnmount = async () => {
@@ -249,7 +249,7 @@ export class FamfsMount {
       let onSocket = channel;
       const cookie = (daxdev: number): number | undefined => (onSocket ? playerCookie(daxdev) : cookies.get(daxdev));
       const iomap = defaultIomapConfig({ uuid: image.sb.uuid, cookie, ...(opts.upsertAtOpen === undefined ? {} : { upsertMaxBytes: opts.upsertAtOpen }) });
-      famfs = new FamfsFileSystem(image, { layout, device: layout ? undefined : opts.source, log, iomapCookie: cookie });
+      famfs = new FamfsFileSystem(image, { layout, device: layout ? undefined : opts.source, log, iomapCookie: cookie, settleMs: SETTLE_MS });
       let probe: IomapSupportProbe = { kind: 'not-asked', why: 'no channel yet' };
       let profile: AbiProfile | ProfileChooser | undefined;
       if (opts.abi) {
