@@ -132,6 +132,8 @@ export interface UnfinishedFile {
 /** An open file description (OPEN/CREATE of a regular file until its RELEASE). */
 interface Handle {
   readonly nodeid: number;
+  /** Opened for writing. */
+  readonly writing: boolean;
   /** Set when a truncation through it was refused: writes through it get EPERM. */
   refused?: string;
   /** A description writing a committed file: the bytes it overwrote, until its RELEASE (undo-journal.ts). */
@@ -625,9 +627,9 @@ export class FamfsFileSystem implements FileSystem {
     return this.handles.get(fh)?.refused;
   }
 
-  private newHandle(nodeid: number): number {
+  private newHandle(nodeid: number, writing: boolean): number {
     const fh = this.nextFh++;
-    this.handles.set(fh, { nodeid });
+    this.handles.set(fh, { nodeid, writing });
     return fh;
   }
 
@@ -664,11 +666,11 @@ export class FamfsFileSystem implements FileSystem {
     return f;
   }
 
-  create(ctx: RequestContext, parent: number, name: string, mode: number, _flags: number, umask: number): Entry & OpenReply {
+  create(ctx: RequestContext, parent: number, name: string, mode: number, flags: number, umask: number): Entry & OpenReply {
     const f = this.newPending(ctx, parent, name, mode, umask);
     f.opens++;
     this.opened(f.nodeid);
-    return { ...this.looked(this.entry(f.nodeid, { kind: 'pending', file: f })), fh: this.newHandle(f.nodeid) };
+    return { ...this.looked(this.entry(f.nodeid, { kind: 'pending', file: f })), fh: this.newHandle(f.nodeid, (flags & O_ACCMODE) !== 0) };
   }
 
   mknod(ctx: RequestContext, parent: number, name: string, mode: number, _rdev: number, umask: number): Entry {
@@ -805,7 +807,7 @@ export class FamfsFileSystem implements FileSystem {
       n.file.settling = undefined;
     }
     this.opened(nodeid);
-    const fh = this.newHandle(nodeid);
+    const fh = this.newHandle(nodeid, writing);
     if (n.kind === 'file' && writing && this.mode.kind === 'none') {
       // Kept until RELEASE: a later refusal through this description puts its writes back.
       // (A mapping kernel stores file bytes itself: nothing passes through here to keep.)
@@ -1014,7 +1016,21 @@ export class FamfsFileSystem implements FileSystem {
     }
   }
 
-  fsync(): void {
+  /**
+   * fsync of a file not yet logged that no description holds open for writing (`sync FILE`
+   * after the writer closed it) logs it at once instead of after the settle time: a way to
+   * make a new file visible to other hosts now. With a writer open it may still grow: nothing.
+   */
+  fsync(_ctx?: RequestContext, nodeid = 0): void {
+    const f = this.pendingById.get(nodeid);
+    if (f && !f.committed && !f.unlinked && this.reserving.has(f)) {
+      let writers = 0;
+      for (const h of this.handles.values()) if (h.nodeid === nodeid && h.writing) writers++;
+      if (writers === 0) {
+        this.finish(f);
+        if (!f.committed) throw fuseErr('EIO', `fsync ${f.path}: the file could not be logged (see the mount log)`);
+      }
+    }
     // Stores to mapped memory are already visible to every host mapping the device.
   }
 

@@ -52,6 +52,23 @@ describe('famfs FileSystem: settle time, unlink and rename of files not yet logg
     }
   });
 
+  it('fsync with no writer open logs a settling file at once; with a writer open it logs nothing', () => {
+    const { img, f } = open('fsync');
+    try {
+      const c = f.create(ctx, ROOT_ID, 'synced', 0o100644, 0o1 /* O_WRONLY */, 0);
+      f.write(ctx, c.nodeid, c.fh, 0, Buffer.from('x'), 0);
+      f.fsync(ctx, c.nodeid);
+      expect(img.lookup('synced')).toBeUndefined(); // its writer is still open
+      f.release(ctx, c.nodeid, c.fh);
+      const reader = f.open(ctx, c.nodeid, 0); // `sync FILE` opens it read-only
+      f.fsync(ctx, c.nodeid);
+      expect(img.lookup('synced')?.kind).toBe('file');
+      f.release(ctx, c.nodeid, reader.fh);
+    } finally {
+      img.close();
+    }
+  });
+
   it('unlink of a file not yet logged (open or closed) frees it; logged files and directories cannot be removed', async () => {
     const { img, f } = open('unlink');
     try {

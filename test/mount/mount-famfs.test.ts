@@ -154,12 +154,13 @@ describeTier2('famfs-ts mount: data through real tools', mountUnavailable, () =>
   }, 180_000);
 
   it('lets a client on another host see the master\'s files after logplay', async () => {
-    must(`head -c 3000000 /dev/urandom > ${mnt}/before`);
+    // `sync FILE` logs a closed new file at once (else it is logged after the settle time).
+    must(`head -c 3000000 /dev/urandom > ${mnt}/before && sync ${mnt}/before`);
     const cmnt = s.mountpoint('client');
     const client = await s.serve(dev, cmnt, ['--refresh', '0'], s.hostUuid('host2'));
     try {
       must(`cmp ${mnt}/before ${cmnt}/before`);
-      must(`mkdir ${mnt}/shared && head -c 7000000 /dev/urandom > ${mnt}/shared/data`);
+      must(`mkdir ${mnt}/shared && head -c 7000000 /dev/urandom > ${mnt}/shared/data && sync ${mnt}/shared/data`);
       expect(fs.existsSync(`${cmnt}/shared`)).toBe(false);
       expect(mustCli(['logplay', cmnt])).toMatch(/^famfs_logplay\(v1\): \d+ log entries; [1-9]\d* new files; \d+ new directories$/m);
       must(`cmp ${mnt}/shared/data ${cmnt}/shared/data`);
