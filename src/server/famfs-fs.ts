@@ -1019,20 +1019,43 @@ export class FamfsFileSystem implements FileSystem {
   /**
    * fsync of a file not yet logged that no description holds open for writing (`sync FILE`
    * after the writer closed it) logs it at once instead of after the settle time: a way to
-   * make a new file visible to other hosts now. With a writer open it may still grow: nothing.
+   * make a new file visible to other hosts now. The writer's RELEASE follows its close(2)
+   * asynchronously and may come after this request: it is waited for, up to the settle time.
+   * With a writer still open after that the file may still grow: nothing is logged. (File
+   * bytes need no flushing: stores to mapped memory are what every host sees.)
    */
-  fsync(_ctx?: RequestContext, nodeid = 0): void {
+  fsync(_ctx?: RequestContext, nodeid = 0): void | Promise<void> {
     const f = this.pendingById.get(nodeid);
-    if (f && !f.committed && !f.unlinked && this.reserving.has(f)) {
-      let writers = 0;
-      for (const h of this.handles.values()) if (h.nodeid === nodeid && h.writing) writers++;
-      if (writers === 0) {
-        this.finish(f);
-        if (!f.committed) throw fuseErr('EIO', `fsync ${f.path}: the file could not be logged (see the mount log)`);
-      }
-    }
-    // Stores to mapped memory are already visible to every host mapping the device.
+    if (!f || f.committed || f.unlinked || !this.reserving.has(f)) return;
+    const writers = (): number => {
+      let n = 0;
+      for (const h of this.handles.values()) if (h.nodeid === nodeid && h.writing) n++;
+      return n;
+    };
+    const logIt = (): void => {
+      if (f.committed || f.unlinked || !this.reserving.has(f)) return;
+      this.finish(f);
+      if (!f.committed) throw fuseErr('EIO', `fsync ${f.path}: the file could not be logged (see the mount log)`);
+    };
+    if (writers() === 0) return logIt();
+    const until = Date.now() + Math.min(this.opts.settleMs ?? 0, SETTLE_MS);
+    return new Promise<void>((resolve, reject) => {
+      const poll = (): void => {
+        if (writers() > 0 && Date.now() < until) {
+          setTimeout(poll, 5);
+          return;
+        }
+        try {
+          if (writers() === 0) logIt();
+          resolve();
+        } catch (e) {
+          reject(e);
+        }
+      };
+      poll();
+    });
   }
+
 
   opendir(_ctx: RequestContext, nodeid: number): OpenReply {
     const n = this.need(nodeid);

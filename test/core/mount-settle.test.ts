@@ -52,18 +52,24 @@ describe('famfs FileSystem: settle time, unlink and rename of files not yet logg
     }
   });
 
-  it('fsync with no writer open logs a settling file at once; with a writer open it logs nothing', () => {
+  it('fsync with no writer open logs a settling file at once; with a writer open it logs nothing', async () => {
     const { img, f } = open('fsync');
     try {
       const c = f.create(ctx, ROOT_ID, 'synced', 0o100644, 0o1 /* O_WRONLY */, 0);
       f.write(ctx, c.nodeid, c.fh, 0, Buffer.from('x'), 0);
-      f.fsync(ctx, c.nodeid);
+      await f.fsync(ctx, c.nodeid); // waits up to the settle time for the writer's release
       expect(img.lookup('synced')).toBeUndefined(); // its writer is still open
-      f.release(ctx, c.nodeid, c.fh);
-      const reader = f.open(ctx, c.nodeid, 0); // `sync FILE` opens it read-only
-      f.fsync(ctx, c.nodeid);
+      // The writer's RELEASE may follow the fsync of another description: it is waited for.
+      const waiting = f.fsync(ctx, c.nodeid);
+      setTimeout(() => f.release(ctx, c.nodeid, c.fh), 20);
+      await waiting;
       expect(img.lookup('synced')?.kind).toBe('file');
-      f.release(ctx, c.nodeid, reader.fh);
+      const d = f.create(ctx, ROOT_ID, 'synced2', 0o100644, 0o1, 0);
+      f.release(ctx, d.nodeid, d.fh);
+      const reader = f.open(ctx, d.nodeid, 0); // `sync FILE` opens it read-only
+      await f.fsync(ctx, d.nodeid);
+      expect(img.lookup('synced2')?.kind).toBe('file');
+      f.release(ctx, d.nodeid, reader.fh);
     } finally {
       img.close();
     }

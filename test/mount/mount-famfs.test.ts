@@ -79,6 +79,8 @@ describeTier2('famfs-ts mount: data through real tools', mountUnavailable, () =>
 
   it('answers namespace changes famfs cannot log with ENOTSUP, growth with EFBIG', () => {
     fs.writeFileSync(`${mnt}/fixed`, 'twelve bytes');
+    // Logged now (`sync FILE`), not after the settle time: a file not yet logged could still be removed.
+    must(`sync ${mnt}/fixed`);
     expect(sh(`rm ${mnt}/fixed`).stderr).toMatch(/Operation not supported/);
     expect(sh(`mv ${mnt}/fixed ${mnt}/moved`).stderr).toMatch(/Operation not supported/);
     expect(sh(`ln -s fixed ${mnt}/sym`).stderr).toMatch(/Operation not supported/);
