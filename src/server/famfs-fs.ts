@@ -1003,7 +1003,12 @@ export class FamfsFileSystem implements FileSystem {
    * RELEASE the kernel queued may never have arrived. Log what can be finished.
    */
   finishAll(): void {
-    for (const f of [...this.reserving]) if (!f.committed) this.finish(f);
+    for (const f of [...this.reserving]) {
+      if (f.committed) continue;
+      // Removed while open (a swap file): never logged.
+      if (f.unlinked) this.drop(f);
+      else this.finish(f);
+    }
   }
 
   /** The server is told to stop without waiting: drop (and log) every file not yet logged. */
