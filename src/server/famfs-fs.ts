@@ -3,19 +3,23 @@
 // master only), and the `.meta` views famfs tools look for (reference famfs-format.md §7).
 //
 // Policies (README "Mounting"):
-// - A file created here is committed to the log, with its final size, when the kernel
-//   releases its last open file description (RELEASE; README "What a program sees through
-//   the mount"). FLUSH commits nothing: every close(2) of a shared descriptor (a shell's
-//   children, xargs, find -exec) sends one. Until then only the master sees it; a crash
-//   loses it alone. A file that cannot be finished (a write found no space) or logged is
-//   dropped at that release, its space free again, with a log line.
+// - A file created here is committed to the log, with its final size, once the kernel has
+//   released its last open file description (RELEASE) and the settle time passed (README
+//   "What a program sees through the mount"): a chmod, rename, unlink or reopen right after
+//   the close still finds it unlogged. FLUSH commits nothing: every close(2) of a shared
+//   descriptor (a shell's children, xargs, find -exec) sends one; an fsync with no writer
+//   open commits at once. Until then only the master sees it; a crash loses it alone. A file
+//   that cannot be finished (a write found no space) or logged is dropped at that release,
+//   its space free again, with a log line.
 // - Committed files never grow or shrink: a write or size change past the size gets EFBIG,
 //   a truncation below it EPERM, and an open file description whose truncation was refused
 //   writes nothing more (EPERM: vim writes on after a failed ftruncate). Writes inside the
-//   size work on the master.
+//   size work on the master, and are kept undoable until the description's RELEASE
+//   (undo-journal.ts): a refusal through it puts the file back first.
 // - Empty files: committed with size 0 and one 2 MiB extent (famfs's logplay and fsck
 //   accept a size-0 entry; only famfs's creat refuses one).
-// - UNLINK, RMDIR, RENAME, LINK, SYMLINK and MKNOD of anything but a regular file: ENOTSUP
+// - UNLINK and RENAME of a file not yet logged work (it was never in the log). Of anything
+//   logged, and RMDIR, LINK, SYMLINK and MKNOD of anything but a regular file: ENOTSUP
 //   (famfs's log has no delete, rename or link entries).
 // - chmod/chown: before commit they change what is logged; after commit (and on every
 //   directory, logged at mkdir) a change gets EPERM and a log line: famfs's log has no
