@@ -255,3 +255,32 @@ describeTier2('more everyday tools through a famfs-ts mount', mountUnavailable, 
     expect(cli(['fsck', '--system-uuid', s.uuidFile, mnt]).status).toBe(0);
   }, 120_000);
 });
+
+describeTier2('undo on the main thread (--readers 0)', mountUnavailable, () => {
+  let s: Scratch;
+  beforeAll(() => {
+    s = new Scratch('undo-main');
+  });
+  afterAll(async () => {
+    await s?.cleanup();
+  }, 60_000);
+
+  it('rsync --inplace of shorter content and dd of longer content leave the logged file as it was', async () => {
+    const dev = s.device('dev', 128 * MiB);
+    const mnt = s.mountpoint('m');
+    let server = await s.serve(dev, mnt, ['--readers', '0']);
+    const old = s.path('old');
+    fs.writeFileSync(old, crypto.randomBytes(3 * MiB));
+    fs.writeFileSync(s.path('short'), crypto.randomBytes(MiB));
+    fs.writeFileSync(s.path('long'), crypto.randomBytes(4 * MiB));
+    must(`cp ${old} ${mnt}/f && sync ${mnt}/f`);
+    expect(sh(`rsync -I --inplace ${s.path('short')} ${mnt}/f`).status).toBe(23);
+    expect(sha(`${mnt}/f`)).toBe(sha(old));
+    expect(sh(`dd if=${s.path('long')} of=${mnt}/f bs=256k conv=notrunc status=none`).stderr).toMatch(/File too large/);
+    expect(sha(`${mnt}/f`)).toBe(sha(old));
+    await server.stop();
+    server = await s.serve(dev, mnt, ['--readers', '0']);
+    expect(sha(`${mnt}/f`)).toBe(sha(old));
+    await server.stop();
+  }, 120_000);
+});
