@@ -6,9 +6,10 @@
 # pkg-config and libfuse3-dev to build the libfuse3 peers; libfuse2 for fuse-native; fio).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# vim, perl, attr, rsync, tar: the programs test/mount/everyday-tools.test.ts drives through a mount.
+# vim, perl, attr, rsync, tar: the programs test/mount/everyday-tools.test.ts drives through a mount;
+# git, zip, unzip: test/mount/everyday-rewrites.test.ts.
 # qemu-system-x86, ndctl, busybox-static: the VM tier (tier 4, test/support/vm.ts).
-pkgs=(fuse3 fio bpftool rsync vim perl attr tar qemu-system-x86 ndctl busybox-static)
+pkgs=(fuse3 fio bpftool rsync vim perl attr tar git zip unzip qemu-system-x86 ndctl busybox-static)
 [ "${1:-}" = --bench ] && pkgs+=(clang llvm gcc g++ pkg-config libfuse3-dev libfuse2)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -13,7 +13,7 @@ import { policyDefaults } from '../famfs/alloc-defaults.js';
 import { CliError, collect, intArg, octalArg, out, progress, run, sizeArg, threadArg } from './run.js';
 import { hostOptions, lookupNode, resolveTarget, withImage, type HostOpts, type Resolved } from './target.js';
 import { copyTree, hostSource, type CopyError, type CopySink, type CopySource, type Stat } from './copy-tree.js';
-import { mkdirMounted, mountedFileMap, mountedSink, openForSize } from './mounted-verbs.js';
+import { logNow, mkdirMounted, mountedFileMap, mountedSink, openForSize } from './mounted-verbs.js';
 import { destinationOf, isMountedDir, notADirectory } from './destination.js';
 
 type Opts = HostOpts & Record<string, string | string[] | boolean | undefined>;
@@ -63,6 +63,7 @@ function creatOne(arg: string, size: number, seed: number, o: Opts): CreatResult
       return { path: arg, size: st.size, created, seed: seed || undefined };
     } finally {
       fs.closeSync(fd);
+      logNow(t.path);
     }
   }
   return withImage(t.image, o, true, (img) => {

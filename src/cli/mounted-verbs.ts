@@ -43,6 +43,20 @@ export function isInFamfsMount(p: string): boolean {
   }
 }
 
+/**
+ * A file written through a famfs-ts mount is logged after a settle time once closed; an fsync
+ * of it with no writer open logs it at once (src/server/famfs-fs.ts fsync). famfs's creat and
+ * cp return with the file logged: so do these.
+ */
+export function logNow(file: string): void {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY);
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 function chownIfAsked(fd: number, o: MountedCreateOptions): void {
   if (o.uid === undefined && o.gid === undefined) return;
   const st = fs.fstatSync(fd);
@@ -99,7 +113,13 @@ export function mountedSink(o: MountedCreateOptions, hooks: Pick<CopySink, 'prog
     },
     openFile(to, size, mode) {
       const { fd } = openForSize(to, size, { ...o, mode: o.mode ?? mode });
-      return { write: (pos, data) => void fs.writeSync(fd, data, 0, data.length, pos), close: () => fs.closeSync(fd) };
+      return {
+        write: (pos, data) => void fs.writeSync(fd, data, 0, data.length, pos),
+        close: () => {
+          fs.closeSync(fd);
+          logNow(to);
+        },
+      };
     },
     openExisting(to, size) {
       const st = fs.statSync(to);

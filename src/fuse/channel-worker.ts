@@ -10,9 +10,9 @@ import type { DataPlane, DataPlaneFactory } from './data-plane.js';
 import { Dispatcher } from './dispatcher.js';
 import type { ConnectionInfo, FileSystem } from './filesystem.js';
 import type { InitLimits } from './init.js';
-import { Op } from './opcodes.js';
+import { Notify, Op } from './opcodes.js';
 import { IN_HEADER_SIZE } from './request.js';
-import { InHeader } from './structs.js';
+import { InHeader, NotifyInvalInodeOut } from './structs.js';
 import { COUNTERS, type ToMain } from './serving-threads.js';
 import { OpStats } from './op-stats.js';
 
@@ -55,6 +55,9 @@ const dispatcher = new Dispatcher(plane as FileSystem, { limits: wd.limits, log,
   if (!writeMessage(wd.fd, iov)) gone = true;
 });
 dispatcher.adopt(wd.conn);
+plane.attach?.({
+  invalInode: (nodeid, off, len) => dispatcher.notify(Notify.INVAL_INODE, [NotifyInvalInodeOut.encode({ ino: BigInt(nodeid), off, len })]),
+});
 
 /** Apply what the main thread published. One that fails is logged and skipped: the plane then owns less, and its requests go to the main thread. */
 function drainUpdates(): void {

@@ -18,7 +18,15 @@ export interface DataPlane {
   write(ctx: RequestContext, nodeid: number, fh: number, offset: number, data: Buffer, flags: number): number;
   /** A message the main thread published; applied before the next request is handled. */
   update(msg: unknown): void;
+  /** Called once, before the first request: what the plane may tell the kernel from this thread. */
+  attach?(kernel: PlaneKernel): void;
   close?(): void;
+}
+
+/** Notifications a serving thread may send on its own clone of the channel. */
+export interface PlaneKernel {
+  /** FUSE_NOTIFY_INVAL_INODE: drop cached data [off, off+len) of nodeid (len < 0: to the end). */
+  invalInode(nodeid: number, off: number, len: number): void;
 }
 
 /** What a plane module exports: `createDataPlane(data)`, data being `workers.data`. */

@@ -4,10 +4,11 @@
 // and everything else stay with the main thread, which owns the namespace and the log.
 import os from 'node:os';
 import { attachSpec, type DaxdevMemory, type DeviceSpec } from '../device/memory.js';
-import type { DataPlane } from '../fuse/data-plane.js';
+import type { DataPlane, PlaneKernel } from '../fuse/data-plane.js';
 import { FuseError, type RequestContext } from '../fuse/filesystem.js';
 import { runsByDaxdev, type FileMap } from '../interleave/filemap.js';
 import { readMapped, writeCommitted } from './file-io.js';
+import { UndoJournal, writeCommittedUndoable } from './undo-journal.js';
 
 /** createDataPlane's data: whether the image is open for writing (the master's). */
 export interface PlaneData {
@@ -21,12 +22,18 @@ export type PlaneUpdate =
   /** An open file description whose truncation was refused: its writes get EPERM (famfs-fs.ts). */
   | { readonly kind: 'refused-fh'; readonly fh: number; readonly why: string }
   /** The kernel forgot the nodeid: it sends no more requests for it. */
-  | { readonly kind: 'forget'; readonly nodeid: number };
+  | { readonly kind: 'forget'; readonly nodeid: number }
+  /** An open file description writing a committed file keeps the bytes it overwrites here (undo-journal.ts). */
+  | { readonly kind: 'journal'; readonly fh: number; readonly buffer: SharedArrayBuffer }
+  /** That description was released. */
+  | { readonly kind: 'journal-end'; readonly fh: number };
 
 class FamfsDataPlane implements DataPlane {
   private readonly devices = new Map<number, DaxdevMemory>();
   private readonly files = new Map<number, { path: string; map: FileMap }>();
   private readonly refused = new Map<number, string>();
+  private readonly journals = new Map<number, UndoJournal>();
+  private kernel: PlaneKernel | undefined;
   constructor(private readonly writable: boolean) {}
 
   private readonly dev = (index: number): DaxdevMemory => {
@@ -48,7 +55,13 @@ class FamfsDataPlane implements DataPlane {
     if (!this.writable) throw new FuseError(os.constants.errno.EROFS, 'a famfs client is read-only');
     const why = this.refused.get(fh);
     if (why !== undefined) throw new FuseError(os.constants.errno.EPERM, `${why}; this open file writes nothing more`);
-    return writeCommitted(f.path, f.map, this.dev, offset, data);
+    const journal = this.journals.get(fh);
+    if (!journal) return writeCommitted(f.path, f.map, this.dev, offset, data);
+    return writeCommittedUndoable(f.path, f.map, this.dev, offset, data, journal, (from, to) => this.kernel?.invalInode(nodeid, from, to - from));
+  }
+
+  attach(kernel: PlaneKernel): void {
+    this.kernel = kernel;
   }
 
   update(msg: unknown): void {
@@ -58,6 +71,10 @@ class FamfsDataPlane implements DataPlane {
     } else if (u.kind === 'refused-fh') {
       // Handles are never reused (famfs-fs.ts counts them up), so the entry may stay.
       this.refused.set(u.fh, u.why);
+    } else if (u.kind === 'journal') {
+      this.journals.set(u.fh, new UndoJournal(u.buffer));
+    } else if (u.kind === 'journal-end') {
+      this.journals.delete(u.fh);
     } else if (u.kind === 'forget') {
       this.files.delete(u.nodeid);
     } else if (u.kind === 'file') {

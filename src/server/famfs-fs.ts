@@ -3,19 +3,23 @@
 // master only), and the `.meta` views famfs tools look for (reference famfs-format.md §7).
 //
 // Policies (README "Mounting"):
-// - A file created here is committed to the log, with its final size, when the kernel
-//   releases its last open file description (RELEASE; README "What a program sees through
-//   the mount"). FLUSH commits nothing: every close(2) of a shared descriptor (a shell's
-//   children, xargs, find -exec) sends one. Until then only the master sees it; a crash
-//   loses it alone. A file that cannot be finished (a write found no space) or logged is
-//   dropped at that release, its space free again, with a log line.
+// - A file created here is committed to the log, with its final size, once the kernel has
+//   released its last open file description (RELEASE) and the settle time passed (README
+//   "What a program sees through the mount"): a chmod, rename, unlink or reopen right after
+//   the close still finds it unlogged. FLUSH commits nothing: every close(2) of a shared
+//   descriptor (a shell's children, xargs, find -exec) sends one; an fsync with no writer
+//   open commits at once. Until then only the master sees it; a crash loses it alone. A file
+//   that cannot be finished (a write found no space) or logged is dropped at that release,
+//   its space free again, with a log line.
 // - Committed files never grow or shrink: a write or size change past the size gets EFBIG,
 //   a truncation below it EPERM, and an open file description whose truncation was refused
 //   writes nothing more (EPERM: vim writes on after a failed ftruncate). Writes inside the
-//   size work on the master.
+//   size work on the master, and are kept undoable until the description's RELEASE
+//   (undo-journal.ts): a refusal through it puts the file back first.
 // - Empty files: committed with size 0 and one 2 MiB extent (famfs's logplay and fsck
 //   accept a size-0 entry; only famfs's creat refuses one).
-// - UNLINK, RMDIR, RENAME, LINK, SYMLINK and MKNOD of anything but a regular file: ENOTSUP
+// - UNLINK and RENAME of a file not yet logged work (it was never in the log). Of anything
+//   logged, and RMDIR, LINK, SYMLINK and MKNOD of anything but a regular file: ENOTSUP
 //   (famfs's log has no delete, rename or link entries).
 // - chmod/chown: before commit they change what is logged; after commit (and on every
 //   directory, logged at mkdir) a change gets EPERM and a log line: famfs's log has no
@@ -42,7 +46,8 @@ import { FuseError } from '../fuse/filesystem.js';
 import { Fattr, Fopen, FUSE_ROOT_ID } from '../fuse/opcodes.js';
 import { FAMFS_FILE, type FmapEncoding } from '../mapping/famfs-fmap.js';
 import type { FileMap } from '../interleave/filemap.js';
-import { readMapped, writeCommitted, writeMapped } from './file-io.js';
+import { readMapped, writeMapped } from './file-io.js';
+import { UndoJournal, undoOutcome, writeCommittedUndoable } from './undo-journal.js';
 import type { Layout } from '../interleave/layout.js';
 import { formatInterleaveParam, INTERLEAVE_XATTR, interleaveOfMap, InterleaveParamError, parseInterleaveParam } from './interleave-param.js';
 import { GrowError, PendingFile, type Placement } from './pending.js';
@@ -57,6 +62,7 @@ const S_IFMT = 0o170000;
 const O_ACCMODE = 3;
 const O_TRUNC = 0o1000;
 const FALLOC_FL_KEEP_SIZE = 1;
+const RENAME_NOREPLACE = 1;
 
 /** Synthetic nodeids, far above any log index + 2 (a log holds < 2^20 entries). */
 export const META_DIR_ID = 2 ** 50;
@@ -91,7 +97,17 @@ export interface FamfsFsOptions {
   readonly onReplay?: (added: number) => void;
   /** fuse-iomap device cookie of a daxdev (a map on a device without one is refused). */
   readonly iomapCookie?: (daxdev: number) => number | undefined;
+  /**
+   * A file whose last open description is released is logged this many ms later (0: at
+   * once), so what programs do right after the close lands in its one log entry: install's
+   * chmod, a rename of a temp file into place, an unlink, a reopen to append (README "What a
+   * program sees through the mount"). The mount uses SETTLE_MS.
+   */
+  readonly settleMs?: number;
 }
+
+/** The mount's settle time (FamfsFsOptions.settleMs). */
+export const SETTLE_MS = 1000;
 
 /** What the mount does when files open or their maps change (BPF layout map, iomap INVAL). */
 export interface MapEvents {
@@ -103,6 +119,10 @@ export interface MapEvents {
   handleRefused?(fh: number): void;
   /** The kernel forgot nodeid (its last lookup reference): what was handed out for it may go. */
   forgotten?(nodeid: number): void;
+  /** An open file description writing a committed file got an undo journal (buffer), or was released (undefined). */
+  journal?(fh: number, buffer: SharedArrayBuffer | undefined): void;
+  /** Bytes the kernel may hold cached were put back: drop [off, off+len) of nodeid (len < 0: to the end). */
+  invalidate?(nodeid: number, off: number, len: number): void;
 }
 
 /** A file still being written, as the mount reports it when asked to stop. */
@@ -116,8 +136,12 @@ export interface UnfinishedFile {
 /** An open file description (OPEN/CREATE of a regular file until its RELEASE). */
 interface Handle {
   readonly nodeid: number;
+  /** Opened for writing. */
+  readonly writing: boolean;
   /** Set when a truncation through it was refused: writes through it get EPERM. */
   refused?: string;
+  /** A description writing a committed file: the bytes it overwrote, until its RELEASE (undo-journal.ts). */
+  journal?: UndoJournal;
 }
 
 /**
@@ -313,6 +337,18 @@ export class FamfsFileSystem implements FileSystem {
     } catch (e) {
       this.log(`map change of nodeid ${nodeid}: ${(e as Error).message}`);
     }
+  }
+
+  private event(f: () => void): void {
+    try {
+      f();
+    } catch (e) {
+      this.log(`mount event: ${(e as Error).message}`);
+    }
+  }
+
+  private invalidate(nodeid: number, off: number, len: number): void {
+    this.event(() => this.events.invalidate?.(nodeid, off, len));
   }
 
   private opened(nodeid: number): void {
@@ -539,7 +575,16 @@ export class FamfsFileSystem implements FileSystem {
     if (n.kind === 'file') {
       if (size === n.node.size) return;
       const grow = size > n.node.size;
-      const msg = `${n.node.path}: truncate to ${size} bytes refused: famfs files keep the size they were committed with (${n.node.size})`;
+      let msg = `${n.node.path}: truncate to ${size} bytes refused: famfs files keep the size they were committed with (${n.node.size})`;
+      // What this description rewrote before (rsync --inplace of shorter content writes it
+      // first) is put back: the file ends as it was, never new bytes over an old tail. No page
+      // of the file is locked during SETATTR, so the kernel's cache is dropped at once.
+      const journal = fh !== undefined ? this.handles.get(fh)?.journal : undefined;
+      if (journal) {
+        const undone = journal.undo(n.node.map, this.devOf);
+        if (undone?.bytes) this.invalidate(n.nodeid, 0, -1);
+        msg += `; ${undoOutcome(undone)}`;
+      }
       this.log(msg);
       // A program that ignores the refusal (vim) must not write a shorter content over the
       // old one: this open file description writes nothing more.
@@ -600,9 +645,9 @@ export class FamfsFileSystem implements FileSystem {
     return this.handles.get(fh)?.refused;
   }
 
-  private newHandle(nodeid: number): number {
+  private newHandle(nodeid: number, writing: boolean): number {
     const fh = this.nextFh++;
-    this.handles.set(fh, { nodeid });
+    this.handles.set(fh, { nodeid, writing });
     return fh;
   }
 
@@ -639,11 +684,11 @@ export class FamfsFileSystem implements FileSystem {
     return f;
   }
 
-  create(ctx: RequestContext, parent: number, name: string, mode: number, _flags: number, umask: number): Entry & OpenReply {
+  create(ctx: RequestContext, parent: number, name: string, mode: number, flags: number, umask: number): Entry & OpenReply {
     const f = this.newPending(ctx, parent, name, mode, umask);
     f.opens++;
     this.opened(f.nodeid);
-    return { ...this.looked(this.entry(f.nodeid, { kind: 'pending', file: f })), fh: this.newHandle(f.nodeid) };
+    return { ...this.looked(this.entry(f.nodeid, { kind: 'pending', file: f })), fh: this.newHandle(f.nodeid, (flags & O_ACCMODE) !== 0) };
   }
 
   mknod(ctx: RequestContext, parent: number, name: string, mode: number, _rdev: number, umask: number): Entry {
@@ -672,14 +717,82 @@ export class FamfsFileSystem implements FileSystem {
   private noNamespaceChange(what: string): never {
     throw fuseErr('ENOTSUP', `${what}: famfs has no delete, rename or links (its log cannot record them)`);
   }
-  unlink(): void {
-    this.noNamespaceChange('unlink');
+
+  /** A file of dir not yet logged (being written, or settling), by name. */
+  private unlogged(dir: DirNode, name: string): PendingFile | undefined {
+    const f = this.pendingByDir.get(dir.id)?.get(name);
+    return f && !f.committed ? f : undefined;
   }
-  rmdir(): void {
-    this.noNamespaceChange('rmdir');
+
+  /** Remove the name of a file not yet logged: it is never logged, its space is free once no description holds it. */
+  private removeUnlogged(f: PendingFile): void {
+    this.pendingByDir.get(f.parent.id)?.delete(f.name);
+    if (f.opens === 0) this.drop(f);
+    else f.unlinked = true;
   }
-  rename(): void {
-    this.noNamespaceChange('rename');
+
+  /**
+   * Files not yet logged can be removed (vim's swap files, a tool's temp file after a failed
+   * rename): nothing of them is in the log. Logged files and directories cannot (ENOTSUP).
+   */
+  unlink(_ctx: RequestContext, parent: number, name: string): void {
+    const dir = this.dirOf(parent);
+    if (!this.isMaster) throw fuseErr('EROFS', 'a famfs client is read-only');
+    const f = this.unlogged(dir, name);
+    if (f) {
+      this.removeUnlogged(f);
+      return;
+    }
+    const rel = joinPath(dir.path, name);
+    if (dir.children.has(name)) this.noNamespaceChange(`unlink ${rel}: it is in the log`);
+    throw fuseErr('ENOENT', rel);
+  }
+
+  rmdir(_ctx: RequestContext, parent: number, name: string): void {
+    const dir = this.dirOf(parent);
+    this.noNamespaceChange(`rmdir ${joinPath(dir.path, name)}`);
+  }
+
+  /**
+   * A file not yet logged can be renamed (a temp file moved into place: rsync, sed -i, git's
+   * lock files), also over another such file; it is logged under its new path. Nothing
+   * logged can be renamed or replaced (ENOTSUP): famfs's log has no rename or delete entry.
+   */
+  rename(_ctx: RequestContext, parent: number, name: string, newParent: number, newName: string, flags: number): void {
+    const from = this.dirOf(parent);
+    const to = this.dirOf(newParent);
+    if (!this.isMaster) throw fuseErr('EROFS', 'a famfs client is read-only');
+    const src = joinPath(from.path, name);
+    const dst = joinPath(to.path, newName);
+    if (flags & ~RENAME_NOREPLACE) throw fuseErr('EINVAL', `rename ${src} to ${dst}: flags 0x${flags.toString(16)} (famfs can only move a file not yet logged)`);
+    const f = this.unlogged(from, name);
+    if (!f) {
+      if (from.children.has(name)) this.noNamespaceChange(`rename ${src} to ${dst}: ${src} is in the log`);
+      throw fuseErr('ENOENT', src);
+    }
+    if (from === to && name === newName) return;
+    if (newName === '.meta' && to.id === ROOT_ID) throw fuseErr('EEXIST', '.meta');
+    if (to.children.has(newName)) {
+      if (flags & RENAME_NOREPLACE) throw fuseErr('EEXIST', dst);
+      this.noNamespaceChange(`rename ${src} to ${dst}: ${dst} is in the log and cannot be replaced`);
+    }
+    if (Buffer.byteLength(dst) > MAX_PATHLEN - 1) {
+      const msg = `rename ${src} to ${dst}: ${Buffer.byteLength(dst)} bytes; a famfs path (relative to the mount) is at most ${MAX_PATHLEN - 1} bytes`;
+      this.log(msg);
+      throw fuseErr('ENAMETOOLONG', msg);
+    }
+    const over = this.unlogged(to, newName);
+    if (over) {
+      if (flags & RENAME_NOREPLACE) throw fuseErr('EEXIST', dst);
+      this.removeUnlogged(over);
+    }
+    this.pendingByDir.get(from.id)?.delete(name);
+    f.parent = to;
+    f.name = newName;
+    f.path = dst;
+    let m = this.pendingByDir.get(to.id);
+    if (!m) this.pendingByDir.set(to.id, (m = new Map()));
+    m.set(newName, f);
   }
   link(): Entry {
     this.noNamespaceChange('link');
@@ -706,9 +819,20 @@ export class FamfsFileSystem implements FileSystem {
       n.file.size = 0;
       this.changed(nodeid);
     }
-    if (n.kind === 'pending') n.file.opens++;
+    if (n.kind === 'pending') {
+      n.file.opens++;
+      clearTimeout(n.file.settling);
+      n.file.settling = undefined;
+    }
     this.opened(nodeid);
-    const fh = this.newHandle(nodeid);
+    const fh = this.newHandle(nodeid, writing);
+    if (n.kind === 'file' && writing && this.mode.kind === 'none') {
+      // Kept until RELEASE: a later refusal through this description puts its writes back.
+      // (A mapping kernel stores file bytes itself: nothing passes through here to keep.)
+      const journal = UndoJournal.forFile(n.node.size);
+      this.handles.get(fh)!.journal = journal;
+      this.event(() => this.events.journal?.(fh, journal.buffer));
+    }
     // The master's committed file changes only by writes through this kernel, which keep its
     // page cache current: the cache may outlive the open. A client's kernel cannot see the
     // master rewrite a file in place, so a client drops the cache at each open (and sees the
@@ -748,7 +872,9 @@ export class FamfsFileSystem implements FileSystem {
     if (!this.isMaster) throw fuseErr('EROFS', 'a famfs client is read-only');
     const refused = this.handles.get(fh)?.refused;
     if (refused) throw fuseErr('EPERM', `${refused}; this open file writes nothing more`);
-    if (n.kind === 'file') return writeCommitted(n.node.path, n.node.map, this.devOf, offset, data);
+    if (n.kind === 'file') {
+      return writeCommittedUndoable(n.node.path, n.node.map, this.devOf, offset, data, this.handles.get(fh)?.journal, (from, to) => this.invalidate(nodeid, from, to - from));
+    }
     const f = n.file;
     const end = offset + data.length;
     if (end > f.size && this.mode.kind !== 'none') {
@@ -821,24 +947,48 @@ export class FamfsFileSystem implements FileSystem {
     this.pendingByDir.get(f.parent.id)?.delete(f.name);
   }
 
-  flush(): void {
+  flush(_ctx?: RequestContext, nodeid = 0, fh = 0): void {
     // Every close(2) sends one, also the close of a descriptor that a child process (a
     // shell's loop, xargs, find -exec) or a dup still shares: nothing is committed here.
+    // A description whose rewrites were undone by a serving thread during a WRITE could not
+    // drop the cached pages next to that write's locked ones then: it does now.
+    if (this.handles.get(fh)?.journal?.refused) this.invalidate(nodeid, 0, -1);
   }
 
   release(_ctx: RequestContext, nodeid: number, fh: number): void {
     // The kernel releases an open file description when its last descriptor is closed.
     // The file is logged when its last description goes (README "What a program sees").
+    const h = this.handles.get(fh);
     this.handles.delete(fh);
+    if (h?.journal) this.event(() => this.events.journal?.(fh, undefined));
     const n = this.inode(nodeid);
     if (n?.kind !== 'pending') return;
     const f = n.file;
     if (f.opens > 0) f.opens--;
-    if (f.opens === 0) this.finish(f);
+    if (f.opens > 0) return;
+    if (f.unlinked) {
+      this.drop(f);
+      return;
+    }
+    const settle = this.opts.settleMs ?? 0;
+    if (settle <= 0 || f.failed) {
+      this.finish(f);
+      return;
+    }
+    // Logged once left alone for a moment: a chmod, rename, unlink or reopen that follows the
+    // close (the kernel sends RELEASE after close(2) returned) still finds it unlogged.
+    clearTimeout(f.settling);
+    f.settling = setTimeout(() => {
+      f.settling = undefined;
+      if (f.opens === 0 && !f.committed && this.reserving.has(f)) this.finish(f);
+    }, settle);
+    f.settling.unref?.();
   }
 
   /** Log a file no description holds any more; drop it (space free again) when it cannot be. */
   private finish(f: PendingFile): void {
+    clearTimeout(f.settling);
+    f.settling = undefined;
     if (f.failed) {
       this.drop(f, f.failed);
       return;
@@ -850,13 +1000,15 @@ export class FamfsFileSystem implements FileSystem {
     }
   }
 
-  /** Forget a file that was never logged and give its space back. */
-  private drop(f: PendingFile, why: string): void {
+  /** Forget a file that was never logged and give its space back (`why` undefined: it was unlinked). */
+  private drop(f: PendingFile, why?: string): void {
+    clearTimeout(f.settling);
+    f.settling = undefined;
     f.releaseAll(this.alloc);
     this.reserving.delete(f);
     this.pendingById.delete(f.nodeid);
-    this.pendingByDir.get(f.parent.id)?.delete(f.name);
-    this.log(`${f.path}: dropped, not logged (${why}); its space is free again`);
+    if (this.pendingByDir.get(f.parent.id)?.get(f.name) === f) this.pendingByDir.get(f.parent.id)!.delete(f.name);
+    if (why !== undefined) this.log(`${f.path}: dropped, not logged (${why}); its space is free again`);
   }
 
   /** Files created through the mount and not yet logged. */
@@ -869,17 +1021,64 @@ export class FamfsFileSystem implements FileSystem {
    * RELEASE the kernel queued may never have arrived. Log what can be finished.
    */
   finishAll(): void {
-    for (const f of [...this.reserving]) if (!f.committed) this.finish(f);
+    for (const f of [...this.reserving]) {
+      if (f.committed) continue;
+      // Removed while open (a swap file): never logged.
+      if (f.unlinked) this.drop(f);
+      else this.finish(f);
+    }
   }
 
   /** The server is told to stop without waiting: drop (and log) every file not yet logged. */
   dropAll(why: string): void {
-    for (const f of [...this.reserving]) if (!f.committed) this.drop(f, `${why}; ${f.size} bytes written, ${f.opens} open descriptions`);
+    for (const f of [...this.reserving]) {
+      if (f.committed) continue;
+      // Closed and waiting out its settle time: complete, so logged rather than dropped.
+      if (f.opens === 0 && !f.unlinked) this.finish(f);
+      else this.drop(f, `${why}; ${f.size} bytes written, ${f.opens} open descriptions`);
+    }
   }
 
-  fsync(): void {
-    // Stores to mapped memory are already visible to every host mapping the device.
+  /**
+   * fsync of a file not yet logged that no description holds open for writing (`sync FILE`
+   * after the writer closed it) logs it at once instead of after the settle time: a way to
+   * make a new file visible to other hosts now. The writer's RELEASE follows its close(2)
+   * asynchronously and may come after this request: it is waited for, up to the settle time.
+   * With a writer still open after that the file may still grow: nothing is logged. (File
+   * bytes need no flushing: stores to mapped memory are what every host sees.)
+   */
+  fsync(_ctx?: RequestContext, nodeid = 0): void | Promise<void> {
+    const f = this.pendingById.get(nodeid);
+    if (!f || f.committed || f.unlinked || !this.reserving.has(f)) return;
+    const writers = (): number => {
+      let n = 0;
+      for (const h of this.handles.values()) if (h.nodeid === nodeid && h.writing) n++;
+      return n;
+    };
+    const logIt = (): void => {
+      if (f.committed || f.unlinked || !this.reserving.has(f)) return;
+      this.finish(f);
+      if (!f.committed) throw fuseErr('EIO', `fsync ${f.path}: the file could not be logged (see the mount log)`);
+    };
+    if (writers() === 0) return logIt();
+    const until = Date.now() + Math.min(this.opts.settleMs ?? 0, SETTLE_MS);
+    return new Promise<void>((resolve, reject) => {
+      const poll = (): void => {
+        if (writers() > 0 && Date.now() < until) {
+          setTimeout(poll, 5);
+          return;
+        }
+        try {
+          if (writers() === 0) logIt();
+          resolve();
+        } catch (e) {
+          reject(e);
+        }
+      };
+      poll();
+    });
   }
+
 
   opendir(_ctx: RequestContext, nodeid: number): OpenReply {
     const n = this.need(nodeid);

@@ -46,16 +46,21 @@ export class PendingFile {
   opens = 0;
   /** Why it can no longer be completed (a write found no space): dropped, not logged, at its last release. */
   failed: string | undefined;
+  /** Its name was removed (unlink, or a rename over it) while a description held it: dropped at its last release. */
+  unlinked = false;
+  /** Set while its last description is released and its commit waits (FamfsFsOptions.settleMs). */
+  settling: ReturnType<typeof setTimeout> | undefined;
   mtimeMs = Date.now();
   ctimeMs = this.mtimeMs;
   atimeMs = this.mtimeMs;
 
   constructor(
     readonly nodeid: number,
-    readonly parent: DirNode,
-    readonly name: string,
+    /** Where it is; a rename before it is logged moves it. */
+    public parent: DirNode,
+    public name: string,
     /** Relative path from the root (the log's relpath). */
-    readonly path: string,
+    public path: string,
     public mode: number,
     public uid: number,
     public gid: number,

@@ -21,7 +21,7 @@ import { BootstrapFs, famfsModeOf, openThroughMeta } from './famfs-mode.js';
 import { FsSwitch } from './fs-switch.js';
 import { loadLayout } from '../interleave/layout-yaml.js';
 import type { Layout } from '../interleave/layout.js';
-import { FamfsFileSystem } from './famfs-fs.js';
+import { FamfsFileSystem, SETTLE_MS } from './famfs-fs.js';
 import type { PlaneData, PlaneUpdate } from './data-plane.js';
 import { siblingModule } from '../fuse/data-plane.js';
 import { runsByDaxdev } from '../interleave/filemap.js';
@@ -185,7 +185,7 @@ export class FamfsMount {
             opened = await openThroughMeta(opts.mountpoint, boot, { ...base, writable: false });
           }
           const { image } = opened;
-          const famfs = new FamfsFileSystem(image, { device: opts.source, log });
+          const famfs = new FamfsFileSystem(image, { device: opts.source, log, settleMs: SETTLE_MS });
           sw.switchTo(famfs);
           const m = mount!;
           m.beforeUnmount = async () => {
@@ -249,7 +249,7 @@ export class FamfsMount {
       let onSocket = channel;
       const cookie = (daxdev: number): number | undefined => (onSocket ? playerCookie(daxdev) : cookies.get(daxdev));
       const iomap = defaultIomapConfig({ uuid: image.sb.uuid, cookie, ...(opts.upsertAtOpen === undefined ? {} : { upsertMaxBytes: opts.upsertAtOpen }) });
-      famfs = new FamfsFileSystem(image, { layout, device: layout ? undefined : opts.source, log, iomapCookie: cookie });
+      famfs = new FamfsFileSystem(image, { layout, device: layout ? undefined : opts.source, log, iomapCookie: cookie, settleMs: SETTLE_MS });
       let probe: IomapSupportProbe = { kind: 'not-asked', why: 'no channel yet' };
       let profile: AbiProfile | ProfileChooser | undefined;
       if (opts.abi) {
@@ -377,6 +377,10 @@ export class FamfsMount {
     };
     // Published before the SETATTR reply, so the thread reading the next WRITE has it.
     this.fs.events.handleRefused = (fh) => this.session.publish({ kind: 'refused-fh', fh, why: this.fs.refusal(fh) ?? 'a truncation was refused' } satisfies PlaneUpdate);
+    // Published before the OPEN reply: the thread that reads the description's first WRITE has it.
+    this.fs.events.journal = (fh, buffer) =>
+      this.session.publish((buffer ? { kind: 'journal', fh, buffer } : { kind: 'journal-end', fh }) satisfies PlaneUpdate);
+    this.fs.events.invalidate = (nodeid, off, len) => this.session.notifyInvalInode(nodeid, off, len);
     this.fs.events.forgotten = (n) => {
       // The kernel holds no reference to n any more: the threads may drop its map (a later
       // OPEN of the same nodeid publishes it again).

@@ -63,8 +63,8 @@ describe('famfs FileSystem without a kernel', () => {
       expect(errnoOf(() => f.setattr(ctx, c.nodeid, { valid: 8, size: 2 }))).toBe(E.EPERM);
       expect(f.write(ctx, c.nodeid, 0, 1, Buffer.from('ELL'), 0)).toBe(3);
       expect(readAll(f, c.nodeid, 5).toString()).toBe('hELLo');
-      expect(errnoOf(() => f.unlink())).toBe(E.ENOTSUP);
-      expect(errnoOf(() => f.rename())).toBe(E.ENOTSUP);
+      expect(errnoOf(() => f.unlink(ctx, ROOT_ID, 'a'))).toBe(E.ENOTSUP);
+      expect(errnoOf(() => f.rename(ctx, ROOT_ID, 'a', ROOT_ID, 'b', 0))).toBe(E.ENOTSUP);
       expect(errnoOf(() => f.create(ctx, ROOT_ID, 'a', 0o100644, 0, 0))).toBe(E.EEXIST);
       expect(errnoOf(() => f.create(ctx, ROOT_ID, 'x'.repeat(80), 0o100644, 0, 0))).toBe(E.ENAMETOOLONG);
       // Empty file: committed at RELEASE with size 0 and one 2 MiB extent.

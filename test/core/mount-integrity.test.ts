@@ -64,9 +64,19 @@ describe('famfs FileSystem: commit at the last release, refusals that change not
       const other = f.open(ctx, c.nodeid, O_WRONLY);
       expect(f.setattr(ctx, c.nodeid, { valid: Fattr.SIZE | Fattr.FH, size: 18, fh: other.fh }).attr.size).toBe(18);
       expect(f.write(ctx, c.nodeid, other.fh, 0, Buffer.from('THIS'), 0)).toBe(4);
-      // A write ending past the size is refused whole.
-      expect(errnoOf(() => f.write(ctx, c.nodeid, other.fh, 16, Buffer.from('xyz'), 0))).toBe(E.EFBIG);
       expect(Buffer.concat(f.read(ctx, c.nodeid, 0, 0, 100)).toString()).toBe('THIS line is long\n');
+      // A write ending past the size is refused whole, and what this description rewrote before
+      // is put back (a longer rewrite in place never leaves new bytes over an old tail).
+      expect(errnoOf(() => f.write(ctx, c.nodeid, other.fh, 16, Buffer.from('xyz'), 0))).toBe(E.EFBIG);
+      expect(Buffer.concat(f.read(ctx, c.nodeid, 0, 0, 100)).toString()).toBe('this line is long\n');
+      expect(errnoOf(() => f.write(ctx, c.nodeid, other.fh, 0, Buffer.from('THIS'), 0))).toBe(E.EPERM);
+      // A shorter rewrite: written in place, then its ftruncate is refused: put back as well.
+      const third = f.open(ctx, c.nodeid, O_WRONLY);
+      expect(f.write(ctx, c.nodeid, third.fh, 0, Buffer.from('short\n'), 0)).toBe(6);
+      expect(f.write(ctx, c.nodeid, third.fh, 2, Buffer.from('OR'), 0)).toBe(2);
+      expect(errnoOf(() => f.setattr(ctx, c.nodeid, { valid: Fattr.SIZE | Fattr.FH, size: 6, fh: third.fh }))).toBe(E.EPERM);
+      expect(Buffer.concat(f.read(ctx, c.nodeid, 0, 0, 100)).toString()).toBe('this line is long\n');
+      expect(logged.join('\n')).toMatch(/e: truncate to 6 bytes refused.*the 8 bytes this open file had rewritten were put back/);
       expect(errnoOf(() => f.open(ctx, c.nodeid, O_WRONLY | 0o1000))).toBe(E.EPERM);
     } finally {
       img.close();

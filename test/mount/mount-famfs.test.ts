@@ -70,6 +70,8 @@ describeTier2('famfs-ts mount: data through real tools', mountUnavailable, () =>
 
   it('answers namespace changes famfs cannot log with ENOTSUP, growth with EFBIG', () => {
     fs.writeFileSync(`${mnt}/fixed`, 'twelve bytes');
+    // Logged now (`sync FILE`), not after the settle time: a file not yet logged could still be removed.
+    must(`sync ${mnt}/fixed`);
     expect(sh(`rm ${mnt}/fixed`).stderr).toMatch(/Operation not supported/);
     expect(sh(`mv ${mnt}/fixed ${mnt}/moved`).stderr).toMatch(/Operation not supported/);
     expect(sh(`ln -s fixed ${mnt}/sym`).stderr).toMatch(/Operation not supported/);
@@ -145,12 +147,13 @@ describeTier2('famfs-ts mount: data through real tools', mountUnavailable, () =>
   }, 180_000);
 
   it('lets a client on another host see the master\'s files after logplay', async () => {
-    must(`head -c 3000000 /dev/urandom > ${mnt}/before`);
+    // `sync FILE` logs a closed new file at once (else it is logged after the settle time).
+    must(`head -c 3000000 /dev/urandom > ${mnt}/before && sync ${mnt}/before`);
     const cmnt = s.mountpoint('client');
     const client = await s.serve(dev, cmnt, ['--refresh', '0'], s.hostUuid('host2'));
     try {
       must(`cmp ${mnt}/before ${cmnt}/before`);
-      must(`mkdir ${mnt}/shared && head -c 7000000 /dev/urandom > ${mnt}/shared/data`);
+      must(`mkdir ${mnt}/shared && head -c 7000000 /dev/urandom > ${mnt}/shared/data && sync ${mnt}/shared/data`);
       expect(fs.existsSync(`${cmnt}/shared`)).toBe(false);
       expect(mustCli(['logplay', cmnt])).toMatch(/^famfs_logplay\(v1\): \d+ log entries; [1-9]\d* new files; \d+ new directories$/m);
       must(`cmp ${mnt}/shared/data ${cmnt}/shared/data`);
@@ -185,7 +188,8 @@ describeTier2('famfs-ts mount: crash and daemon', mountUnavailable, () => {
     const mnt = s.mountpoint('m');
     const server = await s.serve(dev, mnt);
     must(`head -c 20000000 /dev/urandom > ${s.path('a')} && head -c 600000000 /dev/urandom > ${s.path('huge')}`);
-    must(`mkdir ${mnt}/d && cp ${s.path('a')} ${mnt}/d/a && cp ${s.path('a')} ${mnt}/a2`);
+    // Logged before the kill (`sync FILE`): a closed file is otherwise logged after the settle time, and a crash before that loses it.
+    must(`mkdir ${mnt}/d && cp ${s.path('a')} ${mnt}/d/a && cp ${s.path('a')} ${mnt}/a2 && sync ${mnt}/d/a ${mnt}/a2`);
     const cp = sh(`(cp ${s.path('huge')} ${mnt}/huge & CP=$!; while [ $(stat -c %s ${mnt}/huge 2>/dev/null || echo 0) -lt 50000000 ]; do sleep 0.05; done; kill -9 ${server.pid}; wait $CP; echo cp=$?) 2>&1`, 120_000);
     expect(cp.stdout).toMatch(/cp=[1-9]/);
     await server.waitExit();
