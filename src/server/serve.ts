@@ -387,11 +387,7 @@ export class FamfsMount {
       if (this.published.delete(n)) this.session.publish({ kind: 'forget', nodeid: n } satisfies PlaneUpdate);
     };
     this.fs.events.mapChanged = (n) => {
-      // Not published to the serving threads here: a file's map changes while it is being
-      // written (the main thread answers it) and last at its commit, at the RELEASE of its
-      // last open file description, so no READ or WRITE of it can come before the next OPEN,
-      // which publishes it (opened). Publishing at each commit cost two messages per thread
-      // for every file created, most of which nobody opens again.
+      this.publish(n);
       // The kernel may hold cached mappings of the old reservation (UPSERT at OPEN, or
       // IOMAP_BEGIN answers): drop them all, it asks again (fuse-iomap-abi.md §1.4 lookup order).
       if (inval !== undefined) this.session.dispatcher.notify(inval, [mappingChanged(this.fs, n)]);
@@ -439,7 +435,7 @@ export class FamfsMount {
 
   /**
    * Hand a committed file's map to the serving threads (once: it never changes). Called
-   * before the OPEN (or CREATE) reply goes out, so the thread that reads the file's next
+   * before the OPEN (or FLUSH) reply goes out, so the thread that reads the file's next
    * READ already has it.
    */
   private publish(nodeid: number): void {
