@@ -38,7 +38,7 @@ function fetched(opcode: number, unique: bigint, opIn: Buffer, payload: Buffer, 
 describe('assembleInPlace', () => {
   it('rebuilds a WRITE as read(2) would return it, in front of its payload', () => {
     const layout = slotLayout(1 << 20);
-    const wi = WriteIn.encode({ fh: 3n, offset: 4096, size: 5 });
+    const wi = WriteIn.encode({ fh: 3n, offset: 4096n, size: 5 });
     const { arena, headers } = fetched(Op.WRITE, 42n, wi, Buffer.from('hello'), layout);
     const msg = assembleInPlace(arena, 0, layout, headers);
     expect(msg.length).toBe(40 + 40 + 5);
@@ -51,7 +51,7 @@ describe('assembleInPlace', () => {
   });
   it('rebuilds a READ (no payload) and an op with no op header (its args all in the payload)', () => {
     const layout = slotLayout(1 << 20);
-    const ri = ReadIn.encode({ fh: 1n, offset: 0, size: 4096 });
+    const ri = ReadIn.encode({ fh: 1n, offset: 0n, size: 4096 });
     const r = fetched(Op.READ, 9n, ri, Buffer.alloc(0), layout);
     expect(assembleInPlace(r.arena, 0, layout, r.headers).subarray(40).equals(ri)).toBe(true);
     const l = fetched(Op.LOOKUP, 10n, Buffer.alloc(0), Buffer.from('name\0'), layout);
