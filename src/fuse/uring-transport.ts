@@ -22,8 +22,14 @@ import type { UringWorkerData } from './uring-worker.js';
 /** The kernel's switch for FUSE over io_uring (module parameter of fuse). */
 export const ENABLE_URING_PATH = '/sys/module/fuse/parameters/enable_uring';
 const POSSIBLE_CPUS_PATH = '/sys/devices/system/cpu/possible';
-/** Entries per queue: requests of one CPU's callers in flight at once before they wait in the kernel. */
-export const DEFAULT_RING_DEPTH = 8;
+/**
+ * Entries each thread registers on each queue. Every thread serves every queue (§4: a request
+ * waits for an entry of its caller's CPU's queue, whichever thread holds it), so one CPU's
+ * burst (a 1 MiB O_DIRECT read is four 256 KiB requests at once) is served by all threads in
+ * parallel, as on /dev/fuse, rather than by one thread per queue. The kernel hands a request
+ * to the entry committed last (its available list is LIFO), i.e. to a thread that is awake.
+ */
+export const DEFAULT_RING_DEPTH = 2;
 
 /** Whether the running kernel would offer FUSE_OVER_IO_URING at INIT: the module parameter reads Y. */
 export function uringEnabled(): { enabled: boolean; why: string } {
@@ -79,6 +85,8 @@ const ONE = (() => {
 
 export class UringThreads {
   private readonly threads: RingThread[] = [];
+  /** Int32: bumped after each publish, so a thread looks at its port only when there is news. */
+  private readonly published = new Int32Array(new SharedArrayBuffer(4));
   private readonly counters: Int32Array;
   private live = 0;
   private unavailable?: string;
@@ -89,7 +97,7 @@ export class UringThreads {
 
   constructor(private readonly opts: UringThreadsOptions) {
     this.queues = fuseQueueCount();
-    const count = Math.max(1, Math.min(opts.count > 0 ? opts.count : this.queues, this.queues));
+    const count = Math.max(1, opts.count > 0 ? opts.count : this.queues);
     const depth = Math.max(1, opts.depth ?? DEFAULT_RING_DEPTH);
     const maxPages = Math.ceil(opts.conn.maxWrite / opts.limits.pageSize);
     this.payloadSize = payloadSize(opts.conn.maxWrite, maxPages, opts.limits.pageSize);
@@ -97,8 +105,7 @@ export class UringThreads {
     this.counters = new Int32Array(shared);
     const script = siblingModule(import.meta.url, 'uring-worker');
     for (let index = 0; index < count; index++) {
-      const qids: number[] = [];
-      for (let q = index; q < this.queues; q += count) qids.push(q);
+      const qids = Array.from({ length: this.queues }, (_, q) => q);
       const slots = qids.length * depth;
       const replies = new Int32Array(new SharedArrayBuffer((slots + 1) * 4));
       const wakeFd = eventFd();
@@ -106,7 +113,7 @@ export class UringThreads {
       const data: UringWorkerData = {
         fuseFd: opts.fd, index, qids, depth, payloadSize: this.payloadSize, module: opts.module, data: opts.data, conn: opts.conn,
         limits: opts.limits, updates: port2, counters: shared, replies: replies.buffer as SharedArrayBuffer, wakeFd,
-        debug: opts.debug ?? false, stats: opts.stats,
+        debug: opts.debug ?? false, stats: opts.stats, published: this.published.buffer as SharedArrayBuffer,
       };
       const worker = new Worker(new URL(script), { workerData: data, transferList: [port2], name: `fuse-ring-${index}` });
       const t: RingThread = { worker, port: port1, wakeFd, replies, slots, running: true };
@@ -190,6 +197,8 @@ export class UringThreads {
   /** Tell every thread's plane `msg`; each applies it before its next request. */
   publish(msg: unknown): void {
     for (const t of this.threads) if (t.running) t.port.postMessage(msg);
+    // After the posts: a thread that sees the new count finds the message on its port.
+    Atomics.add(this.published, 0, 1);
   }
 
   /** Requests fetched from the ring, answered in the threads, and handed to the main thread. */

@@ -126,9 +126,18 @@ export function packReply(iov: readonly Buffer[], headers: Buffer, payload: Buff
   return headers.readBigUInt64LE(OutHeader.offsetOf('unique'));
 }
 
-/** Fill an SQE's command area (its bytes from SQE_CMD_OFFSET) for REGISTER or COMMIT_AND_FETCH. */
-export function encodeCmdReq(cmdArea: Buffer, qid: number, commitId: bigint): void {
-  FuseUringCmdReq.encodeInto(cmdArea, { flags: 0n, commit_id: commitId, qid });
+const O_CMD_FLAGS = FuseUringCmdReq.offsetOf('flags');
+const O_CMD_COMMIT = FuseUringCmdReq.offsetOf('commit_id');
+const O_CMD_QID = FuseUringCmdReq.offsetOf('qid');
+
+/**
+ * Fill fuse_uring_cmd_req at `at` of an SQE (its command area) for REGISTER or
+ * COMMIT_AND_FETCH. Written field by field: it runs once per request.
+ */
+export function encodeCmdReq(sqe: Buffer, at: number, qid: number, commitId: bigint): void {
+  sqe.writeBigUInt64LE(0n, at + O_CMD_FLAGS);
+  sqe.writeBigUInt64LE(commitId, at + O_CMD_COMMIT);
+  sqe.writeUInt16LE(qid, at + O_CMD_QID);
 }
 
 /**

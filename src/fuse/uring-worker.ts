@@ -27,10 +27,12 @@ export interface UringWorkerData {
   /** The /dev/fuse descriptor of the connection (any descriptor of it serves). */
   readonly fuseFd: number;
   readonly index: number;
-  /** The FUSE queues (qid) whose entries this thread registers. */
+  /** The FUSE queues (qid) whose entries this thread registers (every queue: uring-transport.ts DEFAULT_RING_DEPTH). */
   readonly qids: readonly number[];
   /** Entries per queue. */
   readonly depth: number;
+  /** Int32 the main thread bumps after publishing to the planes. */
+  readonly published: SharedArrayBuffer;
   readonly payloadSize: number;
   readonly module: string;
   readonly data: unknown;
@@ -68,9 +70,13 @@ const wakeBuf = mapArena(4096);
 type SlotState = 'kernel' | 'here' | 'main' | 'dead';
 const state: SlotState[] = new Array<SlotState>(slots).fill('kernel');
 const commitIds: bigint[] = new Array<bigint>(slots).fill(0n);
-const qidOf = (s: number): number => wd.qids[Math.floor(s / wd.depth)]!;
-const headersOf = (s: number): Buffer => arena.bytes.subarray(s * layout.stride + layout.headers, s * layout.stride + layout.headers + FuseUringReqHeader.size);
-const payloadOf = (s: number): Buffer => arena.bytes.subarray(s * layout.stride + layout.payload, s * layout.stride + layout.payload + wd.payloadSize);
+// Entries alternate between the queues, so registration gives every queue one early.
+const qidOf = (s: number): number => wd.qids[s % wd.qids.length]!;
+// Views made once: a request should not cost typed-array allocations.
+const headerViews = Array.from({ length: slots }, (_, s) => arena.bytes.subarray(s * layout.stride + layout.headers, s * layout.stride + layout.headers + FuseUringReqHeader.size));
+const payloadViews = Array.from({ length: slots }, (_, s) => arena.bytes.subarray(s * layout.stride + layout.payload, s * layout.stride + layout.payload + wd.payloadSize));
+const headersOf = (s: number): Buffer => headerViews[s]!;
+const payloadOf = (s: number): Buffer => payloadViews[s]!;
 
 // iov[0] = the 288-byte header buffer, iov[1] = the payload buffer (struct iovec: base, len).
 for (let s = 0; s < slots; s++) {
@@ -82,6 +88,9 @@ for (let s = 0; s < slots; s++) {
 }
 
 // One SQE per entry at most is outstanding, plus the eventfd read; the CQ is twice that.
+// SQE128 carries the FUSE command (fuse-io-uring.md §2); DEFER_TASKRUN makes the kernel copy
+// requests in only inside this thread's wait (plain SQE128 and COOP_TASKRUN measured the same
+// here, within the noise of a loaded host). A kernel without DEFER_TASKRUN gets plain SQE128.
 let ring: IoUring;
 try {
   ring = new IoUring(slots + 2, IORING_SETUP_SQE128 | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
@@ -94,7 +103,7 @@ function queueCmd(s: number, op: number): void {
   sqe.writeUInt32LE(op, 8); // cmd_op
   sqe.writeBigUInt64LE(arena.address + BigInt(s * layout.stride + layout.iovec), 16); // addr: the iovec pair
   sqe.writeUInt32LE(2, 24); // len: two iovecs
-  encodeCmdReq(sqe.subarray(SQE_CMD_OFFSET), qidOf(s), op === FuseUringCmd.REGISTER ? 0n : commitIds[s]!);
+  encodeCmdReq(sqe, SQE_CMD_OFFSET, qidOf(s), op === FuseUringCmd.REGISTER ? 0n : commitIds[s]!);
   state[s] = 'kernel';
 }
 
@@ -130,7 +139,12 @@ function errorReply(s: number, errno: number): void {
   h.writeUInt32LE(0, FuseUringReqHeader.offsetOf('ring_ent_in_out') + 16);
 }
 
+const published = new Int32Array(wd.published);
+let seen = 0;
 function drainUpdates(): void {
+  const now = Atomics.load(published, 0);
+  if (now === seen) return;
+  seen = now;
   for (let m = receiveMessageOnPort(wd.updates); m !== undefined; m = receiveMessageOnPort(wd.updates)) {
     try {
       plane.update(m.message);
@@ -147,8 +161,8 @@ function local(msg: Buffer): boolean {
   if (msg.length < IN_HEADER_SIZE) return false;
   const op = msg.readUInt32LE(O_OPCODE);
   if (op !== Op.READ && op !== Op.WRITE) return false;
-  const id = msg.readBigUInt64LE(O_NODEID);
-  return id <= BigInt(Number.MAX_SAFE_INTEGER) && plane.owns(Number(id));
+  const hi = msg.readUInt32LE(O_NODEID + 4);
+  return hi < 0x200000 && plane.owns(hi * 0x100000000 + msg.readUInt32LE(O_NODEID));
 }
 
 /** A request arrived in entry s: answer it here or hand it to the main thread. */
@@ -207,9 +221,9 @@ while (!stop) {
     log(`io_uring_enter: errno ${-rc}`);
     break;
   }
-  cqes.length = 0;
-  ring.reap(cqes);
-  for (const c of cqes) {
+  const n = ring.reap(cqes);
+  for (let i = 0; i < n; i++) {
+    const c = cqes[i]!;
     if (c.userData === WAKE) {
       if (Atomics.load(replies, slots) === 1) stop = true;
       for (let s = 0; s < slots; s++) {

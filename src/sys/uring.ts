@@ -105,8 +105,8 @@ const O_SQE = Object.fromEntries(IoUringSqe.fields.map((f) => [f.name, f.offset]
 
 /** One completion, as read off the CQ ring. */
 export interface Completion {
-  readonly userData: number;
-  readonly res: number;
+  userData: number;
+  res: number;
 }
 
 /** Anonymous, private, zeroed memory the kernel may read and write (buffers named by address). */
@@ -225,7 +225,7 @@ export class IoUring {
     sqe.fill(0);
     sqe.writeUInt8(opcode, O_SQE.opcode!);
     sqe.writeInt32LE(fd, O_SQE.fd!);
-    sqe.writeBigUInt64LE(BigInt(userData), O_SQE.user_data!);
+    sqe.writeUInt32LE(userData >>> 0, O_SQE.user_data!);
     this.sqArray[idx] = idx;
     this.localTail = (this.localTail + 1) >>> 0;
     this.pending++;
@@ -248,7 +248,10 @@ export class IoUring {
     return rc;
   }
 
-  /** Take every completion now on the CQ ring. */
+  /**
+   * Take every completion now on the CQ ring into `into` (its objects are reused: read them
+   * before the next reap). Returns how many. user_data is taken as its low 32 bits.
+   */
   reap(into: Completion[]): number {
     let head = Atomics.load(this.cqHead, 0);
     // Acquire: the CQEs up to the tail are complete once the tail shows them.
@@ -256,8 +259,9 @@ export class IoUring {
     let n = 0;
     while (head !== tail) {
       const at = this.cqesOffset + (head & this.cqMask) * IoUringCqe.size;
-      const ud = this.cqes.readBigUInt64LE(at);
-      into.push({ userData: Number(ud), res: this.cqes.readInt32LE(at + 8) });
+      const c = into[n] ?? (into[n] = { userData: 0, res: 0 });
+      c.userData = this.cqes.readUInt32LE(at);
+      c.res = this.cqes.readInt32LE(at + 8);
       head = (head + 1) >>> 0;
       n++;
     }

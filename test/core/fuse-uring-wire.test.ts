@@ -88,7 +88,7 @@ describe('packReply', () => {
 describe('commands and sizes', () => {
   it('encodes fuse_uring_cmd_req into the SQE command area', () => {
     const area = Buffer.alloc(80, 0xff);
-    encodeCmdReq(area, 1, 0x1234n);
+    encodeCmdReq(area, 0, 1, 0x1234n);
     expect(FuseUringCmdReq.decode(area)).toMatchObject({ flags: 0n, commit_id: 0x1234n, qid: 1 });
   });
   it('sizes payload buffers as the kernel demands and counts possible CPUs', () => {
