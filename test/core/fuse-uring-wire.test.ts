@@ -5,9 +5,11 @@ import { describe, expect, it } from 'vitest';
 import {
   assembleInPlace, countCpuList, encodeCmdReq, FuseUringCmdReq, FuseUringEntInOut, FuseUringReqHeader, packReply, payloadSize, slotLayout,
 } from '../../src/fuse/uring-wire.js';
-import { InHeader, OutHeader, ReadIn, WriteIn } from '../../src/fuse/structs.js';
+import { InHeader, InitOut, OutHeader, ReadIn, WriteIn } from '../../src/fuse/structs.js';
 import { IoCqringOffsets, IoSqringOffsets, IoUringCqe, IoUringParams, IoUringSqe } from '../../src/sys/uring.js';
-import { Op } from '../../src/fuse/opcodes.js';
+import { InitFlag, Op } from '../../src/fuse/opcodes.js';
+import { negotiateInit, type InitLimits } from '../../src/fuse/init.js';
+import { mainline, type KernelInit } from '../../src/fuse/abi.js';
 
 describe('fuse-io-uring structs', () => {
   it('have the uapi sizes', () => {
@@ -98,5 +100,21 @@ describe('commands and sizes', () => {
     expect(countCpuList('0,2-5')).toBe(5);
     expect(countCpuList('0')).toBe(1);
     expect(() => countCpuList('x')).toThrow();
+  });
+});
+
+describe('INIT with the ring transport', () => {
+  const limits: InitLimits = { maxWrite: 1 << 20, maxPagesLimit: 256, pageSize: 4096, maxBackground: 64 };
+  const kernel = (flags: bigint): KernelInit => ({ major: 7, minor: 45, maxReadahead: 131072, flags, size: 64 });
+  const offered = InitFlag.INIT_EXT | InitFlag.MAX_PAGES | InitFlag.OVER_IO_URING;
+  it('agrees FUSE_OVER_IO_URING (flags2 bit 9) only when the session lifts the refusal', () => {
+    expect(negotiateInit(kernel(offered), mainline, { ...limits, wantFlags: InitFlag.OVER_IO_URING }).conn.flags & InitFlag.OVER_IO_URING).toBe(0n);
+    const r = negotiateInit(kernel(offered), mainline, { ...limits, wantFlags: InitFlag.OVER_IO_URING, allowFlags: InitFlag.OVER_IO_URING });
+    expect(r.conn.flags & InitFlag.OVER_IO_URING).toBe(InitFlag.OVER_IO_URING);
+    expect(InitOut.decode(r.body).flags2 & (1 << 9)).toBe(1 << 9);
+  });
+  it('does not agree what the kernel did not offer (enable_uring off)', () => {
+    const r = negotiateInit(kernel(offered & ~InitFlag.OVER_IO_URING), mainline, { ...limits, wantFlags: InitFlag.OVER_IO_URING, allowFlags: InitFlag.OVER_IO_URING });
+    expect(r.conn.flags & InitFlag.OVER_IO_URING).toBe(0n);
   });
 });
