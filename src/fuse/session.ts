@@ -242,6 +242,9 @@ export class FuseSession {
   private startThreads(r: InitResult): void {
     const w = this.opts.workers;
     const conn = this.dispatcher.conn;
+    if (this.opts.transport === 'uring' && (!w || w.count <= 0) && !r.versionOnly) {
+      this.log('transport uring: the ring needs serving threads (--readers 1 or more); serving through /dev/fuse on the main thread');
+    }
     if (!w || w.count <= 0 || r.versionOnly || !conn || this.threads || this.ring) return;
     if (this.opts.transport === 'uring') {
       if (conn.flags & InitFlag.OVER_IO_URING) return this.startRing(w, conn);
