@@ -74,6 +74,10 @@ interface RingThread {
   readonly replies: Int32Array;
   readonly slots: number;
   running: boolean;
+  /** It set up its io_uring and is registering entries. */
+  started: boolean;
+  /** Why it registered nothing (no io_uring, or the kernel refused every entry). */
+  refused?: string;
   arena?: { bytes: Buffer; stride: number; headers: number; payload: number };
 }
 
@@ -89,7 +93,6 @@ export class UringThreads {
   private readonly published = new Int32Array(new SharedArrayBuffer(4));
   private readonly counters: Int32Array;
   private live = 0;
-  private unavailable?: string;
   readonly queues: number;
   private readonly payloadSize: number;
   private resolveExited!: () => void;
@@ -116,11 +119,11 @@ export class UringThreads {
         debug: opts.debug ?? false, stats: opts.stats, published: this.published.buffer as SharedArrayBuffer,
       };
       const worker = new Worker(new URL(script), { workerData: data, transferList: [port2], name: `fuse-ring-${index}` });
-      const t: RingThread = { worker, port: port1, wakeFd, replies, slots, running: true };
+      const t: RingThread = { worker, port: port1, wakeFd, replies, slots, running: true, started: false };
       this.threads.push(t);
       this.live++;
       worker.on('message', (m: RingToMain) => this.message(t, m));
-      worker.on('error', (e) => opts.log(`ring thread ${index}: ${e.stack ?? e.message}`));
+      worker.on('error', (e) => opts.log(`ring thread ${index}: ${e.message}`));
       worker.on('exit', (code) => {
         if (!t.running) return;
         t.running = false;
@@ -130,10 +133,14 @@ export class UringThreads {
         } catch {
           // closed already
         }
-        if (Atomics.load(this.counters, index * RING_COUNTERS + 2) !== 1 && !this.unavailable) opts.log(`ring thread ${index} exited (code ${code})`);
+        // A thread that never set up its ring registered nothing: the kernel still uses /dev/fuse.
+        if (!t.started) t.refused ??= `ring thread ${index} could not start (exit code ${code})`;
+        else if (Atomics.load(this.counters, index * RING_COUNTERS + 2) !== 1 && t.refused === undefined) opts.log(`ring thread ${index} exited (code ${code})`);
         if (--this.live === 0) {
           this.resolveExited();
-          opts.onStopped(this.unavailable);
+          // /dev/fuse still serves only if no thread got an entry into the kernel (§4).
+          const all = this.threads.every((x) => x.refused !== undefined);
+          opts.onStopped(all ? this.threads[0]!.refused : undefined);
         }
       });
     }
@@ -142,12 +149,13 @@ export class UringThreads {
   private message(t: RingThread, m: RingToMain): void {
     switch (m.kind) {
       case 'ready':
+        t.started = true;
         t.arena = { bytes: viewMapping(m.address, m.length), stride: m.stride, headers: m.headers, payload: m.payload };
         return;
       case 'log':
         return this.opts.log(m.line);
       case 'unavailable':
-        this.unavailable ??= m.why;
+        t.refused ??= m.why;
         return;
       case 'ended':
         return;

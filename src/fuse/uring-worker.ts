@@ -56,6 +56,9 @@ const counters = new Int32Array(wd.counters, wd.index * RING_COUNTERS * 4, RING_
 const replies = new Int32Array(wd.replies);
 const { ENOTCONN, ECONNABORTED, ECANCELED, EAGAIN, EINTR, EOPNOTSUPP, ENODEV, EIO } = os.constants.errno;
 
+const errnoNames = new Map<number, string>(Object.entries(os.constants.errno).map(([k, v]) => [v, k]));
+const errnoName = (e: number): string => errnoNames.get(e) ?? String(e);
+
 const factory = ((await import(wd.module)) as { createDataPlane?: DataPlaneFactory }).createDataPlane;
 if (typeof factory !== 'function') throw new Error(`${wd.module} exports no createDataPlane`);
 const plane: DataPlane = factory(wd.data);
@@ -214,6 +217,8 @@ for (let s = 0; s < slots; s++) queueCmd(s, FuseUringCmd.REGISTER);
 armWake();
 const cqes: Completion[] = [];
 let registerRetries = 0;
+/** An errno the kernel answered an entry with other than the connection's end (the ring was refused). */
+let refused = 0;
 let stop = false;
 while (!stop) {
   const rc = ring.submitAndWait(1);
@@ -252,12 +257,20 @@ while (!stop) {
       stop = true;
       break;
     }
-    if (c.res !== -ENOTCONN && c.res !== -ECONNABORTED && c.res !== -ECANCELED && c.res !== -ENODEV) log(`entry ${s}: errno ${-c.res}`);
+    if (c.res !== -ENOTCONN && c.res !== -ECONNABORTED && c.res !== -ECANCELED && c.res !== -ENODEV) {
+      log(`entry ${s}: errno ${errnoName(-c.res)}`);
+      refused = -c.res;
+    }
     state[s] = 'dead';
   }
   if (live() === 0) break;
 }
 // Ended (unmount, abort) or told to stop: closing the ring cancels what the kernel still holds.
+// Every entry refused before one request came: the ring cannot have become ready through
+// this thread, and /dev/fuse still serves (fuse-io-uring.md §4): say so rather than "died".
+if (refused !== 0 && Atomics.load(counters, 3) === 0) {
+  toMain({ kind: 'unavailable', why: `the kernel refused FUSE_IO_URING_CMD_REGISTER (${errnoName(refused)})` });
+}
 Atomics.store(counters, 2, 1);
 ring.close();
 plane.close?.();
