@@ -31,7 +31,7 @@ import { FUSE_MIN_READ_BUFFER, InitFlag, Notify, Op } from './opcodes.js';
 import { InHeader, NotifyInvalEntryOut, NotifyInvalInodeOut, NotifyDeleteOut } from './structs.js';
 import { IN_HEADER_SIZE } from './request.js';
 import { OpStats, type OpStat } from './op-stats.js';
-import { UringThreads, uringEnabled } from './uring-transport.js';
+import { ringUsable, UringThreads, uringEnabled } from './uring-transport.js';
 
 export interface SessionOptions {
   /** Profile, or a chooser run on the kernel's INIT (default mainline). */
@@ -165,9 +165,18 @@ export class FuseSession {
     const maxWrite = Math.min(opts.maxWrite ?? DEFAULT_MAX_WRITE, limit * pageSize);
     this.bufSize = Math.max(FUSE_MIN_READ_BUFFER, maxWrite + HEADER_ROOM);
     this.limits = { maxWrite, maxPagesLimit: limit, pageSize, maxBackground: opts.maxBackground ?? 64, wantFlags: opts.wantFlags };
+    // Ask for FUSE_OVER_IO_URING only when ring threads will serve: once agreed, the kernel
+    // holds every request until each queue has an entry (fuse-io-uring.md §1).
     if (opts.transport === 'uring') {
-      this.limits.wantFlags = (this.limits.wantFlags ?? 0n) | InitFlag.OVER_IO_URING;
-      this.limits.allowFlags = InitFlag.OVER_IO_URING;
+      const usable = ringUsable();
+      if (!opts.workers || opts.workers.count <= 0) {
+        this.log('transport uring: the ring needs serving threads (--readers 1 or more); serving through /dev/fuse');
+      } else if (!usable.usable) {
+        this.log(`transport uring: no io_uring here (${usable.why}); serving through /dev/fuse`);
+      } else {
+        this.limits.wantFlags = (this.limits.wantFlags ?? 0n) | InitFlag.OVER_IO_URING;
+        this.limits.allowFlags = InitFlag.OVER_IO_URING;
+      }
     }
     this.dispatcher = new Dispatcher(fs, { profile: opts.profile, limits: this.limits, log: this.log, debug: opts.debug, stats: this.opTable }, (iov) => this.write(iov));
     this.dispatcher.onDestroy = () => {
@@ -242,11 +251,8 @@ export class FuseSession {
   private startThreads(r: InitResult): void {
     const w = this.opts.workers;
     const conn = this.dispatcher.conn;
-    if (this.opts.transport === 'uring' && (!w || w.count <= 0) && !r.versionOnly) {
-      this.log('transport uring: the ring needs serving threads (--readers 1 or more); serving through /dev/fuse on the main thread');
-    }
     if (!w || w.count <= 0 || r.versionOnly || !conn || this.threads || this.ring) return;
-    if (this.opts.transport === 'uring') {
+    if (this.opts.transport === 'uring' && this.limits.allowFlags) {
       if (conn.flags & InitFlag.OVER_IO_URING) return this.startRing(w, conn);
       this.log(`transport uring: the kernel did not offer FUSE_OVER_IO_URING (${uringEnabled().why}); serving through /dev/fuse`);
     }
@@ -280,7 +286,8 @@ export class FuseSession {
         onStopped: (unavailable) => {
           if (unavailable) this.log(`transport uring: ${unavailable}; serving through /dev/fuse`);
           else if (!this.stopping) {
-            // Queues without entries would hold their CPUs' requests forever: end the mount instead.
+            // The kernel holds requests for queues without entries (and, before the ring was
+            // ready, every request): nothing would answer them. End the mount instead.
             this.log('ring threads stopped while mounted; unmounting');
             void this.close().catch((e: unknown) => this.log(`close: ${(e as Error).message}`));
           }
@@ -290,7 +297,9 @@ export class FuseSession {
       this.spinMaxNs = 0n;
       this.spinNs = 0n;
     } catch (e) {
-      this.log(`transport uring: ${(e as Error).message}; serving through /dev/fuse`);
+      // INIT agreed the ring: /dev/fuse alone cannot serve this connection (fuse-io-uring.md §1).
+      this.log(`transport uring: ${(e as Error).message}; unmounting`);
+      void this.close().catch((err: unknown) => this.log(`close: ${(err as Error).message}`));
     }
   }
 

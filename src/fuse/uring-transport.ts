@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { viewMapping } from '../sys/libc.js';
-import { eventFd } from '../sys/uring.js';
+import { eventFd, IoUring, IORING_SETUP_SQE128 } from '../sys/uring.js';
 import { siblingModule, type WorkerOptions } from './data-plane.js';
 import type { ConnectionInfo } from './filesystem.js';
 import type { InitLimits } from './init.js';
@@ -42,6 +42,21 @@ export function uringEnabled(): { enabled: boolean; why: string } {
   return v === 'Y' || v === '1'
     ? { enabled: true, why: `${ENABLE_URING_PATH} is ${v}` }
     : { enabled: false, why: `${ENABLE_URING_PATH} is ${v} (write Y to it as root to allow FUSE over io_uring)` };
+}
+
+/**
+ * Whether this process can make an SQE128 io_uring at all (io_uring_disabled, seccomp, an old
+ * kernel): asked before INIT, because once INIT agreed FUSE_OVER_IO_URING the kernel holds
+ * every request until the ring is ready (fuse-io-uring.md §1), so a ring that cannot be built
+ * must not be promised.
+ */
+export function ringUsable(): { usable: boolean; why: string } {
+  try {
+    new IoUring(2, IORING_SETUP_SQE128).close();
+    return { usable: true, why: '' };
+  } catch (e) {
+    return { usable: false, why: (e as Error).message };
+  }
 }
 
 /** The number of FUSE queues the kernel makes: num_possible_cpus(). */
@@ -134,11 +149,12 @@ export class UringThreads {
           // closed already
         }
         // A thread that never set up its ring registered nothing: the kernel still uses /dev/fuse.
-        if (!t.started) t.refused ??= `ring thread ${index} could not start (exit code ${code})`;
+        if (!t.started) opts.log(`ring thread ${index} could not set up its io_uring (exit code ${code})`);
         else if (Atomics.load(this.counters, index * RING_COUNTERS + 2) !== 1 && t.refused === undefined) opts.log(`ring thread ${index} exited (code ${code})`);
         if (--this.live === 0) {
           this.resolveExited();
-          // /dev/fuse still serves only if no thread got an entry into the kernel (§4).
+          // /dev/fuse serves again only if the kernel refused every thread's REGISTER: that
+          // refusal clears the connection's io_uring mode (fuse-io-uring.md §1).
           const all = this.threads.every((x) => x.refused !== undefined);
           opts.onStopped(all ? this.threads[0]!.refused : undefined);
         }

@@ -99,6 +99,19 @@ describeTier2('famfs-ts mount --transport uring', uringUnavailable, () => {
     }
   }, 60_000);
 
+  it('with --readers 0 (no serving threads) says so and serves through /dev/fuse', async () => {
+    const m4 = s.mountpoint('r0');
+    const srv = await s.serve(dev, m4, ['--transport', 'uring', '--readers', '0']);
+    must(`cmp ${s.path('src')} ${m4}/a`);
+    await srv.stop();
+    expect(srv.log()).toMatch(/the ring needs serving threads/);
+    // INIT did not agree the ring (bit 41): the kernel would hold every request until it was ready.
+    const agreed = /max_write \d+, flags (0x[0-9a-f]+)/.exec(srv.log());
+    expect(agreed).not.toBeNull();
+    expect(BigInt(agreed![1]!) & (1n << 41n)).toBe(0n);
+    expect(srv.log()).toMatch(/transport dev: 0 requests from the io_uring queues/);
+  }, 60_000);
+
   it('after kill -9 of the server: readers get an error, nothing hangs, the mount point is reusable', async () => {
     const m3 = s.mountpoint('k');
     const srv = await s.serve(dev, m3, ['--transport', 'uring']);
