@@ -16,7 +16,7 @@ import { siblingModule, type WorkerOptions } from './data-plane.js';
 import type { ConnectionInfo } from './filesystem.js';
 import type { InitLimits } from './init.js';
 import { OutHeader } from './structs.js';
-import { countCpuList, FuseUringReqHeader, packReply, payloadSize, RING_COUNTERS, type RingToMain } from './uring-wire.js';
+import { countCpuList, FuseUringEntInOut, FuseUringReqHeader, packReply, payloadSize, RING_COUNTERS, type RingToMain } from './uring-wire.js';
 import type { UringWorkerData } from './uring-worker.js';
 
 /** The kernel's switch for FUSE over io_uring (module parameter of fuse). */
@@ -196,7 +196,7 @@ export class UringThreads {
     } catch (e) {
       this.opts.log(`reply: ${(e as Error).message}`);
       OutHeader.encodeInto(headers, { len: OutHeader.size, error: -os.constants.errno.EIO, unique });
-      headers.writeUInt32LE(0, FuseUringReqHeader.offsetOf('ring_ent_in_out') + 16);
+      headers.writeUInt32LE(0, FuseUringReqHeader.offsetOf('ring_ent_in_out') + FuseUringEntInOut.offsetOf('payload_sz'));
     }
     Atomics.store(t.replies, slot, 1);
     this.wake(t);

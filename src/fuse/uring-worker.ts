@@ -8,7 +8,7 @@ import os from 'node:os';
 import { receiveMessageOnPort, workerData, parentPort, type MessagePort } from 'node:worker_threads';
 import {
   IoUring, IORING_OP_READ, IORING_OP_URING_CMD, IORING_SETUP_DEFER_TASKRUN, IORING_SETUP_SINGLE_ISSUER,
-  IORING_SETUP_SQE128, mapArena, SQE_CMD_OFFSET, type Completion,
+  IORING_SETUP_SQE128, IoUringSqe, mapArena, SQE_CMD_OFFSET, type Completion,
 } from '../sys/uring.js';
 import type { DataPlane, DataPlaneFactory } from './data-plane.js';
 import { Dispatcher } from './dispatcher.js';
@@ -19,7 +19,7 @@ import { IN_HEADER_SIZE } from './request.js';
 import { InHeader, OutHeader } from './structs.js';
 import { OpStats } from './op-stats.js';
 import {
-  assembleInPlace, commitIdOf, encodeCmdReq, FuseUringCmd, FuseUringReqHeader, packReply, RING_COUNTERS, slotLayout,
+  assembleInPlace, commitIdOf, encodeCmdReq, FuseUringCmd, FuseUringEntInOut, FuseUringReqHeader, packReply, RING_COUNTERS, slotLayout,
   type RingToMain,
 } from './uring-wire.js';
 
@@ -101,19 +101,23 @@ try {
   ring = new IoUring(slots + 2, IORING_SETUP_SQE128);
 }
 
+const O_CMD_OP = IoUringSqe.offsetOf('cmd_op');
+const O_ADDR = IoUringSqe.offsetOf('addr');
+const O_LEN = IoUringSqe.offsetOf('len');
+
 function queueCmd(s: number, op: number): void {
   const sqe = ring.prepare(IORING_OP_URING_CMD, wd.fuseFd, s);
-  sqe.writeUInt32LE(op, 8); // cmd_op
-  sqe.writeBigUInt64LE(arena.address + BigInt(s * layout.stride + layout.iovec), 16); // addr: the iovec pair
-  sqe.writeUInt32LE(2, 24); // len: two iovecs
+  sqe.writeUInt32LE(op, O_CMD_OP);
+  sqe.writeBigUInt64LE(arena.address + BigInt(s * layout.stride + layout.iovec), O_ADDR); // the iovec pair
+  sqe.writeUInt32LE(2, O_LEN); // two iovecs: header buffer, payload (fuse-io-uring.md §2)
   encodeCmdReq(sqe, SQE_CMD_OFFSET, qidOf(s), op === FuseUringCmd.REGISTER ? 0n : commitIds[s]!);
   state[s] = 'kernel';
 }
 
 function armWake(): void {
   const sqe = ring.prepare(IORING_OP_READ, wd.wakeFd, WAKE);
-  sqe.writeBigUInt64LE(wakeBuf.address, 16);
-  sqe.writeUInt32LE(8, 24);
+  sqe.writeBigUInt64LE(wakeBuf.address, O_ADDR);
+  sqe.writeUInt32LE(8, O_LEN);
 }
 
 /** Commit what is in entry s (its reply was packed) and fetch the next request into it. */
@@ -139,7 +143,7 @@ dispatcher.adopt(wd.conn);
 function errorReply(s: number, errno: number): void {
   const h = headersOf(s);
   OutHeader.encodeInto(h, { len: OutHeader.size, error: errno, unique: commitIds[s]! });
-  h.writeUInt32LE(0, FuseUringReqHeader.offsetOf('ring_ent_in_out') + 16);
+  h.writeUInt32LE(0, FuseUringReqHeader.offsetOf('ring_ent_in_out') + FuseUringEntInOut.offsetOf('payload_sz'));
 }
 
 const published = new Int32Array(wd.published);
