@@ -29,6 +29,15 @@ command -v fio >/dev/null || { echo "datapath bench: needs fio" >&2; exit 1; }
 [ -f "$ROOT/dist/src/cli/main.js" ] || (cd "$ROOT" && npx tsc -p .)
 
 bench_workdir bench
+# FUSE over io_uring (docs/reference/fuse-io-uring.md): measured as the row famfs-uring when
+# the kernel has the switch; it is turned on only around that row and always put back.
+URING_SWITCH=/sys/module/fuse/parameters/enable_uring
+URING_PREV=$(cat "$URING_SWITCH" 2>/dev/null || true)
+cleanup() {
+  [ -n "$URING_PREV" ] && echo "$URING_PREV" > "$URING_SWITCH" 2>/dev/null || true
+  bench_cleanup
+}
+trap cleanup EXIT
 
 wait_for() { # file pattern seconds
   for _ in $(seq 1 $(( $3 * 10 ))); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
@@ -76,9 +85,20 @@ FM=$W/mnt-famfs; mkdir -p "$FM"
 cmp "$W/data" "$FM/data"
 "${CLI[@]}" umount "$FM"
 run_famfs() {
-  "${CLI[@]}" mount "$DEV" "$FM" --system-uuid "$W/uuid" $READERS $SPIN $MAXW --log "$W/famfs.log" > /dev/null
+  "${CLI[@]}" mount "$DEV" "$FM" --system-uuid "$W/uuid" --transport dev $READERS $SPIN $MAXW --log "$W/famfs.log" > /dev/null
   measure famfs-ts "$FM"
   "${CLI[@]}" umount "$FM"
+}
+HAVE_URING=0
+if [ -n "$URING_PREV" ] && [ "${FAMFS_TS_URING:-1}" != 0 ]; then HAVE_URING=1
+else echo "  famfs-uring: skipped (no $URING_SWITCH: kernel without CONFIG_FUSE_IO_URING, or FAMFS_TS_URING=0)"; fi
+run_famfs_uring() {
+  echo Y > "$URING_SWITCH"
+  "${CLI[@]}" mount "$DEV" "$FM" --system-uuid "$W/uuid" --transport uring $READERS $MAXW --log "$W/famfs-uring.log" > /dev/null
+  measure famfs-uring "$FM"
+  "${CLI[@]}" umount "$FM"
+  sleep 0.5
+  echo "$URING_PREV" > "$URING_SWITCH"
 }
 
 # --- peers (bench/lib/peers.sh builds them once per npm run bench, or here) -------------
@@ -107,6 +127,7 @@ run_fn() {
 for round in $(seq 1 "$ROUNDS"); do
   echo "round $round of $ROUNDS"; ROUND=$round
   run_famfs
+  [ "$HAVE_URING" = 1 ] && run_famfs_uring
   [ "$HAVE_C" = 1 ] && run_c
   [ "$HAVE_FN" = 1 ] && run_fn
 done

@@ -7,7 +7,9 @@ import { Option, type Command } from 'commander';
 import { SysError } from '../sys/libc.js';
 import { unmount } from '../sys/fuse-dev.js';
 import { daemonize, defaultLogFile } from '../server/daemon.js';
-import { DEFAULT_MAX_WRITE, DEFAULT_SPIN_US, DEFAULT_THREADS, FamfsMount, isChannelPath, openForMount } from '../server/serve.js';
+import {
+  DEFAULT_MAX_WRITE, DEFAULT_SPIN_US, DEFAULT_THREADS, FamfsMount, isChannelPath, openForMount, TRANSPORTS, type TransportChoice,
+} from '../server/serve.js';
 import { sizeArg } from './run.js';
 import { mountAt } from '../famfs/proc-mounts.js';
 import { prepareMountPoint } from './mount-point.js';
@@ -29,6 +31,7 @@ interface MountCliOptions {
   maxWrite?: string;
   force?: boolean;
   nonempty?: boolean;
+  transport?: TransportChoice;
 }
 
 function positiveInt(v: string, what: string): number {
@@ -54,7 +57,7 @@ async function runForeground(source: string, mountpoint: string, o: MountCliOpti
       source, mountpoint, client: o.client, systemUuid: o.systemUuid, allowOther: o.allowOther, abi: o.abi,
       readers, spinMicros: o.spinUs === undefined ? undefined : positiveInt(o.spinUs, '--spin-us'), refreshMs: positiveInt(o.refresh, '--refresh'), debug: o.debug,
       bpf: o.bpf, upsertAtOpen: o.upsertAtOpen === undefined ? undefined : upsertSize(o.upsertAtOpen),
-      maxWrite: o.maxWrite === undefined ? undefined : maxWriteSize(o.maxWrite), force: o.force,
+      maxWrite: o.maxWrite === undefined ? undefined : maxWriteSize(o.maxWrite), force: o.force, transport: o.transport,
     });
   } catch (e) {
     tell(`error: ${(e as Error).message}`);
@@ -167,6 +170,8 @@ export function registerMount(program: Command): void {
     .option('-M, --set-daxmode', 'accepted (famfs-ts needs no dax mode switch)')
     .option('-L, --load-module', 'accepted (famfs-ts loads no kernel module)')
     .option('--nonempty', 'mount over a directory that holds files (they are hidden while mounted)')
+    .addOption(new Option('--transport <kind>', 'how serving threads get requests: dev (/dev/fuse), uring (FUSE over io_uring; ' +
+      'needs /sys/module/fuse/parameters/enable_uring = Y), auto (uring where it is on and measured faster, else dev)').choices([...TRANSPORTS]).default('auto'))
     .option('--force', 'serve read-write even when the log has bad entries (their extents are unknown; see fsck)')
     .addOption(new Option('--ready-fd <fd>', 'status pipe of a daemonized server').hideHelp())
     .addHelpText('after', `

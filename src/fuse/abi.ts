@@ -57,7 +57,8 @@ export const ENGINE_FLAGS =
 
 /**
  * Flags that add request extensions (SECURITY_CTX, CREATE_SUPP_GROUP), change the request
- * or reply layouts (SETXATTR_EXT), or promise machinery the engine lacks (io_uring,
+ * or reply layouts (SETXATTR_EXT), or promise machinery the engine lacks (io_uring, unless a
+ * session with the ring transport lifts it through InitLimits.allowFlags;
  * passthrough, resend, request timeouts, idmapped mounts, submounts): refused, as fuser does.
  */
 export const ENGINE_REFUSED =

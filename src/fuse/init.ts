@@ -15,6 +15,8 @@ export interface InitLimits {
   maxBackground: number;
   /** Extra flags asked for this session (e.g. from mount options). */
   wantFlags?: bigint;
+  /** Flags the profile refuses that this session has the machinery for (OVER_IO_URING with the ring transport). */
+  allowFlags?: bigint;
 }
 
 export interface InitResult {
@@ -62,7 +64,7 @@ export function negotiateInit(kernel: KernelInit, profile: AbiProfile, limits: I
     const body = InitOut.encode({ major: reply.major, minor: reply.minor }).subarray(0, INIT_OUT_COMPAT_SIZE);
     return { body, versionOnly: true, reply, conn: connOf(kernel, profile, reply) };
   }
-  const want = (profile.wantFlags | (limits.wantFlags ?? 0n)) & ~profile.refuseFlags;
+  const want = (profile.wantFlags | (limits.wantFlags ?? 0n)) & ~(profile.refuseFlags & ~(limits.allowFlags ?? 0n));
   reply.flags = want & kernel.flags;
   if (reply.flags & InitFlag.MAX_PAGES) reply.maxPages = Math.ceil(maxWrite / limits.pageSize);
   else reply.maxWrite = Math.min(maxWrite, 32 * limits.pageSize); // the kernel's default request cap

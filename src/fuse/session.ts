@@ -27,10 +27,11 @@ import { Dispatcher } from './dispatcher.js';
 import type { InitLimits, InitResult } from './init.js';
 import { ServingThreads } from './serving-threads.js';
 import type { FileSystem } from './filesystem.js';
-import { FUSE_MIN_READ_BUFFER, Notify, Op } from './opcodes.js';
+import { FUSE_MIN_READ_BUFFER, InitFlag, Notify, Op } from './opcodes.js';
 import { InHeader, NotifyInvalEntryOut, NotifyInvalInodeOut, NotifyDeleteOut } from './structs.js';
 import { IN_HEADER_SIZE } from './request.js';
 import { OpStats, type OpStat } from './op-stats.js';
+import { ringUsable, UringThreads, uringEnabled } from './uring-transport.js';
 
 export interface SessionOptions {
   /** Profile, or a chooser run on the kernel's INIT (default mainline). */
@@ -58,6 +59,14 @@ export interface SessionOptions {
    * forward (data-plane.ts). Without it (or if no clone can be made) the main thread serves.
    */
   workers?: WorkerOptions;
+  /**
+   * How requests reach the serving threads after INIT: `dev` (each reads a clone of
+   * /dev/fuse) or `uring` (FUSE over io_uring: INIT asks for FUSE_OVER_IO_URING and ring
+   * threads serve the kernel's per-CPU queues, uring-transport.ts). Default dev.
+   */
+  transport?: 'dev' | 'uring';
+  /** Ring entries per FUSE queue with the uring transport (default DEFAULT_RING_DEPTH). */
+  ringDepth?: number;
   maxBackground?: number;
   allowOther?: boolean;
   defaultPermissions?: boolean;
@@ -108,11 +117,11 @@ export class FuseSession {
   /** Requests read on the main thread, idle waits a request ended, hot phases that ended empty. */
   readonly stats = { polled: 0, pooled: 0, idle: 0, takeovers: 0 };
   /** Busy-poll window: spinMicros at most, adapted to the gaps between requests (adaptSpin). */
-  private readonly spinMaxNs: bigint;
+  private spinMaxNs: bigint;
   private spinNs: bigint;
   /** Whether the hot phase slept in poll(2) since the last request. */
   private slept = false;
-  private readonly holdNs: bigint;
+  private holdNs: bigint;
   /** When the hot phase last handled a request (or was woken from idle). */
   private lastRequest = 0n;
   private readonly waiter: InputWaiter;
@@ -128,6 +137,8 @@ export class FuseSession {
   readonly opTable = new OpStats();
   private readonly limits: InitLimits;
   private threads?: ServingThreads;
+  /** Ring threads (transport uring): /dev/fuse is still read here for FORGET and INTERRUPT. */
+  private ring?: UringThreads;
   /**
    * The main thread reads the channel itself although serving threads run: they are parked
    * while most requests would be forwarded to it anyway (WorkerOptions.threadsServe).
@@ -154,6 +165,19 @@ export class FuseSession {
     const maxWrite = Math.min(opts.maxWrite ?? DEFAULT_MAX_WRITE, limit * pageSize);
     this.bufSize = Math.max(FUSE_MIN_READ_BUFFER, maxWrite + HEADER_ROOM);
     this.limits = { maxWrite, maxPagesLimit: limit, pageSize, maxBackground: opts.maxBackground ?? 64, wantFlags: opts.wantFlags };
+    // Ask for FUSE_OVER_IO_URING only when ring threads will serve: once agreed, the kernel
+    // holds every request until each queue has an entry (fuse-io-uring.md §1).
+    if (opts.transport === 'uring') {
+      const usable = ringUsable();
+      if (!opts.workers || opts.workers.count <= 0) {
+        this.log('transport uring: the ring needs serving threads (--readers 1 or more); serving through /dev/fuse');
+      } else if (!usable.usable) {
+        this.log(`transport uring: no io_uring here (${usable.why}); serving through /dev/fuse`);
+      } else {
+        this.limits.wantFlags = (this.limits.wantFlags ?? 0n) | InitFlag.OVER_IO_URING;
+        this.limits.allowFlags = InitFlag.OVER_IO_URING;
+      }
+    }
     this.dispatcher = new Dispatcher(fs, { profile: opts.profile, limits: this.limits, log: this.log, debug: opts.debug, stats: this.opTable }, (iov) => this.write(iov));
     this.dispatcher.onDestroy = () => {
       this.stopping = true;
@@ -227,7 +251,11 @@ export class FuseSession {
   private startThreads(r: InitResult): void {
     const w = this.opts.workers;
     const conn = this.dispatcher.conn;
-    if (!w || w.count <= 0 || r.versionOnly || !conn || this.threads) return;
+    if (!w || w.count <= 0 || r.versionOnly || !conn || this.threads || this.ring) return;
+    if (this.opts.transport === 'uring' && this.limits.allowFlags) {
+      if (conn.flags & InitFlag.OVER_IO_URING) return this.startRing(w, conn);
+      this.log(`transport uring: the kernel did not offer FUSE_OVER_IO_URING (${uringEnabled().why}); serving through /dev/fuse`);
+    }
     try {
       this.threads = new ServingThreads({
         ...w, fd: this.fd, conn, limits: this.limits, bufSize: this.bufSize, debug: this.opts.debug, log: this.log, stats: this.opTable.buffer,
@@ -241,6 +269,46 @@ export class FuseSession {
       });
     } catch (e) {
       this.log(`serving threads: ${(e as Error).message}; serving on the main thread`);
+    }
+  }
+
+  /**
+   * Ring threads serve the kernel's queues; this thread keeps reading /dev/fuse (FORGET,
+   * INTERRUPT, and everything until every queue has an entry) but no longer holds the event
+   * loop between requests: the threads' forwarded requests arrive through it.
+   */
+  private startRing(w: WorkerOptions, conn: NonNullable<Dispatcher['conn']>): void {
+    try {
+      this.ring = new UringThreads({
+        ...w, fd: this.fd, conn, limits: this.limits, depth: this.opts.ringDepth, debug: this.opts.debug, log: this.log,
+        stats: this.opTable.buffer,
+        onRequest: (msg, reply) => this.forwardedRing(msg, reply),
+        onStopped: (unavailable) => {
+          if (unavailable) this.log(`transport uring: ${unavailable}; serving through /dev/fuse`);
+          else if (!this.stopping) {
+            // The kernel holds requests for queues without entries (and, before the ring was
+            // ready, every request): nothing would answer them. End the mount instead.
+            this.log('ring threads stopped while mounted; unmounting');
+            void this.close().catch((e: unknown) => this.log(`close: ${(e as Error).message}`));
+          }
+        },
+      });
+      this.holdNs = 0n;
+      this.spinMaxNs = 0n;
+      this.spinNs = 0n;
+    } catch (e) {
+      // INIT agreed the ring: /dev/fuse alone cannot serve this connection (fuse-io-uring.md §1).
+      this.log(`transport uring: ${(e as Error).message}; unmounting`);
+      void this.close().catch((err: unknown) => this.log(`close: ${(err as Error).message}`));
+    }
+  }
+
+  private forwardedRing(msg: Buffer, reply: (iov: readonly Buffer[]) => void): void {
+    try {
+      const r = this.dispatcher.dispatch(msg, reply);
+      if (r instanceof Promise) r.catch((e: unknown) => this.log(`reply: ${(e as Error).message}`));
+    } catch (e) {
+      this.log(`dispatch: ${(e as Error).stack ?? String(e)}`);
     }
   }
 
@@ -311,6 +379,7 @@ export class FuseSession {
   /** Tell every serving thread's DataPlane `msg` (before answering what makes it matter). */
   publish(msg: unknown): void {
     this.threads?.publish(msg);
+    this.ring?.publish(msg);
   }
 
   /**
@@ -318,7 +387,7 @@ export class FuseSession {
    * a DataPlane views must stay mapped until then.
    */
   async threadsExited(timeoutMs: number): Promise<boolean> {
-    const t = this.threads;
+    const t = this.threads ?? this.ring;
     if (!t) return true;
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs)));
@@ -331,7 +400,20 @@ export class FuseSession {
 
   /** Serving threads started, and the requests they answered and forwarded. */
   threadStats(): { threads: number; local: number; forwarded: number } {
+    if (this.ring) {
+      const { local, forwarded } = this.ring.stats();
+      return { threads: this.ring.count, local, forwarded };
+    }
     return { threads: this.threads?.count ?? 0, ...(this.threads?.stats() ?? { local: 0, forwarded: 0 }) };
+  }
+
+  /**
+   * Which transport serves: `uring` once ring threads run (requests: fetched from the ring),
+   * else `dev`; `dev` counts requests read from /dev/fuse on the main thread.
+   */
+  transportStats(): { transport: 'dev' | 'uring'; ring: number; dev: number } {
+    const ring = this.ring?.stats().ring ?? 0;
+    return { transport: this.ring ? 'uring' : 'dev', ring, dev: this.stats.polled };
   }
 
   private takeBuffer(): Buffer {
@@ -507,11 +589,13 @@ export class FuseSession {
     } else if (isSocket(this.fd)) {
       shutdownSocket(this.fd);
     }
-    if (this.running > 0 || this.threads?.running) {
+    this.ring?.stop();
+    if (this.running > 0 || this.threads?.running || this.ring?.running) {
       // A /dev/fd/N channel that is /dev/fuse cannot be woken from here; do not wait forever.
       await Promise.race([this.done, new Promise((r) => setTimeout(r, this.mountpoint === undefined ? 2000 : 10_000).unref())]);
     }
     this.threads?.unref();
+    this.ring?.unref();
     this.resolveDone();
     closeQuiet(this.fd);
   }

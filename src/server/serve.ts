@@ -24,6 +24,7 @@ import type { Layout } from '../interleave/layout.js';
 import { FamfsFileSystem, SETTLE_MS } from './famfs-fs.js';
 import type { PlaneData, PlaneUpdate } from './data-plane.js';
 import { siblingModule } from '../fuse/data-plane.js';
+import { uringEnabled } from '../fuse/uring-transport.js';
 import { runsByDaxdev } from '../interleave/filemap.js';
 import { ErrnoError, type ErrnoName } from '../errno.js';
 
@@ -54,6 +55,33 @@ export interface MountOptions {
   readonly upsertAtOpen?: number;
   /** Serve read-write even when the log has bad entries (--force; see FamfsImage force). */
   readonly force?: boolean;
+  /** How the serving threads get requests: /dev/fuse clones, FUSE over io_uring, or auto (chooseTransport). */
+  readonly transport?: TransportChoice;
+}
+
+export type TransportChoice = 'dev' | 'uring' | 'auto';
+export const TRANSPORTS: readonly TransportChoice[] = ['dev', 'uring', 'auto'];
+/**
+ * Whether `auto` takes the ring when the kernel allows it. Set from bench/datapath on this
+ * project's 2-CPU host (README "FUSE over io_uring"): see there for the numbers it rests on.
+ */
+export const AUTO_PREFERS_URING = false;
+
+/**
+ * The transport a mount uses: `uring` only where the kernel has FUSE over io_uring switched on
+ * (asked for and missing: refused, naming the switch), `auto` the ring where it is on and
+ * measured faster, else /dev/fuse; a socket channel (/dev/fd/N) is always dev.
+ */
+export function chooseTransport(want: TransportChoice | undefined, channel: boolean): 'dev' | 'uring' {
+  const choice = want ?? 'auto';
+  if (choice === 'dev') return 'dev';
+  const on = uringEnabled();
+  if (choice === 'uring') {
+    if (channel) throw new MountError('--transport uring: a /dev/fd/N channel is not /dev/fuse; the ring needs a real FUSE connection', 'EOPNOTSUPP');
+    if (!on.enabled) throw new MountError(`--transport uring: FUSE over io_uring is off: ${on.why}`, 'EOPNOTSUPP');
+    return 'uring';
+  }
+  return !channel && on.enabled && AUTO_PREFERS_URING ? 'uring' : 'dev';
 }
 
 /** A mount point written /dev/fd/N: an already-open FUSE channel (no mount(2)). */
@@ -234,6 +262,7 @@ export class FamfsMount {
     }
     if (!channel && !st.isDirectory()) throw new MountError(`${opts.mountpoint}: mount point is not a directory`, 'ENOTDIR');
     if (!channel && !isLayoutPath(opts.source) && famfsModeOf(opts.source)) return FamfsMount.startFamfsMode(opts, log);
+    const transport = chooseTransport(opts.transport, channel);
     const { image, layout, readOnlyWhy } = openForMount(opts);
     let session: FuseSession;
     let famfs: FamfsFileSystem;
@@ -291,6 +320,7 @@ export class FamfsMount {
         // before every WRITE (one extra round trip each). Our files carry no suid bits
         // worth killing (famfs logs the mode once); the server ignores KILL_SUIDGID.
         wantFlags: InitFlag.HANDLE_KILLPRIV_V2,
+        transport,
         maxWrite: opts.maxWrite ?? DEFAULT_MAX_WRITE,
         log,
         debug: opts.debug,
@@ -524,6 +554,8 @@ export class FamfsMount {
     if (this.shut) return;
     this.shut = true;
     const t = this.session.threadStats();
+    const tr = this.session.transportStats();
+    this.log(`transport ${tr.transport}: ${tr.ring} requests from the io_uring queues, ${tr.dev} read from /dev/fuse by the main thread`);
     if (t.threads > 0) {
       this.log(`${t.threads} serving threads answered ${t.local} reads and writes, forwarded ${t.forwarded} requests; ` +
         `the main thread read the channel itself ${this.session.stats.takeovers} times`);

@@ -1,0 +1,164 @@
+// FUSE over io_uring, the pure part (docs/reference/fuse-io-uring.md): the structs of a ring
+// entry's header buffer and of the SQE command area, turning a fetched entry back into the
+// exact message read(2) on /dev/fuse would have returned (so the same Dispatcher answers it),
+// and packing a reply (one out header + body iov) into the entry for COMMIT_AND_FETCH.
+import { defineStruct } from '../cstruct.js';
+import { InHeader, OutHeader } from './structs.js';
+import { ProtocolError, IN_HEADER_SIZE } from './request.js';
+
+/** fuse-io-uring.md §3: the in/out header area and the per-opcode header area are 128 bytes each. */
+export const FUSE_URING_IN_OUT_HEADER_SZ = 128;
+export const FUSE_URING_OP_IN_OUT_SZ = 128;
+
+export const FuseUringEntInOut = defineStruct('fuse_uring_ent_in_out', 32, [
+  { name: 'flags', offset: 0, type: 'u64big' },
+  { name: 'commit_id', offset: 8, type: 'u64big' },
+  { name: 'payload_sz', offset: 16, type: 'u32' },
+  { name: 'padding', offset: 20, type: 'u32' },
+  { name: 'reserved', offset: 24, type: 'u64big' },
+] as const);
+
+export const FuseUringReqHeader = defineStruct('fuse_uring_req_header', 288, [
+  { name: 'in_out', offset: 0, type: { bytes: FUSE_URING_IN_OUT_HEADER_SZ } },
+  { name: 'op_in', offset: 128, type: { bytes: FUSE_URING_OP_IN_OUT_SZ } },
+  { name: 'ring_ent_in_out', offset: 256, type: { struct: FuseUringEntInOut } },
+] as const);
+
+/** In the 80-byte command area of an SQE128 (fuse-io-uring.md §2). */
+export const FuseUringCmdReq = defineStruct('fuse_uring_cmd_req', 24, [
+  { name: 'flags', offset: 0, type: 'u64big' },
+  { name: 'commit_id', offset: 8, type: 'u64big' },
+  { name: 'qid', offset: 16, type: 'u16' },
+  { name: 'padding', offset: 18, type: { bytes: 6 } },
+] as const);
+
+/** enum fuse_uring_cmd: the SQE's cmd_op. */
+export const FuseUringCmd = { REGISTER: 1, COMMIT_AND_FETCH: 2 } as const;
+
+const O_OP_IN = FuseUringReqHeader.offsetOf('op_in');
+const O_ENT = FuseUringReqHeader.offsetOf('ring_ent_in_out');
+const O_COMMIT_ID = O_ENT + FuseUringEntInOut.offsetOf('commit_id');
+const O_PAYLOAD_SZ = O_ENT + FuseUringEntInOut.offsetOf('payload_sz');
+const O_LEN = InHeader.offsetOf('len');
+const OUT_SIZE = OutHeader.size;
+
+/** The commit id the kernel put in a fetched entry (the request's unique). */
+export function commitIdOf(headers: Buffer): bigint {
+  return headers.readBigUInt64LE(O_COMMIT_ID);
+}
+
+/**
+ * Where an entry's parts sit in its slot of the thread's arena: the iovec pair the SQE points
+ * at, the 288-byte header buffer (iov[0]) and, a page in, the payload buffer (iov[1]). The
+ * room before the payload lets a request be rebuilt in front of its payload without copying it.
+ */
+export interface SlotLayout {
+  readonly iovec: number;
+  readonly headers: number;
+  readonly payload: number;
+  readonly stride: number;
+}
+
+export function slotLayout(payloadSize: number): SlotLayout {
+  const page = 4096;
+  return { iovec: 0, headers: 64, payload: page, stride: page + Math.ceil(payloadSize / page) * page };
+}
+
+/** Int32 counters per ring thread: answered here, forwarded, ended (1), requests fetched from the ring. */
+export const RING_COUNTERS = 4;
+
+/** What a ring thread tells the main thread. */
+export type RingToMain =
+  | { kind: 'ready'; address: bigint; length: number; stride: number; headers: number; payload: number }
+  | { kind: 'log'; line: string }
+  | { kind: 'request'; slot: number; bytes: Uint8Array }
+  | { kind: 'unavailable'; why: string }
+  | { kind: 'ended' };
+
+/**
+ * Rebuild the /dev/fuse message of a fetched entry: fuse_in_header, then the opcode's fixed
+ * header (the kernel put its first argument in op_in), then the payload (every other
+ * argument, payload_sz bytes). The header's len counts all of them (the kernel sets it before
+ * choosing the transport), which is how the op_in part's length is known. The two headers are
+ * copied into the slot just in front of its payload, so the message is one view of the arena
+ * and a WRITE's data is not copied. Throws ProtocolError when the parts do not add up.
+ */
+export function assembleInPlace(arena: Buffer, slotBase: number, layout: SlotLayout, headers: Buffer): Buffer {
+  if (headers.length < FuseUringReqHeader.size) throw new ProtocolError(`ring entry header of ${headers.length} bytes`);
+  const len = headers.readUInt32LE(O_LEN);
+  const payloadSz = headers.readUInt32LE(O_PAYLOAD_SZ);
+  const opLen = len - IN_HEADER_SIZE - payloadSz;
+  const payloadAt = slotBase + layout.payload;
+  if (len < IN_HEADER_SIZE || payloadSz > layout.stride - layout.payload || opLen < 0 || opLen > FUSE_URING_OP_IN_OUT_SZ) {
+    throw new ProtocolError(`ring entry: len ${len} with payload ${payloadSz} does not fit the entry`);
+  }
+  const start = payloadAt - opLen - IN_HEADER_SIZE;
+  headers.copy(arena, start, 0, IN_HEADER_SIZE);
+  headers.copy(arena, start + IN_HEADER_SIZE, O_OP_IN, O_OP_IN + opLen);
+  return arena.subarray(start, payloadAt + payloadSz);
+}
+
+/**
+ * Put a reply (iov[0] starts with the 16-byte fuse_out_header, as Dispatcher sends it) into a
+ * ring entry: the out header into in_out, every byte after it into the payload buffer, their
+ * count into ring_ent_in_out.payload_sz. Returns the reply's unique (the commit id), or
+ * throws ProtocolError when the body does not fit the payload buffer.
+ */
+export function packReply(iov: readonly Buffer[], headers: Buffer, payload: Buffer): bigint {
+  let total = 0;
+  for (const b of iov) total += b.length;
+  if (total < OUT_SIZE || iov.length === 0) throw new ProtocolError(`reply of ${total} bytes has no out header`);
+  const body = total - OUT_SIZE;
+  if (body > payload.length) throw new ProtocolError(`reply body of ${body} bytes, ring payload buffer of ${payload.length}`);
+  let hAt = 0;
+  let pAt = 0;
+  for (const b of iov) {
+    let from = 0;
+    if (hAt < OUT_SIZE) {
+      const n = Math.min(OUT_SIZE - hAt, b.length);
+      b.copy(headers, hAt, 0, n);
+      hAt += n;
+      from = n;
+    }
+    if (from < b.length) pAt += b.copy(payload, pAt, from);
+  }
+  headers.writeUInt32LE(body, O_PAYLOAD_SZ);
+  return headers.readBigUInt64LE(OutHeader.offsetOf('unique'));
+}
+
+const O_CMD_FLAGS = FuseUringCmdReq.offsetOf('flags');
+const O_CMD_COMMIT = FuseUringCmdReq.offsetOf('commit_id');
+const O_CMD_QID = FuseUringCmdReq.offsetOf('qid');
+
+/**
+ * Fill fuse_uring_cmd_req at `at` of an SQE (its command area) for REGISTER or
+ * COMMIT_AND_FETCH. Written field by field: it runs once per request.
+ */
+export function encodeCmdReq(sqe: Buffer, at: number, qid: number, commitId: bigint): void {
+  sqe.writeBigUInt64LE(0n, at + O_CMD_FLAGS);
+  sqe.writeBigUInt64LE(commitId, at + O_CMD_COMMIT);
+  sqe.writeUInt16LE(qid, at + O_CMD_QID);
+}
+
+/**
+ * How big each entry's payload buffer must be: the kernel refuses REGISTER with a smaller one
+ * (it wants max(FUSE_MIN_READ_BUFFER, max_write, max_pages * page size)).
+ */
+export function payloadSize(maxWrite: number, maxPages: number, pageSize: number): number {
+  return Math.max(8192, maxWrite, maxPages * pageSize);
+}
+
+/** How many CPUs a list like /sys/devices/system/cpu/possible's ("0-1", "0,2-5") names: the kernel makes one queue per possible CPU (num_possible_cpus). */
+export function countCpuList(list: string): number {
+  let n = 0;
+  for (const part of list.trim().split(',')) {
+    if (!part) continue;
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    if (!m) throw new ProtocolError(`cpu list ${JSON.stringify(list)}`);
+    const a = Number(m[1]);
+    const b = m[2] === undefined ? a : Number(m[2]);
+    if (b < a) throw new ProtocolError(`cpu list ${JSON.stringify(list)}`);
+    n += b - a + 1;
+  }
+  return n;
+}

@@ -1,0 +1,281 @@
+// One io_uring serving thread (uring-transport.ts; docs/reference/fuse-io-uring.md): it owns
+// one io_uring and the ring entries of the FUSE queues given to it, answers READ/WRITE its
+// DataPlane owns with its own Dispatcher (the same code the /dev/fuse path runs) and commits
+// the reply with the next fetch in one SQE; everything else goes to the main thread, which
+// packs its reply into the entry and wakes this thread through an eventfd read kept armed
+// on the same ring.
+import os from 'node:os';
+import { receiveMessageOnPort, workerData, parentPort, type MessagePort } from 'node:worker_threads';
+import {
+  IoUring, IORING_OP_READ, IORING_OP_URING_CMD, IORING_SETUP_DEFER_TASKRUN, IORING_SETUP_SINGLE_ISSUER,
+  IORING_SETUP_SQE128, IoUringSqe, mapArena, SQE_CMD_OFFSET, type Completion,
+} from '../sys/uring.js';
+import type { DataPlane, DataPlaneFactory } from './data-plane.js';
+import { Dispatcher } from './dispatcher.js';
+import type { ConnectionInfo, FileSystem } from './filesystem.js';
+import type { InitLimits } from './init.js';
+import { Op } from './opcodes.js';
+import { IN_HEADER_SIZE } from './request.js';
+import { InHeader, OutHeader } from './structs.js';
+import { OpStats } from './op-stats.js';
+import {
+  assembleInPlace, commitIdOf, encodeCmdReq, FuseUringCmd, FuseUringEntInOut, FuseUringReqHeader, packReply, RING_COUNTERS, slotLayout,
+  type RingToMain,
+} from './uring-wire.js';
+
+export interface UringWorkerData {
+  /** The /dev/fuse descriptor of the connection (any descriptor of it serves). */
+  readonly fuseFd: number;
+  readonly index: number;
+  /** The FUSE queues (qid) whose entries this thread registers (every queue: uring-transport.ts DEFAULT_RING_DEPTH). */
+  readonly qids: readonly number[];
+  /** Entries per queue. */
+  readonly depth: number;
+  /** Int32 the main thread bumps after publishing to the planes. */
+  readonly published: SharedArrayBuffer;
+  readonly payloadSize: number;
+  readonly module: string;
+  readonly data: unknown;
+  readonly conn: ConnectionInfo;
+  readonly limits: InitLimits;
+  readonly updates: MessagePort;
+  /** Int32 counters per thread (RING_COUNTERS). */
+  readonly counters: SharedArrayBuffer;
+  /** Int32 per entry: 1 = the main thread packed a reply into it; plus [slots] = 1: stop. */
+  readonly replies: SharedArrayBuffer;
+  /** eventfd the main thread writes after a reply or a stop. */
+  readonly wakeFd: number;
+  readonly debug: boolean;
+  readonly stats?: SharedArrayBuffer;
+}
+
+const wd = workerData as UringWorkerData;
+const toMain = (m: RingToMain): void => parentPort!.postMessage(m);
+const log = (line: string): void => toMain({ kind: 'log', line: `ring thread ${wd.index}: ${line}` });
+const counters = new Int32Array(wd.counters, wd.index * RING_COUNTERS * 4, RING_COUNTERS);
+const replies = new Int32Array(wd.replies);
+const { ENOTCONN, ECONNABORTED, ECANCELED, EAGAIN, EINTR, EOPNOTSUPP, ENODEV, EIO } = os.constants.errno;
+
+const errnoNames = new Map<number, string>(Object.entries(os.constants.errno).map(([k, v]) => [v, k]));
+const errnoName = (e: number): string => errnoNames.get(e) ?? String(e);
+
+const factory = ((await import(wd.module)) as { createDataPlane?: DataPlaneFactory }).createDataPlane;
+if (typeof factory !== 'function') throw new Error(`${wd.module} exports no createDataPlane`);
+const plane: DataPlane = factory(wd.data);
+const stats = wd.stats ? new OpStats(wd.stats) : undefined;
+
+const slots = wd.qids.length * wd.depth;
+const layout = slotLayout(wd.payloadSize);
+const arena = mapArena(layout.stride * slots);
+const WAKE = slots; // user_data of the eventfd read
+const wakeBuf = mapArena(4096);
+
+type SlotState = 'kernel' | 'here' | 'main' | 'dead';
+const state: SlotState[] = new Array<SlotState>(slots).fill('kernel');
+const commitIds: bigint[] = new Array<bigint>(slots).fill(0n);
+// Entries alternate between the queues, so registration gives every queue one early.
+const qidOf = (s: number): number => wd.qids[s % wd.qids.length]!;
+// Views made once: a request should not cost typed-array allocations.
+const headerViews = Array.from({ length: slots }, (_, s) => arena.bytes.subarray(s * layout.stride + layout.headers, s * layout.stride + layout.headers + FuseUringReqHeader.size));
+const payloadViews = Array.from({ length: slots }, (_, s) => arena.bytes.subarray(s * layout.stride + layout.payload, s * layout.stride + layout.payload + wd.payloadSize));
+const headersOf = (s: number): Buffer => headerViews[s]!;
+const payloadOf = (s: number): Buffer => payloadViews[s]!;
+
+// iov[0] = the 288-byte header buffer, iov[1] = the payload buffer (struct iovec: base, len).
+for (let s = 0; s < slots; s++) {
+  const at = s * layout.stride + layout.iovec;
+  arena.bytes.writeBigUInt64LE(arena.address + BigInt(s * layout.stride + layout.headers), at);
+  arena.bytes.writeBigUInt64LE(BigInt(FuseUringReqHeader.size), at + 8);
+  arena.bytes.writeBigUInt64LE(arena.address + BigInt(s * layout.stride + layout.payload), at + 16);
+  arena.bytes.writeBigUInt64LE(BigInt(wd.payloadSize), at + 24);
+}
+
+// One SQE per entry at most is outstanding, plus the eventfd read; the CQ is twice that.
+// SQE128 carries the FUSE command (fuse-io-uring.md §2); DEFER_TASKRUN makes the kernel copy
+// requests in only inside this thread's wait (plain SQE128 and COOP_TASKRUN measured the same
+// here, within the noise of a loaded host). A kernel without DEFER_TASKRUN gets plain SQE128.
+let ring: IoUring;
+try {
+  ring = new IoUring(slots + 2, IORING_SETUP_SQE128 | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
+} catch {
+  ring = new IoUring(slots + 2, IORING_SETUP_SQE128);
+}
+
+const O_CMD_OP = IoUringSqe.offsetOf('cmd_op');
+const O_ADDR = IoUringSqe.offsetOf('addr');
+const O_LEN = IoUringSqe.offsetOf('len');
+
+function queueCmd(s: number, op: number): void {
+  const sqe = ring.prepare(IORING_OP_URING_CMD, wd.fuseFd, s);
+  sqe.writeUInt32LE(op, O_CMD_OP);
+  sqe.writeBigUInt64LE(arena.address + BigInt(s * layout.stride + layout.iovec), O_ADDR); // the iovec pair
+  sqe.writeUInt32LE(2, O_LEN); // two iovecs: header buffer, payload (fuse-io-uring.md §2)
+  encodeCmdReq(sqe, SQE_CMD_OFFSET, qidOf(s), op === FuseUringCmd.REGISTER ? 0n : commitIds[s]!);
+  state[s] = 'kernel';
+}
+
+function armWake(): void {
+  const sqe = ring.prepare(IORING_OP_READ, wd.wakeFd, WAKE);
+  sqe.writeBigUInt64LE(wakeBuf.address, O_ADDR);
+  sqe.writeUInt32LE(8, O_LEN);
+}
+
+/** Commit what is in entry s (its reply was packed) and fetch the next request into it. */
+function commit(s: number): void {
+  queueCmd(s, FuseUringCmd.COMMIT_AND_FETCH);
+}
+
+let current = -1;
+const dispatcher = new Dispatcher(plane as FileSystem, { limits: wd.limits, log, debug: wd.debug, stats }, (iov) => {
+  if (current < 0) return;
+  try {
+    packReply(iov, headersOf(current), payloadOf(current));
+  } catch (e) {
+    log(`reply: ${(e as Error).message}`);
+    errorReply(current, -EIO);
+  }
+  commit(current);
+  current = -1;
+});
+dispatcher.adopt(wd.conn);
+
+/** An error reply packed into entry s (a request nobody else will answer must still free its entry). */
+function errorReply(s: number, errno: number): void {
+  const h = headersOf(s);
+  OutHeader.encodeInto(h, { len: OutHeader.size, error: errno, unique: commitIds[s]! });
+  h.writeUInt32LE(0, FuseUringReqHeader.offsetOf('ring_ent_in_out') + FuseUringEntInOut.offsetOf('payload_sz'));
+}
+
+const published = new Int32Array(wd.published);
+let seen = 0;
+function drainUpdates(): void {
+  const now = Atomics.load(published, 0);
+  if (now === seen) return;
+  seen = now;
+  for (let m = receiveMessageOnPort(wd.updates); m !== undefined; m = receiveMessageOnPort(wd.updates)) {
+    try {
+      plane.update(m.message);
+    } catch (e) {
+      log(`update: ${(e as Error).message}`);
+    }
+  }
+}
+
+const O_OPCODE = InHeader.offsetOf('opcode');
+const O_NODEID = InHeader.offsetOf('nodeid');
+
+function local(msg: Buffer): boolean {
+  if (msg.length < IN_HEADER_SIZE) return false;
+  const op = msg.readUInt32LE(O_OPCODE);
+  if (op !== Op.READ && op !== Op.WRITE) return false;
+  const hi = msg.readUInt32LE(O_NODEID + 4);
+  return hi < 0x200000 && plane.owns(hi * 0x100000000 + msg.readUInt32LE(O_NODEID));
+}
+
+/** A request arrived in entry s: answer it here or hand it to the main thread. */
+function serveSlot(s: number): void {
+  Atomics.add(counters, 3, 1);
+  commitIds[s] = commitIdOf(headersOf(s));
+  let msg: Buffer;
+  try {
+    msg = assembleInPlace(arena.bytes, s * layout.stride, layout, headersOf(s));
+  } catch (e) {
+    log(`fetch: ${(e as Error).message}`);
+    errorReply(s, -EIO);
+    commit(s);
+    return;
+  }
+  drainUpdates();
+  if (local(msg)) {
+    Atomics.add(counters, 0, 1);
+    state[s] = 'here';
+    current = s;
+    try {
+      dispatcher.dispatch(msg);
+    } catch (e) {
+      log(`dispatch: ${(e as Error).stack ?? String(e)}`);
+    }
+    if (current === s) {
+      // No reply (a message the protocol answers with silence): the entry must still go back.
+      current = -1;
+      errorReply(s, -EIO);
+      commit(s);
+    }
+    return;
+  }
+  Atomics.add(counters, 1, 1);
+  state[s] = 'main';
+  const copy = new Uint8Array(msg.length);
+  copy.set(msg);
+  parentPort!.postMessage({ kind: 'request', slot: s, bytes: copy } satisfies RingToMain, [copy.buffer]);
+}
+
+function live(): number {
+  let n = 0;
+  for (const st of state) if (st !== 'dead') n++;
+  return n;
+}
+
+toMain({ kind: 'ready', address: arena.address, length: arena.bytes.length, stride: layout.stride, headers: layout.headers, payload: layout.payload });
+for (let s = 0; s < slots; s++) queueCmd(s, FuseUringCmd.REGISTER);
+armWake();
+const cqes: Completion[] = [];
+let registerRetries = 0;
+/** An errno the kernel answered an entry with other than the connection's end (the ring was refused). */
+let refused = 0;
+let stop = false;
+while (!stop) {
+  const rc = ring.submitAndWait(1);
+  if (rc < 0 && rc !== -EINTR && rc !== -EAGAIN) {
+    log(`io_uring_enter: errno ${-rc}`);
+    break;
+  }
+  const n = ring.reap(cqes);
+  for (let i = 0; i < n; i++) {
+    const c = cqes[i]!;
+    if (c.userData === WAKE) {
+      if (Atomics.load(replies, slots) === 1) stop = true;
+      for (let s = 0; s < slots; s++) {
+        if (state[s] === 'main' && Atomics.load(replies, s) === 1) {
+          Atomics.store(replies, s, 0);
+          commit(s);
+        }
+      }
+      if (!stop) armWake();
+      continue;
+    }
+    const s = c.userData;
+    if (c.res === 0) {
+      serveSlot(s);
+      continue;
+    }
+    if (c.res === -EAGAIN && registerRetries < 2000) {
+      // REGISTER before the kernel processed our INIT reply: try again shortly.
+      registerRetries++;
+      Atomics.wait(counters, 2, 0, 1);
+      queueCmd(s, FuseUringCmd.REGISTER);
+      continue;
+    }
+    if (c.res === -EOPNOTSUPP) {
+      toMain({ kind: 'unavailable', why: 'the kernel refused FUSE_IO_URING_CMD_REGISTER (EOPNOTSUPP: /sys/module/fuse/parameters/enable_uring is N)' });
+      stop = true;
+      break;
+    }
+    if (c.res !== -ENOTCONN && c.res !== -ECONNABORTED && c.res !== -ECANCELED && c.res !== -ENODEV) {
+      log(`entry ${s}: errno ${errnoName(-c.res)}`);
+      refused = -c.res;
+    }
+    state[s] = 'dead';
+  }
+  if (live() === 0) break;
+}
+// Ended (unmount, abort) or told to stop: closing the ring cancels what the kernel still holds.
+// Every entry refused before one request came: the ring cannot have become ready through
+// this thread, and /dev/fuse still serves (fuse-io-uring.md §4): say so rather than "died".
+if (refused !== 0 && Atomics.load(counters, 3) === 0) {
+  toMain({ kind: 'unavailable', why: `the kernel refused FUSE_IO_URING_CMD_REGISTER (${errnoName(refused)})` });
+}
+Atomics.store(counters, 2, 1);
+ring.close();
+plane.close?.();
+toMain({ kind: 'ended' });
