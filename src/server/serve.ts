@@ -111,12 +111,13 @@ export function isLayoutPath(p: string): boolean {
 export function openForMount(opts: Pick<MountOptions, 'source' | 'client' | 'systemUuid' | 'force'>): { image: FamfsImage; layout?: Layout; readOnlyWhy?: string } {
   const layout = isLayoutPath(opts.source) ? loadLayout(opts.source) : undefined;
   const base = { systemUuid: opts.systemUuid, client: opts.client, force: opts.force, ...(layout ? { layout } : { device: opts.source }) };
-  let image = FamfsImage.open({ ...base, writable: !opts.client });
+  // A read-only mount replays while the master may append: a half-written last entry is not yet there.
+  let image = FamfsImage.open({ ...base, writable: !opts.client, tailInFlight: true });
   // A master on a log with bad entries serves read-only: their extents are unknown (README "Damaged logs").
   const readOnlyWhy = image.role === 'master' && image.badEntries.length && !opts.force ? image.damage : undefined;
   if ((image.role !== 'master' || readOnlyWhy) && image.writable) {
     image.close();
-    image = FamfsImage.open({ ...base, writable: false });
+    image = FamfsImage.open({ ...base, writable: false, tailInFlight: true });
   }
   return { image, layout, readOnlyWhy };
 }
