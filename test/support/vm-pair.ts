@@ -6,7 +6,7 @@
 // file, so both guests share it too, but a guest's kernel reads it once, when it probes the
 // DIMM at boot. A guest booted before the other one wrote its labels sees no namespace (the
 // failure of the first attempt: the client never saw the master's devdax). So a short first
-// boot labels the NVDIMM and creates the namespace (by default `vm_namespace 0 devdax`) and
+// boot labels the NVDIMM and creates the namespace (PREP_DEVDAX, --map=mem: see there) and
 // powers off; then both guests boot and each finds /dev/dax0.0 from the same labels, at the
 // same offset (the devdax info block is in the shared memory as well).
 //
@@ -14,16 +14,20 @@
 // file one guest makes is seen by the other's next lookup). test/vm/two-hosts-lib.sh holds
 // the guest side (pair_signal, pair_wait); a guest that exits leaves /tmp/pair/exit-ROLE, so
 // the other stops waiting for it at once instead of at its deadline.
-import { closeSync, ftruncateSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GiB, runVm, type KernelName, type VmOptions, type VmResult } from './vm.js';
 
 export interface PairOptions {
+  /** The kernel of both guests (and of the prep boot), unless one is given per role. */
   kernel: KernelName;
-  /** The shared NVDIMM's size in bytes (multiple of 2 MiB; default 6 GiB: a 5.875 GiB devdax). */
+  /** Two hosts need not run the same kernel: e.g. a stock master, a famfs-kernel client. */
+  masterKernel?: KernelName;
+  clientKernel?: KernelName;
+  /** The shared NVDIMM's size in bytes (multiple of 2 MiB; default 6 GiB: a devdax of 6 GiB - 128 MiB or so). */
   size?: number;
-  /** Run in the prep boot (default: label and create one devdax namespace). */
+  /** Run in the prep boot (default PREP_DEVDAX: one devdax namespace, struct pages in RAM). */
   prep?: string;
   /** Bash for each guest; both source test/vm/two-hosts-lib.sh first (ROLE is master / client). */
   master: string;
@@ -34,6 +38,18 @@ export interface PairOptions {
   cpus?: number;
   env?: Record<string, string>;
 }
+
+/**
+ * The default prep: label the NVDIMM, one 2 MiB-aligned devdax namespace over all of it, with
+ * its struct pages in each kernel's own RAM (--map=mem). The default, --map=dev, keeps them in
+ * the namespace itself, i.e. in the memory both guests share: each kernel then writes its page
+ * refcounts and folio heads over the other's. Seen: with the client rebinding its dax0.0 to
+ * fsdev_dax, the master's kernel warned in vmf_insert_folio_pmd (dev_dax_huge_fault) at its
+ * first write through the devdax mapping and oopsed in folio_mark_dirty when the process exited.
+ */
+export const PREP_DEVDAX = `
+  ndctl disable-region region0 >/dev/null && ndctl init-labels -f nmem0 >/dev/null && ndctl enable-region region0 >/dev/null || exit 1
+  ndctl create-namespace -r region0 --mode=devdax --map=mem --align=2M || exit 1`;
 
 export interface PairResult {
   prep: VmResult;
@@ -61,17 +77,25 @@ export async function runVmPair(o: PairOptions): Promise<PairResult> {
     const fd = openSync(shm, 'wx', 0o600);
     try { ftruncateSync(fd, size); } finally { closeSync(fd); }
     const timeoutMs = o.timeoutMs ?? 900_000;
-    const common = (role: string, script: string, bound: number): VmOptions => ({
-      kernel: o.kernel, nvdimms: [{ size, path: shm }], memMiB: o.memMiB, cpus: o.cpus, timeoutMs: bound,
+    const common = (role: string, script: string, bound: number, kernel: KernelName): VmOptions => ({
+      kernel, nvdimms: [{ size, path: shm }], memMiB: o.memMiB, cpus: o.cpus, timeoutMs: bound,
       env: { ...(o.env ?? {}), ROLE: role },
       shares: [{ hostPath: flagsDir, guestPath: '/tmp/pair' }],
       script: `. "$VM_REPO/test/vm/two-hosts-lib.sh"\n${script}`,
     });
-    const prep = await runVm(common('prep', o.prep ?? 'vm_namespace 0 devdax', Math.ceil(timeoutMs / 3)));
+    const prep = await runVm(common('prep', o.prep ?? PREP_DEVDAX, Math.ceil(timeoutMs / 3), o.masterKernel ?? o.kernel));
     if (prep.status !== 0) return { prep, flags: readFlags(flagsDir), seconds: (Date.now() - started) / 1000 };
+    // A guest that never ran its script's exit trap (a kernel panic, the deadline) is marked
+    // gone by the host, so the other one stops waiting for it.
+    const guest = async (role: 'master' | 'client', script: string, kernel: KernelName): Promise<VmResult> => {
+      const r = await runVm(common(role, script, timeoutMs, kernel));
+      const flag = join(flagsDir, `exit-${role}`);
+      if (!existsSync(flag)) writeFileSync(flag, `gone: ${r.timedOut ? 'timed out' : r.status === null ? 'never finished (panic?)' : `status ${r.status}`}\n`);
+      return r;
+    };
     const [master, client] = await Promise.all([
-      runVm(common('master', o.master, timeoutMs)),
-      runVm(common('client', o.client, timeoutMs)),
+      guest('master', o.master, o.masterKernel ?? o.kernel),
+      guest('client', o.client, o.clientKernel ?? o.kernel),
     ]);
     return { prep, master, client, flags: readFlags(flagsDir), seconds: (Date.now() - started) / 1000 };
   } finally {

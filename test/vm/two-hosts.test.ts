@@ -19,7 +19,9 @@ const script = (n: string): string => readFileSync(`${repoRoot}/test/vm/${n}`, '
 /** The whole two-host run; returns the pair for kernel-specific checks. */
 async function twoHosts(KERNEL: 'stock-7.3' | 'famfs-v10-7.3', famfsMode: boolean): Promise<PairResult> {
   const r = await runVmPair({
-    kernel: KERNEL, timeoutMs: 1_500_000, env: { STREAM: '24', FAMFS_MODE: famfsMode ? '1' : '0' },
+    // The master always on stock-7.3: on famfs-v10-7.3 its first write through a devdax
+    // mapping (offline creat) oopsed the guest in dev_dax_huge_fault (README "Two hosts").
+    kernel: 'stock-7.3', clientKernel: KERNEL, timeoutMs: 1_500_000, env: { STREAM: '24', FAMFS_MODE: famfsMode ? '1' : '0' },
     master: script('two-hosts-master.sh'), client: script('two-hosts-client.sh'),
   });
   const why = explainPair(r);
@@ -47,7 +49,7 @@ async function twoHosts(KERNEL: 'stock-7.3' | 'famfs-v10-7.3', famfsMode: boolea
   expect(m).toMatch(/^ +27 files/m);
   // A half-written last entry: the client's logplay said so, showed nothing, reported no damage.
   if (!famfsMode) expect(c).toMatch(/famfs_logplay: log entry \d+ is still being appended \(log entry \d+: crc mismatch/);
-  console.log(`two hosts on ${KERNEL}: ${r.seconds.toFixed(0)} s in all (prep boot ${r.prep.seconds.toFixed(0)} s, master ${r.master!.seconds.toFixed(0)} s, ` +
+  console.log(`two hosts, client on ${KERNEL}: ${r.seconds.toFixed(0)} s in all (prep boot ${r.prep.seconds.toFixed(0)} s, master ${r.master!.seconds.toFixed(0)} s, ` +
     `client ${r.client!.seconds.toFixed(0)} s); client stream: ${stream![0]}`);
   return r;
 }
@@ -58,11 +60,11 @@ describeTier4('two hosts on stock-7.3: one shared devdax, two kernels', () => vm
   }, 1_600_000);
 });
 
-// The famfs V10 kernel: the master as above (devdax, the server's data path: in famfs mode a
-// server cannot map the device, so the offline verbs could not write); the client's dax0.0 in
-// famfs mode (fsdev_dax) and its mount on the famfs ABI, so the kernel maps every file's bytes
-// from GET_FMAP onto the memory the master wrote, and the client's kernel sends no READ.
-describeTier4('two hosts on famfs-v10-7.3: the client reads through the kernel DAX path', () => vmUnavailable('famfs-v10-7.3'), () => {
+// A client on the famfs V10 kernel: the master as above (stock-7.3, devdax, the server's data
+// path); the client's dax0.0 in famfs mode (fsdev_dax) and its mount on the famfs ABI, so its
+// kernel maps every file's bytes from GET_FMAP onto the memory the master wrote, and sends
+// no READ.
+describeTier4('two hosts, a stock-7.3 master and a famfs-v10-7.3 client reading through the kernel DAX path', () => vmUnavailable('famfs-v10-7.3') ?? vmUnavailable('stock-7.3'), () => {
   it('the same run; the client kernel maps the files itself: GET_FMAP, no READ or WRITE', async () => {
     const r = await twoHosts('famfs-v10-7.3', true);
     const why = explainPair(r);
