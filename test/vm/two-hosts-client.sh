@@ -27,7 +27,7 @@ pair_wait files 900 || fail "the master's files"
 # replay: the mount's logplay. famfs-ts logplay on a mount point also reopens the device to
 # list the namespace, which famfs mode does not allow: there, the mount's own attribute.
 replay() {
-  if [ "$FAMFS_MODE" = 1 ]; then getfattr --only-values -n user.famfs.logplay /tmp/c; else famfs_ts logplay /tmp/c; fi
+  if [ "$FAMFS_MODE" = 1 ]; then (cd /tmp/c && getfattr --only-values -n user.famfs.logplay . && echo); else famfs_ts logplay /tmp/c; fi
 }
 vm_bounded 120 replay > /tmp/lp.out 2>&1 || { cat /tmp/lp.out; fail "logplay"; }
 check_files() {
