@@ -50,7 +50,9 @@ function logplayVerb(arg: string | undefined, o: Opts): number {
     const m = /logplay: (\d+) new/.exec(reply);
     added = m ? Number(m[1]) : 0;
   }
-  const host = where.mountpoint || daxdev ? { ...o, systemUuid: o.systemUuid ?? new Uint8Array(16), client: o.client || !!where.mountpoint } : o;
+  // Through a mount (a client's, whose master may be appending right now) an entry still being
+  // written at the end of the log is not yet there, as the server's own replay takes it.
+  const host = where.mountpoint || daxdev ? { ...o, systemUuid: o.systemUuid ?? new Uint8Array(16), client: o.client || !!where.mountpoint, tailInFlight: !!where.mountpoint } : o;
   return withImage(where.image, host, false, (img) => {
     const ns = img.namespace;
     const say = (line: string) => {
@@ -63,6 +65,7 @@ function logplayVerb(arg: string | undefined, o: Opts): number {
     // A bad entry is skipped and the replay goes on (README "Damaged logs"); each one counts as an error.
     const bad = img.badEntries;
     for (const b of bad) process.stderr.write(`famfs_logplay: skipped invalid ${b.message}\n`);
+    if (img.inFlight) process.stderr.write(`famfs_logplay: log entry ${img.inFlight.index} is still being appended (${img.inFlight.message}); left out until it is whole\n`);
     const s = ns.stats;
     // Through a mount, "new" is what this replay added to the server's namespace.
     let newFiles = s.filesCreated;

@@ -59,6 +59,8 @@ export interface HostOpts {
   layout?: string;
   /** Write on a log with bad entries (FamfsImage force; writers' --force). */
   force?: boolean;
+  /** A master may be appending now: a half-written last entry is not yet there (FamfsImage tailInFlight). */
+  tailInFlight?: boolean;
 }
 
 export function hostOptions(cmd: Command): Command {
@@ -77,7 +79,7 @@ export function openImage(image: string, host: HostOpts, writable: boolean): Fam
     const m = mountOfSource(image, { rwOnly: true });
     if (m) throw new CliError(`famfs-ts: cannot write to ${image} while it is mounted read-write on ${m.mountpoint}`, 16);
   }
-  const base: Omit<OpenOptions, 'device' | 'layout'> = { writable, systemUuid: sys, client: host.client, force: host.force };
+  const base: Omit<OpenOptions, 'device' | 'layout'> = { writable, systemUuid: sys, client: host.client, force: host.force, tailInFlight: host.tailInFlight };
   if (host.layout) return FamfsImage.open({ ...base, layout: loadLayout(host.layout) });
   if (isLayoutFile(image)) return FamfsImage.open({ ...base, layout: loadLayout(image) });
   return FamfsImage.open({ ...base, device: image });

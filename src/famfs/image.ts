@@ -42,6 +42,12 @@ export interface OpenOptions {
    * refuses: a bad entry's extents are unknown, so an allocation could land on them.
    */
   readonly force?: boolean;
+  /**
+   * Another host may be appending to the log while this one replays (a client's mount): a
+   * last entry that fails its CRC or seqnum is one being written, left out until a refresh
+   * finds it whole (ScanOptions.tailInFlight; README "Two hosts"). Read-only images only.
+   */
+  readonly tailInFlight?: boolean;
 }
 
 export interface CreatOptions extends AllocOptions {
@@ -105,6 +111,7 @@ export class FamfsImage {
     private readonly force: boolean,
     /** The header the caller invalidated the entries for (a log viewed in place moves on). */
     header?: LogHeader,
+    private readonly tailInFlight = false,
   ) {
     this.logHeader = header ?? decodeLogHeader(log, sb.logLen);
     this.scanState = newScan(sb.ddSize, sb.logLen);
@@ -175,7 +182,8 @@ export class FamfsImage {
       }
       let img: FamfsImage;
       try {
-        img = new FamfsImage(source, sb, role, writable, devices, opts.layout, lockFd, log, isView, opts.force ?? false, header);
+        img = new FamfsImage(source, sb, role, writable, devices, opts.layout, lockFd, log, isView, opts.force ?? false, header,
+          opts.tailInFlight === true && !writable);
       } catch (e) {
         if (e instanceof LogError) throw new ImageError(`${source}: ${e.message}`, 'EINVAL', { cause: e });
         throw e;
@@ -275,11 +283,16 @@ export class FamfsImage {
   private replay(): void {
     const st = this.scanState;
     const from = st.scanned;
-    scanEntries(st, this.log, this.logHeader);
+    scanEntries(st, this.log, this.logHeader, { tailInFlight: this.tailInFlight });
     for (let i = from; i < st.scanned; i++) {
       const e = st.entries[i];
       if (e) this.namespace.apply(e, i);
     }
+  }
+
+  /** The last entry, still being written by another host (tailInFlight images), or undefined. */
+  get inFlight(): BadEntry | undefined {
+    return this.scanState.inFlight;
   }
 
   /** Log entries that failed their checks, in index order. */

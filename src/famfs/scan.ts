@@ -37,6 +37,24 @@ export interface ScanState {
   dirs: number;
   /** Entries scanned so far (= next index to scan). */
   scanned: number;
+  /**
+   * The last entry the header counts, when it failed its CRC or seqnum in a scan that allowed
+   * for an append in flight (ScanOptions.tailInFlight): left out, not counted as bad, scanned
+   * again next time. Undefined otherwise.
+   */
+  inFlight?: BadEntry;
+}
+
+export interface ScanOptions {
+  /**
+   * Another host may be appending right now (a client's replay). A writer stores the entry and
+   * bumps next_index; another host can see the new next_index before the whole entry (famfs
+   * flushes both together, famfs_append_log; a CPU may write the header's line back first).
+   * So the LAST entry failing its CRC or seqnum is one not yet there: it is left out and read
+   * again at the next scan. A bad entry before it is damage, reported as ever; so is the same
+   * entry once the header counts entries after it.
+   */
+  readonly tailInFlight?: boolean;
 }
 
 export function newScan(primarySize: number, logLen: number): ScanState {
@@ -62,7 +80,8 @@ function markExtent(st: ScanState, index: number, dev: number, offset: number, l
 }
 
 /** Scan entries [st.scanned, header.nextIndex) of `log` (the whole log region). */
-export function scanEntries(st: ScanState, log: Uint8Array, header: LogHeader): void {
+export function scanEntries(st: ScanState, log: Uint8Array, header: LogHeader, opts: ScanOptions = {}): void {
+  st.inFlight = undefined;
   for (let i = st.scanned; i < header.nextIndex; i++) {
     const at = entryOffset(i);
     if (at + ENTRY_SIZE > log.byteLength) {
@@ -72,6 +91,12 @@ export function scanEntries(st: ScanState, log: Uint8Array, header: LogHeader): 
     }
     const raw = log.subarray(at, at + ENTRY_SIZE);
     const problem = checkEntry(raw, i);
+    if (problem !== undefined && opts.tailInFlight && i === header.nextIndex - 1) {
+      // Only checkEntry's verdict: a whole entry (its CRC good) with bad contents is damage.
+      st.inFlight = { index: i, message: problem };
+      st.scanned = i;
+      return;
+    }
     let e: LogEntry | undefined;
     if (problem === undefined) {
       try {

@@ -139,12 +139,14 @@ export function isLayoutPath(p: string): boolean {
 export function openForMount(opts: Pick<MountOptions, 'source' | 'client' | 'systemUuid' | 'force'>): { image: FamfsImage; layout?: Layout; readOnlyWhy?: string } {
   const layout = isLayoutPath(opts.source) ? loadLayout(opts.source) : undefined;
   const base = { systemUuid: opts.systemUuid, client: opts.client, force: opts.force, ...(layout ? { layout } : { device: opts.source }) };
-  let image = FamfsImage.open({ ...base, writable: !opts.client });
+  // A client replays while the master may append: a half-written last entry is not yet there.
+  let image = FamfsImage.open({ ...base, writable: !opts.client, tailInFlight: true });
   // A master on a log with bad entries serves read-only: their extents are unknown (README "Damaged logs").
   const readOnlyWhy = image.role === 'master' && image.badEntries.length && !opts.force ? image.damage : undefined;
   if ((image.role !== 'master' || readOnlyWhy) && image.writable) {
     image.close();
-    image = FamfsImage.open({ ...base, writable: false });
+    // A master serving a damaged log read-only is the only writer: its bad last entry is damage.
+    image = FamfsImage.open({ ...base, writable: false, tailInFlight: image.role !== 'master' });
   }
   return { image, layout, readOnlyWhy };
 }
@@ -205,7 +207,8 @@ export class FamfsMount {
       session.dispatcher.onInit = () => {
         void (async () => {
           if (sw.mode?.kind !== 'famfs') throw new MountError(`${opts.source}: famfs mode needs a famfs kernel (INIT chose ${sw.series ?? 'no mapping series'})`);
-          const base = { device: opts.source, systemUuid: opts.systemUuid, client: opts.client };
+          // tailInFlight: a client's replay waits for an entry the master is appending (ignored when writable).
+          const base = { device: opts.source, systemUuid: opts.systemUuid, client: opts.client, tailInFlight: true };
           let opened = await openThroughMeta(opts.mountpoint, boot, { ...base, writable: !opts.client });
           if (opened.image.role !== 'master' && opened.image.writable) {
             opened.image.close();
