@@ -7,7 +7,7 @@
 // that is not mounted gets a temporary famfs-ts mount (another process serves it) for the
 // verb's duration. Writers hold flock(LOCK_EX) on `.meta/.log` (the kernel keeps FUSE flocks
 // local: famfs-ts grants no FUSE_FLOCK_LOCKS) and ask the server to replay the log after.
-import { execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -143,24 +143,44 @@ export interface TempMount {
 
 const cliPath = (): string => fileURLToPath(new URL('./main.js', import.meta.url));
 
-export function startTempMount(source: string, host: FamfsModeHost): TempMount {
+/**
+ * Start `famfs-ts mount SOURCE DIR --foreground` detached, its status line (fd 3) going to a
+ * file this process polls: verbs are synchronous, and a famfs-mode mount under emulation can
+ * take longer than the launcher's 60 s to come up.
+ */
+export function startTempMount(source: string, host: FamfsModeHost, timeoutMs = 300_000): TempMount {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'famfs-ts-tmpmount-'));
   const logFile = `${dir}.log`;
-  const args = [cliPath(), 'mount', source, dir, '--abi', 'auto', '--readers', '0', '--log', logFile];
+  const readyFile = `${dir}.ready`;
+  const args = [cliPath(), 'mount', source, dir, '--abi', 'auto', '--readers', '0', '--foreground', '--ready-fd', '3'];
   if (typeof host.systemUuid === 'string') args.push('--system-uuid', host.systemUuid);
   // A raw UUID here is a reader's placeholder (zeros): the temporary mount is a client then.
   else if (host.systemUuid instanceof Uint8Array || host.client) args.push('--client');
-  let out: string;
+  const logFd = fs.openSync(logFile, 'w', 0o600);
+  const readyFd = fs.openSync(readyFile, 'w', 0o600);
+  let pid: number | undefined;
   try {
-    out = execFileSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (e) {
-    const err = (e as { stderr?: string }).stderr?.trim() ?? (e as Error).message;
-    try { fs.rmdirSync(dir); } catch { /* a failed mount may leave it mounted: keep it */ }
-    throw new CliError(`famfs-ts: ${source} is in famfs mode (fsdev_dax): the temporary mount on ${dir} failed: ${err}`, 1);
+    const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', logFd, logFd, readyFd] });
+    child.unref();
+    pid = child.pid;
+  } finally {
+    fs.closeSync(logFd);
+    fs.closeSync(readyFd);
   }
-  const pid = Number(/server pid (\d+)/.exec(out)?.[1] ?? NaN);
-  if (!Number.isInteger(pid)) throw new CliError(`famfs-ts: ${source}: the temporary mount on ${dir} did not say its server pid (${out.trim()})`, 1);
-  return { mountpoint: dir, pid, logFile };
+  const t: TempMount = { mountpoint: dir, pid: pid ?? -1, logFile };
+  let status = '';
+  for (let waited = 0; waited < timeoutMs; waited += 100) {
+    status = fs.readFileSync(readyFile, 'utf8');
+    if (status.includes('\n') || pid === undefined || exited(pid)) break;
+    sleepMs(100);
+  }
+  fs.rmSync(readyFile, { force: true });
+  if (status.startsWith('ready\n')) return t;
+  let tail = '';
+  try { tail = fs.readFileSync(logFile, 'utf8').trim().split('\n').slice(-6).join('\n'); } catch { /* no log */ }
+  stopTempMount(t);
+  const why = status.startsWith('error: ') ? status.slice(7).trim() : status ? status.trim() : `no answer within ${timeoutMs / 1000} s`;
+  throw new CliError(`famfs-ts: ${source} is in famfs mode (fsdev_dax): the temporary mount on ${dir} failed: ${why}${tail ? `\n${tail}` : ''}`, 1);
 }
 
 function sleepMs(ms: number): void {
@@ -180,11 +200,11 @@ function exited(pid: number): boolean {
 /** Stop the server (SIGTERM: it releases .meta, unmounts and exits) and remove the mount point. */
 export function stopTempMount(t: TempMount): void {
   try {
-    process.kill(t.pid, 'SIGTERM');
+    if (t.pid > 0) process.kill(t.pid, 'SIGTERM');
   } catch {
     // already gone
   }
-  for (let i = 0; i < 600 && (!exited(t.pid) || mountAt(t.mountpoint)); i++) sleepMs(100);
+  for (let i = 0; i < 600 && ((t.pid > 0 && !exited(t.pid)) || mountAt(t.mountpoint)); i++) sleepMs(100);
   if (mountAt(t.mountpoint)) {
     process.stderr.write(`famfs-ts: the temporary mount ${t.mountpoint} (server pid ${t.pid}) is still mounted after 60 s; its log is ${t.logFile}\n`);
     return;
