@@ -13,7 +13,7 @@ import { policyDefaults } from '../famfs/alloc-defaults.js';
 import { CliError, collect, intArg, octalArg, out, progress, run, sizeArg, threadArg } from './run.js';
 import { hostOptions, lookupNode, resolveTarget, withImage, type HostOpts, type Resolved } from './target.js';
 import { copyTree, hostSource, type CopyError, type CopySink, type CopySource, type Stat } from './copy-tree.js';
-import { logNow, mkdirMounted, mountedFileMap, mountedSink, openForSize } from './mounted-verbs.js';
+import { logNow, mkdirMounted, mountedFileMap, mountedSink, openForSize, type MountedCreateOptions } from './mounted-verbs.js';
 import { destinationOf, isMountedDir, notADirectory } from './destination.js';
 
 type Opts = HostOpts & Record<string, string | string[] | boolean | undefined>;
@@ -52,7 +52,7 @@ function creatOne(arg: string, size: number, seed: number, o: Opts): CreatResult
     if (!o.json) out(s);
   };
   if (t.kind === 'mounted') {
-    const { fd, created } = openNewOrExisting(t, size, { mode, ...owner(o), interleave });
+    const { fd, created } = openNewOrExisting(t, size, { mode, ...owner(o), interleave, host: o });
     try {
       const st = fs.fstatSync(fd);
       if (seed) {
@@ -94,7 +94,7 @@ function creatOne(arg: string, size: number, seed: number, o: Opts): CreatResult
   });
 }
 
-function openNewOrExisting(t: Extract<Resolved, { kind: 'mounted' }>, size: number, o: { mode: number; uid?: number; gid?: number; interleave?: InterleaveParams }): { fd: number; created: boolean } {
+function openNewOrExisting(t: Extract<Resolved, { kind: 'mounted' }>, size: number, o: MountedCreateOptions): { fd: number; created: boolean } {
   if (!fs.existsSync(t.path) && !size) throw new CliError(`famfs creat: Error: new file size=zero (${t.arg})`, 1);
   return openForSize(t.path, size, o);
 }
@@ -212,7 +212,7 @@ function cpVerb(paths: string[], o: Opts): number {
     if (srcArgs.length > 1 && !destIsDir) throw new CliError(`famfs cp: destination ${destArg} is not a directory`, 20);
     if (!destIsDir && !fs.existsSync(dest.path) && !fs.existsSync(dest.path.replace(/\/[^/]*$/, '') || '/')) throw new CliError(`famfs cp: ${destArg}: parent directory does not exist`, 2);
     const owner_ = owner(o);
-    const sink = mountedSink({ mode: str(o.mode) === undefined ? undefined : octalArg('-m', str(o.mode)!) & ~process.umask(), ...owner_, interleave: interleaveOf(o) }, hooks);
+    const sink = mountedSink({ mode: str(o.mode) === undefined ? undefined : octalArg('-m', str(o.mode)!) & ~process.umask(), ...owner_, interleave: interleaveOf(o), host: o }, hooks);
     errors = copyTree(srcArgs, dest.path, destIsDir, { recursive: !!o.recursive, compare: !!o.compare }, sourceFor(srcArgs, o), sink, report);
   } else {
     errors = withImage(dest.image, o, true, (img) => {
@@ -243,7 +243,7 @@ function mkdirVerb(dir: string, o: Opts): void {
   const t = destinationOf('mkdir', dir, { parents: !!o.parents });
   const mode = str(o.mode) === undefined ? undefined : octalArg('-m', str(o.mode)!);
   const made: string[] = [];
-  if (t.kind === 'mounted') made.push(...mkdirMounted(t.path, { parents: !!o.parents, mode, ...owner(o) }));
+  if (t.kind === 'mounted') made.push(...mkdirMounted(t.path, { parents: !!o.parents, mode, ...owner(o), host: o }));
   else {
     withImage(t.image, o, true, (img) => {
       if (t.path === '/') return; // mkdir -p of the root: there already

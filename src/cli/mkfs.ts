@@ -9,6 +9,14 @@ import { loadLayout } from '../interleave/layout-yaml.js';
 import { parseSize } from '../interleave/size.js';
 import { failure, out } from './run.js';
 import { hostOptions, isLayoutFile, type HostOpts } from './target.js';
+import { isFamfsModeImage } from './famfs-mode-image.js';
+import { withBootstrapMount } from '../server/famfs-mode.js';
+import { mkfs } from '../famfs/mkfs.js';
+import { ImageError } from '../famfs/errors.js';
+import { LOG_LEN, MIN_DEVICE_SIZE } from '../famfs/constants.js';
+import { mountOfSource } from '../famfs/proc-mounts.js';
+import { deviceSize } from '../device/memory.js';
+import type { Layout } from '../interleave/layout.js';
 
 type MkfsOpts = HostOpts & { force?: boolean; kill?: boolean; loglen: string; small?: boolean; human?: boolean; verbose?: boolean; json?: boolean };
 
@@ -31,20 +39,66 @@ function mkfsVerb(device: string | undefined, o: MkfsOpts): number {
       return 0;
     }
     const img = layout ? FamfsImage.open({ layout, systemUuid: sys }) : FamfsImage.open({ device: r.devPath, systemUuid: sys });
-    try {
-      const names = new Map((layout?.daxdevs ?? []).map((d) => [d.index, d.name] as [number, string]));
-      const rep = fsck({ sb: img.sb, header: img.header, scan: img.scan, role: img.role, daxdevNames: names }, { human: o.human ?? true });
-      if (o.json) out(JSON.stringify({ device: r.devPath, devSize: r.devSize, killed: false, fsck: rep.json }, null, 2) + '\n');
-      else {
-        out(`devsize: ${r.devSize}\n`);
-        out(rep.text);
-        if (o.verbose) out(`famfs_mkfs: log_len ${img.sb.logLen} at offset ${img.sb.logOffset}; primary ${r.devPath}\n`);
-      }
-    } finally {
-      img.close();
-    }
+    report(img, r.devPath, r.devSize, layout, o);
     return 0;
   } catch (e) {
+    process.stderr.write(`${failure(e, 'famfs_mkfs').message}\n`);
+    return 2;
+  }
+}
+
+/** The new file system's fsck report (mkfs.famfs prints it); closes `img`. */
+function report(img: FamfsImage, devPath: string, devSize: number, layout: Layout | undefined, o: MkfsOpts): void {
+  try {
+    const names = new Map((layout?.daxdevs ?? []).map((d) => [d.index, d.name] as [number, string]));
+    const rep = fsck({ sb: img.sb, header: img.header, scan: img.scan, role: img.role, daxdevNames: names }, { human: o.human ?? true });
+    if (o.json) out(JSON.stringify({ device: devPath, devSize, killed: false, fsck: rep.json }, null, 2) + '\n');
+    else {
+      out(`devsize: ${devSize}\n`);
+      out(rep.text);
+      if (o.verbose) out(`famfs_mkfs: log_len ${img.sb.logLen} at offset ${img.sb.logOffset}; primary ${devPath}\n`);
+    }
+  } finally {
+    img.close();
+  }
+}
+
+/**
+ * mkfs on a daxdev in famfs mode (fsdev_dax: no mmap, no read), as famfs does it
+ * (famfs_mkfs_via_dummy_mount): through a temporary mount whose .meta files the kernel
+ * maps (src/server/famfs-mode.ts withBootstrapMount); this process never maps the device.
+ */
+async function mkfsFamfsMode(device: string, o: MkfsOpts): Promise<number> {
+  const lines: string[] = [];
+  try {
+    let logLen: number;
+    try {
+      logLen = parseSize(o.loglen);
+    } catch {
+      throw new Error(`famfs_mkfs: Error: invalid log length (${o.loglen})`);
+    }
+    if (logLen < LOG_LEN || (logLen & (logLen - 1)) !== 0) throw new ImageError(`invalid log length (${logLen}): a power of two >= ${LOG_LEN}`, 'EINVAL');
+    const m = mountOfSource(device);
+    if (m) throw new ImageError(`cannot mkfs while ${device} is mounted on ${m.mountpoint}`, 'EBUSY');
+    const size = deviceSize(device);
+    if (size < MIN_DEVICE_SIZE && !o.small) throw new ImageError('unsupported memory device size (<4GiB)', 'EINVAL');
+    const sys = o.systemUuid instanceof Uint8Array ? o.systemUuid : systemUuid(o.systemUuid ?? SYSTEM_UUID_FILE);
+    const log = (l: string): void => {
+      lines.push(l);
+      if (o.verbose) process.stderr.write(`famfs_mkfs: ${l}\n`);
+    };
+    const done = await withBootstrapMount(device, logLen, log, (primary) => {
+      const r = mkfs(primary, { devPath: device, systemUuid: sys, logLen, force: o.force, kill: o.kill, allowSmall: o.small });
+      if (r.killed) return { killed: true, devSize: r.devSize };
+      report(FamfsImage.open({ device, primary, systemUuid: sys }), device, r.devSize, undefined, o);
+      return { killed: false, devSize: r.devSize };
+    });
+    if (o.small && size < MIN_DEVICE_SIZE) process.stderr.write(`famfs_mkfs: --small: ${size}-byte device accepted below famfs's 4 GiB minimum\n`);
+    if (done.killed) out(o.json ? `${JSON.stringify({ device, killed: true })}\n` : 'Famfs superblock killed\n');
+    else if (o.verbose) out(`famfs_mkfs: ${device} is in famfs mode: formatted through a temporary mount's .meta files (the kernel mapped them)\n`);
+    return 0;
+  } catch (e) {
+    if (!o.verbose) for (const l of lines.slice(-5)) process.stderr.write(`famfs_mkfs: ${l}\n`);
     process.stderr.write(`${failure(e, 'famfs_mkfs').message}\n`);
     return 2;
   }
@@ -65,7 +119,8 @@ export function registerMkfs(program: Command): void {
     .option('-M, --set-daxmode', 'accepted (famfs-ts needs no dax mode switch)')
     .option('-D, --nodax', 'accepted (famfs-ts maps the device directly)')
     .option('--json', 'JSON: the device and the fsck report of the new file system')
-    .action((device: string | undefined, o: MkfsOpts) => {
-      process.exitCode = mkfsVerb(device, o);
+    .action(async (device: string | undefined, o: MkfsOpts) => {
+      const famfsMode = device !== undefined && !o.layout && !isLayoutFile(device) && isFamfsModeImage(device);
+      process.exitCode = famfsMode ? await mkfsFamfsMode(device, o) : mkfsVerb(device, o);
     });
 }

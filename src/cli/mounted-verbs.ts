@@ -10,6 +10,11 @@ import { getXattr, setXattr } from '../sys/xattr.js';
 import { formatInterleaveParam, INTERLEAVE_XATTR } from '../server/interleave-param.js';
 import { LOGPLAY_XATTR, MAP_XATTR } from '../server/famfs-fs.js';
 import { CliError } from './run.js';
+import { FAMFS_TS_FSTYPE, mountContaining } from '../famfs/proc-mounts.js';
+import { policyDefaults } from '../famfs/alloc-defaults.js';
+import { mapRefusal, mappingModeOf, probeMap } from '../server/mapping-policy.js';
+import { FAMFS_V10 } from '../mapping/series.js';
+import { isFamfsModeImage, openThroughMount, type FamfsModeHost } from './famfs-mode-image.js';
 import type { CopySink } from './copy-tree.js';
 
 export interface MountedCreateOptions {
@@ -17,6 +22,38 @@ export interface MountedCreateOptions {
   readonly uid?: number;
   readonly gid?: number;
   readonly interleave?: InterleaveParams;
+  /** The host identity (famfs mode: the CLI logs as the master itself). */
+  readonly host?: FamfsModeHost;
+}
+
+/** The mount holding `p` when its daxdev is in famfs mode; `rel` is p inside it. */
+function famfsModeMount(p: string): { source: string; mountpoint: string; rel: string } | undefined {
+  const abs = path.resolve(p);
+  const m = mountContaining(abs);
+  if (!m || m.entry.fstype !== FAMFS_TS_FSTYPE || !isFamfsModeImage(m.entry.source)) return undefined;
+  return { source: m.entry.source, mountpoint: m.entry.mountpoint, rel: m.rel };
+}
+
+/**
+ * famfs mode: a new file is allocated and logged by this process through the mount's
+ * .meta/.log, as famfs's CLI does (famfs_fused has no create); the server replays it and
+ * the kernel maps it at the open (GET_FMAP). What the V10 kernel cannot map (a strip off
+ * daxdev 0, over 32 extents or strips, chunks below 2 MiB, a reply over 4096 bytes) is
+ * refused before anything is logged.
+ */
+function createInFamfsMode(file: string, m: { source: string; mountpoint: string; rel: string }, size: number, o: MountedCreateOptions): number {
+  if (size <= 0) throw new CliError(`${file}: famfs mode: a file is created with its size (famfs refuses size 0)`, 22);
+  const { image, close } = openThroughMount(m.source, m.mountpoint, o.host ?? {}, true);
+  try {
+    const d = policyDefaults(image);
+    const interleave = o.interleave && o.interleave.nstrips > 0 ? { ...o.interleave, nbuckets: Math.max(o.interleave.nbuckets, o.interleave.nstrips) } : d.interleave;
+    const refusal = mapRefusal(probeMap({ interleave, daxdevs: d.daxdevs ?? [0] }), mappingModeOf(FAMFS_V10, true));
+    if (refusal) throw new CliError(`${file}: famfs mode: the famfs V10 kernel could not map this file: ${refusal.message}`, refusal.errno);
+    image.creat(m.rel, size, { mode: o.mode ?? 0o644, uid: o.uid, gid: o.gid, interleave, daxdevs: d.daxdevs });
+  } finally {
+    close();
+  }
+  return fs.openSync(file, fs.constants.O_RDWR);
 }
 
 /** Ask the server of the mount holding `dir` to replay the log; returns its report line. */
@@ -65,6 +102,8 @@ function chownIfAsked(fd: number, o: MountedCreateOptions): void {
 
 /** Create `file` with `size` bytes allocated (sized before any data: the server allocates once). */
 export function createSized(file: string, size: number, o: MountedCreateOptions): number {
+  const fm = famfsModeMount(file);
+  if (fm) return createInFamfsMode(file, fm, size, o);
   const fd = fs.openSync(file, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_RDWR, o.mode ?? 0o644);
   try {
     if (o.interleave && o.interleave.nstrips > 0) {
@@ -108,6 +147,10 @@ export function mountedSink(o: MountedCreateOptions, hooks: Pick<CopySink, 'prog
         if (!fs.statSync(to).isDirectory()) throw new CliError(`${to} exists and is not a directory`, 20);
         return;
       }
+      if (famfsModeMount(to)) {
+        mkdirMounted(to, { mode: o.mode ?? mode, uid: o.uid, gid: o.gid, host: o.host });
+        return;
+      }
       fs.mkdirSync(to, { mode: o.mode ?? mode });
       if (o.uid !== undefined || o.gid !== undefined) fs.chownSync(to, o.uid ?? process.geteuid?.() ?? 0, o.gid ?? process.getegid?.() ?? 0);
     },
@@ -131,7 +174,7 @@ export function mountedSink(o: MountedCreateOptions, hooks: Pick<CopySink, 'prog
 }
 
 /** famfs mkdir on a mounted path: the server logs it; -p creates parents, owner as asked. */
-export function mkdirMounted(dir: string, o: { parents?: boolean; mode?: number; uid?: number; gid?: number }): string[] {
+export function mkdirMounted(dir: string, o: { parents?: boolean; mode?: number; uid?: number; gid?: number; host?: FamfsModeHost }): string[] {
   const made: string[] = [];
   const parts: string[] = [];
   let p = path.resolve(dir);
@@ -145,6 +188,20 @@ export function mkdirMounted(dir: string, o: { parents?: boolean; mode?: number;
   }
   if (!o.parents && parts.length > 1) throw new CliError(`famfs mkdir: ${path.dirname(dir)}: No such file or directory`, 2);
   if (!fs.statSync(p).isDirectory()) throw new CliError(`famfs mkdir: ${p}: Not a directory`, 20);
+  const fm = famfsModeMount(dir);
+  if (fm) {
+    // famfs mode: logged through .meta/.log by this process (famfs_fused has no mkdir).
+    const { image, close } = openThroughMount(fm.source, fm.mountpoint, o.host ?? {}, true);
+    try {
+      for (const d of parts) {
+        image.mkdir(path.relative(fm.mountpoint, d), { mode: o.mode ?? 0o755, uid: o.uid, gid: o.gid });
+        made.push(d);
+      }
+    } finally {
+      close();
+    }
+    return made;
+  }
   for (const d of parts) {
     fs.mkdirSync(d, { mode: o.mode ?? 0o755 });
     if (o.uid !== undefined || o.gid !== undefined) fs.chownSync(d, o.uid ?? process.geteuid?.() ?? 0, o.gid ?? process.getegid?.() ?? 0);

@@ -14,6 +14,7 @@ import type { Node } from '../famfs/namespace.js';
 import { SYSTEM_UUID_FILE } from '../famfs/host.js';
 import { FAMFS_TS_FSTYPE, mountContaining, mountOfSource, type MountEntry } from '../famfs/proc-mounts.js';
 import { CliError } from './run.js';
+import { isFamfsModeImage, withFamfsModeImage } from './famfs-mode-image.js';
 
 export type Target =
   | { readonly kind: 'image'; readonly image: string; readonly path: string }
@@ -91,6 +92,13 @@ export function openImage(image: string, host: HostOpts, writable: boolean): Fam
  * (`reportsDamage`: fsck, logplay).
  */
 export function withImage<T>(image: string, host: HostOpts, writable: boolean, fn: (img: FamfsImage) => T, reportsDamage = false): T {
+  // famfs mode: through the device's mount, or a temporary one (famfs-mode-image.ts).
+  if (!host.layout && isFamfsModeImage(image)) {
+    return withFamfsModeImage(image, host, writable, (img) => {
+      if (!writable && !reportsDamage && img.damage) process.stderr.write(`famfs-ts: ${img.damage}\n`);
+      return fn(img);
+    });
+  }
   const img = openImage(image, host, writable);
   if (!writable && !reportsDamage && img.damage) process.stderr.write(`famfs-ts: ${img.damage}\n`);
   try {

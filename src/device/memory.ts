@@ -101,6 +101,15 @@ export function deviceSize(devPath: string): number {
  * In famfs mode (fsdev_dax) mmap fails ENODEV and in system-ram mode (kmem) the memory belongs
  * to the kernel: refuse before mapping, naming the mode and the commands that change it.
  */
+/**
+ * For a famfs-mode daxdev on a kernel without famfs FUSE: the commands that put it back in
+ * devdax mode, where famfs-ts maps it itself.
+ */
+export function devdaxModeCommand(devPath: string): string {
+  const name = path.basename(fs.realpathSync(devPath));
+  return `daxctl reconfigure-device --mode=devdax ${name}, or echo ${name} > /sys/bus/dax/drivers/fsdev_dax/unbind; echo ${name} > /sys/bus/dax/drivers/device_dax/bind`;
+}
+
 function checkDevdaxMode(devPath: string): void {
   const name = path.basename(fs.realpathSync(devPath));
   const sys = `/sys/bus/dax/devices/${name}`;

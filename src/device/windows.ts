@@ -22,13 +22,33 @@ export class WindowedDevice implements DaxdevMemory {
   readonly views = true;
 
   /** The windows are the device's memory itself (the kernel's DAX mapping): real caches apply. */
-  constructor(readonly name: string, readonly size: number, private readonly windows: readonly DeviceWindow[],
-    private readonly cache: CacheMaintenance = cacheMaintenanceFor(name)) {}
+  private readonly windows: DeviceWindow[];
 
-  private window(offset: number, length: number): { w: DeviceWindow; at: number } {
+  /**
+   * `miss`: asked for a range no window holds; it may add windows (a CLI maps a file of the
+   * mount whose bytes these are) and says whether to look again.
+   */
+  constructor(readonly name: string, readonly size: number, windows: readonly DeviceWindow[],
+    private readonly cache: CacheMaintenance = cacheMaintenanceFor(name),
+    private readonly miss?: (offset: number, length: number) => boolean) {
+    this.windows = [...windows];
+  }
+
+  /** More windows (views of a file of the mount, mapped by the kernel from its fmap). */
+  addWindows(ws: readonly DeviceWindow[]): void {
+    this.windows.push(...ws);
+  }
+
+  private find(offset: number, length: number): { w: DeviceWindow; at: number } | undefined {
     for (const w of this.windows) {
       if (offset >= w.offset && offset + length <= w.offset + w.bytes.length) return { w, at: offset - w.offset };
     }
+    return undefined;
+  }
+
+  private window(offset: number, length: number): { w: DeviceWindow; at: number } {
+    const hit = this.find(offset, length) ?? (this.miss?.(offset, length) ? this.find(offset, length) : undefined);
+    if (hit) return hit;
     throw new DeviceError(`${this.name}: [${offset}, ${offset + length}) is not reachable: in famfs mode the server maps only the superblock and log (through .meta), the kernel maps file data`);
   }
 

@@ -651,8 +651,29 @@ export class FamfsFileSystem implements FileSystem {
     return fh;
   }
 
+  /** famfs mode (src/server/famfs-mode.ts): the server reaches only the superblock and log. */
+  private get famfsMode(): boolean {
+    return 'kernelMapped' in this.image.daxdev(0);
+  }
+
+  /**
+   * In famfs mode names are made as famfs makes them (its famfs_fused has no create, mknod
+   * or mkdir: ENOTSUP): the CLI logs them through .meta/.log and asks for a logplay. The
+   * V10 kernel sends no GET_FMAP for a file it CREATEd, so its bytes would come as WRITEs the
+   * server cannot place: refused here, at the first call, never at the WRITE.
+   */
+  private refuseInFamfsMode(op: string, parentId: number, name: string): void {
+    if (!this.famfsMode) return;
+    const dir = this.inode(parentId);
+    const where = dir?.kind === 'dir' ? `${dir.node.path === '/' ? '' : dir.node.path}/${name}` : name;
+    const msg = `${op} ${where}: refused in famfs mode (the daxdev is bound to fsdev_dax): make files and directories with famfs-ts creat, cp or mkdir on the mount path, which log them through .meta/.log`;
+    this.log(msg);
+    throw fuseErr('EOPNOTSUPP', msg);
+  }
+
   private newPending(ctx: RequestContext, parentId: number, name: string, mode: number, umask: number): PendingFile {
     if (!this.isMaster) throw fuseErr('EROFS', 'a famfs client is read-only');
+    this.refuseInFamfsMode('create', parentId, name);
     const parent = this.dirOf(parentId);
     const rel = this.checkName(parent, name);
     // Every file being written needs a log slot at its commit: refuse now, not at the close.
@@ -699,6 +720,7 @@ export class FamfsFileSystem implements FileSystem {
 
   mkdir(ctx: RequestContext, parent: number, name: string, mode: number, umask: number): Entry {
     if (!this.isMaster) throw fuseErr('EROFS', 'a famfs client is read-only');
+    this.refuseInFamfsMode('mkdir', parent, name);
     const dir = this.dirOf(parent);
     const rel = this.checkName(dir, name);
     // The last log slots belong to the files being written (each needs one at its close).
@@ -806,7 +828,10 @@ export class FamfsFileSystem implements FileSystem {
     const writing = (flags & O_ACCMODE) !== 0;
     if (n.kind === 'dir' || n.kind === 'meta-dir') throw fuseErr('EISDIR', `nodeid ${nodeid}`);
     if (n.kind === 'meta-file') {
-      if (writing) throw fuseErr('EPERM', `.meta/.${n.which} is a read-only view`);
+      // famfs mode: the CLI appends to the log through its own mapping of .meta/.log (as
+      // famfs's CLI does), under flock on that file; the master's log only.
+      const logWriter = n.which === 'log' && this.famfsMode && this.isMaster;
+      if (writing && !logWriter) throw fuseErr('EPERM', `.meta/.${n.which} is a read-only view`);
       return { fh: 0, openFlags: Fopen.DIRECT_IO };
     }
     if (writing && !this.isMaster) throw fuseErr('EROFS', 'a famfs client is read-only');

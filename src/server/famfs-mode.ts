@@ -7,10 +7,11 @@
 // WindowedDevice), the log is replayed, and the real famfs file system takes over the mount
 // with the same node ids and attributes for `.meta`.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { WindowedDevice } from '../device/windows.js';
-import { deviceSize } from '../device/memory.js';
+import { deviceSize, devdaxModeCommand } from '../device/memory.js';
 import { LOG_OFFSET } from '../famfs/constants.js';
 import { checkSuperblock } from '../famfs/superblock.js';
 import type { FamfsImage, OpenOptions } from '../famfs/image.js';
@@ -20,7 +21,12 @@ import { siblingModule } from '../fuse/data-plane.js';
 import { FAMFS_FILE } from '../mapping/famfs-fmap.js';
 import type { MappingSource } from '../mapping/handlers.js';
 import type { FileMap } from '../interleave/filemap.js';
-import { viewMapping } from '../sys/libc.js';
+import { SysError, viewMapping } from '../sys/libc.js';
+import { fuseIomapSupport, isSocket } from '../sys/fuse-dev.js';
+import { FuseSession } from '../fuse/session.js';
+import type { IomapSupportProbe } from '../mapping/detect.js';
+import { profileByName } from '../mapping/profiles.js';
+import { FsSwitch } from './fs-switch.js';
 import { META_DIR_ID, META_LOG_ID, META_SUPERBLOCK_ID } from './famfs-fs.js';
 import type { MetaMapReply, MetaMapRequest } from './meta-mapper.js';
 
@@ -107,6 +113,68 @@ export class BootstrapFs implements FileSystem, MappingSource {
 /** Open and map a file of the mount in a worker thread; the mapping's bytes as a Buffer. */
 export function mapThroughMount(file: string, writable: boolean): Promise<{ bytes: Buffer; address: bigint }> {
   return inMapper({ path: file, writable }, file).then((r) => ({ bytes: viewMapping(r.address, r.length), address: r.address }));
+}
+
+/** Unmap mappings of files of our own mount, from a mapping thread (never the serving one). */
+export function unmapThroughMapper(mappings: readonly (readonly [bigint, number])[], what: string): Promise<void> {
+  return inMapper({ unmap: mappings }, what).then(() => undefined);
+}
+
+/**
+ * mkfs in famfs mode, as famfs's famfs_mkfs_via_dummy_mount: mount the daxdev on a temporary
+ * directory with the bootstrap file system alone (`.meta/.superblock`, and `.meta/.log` of
+ * the length being made), this process serving it; a mapping thread maps both files
+ * writable through the kernel (GET_FMAP); `fn` formats over those windows; then unmap and
+ * unmount. Needs a famfs kernel (INIT must negotiate a famfs series).
+ */
+export async function withBootstrapMount<T>(device: string, logLen: number, log: (line: string) => void, fn: (primary: WindowedDevice) => T): Promise<T> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'famfs-ts-mkfs-'));
+  const boot = new BootstrapFs(device, log);
+  boot.logLen = logLen;
+  const sw = new FsSwitch(boot);
+  let probe: IomapSupportProbe = { kind: 'not-asked', why: 'no channel yet' };
+  let session: FuseSession | undefined;
+  const maps: [bigint, number][] = [];
+  try {
+    const inited = new Promise<void>((resolve) => {
+      session = FuseSession.mount(dir, sw.fs, {
+        profile: profileByName('auto', { source: sw.fs, log, iomapSupport: () => probe }),
+        beforeMount: (fd) => { probe = isSocket(fd) ? { kind: 'not-asked', why: 'a socket channel' } : iomapProbe(fd); },
+        defaultPermissions: true,
+        fsname: device,
+        subtype: 'famfs-ts',
+        handleSignals: false,
+        log,
+      });
+      session.dispatcher.onInit = () => resolve();
+    });
+    await inited;
+    if (sw.mode?.kind !== 'famfs') throw new Error(notFamfsKernel(device, sw.series));
+    const sb = await mapThroughMount(path.join(dir, '.meta', '.superblock'), true);
+    maps.push([sb.address, sb.bytes.length]);
+    const lg = await mapThroughMount(path.join(dir, '.meta', '.log'), true);
+    maps.push([lg.address, lg.bytes.length]);
+    const primary = new WindowedDevice(device, deviceSize(device), [
+      { offset: 0, bytes: sb.bytes },
+      { offset: LOG_OFFSET, bytes: lg.bytes },
+    ]);
+    return fn(primary);
+  } finally {
+    if (maps.length) await unmapThroughMapper(maps, '.meta');
+    if (session) await session.close();
+    try { fs.rmdirSync(dir); } catch { /* still mounted: the unmount's error was logged */ }
+  }
+}
+
+function iomapProbe(fd: number): IomapSupportProbe {
+  const r = fuseIomapSupport(fd);
+  return r instanceof SysError ? { kind: 'refused', errno: r.code } : { kind: 'answered', flags: r };
+}
+
+/** A famfs-mode daxdev on a kernel that negotiated no famfs series: what to do instead. */
+export function notFamfsKernel(device: string, series: string | undefined): string {
+  return `${device} is in famfs mode (fsdev_dax, which has no mmap), which needs a famfs kernel (INIT chose ${series ?? 'no mapping series'}); ` +
+    `elsewhere famfs-ts maps the device itself and needs devdax mode: ${devdaxModeCommand(device)}`;
 }
 
 /** Run one request in a mapping thread. */

@@ -17,7 +17,7 @@ import { defaultIomapConfig, isProfileName, profileByName, PROFILE_NAMES } from 
 import { fuseIomapSupport, isSocket, unmount } from '../sys/fuse-dev.js';
 import { SysError } from '../sys/libc.js';
 import { BpfLayouts, type Registrar } from './bpf-layouts.js';
-import { BootstrapFs, famfsModeOf, openThroughMeta } from './famfs-mode.js';
+import { BootstrapFs, famfsModeOf, notFamfsKernel, openThroughMeta } from './famfs-mode.js';
 import { FsSwitch } from './fs-switch.js';
 import { loadLayout } from '../interleave/layout-yaml.js';
 import type { Layout } from '../interleave/layout.js';
@@ -206,7 +206,7 @@ export class FamfsMount {
     const ready = new Promise<void>((resolve, reject) => {
       session.dispatcher.onInit = () => {
         void (async () => {
-          if (sw.mode?.kind !== 'famfs') throw new MountError(`${opts.source}: famfs mode needs a famfs kernel (INIT chose ${sw.series ?? 'no mapping series'})`);
+          if (sw.mode?.kind !== 'famfs') throw new MountError(notFamfsKernel(opts.source, sw.series));
           // tailInFlight: a client's replay waits for an entry the master is appending (ignored when writable).
           const base = { device: opts.source, systemUuid: opts.systemUuid, client: opts.client, tailInFlight: true };
           let opened = await openThroughMeta(opts.mountpoint, boot, { ...base, writable: !opts.client });
