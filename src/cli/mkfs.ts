@@ -74,8 +74,8 @@ async function mkfsFamfsMode(device: string, o: MkfsOpts): Promise<number> {
     let logLen: number;
     try {
       logLen = parseSize(o.loglen);
-    } catch {
-      throw new Error(`famfs_mkfs: Error: invalid log length (${o.loglen})`);
+    } catch (e) {
+      throw new Error(`famfs_mkfs: Error: invalid log length (${o.loglen})`, { cause: e });
     }
     if (logLen < LOG_LEN || (logLen & (logLen - 1)) !== 0) throw new ImageError(`invalid log length (${logLen}): a power of two >= ${LOG_LEN}`, 'EINVAL');
     const m = mountOfSource(device);
