@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeTier2 } from '../support/tier.js';
-import { cli, must, sh, Scratch, type MountServer, mountUnavailable } from '../support/mount-harness.js';
+import { cli, must, sh, Scratch, type MountServer, mountUnavailable, useScratch } from '../support/mount-harness.js';
 
 const MiB = 1024 ** 2;
 
@@ -258,12 +258,7 @@ describeTier2('more everyday tools through a famfs-ts mount', mountUnavailable, 
 
 describeTier2('undo on the main thread (--readers 0)', mountUnavailable, () => {
   let s: Scratch;
-  beforeAll(() => {
-    s = new Scratch('undo-main');
-  });
-  afterAll(async () => {
-    await s?.cleanup();
-  }, 60_000);
+  useScratch('undo-main', (made) => (s = made));
 
   it('rsync --inplace of shorter content and dd of longer content leave the logged file as it was', async () => {
     const dev = s.device('dev', 128 * MiB);

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeTier2 } from '../support/tier.js';
-import { cli, must, sh, Scratch, type MountServer, mountUnavailable } from '../support/mount-harness.js';
+import { cli, must, sh, Scratch, type MountServer, mountUnavailable, useScratch } from '../support/mount-harness.js';
 
 const MiB = 1024 ** 2;
 
@@ -282,12 +282,7 @@ describeTier2('everyday tools through a famfs-ts mount', mountUnavailable, () =>
 
 describeTier2('ENOSPC in the middle of cp -r', mountUnavailable, () => {
   let s: Scratch;
-  beforeAll(() => {
-    s = new Scratch('enospc');
-  });
-  afterAll(async () => {
-    await s?.cleanup();
-  }, 60_000);
+  useScratch('enospc', (made) => (s = made));
 
   it('leaves no phantom files and gives back the space of the file it could not finish', async () => {
     const dev = s.device('small', 64 * MiB);
@@ -305,6 +300,9 @@ describeTier2('ENOSPC in the middle of cp -r', mountUnavailable, () => {
     const files = listed();
     expect(files.length).toBeGreaterThan(0);
     for (const f of files) must(`cmp ${src}/${f} ${mnt}/big/${f}`);
+    // Log them now (fsync of a closed file) rather than after the settle time: until then each
+    // holds the reservation cp grew, not yet trimmed to its size.
+    must(`sync ${files.map((f) => `${mnt}/big/${f}`).join(' ')}`);
     // What is left free is exactly what the finished files do not hold (10 MiB each).
     const free1 = Number(must(`df -B1 --output=avail ${mnt} | tail -1`).trim());
     expect(free0 - free1).toBe(files.length * 10 * MiB);
@@ -318,12 +316,7 @@ describeTier2('ENOSPC in the middle of cp -r', mountUnavailable, () => {
 
 describeTier2('stopping a server while files are being written', mountUnavailable, () => {
   let s: Scratch;
-  beforeAll(() => {
-    s = new Scratch('stop');
-  });
-  afterAll(async () => {
-    await s?.cleanup();
-  }, 60_000);
+  useScratch('stop', (made) => (s = made));
 
   it('SIGTERM waits for the open file (naming it) and logs it at its close', async () => {
     const dev = s.device('d1', 64 * MiB);
