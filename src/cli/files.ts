@@ -13,7 +13,8 @@ import { policyDefaults } from '../famfs/alloc-defaults.js';
 import { CliError, collect, intArg, octalArg, out, progress, run, sizeArg, threadArg } from './run.js';
 import { hostOptions, lookupNode, resolveTarget, withImage, type HostOpts, type Resolved } from './target.js';
 import { copyTree, hostSource, type CopyError, type CopySink, type CopySource, type Stat } from './copy-tree.js';
-import { logNow, mkdirMounted, mountedFileMap, mountedSink, openForSize, type MountedCreateOptions } from './mounted-verbs.js';
+import { logNow, mkdirMounted, mountedFileMap, mountedSink, openForSize, refuseUnmappable, type MountedCreateOptions } from './mounted-verbs.js';
+import { isFamfsModeImage } from './famfs-mode-image.js';
 import { destinationOf, isMountedDir, notADirectory } from './destination.js';
 
 type Opts = HostOpts & Record<string, string | string[] | boolean | undefined>;
@@ -79,6 +80,7 @@ function creatOne(arg: string, size: number, seed: number, o: Opts): CreatResult
     } else {
       if (!size) throw new CliError(`famfs creat: Error: new file size=zero (${arg})`, 1);
       const defaults = policyDefaults(img);
+      if (isFamfsModeImage(t.image)) refuseUnmappable(arg, interleave ?? defaults.interleave, defaults.daxdevs);
       f = img.creat(t.path, size, {
         mode, ...owner(o), interleave: interleave ?? defaults.interleave, daxdevs: defaults.daxdevs,
         seed: str(o.allocSeed) === undefined ? undefined : intArg('--alloc-seed', str(o.allocSeed)!), relaxBuckets: !!o.small,
@@ -159,7 +161,8 @@ function imageSource(img: FamfsImage): CopySource {
   };
 }
 
-function imageSink(img: FamfsImage, o: Opts, hooks: Pick<CopySink, 'progress' | 'done'>): CopySink {
+/** famfsMode: the image is a famfs-mode daxdev reached through a mount (V10's limits apply). */
+function imageSink(img: FamfsImage, o: Opts, hooks: Pick<CopySink, 'progress' | 'done'>, famfsMode = false): CopySink {
   const opt = { ...owner(o), interleave: interleaveOf(o), seed: str(o.allocSeed) === undefined ? undefined : intArg('--alloc-seed', str(o.allocSeed)!), relaxBuckets: !!o.small };
   const defaults = policyDefaults(img);
   return {
@@ -177,6 +180,7 @@ function imageSink(img: FamfsImage, o: Opts, hooks: Pick<CopySink, 'progress' | 
         if (ex.kind !== 'file' || ex.size !== size || ex.id < 0) throw new CliError(`${to} exists with a different size or type`, 17);
         f = ex; // restartable: a same-size destination is reused
       } else {
+        if (famfsMode) refuseUnmappable(to, opt.interleave ?? defaults.interleave, defaults.daxdevs);
         f = img.creat(to, size, { ...opt, interleave: opt.interleave ?? defaults.interleave, daxdevs: defaults.daxdevs, mode: str(o.mode) === undefined ? mode : octalArg('-m', str(o.mode)!) });
       }
       return { write: (pos, data) => void img.write(f, pos, data), close: () => undefined };
@@ -224,7 +228,7 @@ function cpVerb(paths: string[], o: Opts): number {
       const fromImage = images.every((s) => s.kind === 'image' && s.image === dest.image);
       if (!fromImage && images.some((s) => s.kind === 'image')) throw new CliError('famfs cp: image sources must be in the destination image (IMAGE:/a IMAGE:/b)', 22);
       const srcs = fromImage ? images.map((s) => (s.kind === 'image' ? s.path : s.path)) : srcArgs;
-      return copyTree(srcs, dest.path, destIsDir, { recursive: !!o.recursive, compare: !!o.compare }, fromImage ? imageSource(img) : hostSource, imageSink(img, o, hooks), report);
+      return copyTree(srcs, dest.path, destIsDir, { recursive: !!o.recursive, compare: !!o.compare }, fromImage ? imageSource(img) : hostSource, imageSink(img, o, hooks, isFamfsModeImage(dest.image)), report);
     });
   }
   if (o.json) out(JSON.stringify({ files: copied, errors: errors.map((e) => e.message) }, null, 2) + '\n');

@@ -35,6 +35,16 @@ function famfsModeMount(p: string): { source: string; mountpoint: string; rel: s
 }
 
 /**
+ * famfs mode: what the V10 kernel cannot map (a strip off daxdev 0, over 32 extents or
+ * strips, chunks below 2 MiB, a reply over 4096 bytes) is refused before anything is logged,
+ * on every route that creates a file (through the mount, or DEV:/path offline).
+ */
+export function refuseUnmappable(file: string, interleave: InterleaveParams | undefined, daxdevs: readonly number[] | undefined): void {
+  const refusal = mapRefusal(probeMap({ interleave, daxdevs: daxdevs ?? [0] }), mappingModeOf(FAMFS_V10, true));
+  if (refusal) throw new CliError(`${file}: famfs mode: the famfs V10 kernel could not map this file: ${refusal.message}`, refusal.errno);
+}
+
+/**
  * famfs mode: a new file is allocated and logged by this process through the mount's
  * .meta/.log, as famfs's CLI does (famfs_fused has no create); the server replays it and
  * the kernel maps it at the open (GET_FMAP). What the V10 kernel cannot map (a strip off
@@ -47,8 +57,7 @@ function createInFamfsMode(file: string, m: { source: string; mountpoint: string
   try {
     const d = policyDefaults(image);
     const interleave = o.interleave && o.interleave.nstrips > 0 ? { ...o.interleave, nbuckets: Math.max(o.interleave.nbuckets, o.interleave.nstrips) } : d.interleave;
-    const refusal = mapRefusal(probeMap({ interleave, daxdevs: d.daxdevs ?? [0] }), mappingModeOf(FAMFS_V10, true));
-    if (refusal) throw new CliError(`${file}: famfs mode: the famfs V10 kernel could not map this file: ${refusal.message}`, refusal.errno);
+    refuseUnmappable(file, interleave, d.daxdevs);
     image.creat(m.rel, size, { mode: o.mode ?? 0o644, uid: o.uid, gid: o.gid, interleave, daxdevs: d.daxdevs });
   } finally {
     close();
