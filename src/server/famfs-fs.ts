@@ -101,13 +101,21 @@ export interface FamfsFsOptions {
    * A file whose last open description is released is logged this many ms later (0: at
    * once), so what programs do right after the close lands in its one log entry: install's
    * chmod, a rename of a temp file into place, an unlink, a reopen to append (README "What a
-   * program sees through the mount"). The mount uses SETTLE_MS.
+   * program sees through the mount"). The mount's default is 0 (`mount --settle MS` sets it).
    */
   readonly settleMs?: number;
 }
 
-/** The mount's settle time (FamfsFsOptions.settleMs). */
+/**
+ * The settle time `mount --settle` suggests for editors and installers (README "What a program
+ * sees through the mount"); the default is 0: a file is logged at its last RELEASE, so every
+ * host sees it at once and a crash after the close cannot lose it.
+ */
 export const SETTLE_MS = 1000;
+/** The mount's default settle time (FamfsFsOptions.settleMs). */
+export const DEFAULT_SETTLE_MS = 0;
+/** How long an fsync waits for the RELEASE the kernel sends after the writer's close. */
+const RELEASE_WAIT_MS = 1000;
 
 /** What the mount does when files open or their maps change (BPF layout map, iomap INVAL). */
 export interface MapEvents {
@@ -1086,7 +1094,7 @@ export class FamfsFileSystem implements FileSystem {
       if (!f.committed) throw fuseErr('EIO', `fsync ${f.path}: the file could not be logged (see the mount log)`);
     };
     if (writers() === 0) return logIt();
-    const until = Date.now() + Math.min(this.opts.settleMs ?? 0, SETTLE_MS);
+    const until = Date.now() + RELEASE_WAIT_MS;
     return new Promise<void>((resolve, reject) => {
       const poll = (): void => {
         if (writers() > 0 && Date.now() < until) {

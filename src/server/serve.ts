@@ -21,9 +21,9 @@ import { BootstrapFs, famfsModeOf, notFamfsKernel, openThroughMeta } from './fam
 import { FsSwitch } from './fs-switch.js';
 import { loadLayout } from '../interleave/layout-yaml.js';
 import type { Layout } from '../interleave/layout.js';
-import { FamfsFileSystem, SETTLE_MS } from './famfs-fs.js';
+import { DEFAULT_SETTLE_MS, FamfsFileSystem, SETTLE_MS } from './famfs-fs.js';
 
-export { SETTLE_MS };
+export { DEFAULT_SETTLE_MS, SETTLE_MS };
 import type { PlaneData, PlaneUpdate } from './data-plane.js';
 import { siblingModule } from '../fuse/data-plane.js';
 import { uringEnabled } from '../fuse/uring-transport.js';
@@ -47,7 +47,7 @@ export interface MountOptions {
   readonly abi?: string;
   /** A client replays the log this often (ms; 0 = only on logplay). */
   readonly refreshMs?: number;
-  /** A closed file is logged this long after its last RELEASE (default SETTLE_MS; FamfsFsOptions.settleMs). */
+  /** A closed file is logged this long after its last RELEASE (default DEFAULT_SETTLE_MS: at the RELEASE; FamfsFsOptions.settleMs). */
   readonly settleMs?: number;
   readonly debug?: boolean;
   readonly log?: (line: string) => void;
@@ -220,7 +220,7 @@ export class FamfsMount {
             opened = await openThroughMeta(opts.mountpoint, boot, { ...base, writable: false });
           }
           const { image } = opened;
-          const famfs = new FamfsFileSystem(image, { device: opts.source, log, settleMs: opts.settleMs ?? SETTLE_MS });
+          const famfs = new FamfsFileSystem(image, { device: opts.source, log, settleMs: opts.settleMs ?? DEFAULT_SETTLE_MS });
           sw.switchTo(famfs);
           const m = mount!;
           m.beforeUnmount = async () => {
@@ -285,7 +285,7 @@ export class FamfsMount {
       let onSocket = channel;
       const cookie = (daxdev: number): number | undefined => (onSocket ? playerCookie(daxdev) : cookies.get(daxdev));
       const iomap = defaultIomapConfig({ uuid: image.sb.uuid, cookie, ...(opts.upsertAtOpen === undefined ? {} : { upsertMaxBytes: opts.upsertAtOpen }) });
-      famfs = new FamfsFileSystem(image, { layout, device: layout ? undefined : opts.source, log, iomapCookie: cookie, settleMs: opts.settleMs ?? SETTLE_MS });
+      famfs = new FamfsFileSystem(image, { layout, device: layout ? undefined : opts.source, log, iomapCookie: cookie, settleMs: opts.settleMs ?? DEFAULT_SETTLE_MS });
       let probe: IomapSupportProbe = { kind: 'not-asked', why: 'no channel yet' };
       let profile: AbiProfile | ProfileChooser | undefined;
       if (opts.abi) {
