@@ -65,7 +65,13 @@ async function runForeground(source: string, mountpoint: string, o: MountCliOpti
     throw e;
   }
   m.stopOnSignals((code) => process.exit(code));
-  await m.ready;
+  try {
+    await m.ready;
+  } catch (e) {
+    // Refused after INIT (e.g. famfs mode on a kernel without famfs): a waiting launcher hears it now.
+    tell(`error: ${(e as Error).message}`);
+    throw e;
+  }
   tell('ready');
   if (readyFd !== undefined) fs.closeSync(readyFd);
   process.stderr.write(`famfs-ts mount: ${mountpoint} is live (pid ${process.pid}, ${m.image.role})\n`);
