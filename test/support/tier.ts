@@ -5,21 +5,25 @@ import { describe } from 'vitest';
 export const isRoot = process.getuid?.() === 0;
 export const inCI = process.env.CI === 'true' || process.env.CI === '1';
 
+/** The one rule for a suite that may be unable to run: run it, fail it in CI, or skip it saying why. */
+function describeTier(tier: number, name: string, reason: string | undefined, fn: () => void): void {
+  if (reason === undefined) {
+    describe(name, fn);
+  } else if (inCI) {
+    describe(name, () => {
+      throw new Error(`tier-${tier} suite "${name}" cannot run in CI: ${reason}`);
+    });
+  } else {
+    describe.skip(`${name} (skipped: ${reason})`, fn);
+  }
+}
+
 /**
  * describe() for a tier-2 suite. `why` returns undefined when the suite can run, or the
  * reason it cannot (checked once at collection time).
  */
 export function describeTier2(name: string, why: () => string | undefined, fn: () => void): void {
-  const reason = !isRoot ? 'needs root' : why();
-  if (reason === undefined) {
-    describe(name, fn);
-  } else if (inCI) {
-    describe(name, () => {
-      throw new Error(`tier-2 suite "${name}" cannot run in CI: ${reason}`);
-    });
-  } else {
-    describe.skip(`${name} (skipped: ${reason})`, fn);
-  }
+  describeTier(2, name, !isRoot ? 'needs root' : why(), fn);
 }
 
 /**
@@ -28,14 +32,5 @@ export function describeTier2(name: string, why: () => string | undefined, fn: (
  * Root is not needed: qemu runs TCG and the guest is root in itself.
  */
 export function describeTier4(name: string, why: () => string | undefined, fn: () => void): void {
-  const reason = why();
-  if (reason === undefined) {
-    describe(name, fn);
-  } else if (inCI) {
-    describe(name, () => {
-      throw new Error(`tier-4 suite "${name}" cannot run in CI: ${reason}`);
-    });
-  } else {
-    describe.skip(`${name} (skipped: ${reason})`, fn);
-  }
+  describeTier(4, name, why(), fn);
 }
