@@ -3,16 +3,15 @@
 // the same Dispatcher code the main thread runs (same length checks, same errnos). Every
 // other message goes to the main thread, which answers on this thread's descriptor (the
 // kernel matches a reply only against the clone the request was read from).
-import { receiveMessageOnPort, workerData, parentPort, type MessagePort } from 'node:worker_threads';
+import { workerData, parentPort, type MessagePort } from 'node:worker_threads';
 import { InputWaiter, readRaw, setNonBlocking } from '../sys/fuse-dev.js';
 import { readOutcome, writeMessage } from './channel.js';
-import type { DataPlane, DataPlaneFactory } from './data-plane.js';
+import { applyUpdates, planeAnswers, type DataPlane, type DataPlaneFactory } from './data-plane.js';
 import { Dispatcher } from './dispatcher.js';
 import type { ConnectionInfo, FileSystem } from './filesystem.js';
 import type { InitLimits } from './init.js';
-import { Notify, Op } from './opcodes.js';
-import { IN_HEADER_SIZE } from './request.js';
-import { InHeader, NotifyInvalInodeOut } from './structs.js';
+import { Notify } from './opcodes.js';
+import { NotifyInvalInodeOut } from './structs.js';
 import { COUNTERS, type ToMain } from './serving-threads.js';
 import { OpStats } from './op-stats.js';
 
@@ -38,8 +37,6 @@ export interface ChannelWorkerData {
 
 /** Forwarded messages up to this size are copied; larger ones hand their buffer over. */
 const COPY_MAX = 64 * 1024;
-const O_OPCODE = InHeader.offsetOf('opcode');
-const O_NODEID = InHeader.offsetOf('nodeid');
 
 const wd = workerData as ChannelWorkerData;
 const toMain = (m: ToMain, transfer?: ArrayBuffer[]): void => parentPort!.postMessage(m, transfer);
@@ -59,25 +56,8 @@ plane.attach?.({
   invalInode: (nodeid, off, len) => dispatcher.notify(Notify.INVAL_INODE, [NotifyInvalInodeOut.encode({ ino: BigInt(nodeid), off, len })]),
 });
 
-/** Apply what the main thread published. One that fails is logged and skipped: the plane then owns less, and its requests go to the main thread. */
-function drainUpdates(): void {
-  for (let m = receiveMessageOnPort(wd.updates); m !== undefined; m = receiveMessageOnPort(wd.updates)) {
-    try {
-      plane.update(m.message);
-    } catch (e) {
-      log(`update: ${(e as Error).message}`);
-    }
-  }
-}
-
-/** Whether this thread answers the message: a READ or WRITE of a nodeid the plane owns. */
-function local(msg: Buffer): boolean {
-  if (msg.length < IN_HEADER_SIZE) return false;
-  const op = msg.readUInt32LE(O_OPCODE);
-  if (op !== Op.READ && op !== Op.WRITE) return false;
-  const id = msg.readBigUInt64LE(O_NODEID);
-  return id <= BigInt(Number.MAX_SAFE_INTEGER) && plane.owns(Number(id));
-}
+const drainUpdates = (): void => applyUpdates(plane, wd.updates, log);
+const local = (msg: Buffer): boolean => planeAnswers(plane, msg);
 
 let buf = Buffer.allocUnsafeSlow(wd.bufSize);
 const waiter = new InputWaiter(wd.fd);

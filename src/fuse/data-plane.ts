@@ -4,7 +4,11 @@
 // and keeps it current from the messages the main thread publishes (session.publish), e.g.
 // "daxdev 0's windows are at these addresses" (threads view the main thread's mappings in
 // place, they map nothing themselves) and "nodeid 7 is this map".
+import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import type { RequestContext } from './filesystem.js';
+import { Op } from './opcodes.js';
+import { IN_HEADER_SIZE } from './request.js';
+import { InHeader } from './structs.js';
 
 export interface DataPlane {
   /**
@@ -57,4 +61,33 @@ export interface WorkerOptions {
  */
 export function siblingModule(metaUrl: string, name: string): string {
   return new URL(`./${name}.js`, metaUrl).href;
+}
+
+const O_OPCODE = InHeader.offsetOf('opcode');
+const O_NODEID = InHeader.offsetOf('nodeid');
+
+/**
+ * Whether a serving thread (/dev/fuse clone or io_uring) answers the message itself: a READ
+ * or WRITE of a nodeid its plane owns. A nodeid past 2^53 (high word >= 2^21) is never owned.
+ */
+export function planeAnswers(plane: DataPlane, msg: Buffer): boolean {
+  if (msg.length < IN_HEADER_SIZE) return false;
+  const op = msg.readUInt32LE(O_OPCODE);
+  if (op !== Op.READ && op !== Op.WRITE) return false;
+  const hi = msg.readUInt32LE(O_NODEID + 4);
+  return hi < 0x200000 && plane.owns(hi * 0x100000000 + msg.readUInt32LE(O_NODEID));
+}
+
+/**
+ * Apply what the main thread published. One that fails is logged and skipped: the plane then
+ * owns less, and its requests go to the main thread.
+ */
+export function applyUpdates(plane: DataPlane, updates: MessagePort, log: (line: string) => void): void {
+  for (let m = receiveMessageOnPort(updates); m !== undefined; m = receiveMessageOnPort(updates)) {
+    try {
+      plane.update(m.message);
+    } catch (e) {
+      log(`update: ${(e as Error).message}`);
+    }
+  }
 }
