@@ -175,13 +175,7 @@ export class Dispatcher {
 
   /** Send a notification (unique 0, error = +code) with its payload, as one message. */
   notify(code: number, body: readonly Buffer[]): void {
-    let len = OutHeader.size;
-    for (const b of body) len += b.length;
-    const head = Buffer.allocUnsafe(OutHeader.size);
-    head.writeUInt32LE(len, 0);
-    head.writeInt32LE(code, 4);
-    head.writeBigUInt64LE(0n, 8);
-    this.send([head, ...body.filter((b) => b.length > 0)]);
+    this.send(notifyMessage(code, body));
   }
 
   /** Answers INIT; false when the answer was an error. */
@@ -321,4 +315,15 @@ export class Dispatcher {
     if (this.opts.debug) this.opts.log?.(`tx ${unique}: -${e} ${Errno.fromNumber(e).name}`);
     send([head]);
   }
+}
+
+/** A notification as one message: out header (unique 0, error = +code), then its payload. */
+export function notifyMessage(code: number, body: readonly Buffer[]): Buffer[] {
+  let len = OutHeader.size;
+  for (const b of body) len += b.length;
+  const head = Buffer.allocUnsafe(OutHeader.size);
+  head.writeUInt32LE(len, 0);
+  head.writeInt32LE(code, 4);
+  head.writeBigUInt64LE(0n, 8);
+  return [head, ...body.filter((b) => b.length > 0)];
 }

@@ -5,19 +5,20 @@
 // packs its reply into the entry and wakes this thread through an eventfd read kept armed
 // on the same ring.
 import os from 'node:os';
-import { receiveMessageOnPort, workerData, parentPort, type MessagePort } from 'node:worker_threads';
+import { workerData, parentPort, type MessagePort } from 'node:worker_threads';
 import {
   IoUring, IORING_OP_READ, IORING_OP_URING_CMD, IORING_SETUP_DEFER_TASKRUN, IORING_SETUP_SINGLE_ISSUER,
   IORING_SETUP_SQE128, IoUringSqe, mapArena, SQE_CMD_OFFSET, type Completion,
 } from '../sys/uring.js';
-import type { DataPlane, DataPlaneFactory } from './data-plane.js';
-import { Dispatcher } from './dispatcher.js';
+import { applyUpdates, planeAnswers, type DataPlane, type DataPlaneFactory } from './data-plane.js';
+import { Dispatcher, notifyMessage } from './dispatcher.js';
+import { writeMessage } from './channel.js';
+import { Notify } from './opcodes.js';
 import type { ConnectionInfo, FileSystem } from './filesystem.js';
 import type { InitLimits } from './init.js';
-import { Op } from './opcodes.js';
-import { IN_HEADER_SIZE } from './request.js';
-import { InHeader, OutHeader } from './structs.js';
+import { NotifyInvalInodeOut, OutHeader } from './structs.js';
 import { OpStats } from './op-stats.js';
+import { Errno } from '../errno.js';
 import {
   assembleInPlace, commitIdOf, encodeCmdReq, FuseUringCmd, FuseUringEntInOut, FuseUringReqHeader, packReply, RING_COUNTERS, slotLayout,
   type RingToMain,
@@ -56,8 +57,7 @@ const counters = new Int32Array(wd.counters, wd.index * RING_COUNTERS * 4, RING_
 const replies = new Int32Array(wd.replies);
 const { ENOTCONN, ECONNABORTED, ECANCELED, EAGAIN, EINTR, EOPNOTSUPP, ENODEV, EIO } = os.constants.errno;
 
-const errnoNames = new Map<number, string>(Object.entries(os.constants.errno).map(([k, v]) => [v, k]));
-const errnoName = (e: number): string => errnoNames.get(e) ?? String(e);
+const errnoName = (e: number): string => Errno.fromNumber(e).name;
 
 const factory = ((await import(wd.module)) as { createDataPlane?: DataPlaneFactory }).createDataPlane;
 if (typeof factory !== 'function') throw new Error(`${wd.module} exports no createDataPlane`);
@@ -138,6 +138,12 @@ const dispatcher = new Dispatcher(plane as FileSystem, { limits: wd.limits, log,
   current = -1;
 });
 dispatcher.adopt(wd.conn);
+// Notifications go on the connection's /dev/fuse descriptor, never into a ring entry (which
+// carries only the reply to the request it fetched): the undo journal's INVAL_INODE.
+plane.attach?.({
+  invalInode: (nodeid, off, len) =>
+    void writeMessage(wd.fuseFd, notifyMessage(Notify.INVAL_INODE, [NotifyInvalInodeOut.encode({ ino: BigInt(nodeid), off, len })])),
+});
 
 /** An error reply packed into entry s (a request nobody else will answer must still free its entry). */
 function errorReply(s: number, errno: number): void {
@@ -152,25 +158,10 @@ function drainUpdates(): void {
   const now = Atomics.load(published, 0);
   if (now === seen) return;
   seen = now;
-  for (let m = receiveMessageOnPort(wd.updates); m !== undefined; m = receiveMessageOnPort(wd.updates)) {
-    try {
-      plane.update(m.message);
-    } catch (e) {
-      log(`update: ${(e as Error).message}`);
-    }
-  }
+  applyUpdates(plane, wd.updates, log);
 }
 
-const O_OPCODE = InHeader.offsetOf('opcode');
-const O_NODEID = InHeader.offsetOf('nodeid');
-
-function local(msg: Buffer): boolean {
-  if (msg.length < IN_HEADER_SIZE) return false;
-  const op = msg.readUInt32LE(O_OPCODE);
-  if (op !== Op.READ && op !== Op.WRITE) return false;
-  const hi = msg.readUInt32LE(O_NODEID + 4);
-  return hi < 0x200000 && plane.owns(hi * 0x100000000 + msg.readUInt32LE(O_NODEID));
-}
+const local = (msg: Buffer): boolean => planeAnswers(plane, msg);
 
 /** A request arrived in entry s: answer it here or hand it to the main thread. */
 function serveSlot(s: number): void {
