@@ -11,23 +11,27 @@ import { failure, out } from './run.js';
 import { hostOptions, isLayoutFile, type HostOpts } from './target.js';
 import { isFamfsModeImage } from './famfs-mode-image.js';
 import { withBootstrapMount } from '../server/famfs-mode.js';
-import { mkfs } from '../famfs/mkfs.js';
+import { checkLogLen, mkfs } from '../famfs/mkfs.js';
 import { ImageError } from '../famfs/errors.js';
-import { LOG_LEN, MIN_DEVICE_SIZE } from '../famfs/constants.js';
+import { MIN_DEVICE_SIZE } from '../famfs/constants.js';
 import { mountOfSource } from '../famfs/proc-mounts.js';
 import { deviceSize } from '../device/memory.js';
 import type { Layout } from '../interleave/layout.js';
 
 type MkfsOpts = HostOpts & { force?: boolean; kill?: boolean; loglen: string; small?: boolean; human?: boolean; verbose?: boolean; json?: boolean };
 
+/** -l/--loglen as bytes; famfs's message when it is not a size. */
+function logLenOf(o: MkfsOpts): number {
+  try {
+    return parseSize(o.loglen);
+  } catch (e) {
+    throw new Error(`famfs_mkfs: Error: invalid log length (${o.loglen})`, { cause: e });
+  }
+}
+
 function mkfsVerb(device: string | undefined, o: MkfsOpts): number {
   try {
-    let logLen: number;
-    try {
-      logLen = parseSize(o.loglen);
-    } catch (e) {
-      throw new Error(`famfs_mkfs: Error: invalid log length (${o.loglen})`, { cause: e });
-    }
+    const logLen = logLenOf(o);
     const layoutFile = o.layout ?? (device && isLayoutFile(device) ? device : undefined);
     const layout = layoutFile ? loadLayout(layoutFile) : undefined;
     if (!layout && !device) throw new Error('famfs_mkfs: must specify memory device');
@@ -71,13 +75,8 @@ function report(img: FamfsImage, devPath: string, devSize: number, layout: Layou
 async function mkfsFamfsMode(device: string, o: MkfsOpts): Promise<number> {
   const lines: string[] = [];
   try {
-    let logLen: number;
-    try {
-      logLen = parseSize(o.loglen);
-    } catch (e) {
-      throw new Error(`famfs_mkfs: Error: invalid log length (${o.loglen})`, { cause: e });
-    }
-    if (logLen < LOG_LEN || (logLen & (logLen - 1)) !== 0) throw new ImageError(`invalid log length (${logLen}): a power of two >= ${LOG_LEN}`, 'EINVAL');
+    const logLen = logLenOf(o);
+    checkLogLen(logLen);
     const m = mountOfSource(device);
     if (m) throw new ImageError(`cannot mkfs while ${device} is mounted on ${m.mountpoint}`, 'EBUSY');
     const size = deviceSize(device);

@@ -63,7 +63,7 @@ export function mkfs(primary: DaxdevMemory, opts: MkfsOptions): MkfsResult {
     }
     throw new ImageError(`Device ${opts.devPath} already has a famfs superblock`, 'EINVAL');
   }
-  if (!isPowerOfTwo(logLen) || logLen < LOG_LEN) throw new ImageError(`famfs_mkfs: Error: invalid log length (${logLen})`, 'EINVAL');
+  checkLogLen(logLen);
   if (devSize < MIN_DEVICE_SIZE && !opts.allowSmall) throw new ImageError(`${opts.devPath}: unsupported memory device size (<4GiB)`, 'EINVAL');
   if (devSize < LOG_OFFSET + logLen + SECONDARY_RESERVED) throw new ImageError(`${opts.devPath}: ${devSize} bytes cannot hold the superblock, a ${logLen}-byte log and one file`, 'EINVAL');
 
@@ -103,4 +103,9 @@ export function mkfs(primary: DaxdevMemory, opts: MkfsOptions): MkfsResult {
   primary.flush(0, sbRegion.length);
   primary.sync();
   return { killed: false, devSize, uuid };
+}
+
+/** famfs's rule for the log's length: a power of two, at least LOG_LEN (famfs_mkfs). */
+export function checkLogLen(logLen: number): void {
+  if (!isPowerOfTwo(logLen) || logLen < LOG_LEN) throw new ImageError(`famfs_mkfs: Error: invalid log length (${logLen})`, 'EINVAL');
 }
