@@ -1,5 +1,6 @@
 // Tier 4: the VM harness itself: a script's output, status and files come back, NVDIMM backing
-// files are sparse /dev/shm files removed afterwards, and the host's deadline ends a run.
+// files are sparse /dev/shm files removed afterwards, the host's deadline ends a run, and a kernel
+// that dies before init is booted again (at most three boots), saying why.
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { expect, it } from 'vitest';
 import { describeTier4 } from '../support/tier.js';
@@ -43,6 +44,20 @@ describeTier4('vm harness (stock-7.3)', () => vmUnavailable('stock-7.3'), () => 
       expect(r.status).toBeNull();
       expect(r.seconds).toBeLessThan(30);
       expect(ours()).toEqual([]);
+    } finally {
+      if (r.keptDir) rmSync(r.keptDir, { recursive: true, force: true });
+    }
+  });
+
+  it('boots a kernel that died before init again, twice at most, and reports each death', async () => {
+    // The last init= on the command line wins: a missing one panics the kernel before user space.
+    const r = await runVm({ kernel: 'stock-7.3', timeoutMs: 120_000, cmdline: 'init=/famfs-ts-no-such-init', script: 'exit 0' });
+    try {
+      expect(r.status).toBeNull();
+      expect(r.timedOut).toBe(false);
+      expect(r.bootRetries).toHaveLength(2);
+      expect(r.bootRetries[0]).toMatch(/^Kernel panic/);
+      expect(r.console.match(/booting it again/g)).toHaveLength(2);
     } finally {
       if (r.keptDir) rmSync(r.keptDir, { recursive: true, force: true });
     }
