@@ -8,7 +8,7 @@ import { SysError } from '../sys/libc.js';
 import { unmount } from '../sys/fuse-dev.js';
 import { daemonize, defaultLogFile } from '../server/daemon.js';
 import {
-  DEFAULT_MAX_WRITE, DEFAULT_SPIN_US, DEFAULT_THREADS, FamfsMount, isChannelPath, openForMount, DEFAULT_SETTLE_MS, SETTLE_MS, TRANSPORTS, type TransportChoice,
+  DEFAULT_MAX_WRITE, DEFAULT_SPIN_US, DEFAULT_THREADS, FamfsMount, isChannelPath, openForMount, DEFAULT_SETTLE_MS, TRANSPORTS, type TransportChoice,
 } from '../server/serve.js';
 import { sizeArg } from './run.js';
 import { mountAt } from '../famfs/proc-mounts.js';
@@ -156,7 +156,7 @@ export function registerMount(program: Command): void {
     .option('--max-write <size>', `largest read or write request the kernel sends, e.g. 1MiB (default ${DEFAULT_MAX_WRITE / 1024}KiB; the kernel caps it at fs.fuse.max_pages_limit pages)`)
     .option('--spin-us <us>', `poll the FUSE channel this long after each request before sleeping (default 0 in serving threads, ${DEFAULT_SPIN_US} with --readers 0)`)
     .option('--refresh <ms>', 'a client replays the log this often (0: only on logplay)', '1000')
-    .option('--settle <ms>', `log a file written through the mount this long after its last close, so what install, rsync, git or vim do right after the close (chmod, rename, unlink, append) lands in its one log entry, e.g. ${SETTLE_MS}; other hosts see the file that much later and a crash in between loses it (0: logged at the last close; fsync logs at once)`, String(DEFAULT_SETTLE_MS))
+    .option('--settle <ms>', 'log a file written through the mount this long after its last close, so what install, rsync, git or vim do right after the close (chmod, rename, unlink, append) lands in its one log entry; other hosts see the file that much later and a crash in between loses it (0: logged at the last close; fsync logs at once)', String(DEFAULT_SETTLE_MS))
     .option('--log <file>', 'log file of the daemonized server (default: in the temp directory, one per mount point)')
     .option('-d, --debug', 'trace every FUSE request (famfs: runs the daemon single-threaded; here it also logs each request)')
     .option('--bpf', 'register the generic BPF resolver for the connection (fuse_bpf_ops; fuse_iomap_bpf_ops under iomap) and fill its ' +

@@ -101,19 +101,18 @@ export interface FamfsFsOptions {
    * A file whose last open description is released is logged this many ms later (0: at
    * once), so what programs do right after the close lands in its one log entry: install's
    * chmod, a rename of a temp file into place, an unlink, a reopen to append (README "What a
-   * program sees through the mount"). The mount's default is 0 (`mount --settle MS` sets it).
+   * program sees through the mount"). The mount's default is DEFAULT_SETTLE_MS (`mount --settle MS`).
    */
   readonly settleMs?: number;
 }
 
 /**
- * The settle time `mount --settle` suggests for editors and installers (README "What a program
- * sees through the mount"); the default is 0: a file is logged at its last RELEASE, so every
- * host sees it at once and a crash after the close cannot lose it.
+ * The mount's default settle time (FamfsFsOptions.settleMs; README "What a program sees through
+ * the mount"). install, vim, rsync and git chmod, unlink or rename a file within a millisecond of
+ * its close, and famfs's log can neither change nor delete an entry: 100 ms lets those calls land
+ * while adding nothing a client notices (it replays the log every second by default).
  */
-export const SETTLE_MS = 1000;
-/** The mount's default settle time (FamfsFsOptions.settleMs). */
-export const DEFAULT_SETTLE_MS = 0;
+export const DEFAULT_SETTLE_MS = 100;
 /** How long an fsync waits for the RELEASE the kernel sends after the writer's close. */
 const RELEASE_WAIT_MS = 1000;
 

@@ -21,9 +21,9 @@ import { BootstrapFs, famfsModeOf, notFamfsKernel, openThroughMeta } from './fam
 import { FsSwitch } from './fs-switch.js';
 import { loadLayout } from '../interleave/layout-yaml.js';
 import type { Layout } from '../interleave/layout.js';
-import { DEFAULT_SETTLE_MS, FamfsFileSystem, SETTLE_MS } from './famfs-fs.js';
+import { DEFAULT_SETTLE_MS, FamfsFileSystem } from './famfs-fs.js';
 
-export { DEFAULT_SETTLE_MS, SETTLE_MS };
+export { DEFAULT_SETTLE_MS };
 import type { PlaneData, PlaneUpdate } from './data-plane.js';
 import { siblingModule } from '../fuse/data-plane.js';
 import { uringEnabled } from '../fuse/uring-transport.js';
@@ -47,7 +47,7 @@ export interface MountOptions {
   readonly abi?: string;
   /** A client replays the log this often (ms; 0 = only on logplay). */
   readonly refreshMs?: number;
-  /** A closed file is logged this long after its last RELEASE (default DEFAULT_SETTLE_MS: at the RELEASE; FamfsFsOptions.settleMs). */
+  /** A closed file is logged this long after its last RELEASE (default DEFAULT_SETTLE_MS; FamfsFsOptions.settleMs). */
   readonly settleMs?: number;
   readonly debug?: boolean;
   readonly log?: (line: string) => void;

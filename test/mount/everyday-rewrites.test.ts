@@ -79,7 +79,7 @@ describeTier2('more everyday tools through a famfs-ts mount', mountUnavailable, 
     dev = s.device('dev0', 512 * MiB);
     mnt = s.mountpoint('master');
     cmnt = s.mountpoint('client');
-    master = await s.serve(dev, mnt, ['--settle', '1000']);
+    master = await s.serve(dev, mnt, []);
     client = await s.serve(dev, cmnt, ['--client', '--refresh', '200'], clientUuid());
     src = s.path('src');
     fs.mkdirSync(src);
@@ -243,7 +243,7 @@ describeTier2('more everyday tools through a famfs-ts mount', mountUnavailable, 
   it('after a remount (master and client) every result is as it was', async () => {
     await master.stop();
     await client.stop();
-    master = await s.serve(dev, mnt, ['--settle', '1000']);
+    master = await s.serve(dev, mnt, []);
     client = await s.serve(dev, cmnt, ['--client', '--refresh', '200'], clientUuid());
     for (const root of [mnt, cmnt]) {
       for (const [rel, w] of want) {

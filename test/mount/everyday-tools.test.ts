@@ -76,7 +76,7 @@ describeTier2('everyday tools through a famfs-ts mount', mountUnavailable, () =>
     dev = s.device('dev0', 512 * MiB);
     mnt = s.mountpoint('master');
     cmnt = s.mountpoint('client');
-    master = await s.serve(dev, mnt, ['--settle', '1000']);
+    master = await s.serve(dev, mnt, []);
     client = await s.serve(dev, cmnt, ['--client', '--refresh', '200'], clientUuid());
     src = s.path('src');
     must(`mkdir -p ${src}/tree/sub/deep && echo a > ${src}/tree/a && echo b > ${src}/tree/sub/b && echo c > ${src}/tree/sub/deep/c`);
@@ -265,7 +265,7 @@ describeTier2('everyday tools through a famfs-ts mount', mountUnavailable, () =>
   it('after a remount (master and client) every result is as it was', async () => {
     await master.stop();
     await client.stop();
-    master = await s.serve(dev, mnt, ['--settle', '1000']);
+    master = await s.serve(dev, mnt, []);
     client = await s.serve(dev, cmnt, ['--client', '--refresh', '200'], clientUuid());
     for (const root of [mnt, cmnt]) {
       for (const [rel, w] of want) {
