@@ -11,7 +11,7 @@ import { failure, out } from './run.js';
 import { hostOptions, isLayoutFile, type HostOpts } from './target.js';
 import { isFamfsModeImage } from './famfs-mode-image.js';
 import { withBootstrapMount } from '../server/famfs-mode.js';
-import { checkLogLen, mkfs } from '../famfs/mkfs.js';
+import { checkDeviceSize, checkLogLen, mkfs } from '../famfs/mkfs.js';
 import { ImageError } from '../famfs/errors.js';
 import { MIN_DEVICE_SIZE } from '../famfs/constants.js';
 import { mountOfSource } from '../famfs/proc-mounts.js';
@@ -80,7 +80,7 @@ async function mkfsFamfsMode(device: string, o: MkfsOpts): Promise<number> {
     const m = mountOfSource(device);
     if (m) throw new ImageError(`cannot mkfs while ${device} is mounted on ${m.mountpoint}`, 'EBUSY');
     const size = deviceSize(device);
-    if (size < MIN_DEVICE_SIZE && !o.small) throw new ImageError('unsupported memory device size (<4GiB)', 'EINVAL');
+    checkDeviceSize(device, size, o.small === true);
     const sys = o.systemUuid instanceof Uint8Array ? o.systemUuid : systemUuid(o.systemUuid ?? SYSTEM_UUID_FILE);
     const log = (l: string): void => {
       lines.push(l);

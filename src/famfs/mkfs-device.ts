@@ -5,11 +5,11 @@ import fs from 'node:fs';
 import type { Layout } from '../interleave/layout.js';
 import { MappedDevice, openDaxdev, deviceSize, type DaxdevMemory } from '../device/memory.js';
 import { flock, LOCK_EX, LOCK_NB } from '../sys/libc.js';
-import { mkfs, type MkfsResult } from './mkfs.js';
+import { checkDeviceSize, mkfs, type MkfsResult } from './mkfs.js';
 import { mountOfSource } from './proc-mounts.js';
 import { checkLayoutDevices } from './device-check.js';
 import { ImageError } from './errors.js';
-import { LOG_LEN, MIN_DEVICE_SIZE } from './constants.js';
+import { LOG_LEN } from './constants.js';
 
 export interface MkfsDeviceOptions {
   readonly device?: string;
@@ -67,7 +67,7 @@ export function mkfsDevice(opts: MkfsDeviceOptions): MkfsDeviceResult {
       devPath = device;
       lockPath = device;
       const size = deviceSize(device);
-      if (size < MIN_DEVICE_SIZE && !opts.small) throw new ImageError('unsupported memory device size (<4GiB)', 'EINVAL');
+      checkDeviceSize(device, size, opts.small === true);
       primary = MappedDevice.open(device, { writable: true, size });
       opened.push(primary);
     }

@@ -28,7 +28,7 @@ export interface MkfsOptions {
   /** Allow devices under 4 GiB (emulated devices); the CLI says so when used. */
   readonly allowSmall?: boolean;
   readonly secondaries?: readonly MkfsSecondary[];
-  /** Fixed UUIDs for reproducible tests; random otherwise. */
+/** Fixed UUIDs for reproducible tests; random otherwise. */
   readonly uuid?: Uint8Array;
   readonly devUuid?: Uint8Array;
 }
@@ -37,6 +37,11 @@ export interface MkfsResult {
   readonly killed: boolean;
   readonly devSize: number;
   readonly uuid?: Uint8Array;
+}
+
+/** famfs's floor on a primary device (famfs_mkfs refuses below 4 GiB); `--small` lifts it. */
+export function checkDeviceSize(devPath: string, size: number, allowSmall: boolean): void {
+  if (size < MIN_DEVICE_SIZE && !allowSmall) throw new ImageError(`${devPath}: unsupported memory device size (<4GiB)`, 'EINVAL');
 }
 
 export function mkfs(primary: DaxdevMemory, opts: MkfsOptions): MkfsResult {
@@ -64,7 +69,7 @@ export function mkfs(primary: DaxdevMemory, opts: MkfsOptions): MkfsResult {
     throw new ImageError(`Device ${opts.devPath} already has a famfs superblock`, 'EINVAL');
   }
   checkLogLen(logLen);
-  if (devSize < MIN_DEVICE_SIZE && !opts.allowSmall) throw new ImageError(`${opts.devPath}: unsupported memory device size (<4GiB)`, 'EINVAL');
+  checkDeviceSize(opts.devPath, devSize, opts.allowSmall === true);
   if (devSize < LOG_OFFSET + logLen + SECONDARY_RESERVED) throw new ImageError(`${opts.devPath}: ${devSize} bytes cannot hold the superblock, a ${logLen}-byte log and one file`, 'EINVAL');
 
   // Every secondary is checked before the first byte is written: a layout is formatted whole or not at all.
