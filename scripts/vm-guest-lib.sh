@@ -44,6 +44,22 @@ vm_bounded() {
   wait "$pid"
 }
 
+# vm_serve LOG SECONDS DEV MNT OPTS...: famfs-ts serves DEV on MNT in the background, its output
+# in LOG; returns once the mount is in /proc/mounts and the server said it is live, 1 (with the
+# log) when the server died or SECONDS passed. node itself is the background job, not the
+# famfs_ts function's subshell, so SERVER is the server's pid and gets the signals sent to it.
+vm_serve() {
+  local log=$1 secs=$2 dev=$3 mnt=$4; shift 4
+  node "$VM_REPO/dist/src/cli/main.js" mount "$dev" "$mnt" --foreground "$@" > "$log" 2>&1 &
+  SERVER=$!
+  local i=$((secs * 10))
+  until grep -q " $mnt fuse" /proc/mounts && grep -q 'is live' "$log"; do
+    i=$((i - 1))
+    if [ $i -le 0 ] || ! kill -0 "$SERVER" 2>/dev/null; then echo "the mount of $dev on $mnt did not come up"; cat "$log"; return 1; fi
+    sleep 0.1
+  done
+}
+
 # vm_wait_path PATH [SECONDS]: wait until PATH exists (device probing can be asynchronous).
 vm_wait_path() {
   local i=$(( ${2:-10} * 10 ))

@@ -17,15 +17,7 @@ step() {
 # mount_bg N DEV MNT OPTS...: serve in the background, log to server-N.log, wait until live.
 mount_bg() {
   local n=$1 dev=$2 mnt=$3; shift 3
-  # node itself in the background (not the famfs_ts function's subshell): $SERVER gets signals.
-  node "$VM_REPO/dist/src/cli/main.js" mount "$dev" "$mnt" --foreground --readers 0 --system-uuid /tmp/uuid "$@" > "$VM_OUT/server-$n.log" 2>&1 &
-  SERVER=$!
-  local i=0
-  until grep -q " $mnt fuse" /proc/mounts && grep -q 'is live' "$VM_OUT/server-$n.log"; do
-    i=$((i + 1))
-    if [ $i -gt 600 ] || ! kill -0 "$SERVER" 2>/dev/null; then echo "mount $n did not come up"; cat "$VM_OUT/server-$n.log"; return 1; fi
-    sleep 0.1
-  done
+  vm_serve "$VM_OUT/server-$n.log" 60 "$dev" "$mnt" --readers 0 --system-uuid /tmp/uuid "$@"
 }
 
 # umount_wait N MNT: unmount and wait for the server to log its counts and exit.

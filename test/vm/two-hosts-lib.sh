@@ -23,19 +23,12 @@ pair_wait() {
   echo "[$ROLE $(cut -d' ' -f1 /proc/uptime)] saw $name"
 }
 
-# pair_mount MNT OPTS...: serve DEV on MNT in the background (node itself, so $SERVER gets
-# signals: kill -9 is the point of one step); log in $VM_OUT/server.log; wait until live.
+# pair_mount MNT OPTS...: serve DEV on MNT in the background (vm_serve: $SERVER gets signals;
+# kill -9 is the point of one step); log in $VM_OUT/server.log; wait until live.
 pair_mount() {
   local mnt=$1; shift
   mkdir -p "$mnt"
-  node "$VM_REPO/dist/src/cli/main.js" mount "$DEV" "$mnt" --foreground --readers 0 --system-uuid "$U" "$@" > "$VM_OUT/server.log" 2>&1 &
-  SERVER=$!
-  local i=0
-  until grep -q " $mnt fuse" /proc/mounts && grep -q 'is live' "$VM_OUT/server.log"; do
-    i=$((i + 1))
-    if [ $i -gt 1500 ] || ! kill -0 "$SERVER" 2>/dev/null; then echo "pair_mount $mnt did not come up"; cat "$VM_OUT/server.log"; return 1; fi
-    sleep 0.2
-  done
+  vm_serve "$VM_OUT/server.log" 300 "$DEV" "$mnt" --readers 0 --system-uuid "$U" "$@"
 }
 
 # pair_dev: wait for the devdax the prep boot made (both guests probe it from the same labels).
