@@ -6,7 +6,7 @@
 import { workerData, parentPort, type MessagePort } from 'node:worker_threads';
 import { InputWaiter, readRaw, setNonBlocking } from '../sys/fuse-dev.js';
 import { readOutcome, writeMessage } from './channel.js';
-import { applyUpdates, planeAnswers, type DataPlane, type DataPlaneFactory } from './data-plane.js';
+import { applyUpdates, PlaneAnswerer, type DataPlane, type DataPlaneFactory } from './data-plane.js';
 import { Dispatcher } from './dispatcher.js';
 import type { ConnectionInfo, FileSystem } from './filesystem.js';
 import type { InitLimits } from './init.js';
@@ -31,7 +31,7 @@ export interface ChannelWorkerData {
   readonly stats?: SharedArrayBuffer;
   /** Busy-poll the channel this long after a request before blocking (µs). */
   readonly spinMicros: number;
-  /** Int32: 1 while the main thread reads the channel itself (serving-threads.ts park). */
+  /** Int32 [0]: 1 while the main thread reads the channel itself (serving-threads.ts park); [1]: publish count. */
   readonly gate: SharedArrayBuffer;
 }
 
@@ -48,16 +48,24 @@ if (typeof factory !== 'function') throw new Error(`${wd.module} exports no crea
 const plane: DataPlane = factory(wd.data);
 let gone = false;
 const stats = wd.stats ? new OpStats(wd.stats) : undefined;
-const dispatcher = new Dispatcher(plane as FileSystem, { limits: wd.limits, log, debug: wd.debug, stats }, (iov) => {
+const send = (iov: readonly Buffer[]): void => {
   if (!writeMessage(wd.fd, iov)) gone = true;
-});
+};
+const dispatcher = new Dispatcher(plane as FileSystem, { limits: wd.limits, log, debug: wd.debug, stats }, send);
 dispatcher.adopt(wd.conn);
 plane.attach?.({
   invalInode: (nodeid, off, len) => dispatcher.notify(Notify.INVAL_INODE, [NotifyInvalInodeOut.encode({ ino: BigInt(nodeid), off, len })]),
 });
 
-const drainUpdates = (): void => applyUpdates(plane, wd.updates, log);
-const local = (msg: Buffer): boolean => planeAnswers(plane, msg);
+const gate = new Int32Array(wd.gate);
+let seen = 0;
+const drainUpdates = (): void => {
+  const now = Atomics.load(gate, 1);
+  if (now === seen) return;
+  seen = now;
+  applyUpdates(plane, wd.updates, log);
+};
+const answerer = new PlaneAnswerer(plane, dispatcher, wd.conn, stats, wd.debug);
 
 let buf = Buffer.allocUnsafeSlow(wd.bufSize);
 const waiter = new InputWaiter(wd.fd);
@@ -68,7 +76,6 @@ const waiter = new InputWaiter(wd.fd);
 const spinNs = BigInt(Math.round(Math.max(0, wd.spinMicros) * 1000));
 if (spinNs > 0n) setNonBlocking(wd.fd, true);
 let lastRequest = process.hrtime.bigint();
-const gate = new Int32Array(wd.gate);
 toMain({ kind: 'ready' });
 for (;;) {
   // Parked: the main thread reads the channel (a burst of requests it answers itself). What it
@@ -85,13 +92,15 @@ for (;;) {
     // possible, so whatever this request needs is in the queue by now.
     drainUpdates();
     const msg = buf.subarray(0, n);
-    if (local(msg)) {
+    let answered = false;
+    try {
+      answered = answerer.answer(msg, send);
+    } catch (e) {
+      answered = true;
+      log(`dispatch: ${(e as Error).stack ?? String(e)}`);
+    }
+    if (answered) {
       Atomics.add(counters, 0, 1);
-      try {
-        dispatcher.dispatch(msg);
-      } catch (e) {
-        log(`dispatch: ${(e as Error).stack ?? String(e)}`);
-      }
       if (gone) break;
       continue;
     }

@@ -10,7 +10,7 @@ import {
   IoUring, IORING_OP_READ, IORING_OP_URING_CMD, IORING_SETUP_DEFER_TASKRUN, IORING_SETUP_SINGLE_ISSUER,
   IORING_SETUP_SQE128, IoUringSqe, mapArena, SQE_CMD_OFFSET, type Completion,
 } from '../sys/uring.js';
-import { applyUpdates, planeAnswers, type DataPlane, type DataPlaneFactory } from './data-plane.js';
+import { applyUpdates, PlaneAnswerer, type DataPlane, type DataPlaneFactory } from './data-plane.js';
 import { Dispatcher, notifyMessage } from './dispatcher.js';
 import { writeMessage } from './channel.js';
 import { Notify } from './opcodes.js';
@@ -126,7 +126,7 @@ function commit(s: number): void {
 }
 
 let current = -1;
-const dispatcher = new Dispatcher(plane as FileSystem, { limits: wd.limits, log, debug: wd.debug, stats }, (iov) => {
+const send = (iov: readonly Buffer[]): void => {
   if (current < 0) return;
   try {
     packReply(iov, headersOf(current), payloadOf(current));
@@ -136,8 +136,10 @@ const dispatcher = new Dispatcher(plane as FileSystem, { limits: wd.limits, log,
   }
   commit(current);
   current = -1;
-});
+};
+const dispatcher = new Dispatcher(plane as FileSystem, { limits: wd.limits, log, debug: wd.debug, stats }, send);
 dispatcher.adopt(wd.conn);
+const answerer = new PlaneAnswerer(plane, dispatcher, wd.conn, stats, wd.debug);
 // Notifications go on the connection's /dev/fuse descriptor, never into a ring entry (which
 // carries only the reply to the request it fetched): the undo journal's INVAL_INODE.
 plane.attach?.({
@@ -161,8 +163,6 @@ function drainUpdates(): void {
   applyUpdates(plane, wd.updates, log);
 }
 
-const local = (msg: Buffer): boolean => planeAnswers(plane, msg);
-
 /** A request arrived in entry s: answer it here or hand it to the main thread. */
 function serveSlot(s: number): void {
   Atomics.add(counters, 3, 1);
@@ -177,15 +177,17 @@ function serveSlot(s: number): void {
     return;
   }
   drainUpdates();
-  if (local(msg)) {
+  state[s] = 'here';
+  current = s;
+  let answered = false;
+  try {
+    answered = answerer.answer(msg, send);
+  } catch (e) {
+    answered = true;
+    log(`dispatch: ${(e as Error).stack ?? String(e)}`);
+  }
+  if (answered) {
     Atomics.add(counters, 0, 1);
-    state[s] = 'here';
-    current = s;
-    try {
-      dispatcher.dispatch(msg);
-    } catch (e) {
-      log(`dispatch: ${(e as Error).stack ?? String(e)}`);
-    }
     if (current === s) {
       // No reply (a message the protocol answers with silence): the entry must still go back.
       current = -1;
@@ -194,6 +196,7 @@ function serveSlot(s: number): void {
     }
     return;
   }
+  current = -1;
   Atomics.add(counters, 1, 1);
   state[s] = 'main';
   const copy = new Uint8Array(msg.length);
