@@ -20,7 +20,7 @@ import { NotifyInvalInodeOut, OutHeader } from './structs.js';
 import { OpStats } from './op-stats.js';
 import { Errno } from '../errno.js';
 import {
-  assembleInPlace, commitIdOf, encodeCmdReq, FuseUringCmd, FuseUringEntInOut, FuseUringReqHeader, packReply, RING_COUNTERS, slotLayout,
+  assembleInPlace, commitIdOf, encodeCmdReq, encodeCommitFrom, FuseUringCmd, FuseUringEntInOut, FuseUringReqHeader, packReply, RING_COUNTERS, slotLayout,
   type RingToMain,
 } from './uring-wire.js';
 
@@ -72,7 +72,6 @@ const wakeBuf = mapArena(4096);
 
 type SlotState = 'kernel' | 'here' | 'main' | 'dead';
 const state: SlotState[] = new Array<SlotState>(slots).fill('kernel');
-const commitIds: bigint[] = new Array<bigint>(slots).fill(0n);
 // Entries alternate between the queues, so registration gives every queue one early.
 const qidOf = (s: number): number => wd.qids[s % wd.qids.length]!;
 // Views made once: a request should not cost typed-array allocations.
@@ -105,12 +104,15 @@ const O_CMD_OP = IoUringSqe.offsetOf('cmd_op');
 const O_ADDR = IoUringSqe.offsetOf('addr');
 const O_LEN = IoUringSqe.offsetOf('len');
 
+const iovecAddress = Array.from({ length: slots }, (_, s) => arena.address + BigInt(s * layout.stride + layout.iovec));
+
 function queueCmd(s: number, op: number): void {
   const sqe = ring.prepare(IORING_OP_URING_CMD, wd.fuseFd, s);
   sqe.writeUInt32LE(op, O_CMD_OP);
-  sqe.writeBigUInt64LE(arena.address + BigInt(s * layout.stride + layout.iovec), O_ADDR); // the iovec pair
+  sqe.writeBigUInt64LE(iovecAddress[s]!, O_ADDR); // the iovec pair
   sqe.writeUInt32LE(2, O_LEN); // two iovecs: header buffer, payload (fuse-io-uring.md §2)
-  encodeCmdReq(sqe, SQE_CMD_OFFSET, qidOf(s), op === FuseUringCmd.REGISTER ? 0n : commitIds[s]!);
+  if (op === FuseUringCmd.REGISTER) encodeCmdReq(sqe, SQE_CMD_OFFSET, qidOf(s), 0n);
+  else encodeCommitFrom(sqe, SQE_CMD_OFFSET, qidOf(s), headersOf(s));
   state[s] = 'kernel';
 }
 
@@ -150,7 +152,7 @@ plane.attach?.({
 /** An error reply packed into entry s (a request nobody else will answer must still free its entry). */
 function errorReply(s: number, errno: number): void {
   const h = headersOf(s);
-  OutHeader.encodeInto(h, { len: OutHeader.size, error: errno, unique: commitIds[s]! });
+  OutHeader.encodeInto(h, { len: OutHeader.size, error: errno, unique: commitIdOf(h) });
   h.writeUInt32LE(0, FuseUringReqHeader.offsetOf('ring_ent_in_out') + FuseUringEntInOut.offsetOf('payload_sz'));
 }
 
@@ -166,7 +168,6 @@ function drainUpdates(): void {
 /** A request arrived in entry s: answer it here or hand it to the main thread. */
 function serveSlot(s: number): void {
   Atomics.add(counters, 3, 1);
-  commitIds[s] = commitIdOf(headersOf(s));
   let msg: Buffer;
   try {
     msg = assembleInPlace(arena.bytes, s * layout.stride, layout, headersOf(s));

@@ -156,6 +156,8 @@ export class IoUring {
   private readonly sqMask: number;
   private readonly sqArray: Uint32Array;
   private readonly sqes: Buffer;
+  /** One view per SQE, made once (a subarray per request cost more than filling it). */
+  private readonly sqeViews: Buffer[] = [];
   private readonly cqHead: Uint32Array;
   private readonly cqTail: Uint32Array;
   private readonly cqMask: number;
@@ -197,6 +199,7 @@ export class IoUring {
       this.sqMask = u32(sq, p.sq_off.ring_mask)[0]!;
       this.sqArray = u32(sq, p.sq_off.array, p.sq_entries);
       this.sqes = sqesMap.bytes;
+      for (let i = 0; i < p.sq_entries; i++) this.sqeViews.push(this.sqes.subarray(i * this.sqeSize, (i + 1) * this.sqeSize));
       this.cqHead = u32(cq, p.cq_off.head);
       this.cqTail = u32(cq, p.cq_off.tail);
       this.cqMask = u32(cq, p.cq_off.ring_mask)[0]!;
@@ -221,7 +224,7 @@ export class IoUring {
   prepare(opcode: number, fd: number, userData: number): Buffer {
     if (this.sqSpace <= 0) throw new SysError('io_uring', os.constants.errno.EBUSY, 'submission queue full');
     const idx = this.localTail & this.sqMask;
-    const sqe = this.sqes.subarray(idx * this.sqeSize, (idx + 1) * this.sqeSize);
+    const sqe = this.sqeViews[idx]!;
     sqe.fill(0);
     sqe.writeUInt8(opcode, O_SQE.opcode!);
     sqe.writeInt32LE(fd, O_SQE.fd!);
