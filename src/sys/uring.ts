@@ -252,6 +252,25 @@ export class IoUring {
   }
 
   /**
+   * Publish what was prepared and enter the kernel without waiting, but with GETEVENTS: a ring
+   * set up with DEFER_TASKRUN runs its pending task work here (for FUSE: copies the requests
+   * that arrived into their entries), so their completions are on the CQ ring after it.
+   * Returns the syscall's result or -errno.
+   */
+  submitAndPoll(): number {
+    Atomics.store(this.sqTail, 0, this.localTail);
+    const rc = Number(enterFn(SYS_io_uring_enter, this.fd, this.pending, 0, IORING_ENTER_GETEVENTS, null, 0));
+    if (rc < 0) return -koffi.errno();
+    this.pending -= Math.min(this.pending, rc);
+    return rc;
+  }
+
+  /** Whether completions are waiting on the CQ ring (a load of its head and tail). */
+  get hasCompletions(): boolean {
+    return Atomics.load(this.cqHead, 0) !== Atomics.load(this.cqTail, 0);
+  }
+
+  /**
    * Take every completion now on the CQ ring into `into` (its objects are reused: read them
    * before the next reap). Returns how many. user_data is taken as its low 32 bits.
    */
