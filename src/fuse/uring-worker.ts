@@ -234,51 +234,55 @@ function spin(): number {
     if (ring.hasCompletions || process.hrtime.bigint() >= until) return 0;
   }
 }
-while (!stop) {
-  const rc = spinNs > 0n && spin() === 0 && ring.hasCompletions ? 0 : ring.submitAndWait(1);
-  if (rc < 0 && rc !== -EINTR && rc !== -EAGAIN) {
-    log(`io_uring_enter: errno ${-rc}`);
-    break;
-  }
-  const n = ring.reap(cqes);
-  for (let i = 0; i < n; i++) {
-    const c = cqes[i]!;
-    if (c.userData === WAKE) {
-      if (Atomics.load(replies, slots) === 1) stop = true;
-      for (let s = 0; s < slots; s++) {
-        if (state[s] === 'main' && Atomics.load(replies, s) === 1) {
-          Atomics.store(replies, s, 0);
-          commit(s);
-        }
-      }
-      if (!stop) armWake();
-      continue;
-    }
-    const s = c.userData;
-    if (c.res === 0) {
-      serveSlot(s);
-      continue;
-    }
-    if (c.res === -EAGAIN && registerRetries < 2000) {
-      // REGISTER before the kernel processed our INIT reply: try again shortly.
-      registerRetries++;
-      Atomics.wait(counters, 2, 0, 1);
-      queueCmd(s, FuseUringCmd.REGISTER);
-      continue;
-    }
-    if (c.res === -EOPNOTSUPP) {
-      toMain({ kind: 'unavailable', why: 'the kernel refused FUSE_IO_URING_CMD_REGISTER (EOPNOTSUPP: /sys/module/fuse/parameters/enable_uring is N)' });
-      stop = true;
+// A function, not module top-level code (channel-worker.ts).
+function serve(): void {
+  while (!stop) {
+    const rc = spinNs > 0n && spin() === 0 && ring.hasCompletions ? 0 : ring.submitAndWait(1);
+    if (rc < 0 && rc !== -EINTR && rc !== -EAGAIN) {
+      log(`io_uring_enter: errno ${-rc}`);
       break;
     }
-    if (c.res !== -ENOTCONN && c.res !== -ECONNABORTED && c.res !== -ECANCELED && c.res !== -ENODEV) {
-      log(`entry ${s}: errno ${errnoName(-c.res)}`);
-      refused = -c.res;
+    const n = ring.reap(cqes);
+    for (let i = 0; i < n; i++) {
+      const c = cqes[i]!;
+      if (c.userData === WAKE) {
+        if (Atomics.load(replies, slots) === 1) stop = true;
+        for (let s = 0; s < slots; s++) {
+          if (state[s] === 'main' && Atomics.load(replies, s) === 1) {
+            Atomics.store(replies, s, 0);
+            commit(s);
+          }
+        }
+        if (!stop) armWake();
+        continue;
+      }
+      const s = c.userData;
+      if (c.res === 0) {
+        serveSlot(s);
+        continue;
+      }
+      if (c.res === -EAGAIN && registerRetries < 2000) {
+        // REGISTER before the kernel processed our INIT reply: try again shortly.
+        registerRetries++;
+        Atomics.wait(counters, 2, 0, 1);
+        queueCmd(s, FuseUringCmd.REGISTER);
+        continue;
+      }
+      if (c.res === -EOPNOTSUPP) {
+        toMain({ kind: 'unavailable', why: 'the kernel refused FUSE_IO_URING_CMD_REGISTER (EOPNOTSUPP: /sys/module/fuse/parameters/enable_uring is N)' });
+        stop = true;
+        break;
+      }
+      if (c.res !== -ENOTCONN && c.res !== -ECONNABORTED && c.res !== -ECANCELED && c.res !== -ENODEV) {
+        log(`entry ${s}: errno ${errnoName(-c.res)}`);
+        refused = -c.res;
+      }
+      state[s] = 'dead';
     }
-    state[s] = 'dead';
+    if (live() === 0) break;
   }
-  if (live() === 0) break;
 }
+serve();
 // Ended (unmount, abort) or told to stop: closing the ring cancels what the kernel still holds.
 // Every entry refused before one request came: the ring cannot have become ready through
 // this thread, and /dev/fuse still serves (fuse-io-uring.md §4): say so rather than "died".
