@@ -6,6 +6,8 @@
 # SERVERS (default "dev uring c") names the rows: c is the libfuse3 C peer; any other label is
 # famfs-ts, mounted with --transport uring when the label starts with "uring", else dev, plus
 # the words of $ARGS_<label> (e.g. SERVERS="dev uring u4" ARGS_u4="--transport uring --readers 4").
+# A label starting with "base" runs the CLI at $FAMFS_TS_BASELINE (another build's
+# dist/src/cli/main.js; "base" = dev, "baseuring" = uring): before/after in the same rounds.
 # JOBS (default 4) fio jobs. Prints IOPS and µs of server CPU per IO per row per round, then
 # the median over rounds of each row's IOPS ratio to c within the round (paired).
 set -euo pipefail
@@ -61,10 +63,11 @@ one() { # label
     [ -n "$PEER_C" ] || return 0
     "$PEER_C" "$W/peer.img" "$M" > "$W/c.log" 2>&1 & pid=$!
   else
-    local transport=dev var="ARGS_$label"
-    [[ $label == uring* ]] && { transport=uring; echo Y > "$URING_SWITCH"; }
+    local transport=dev var="ARGS_$label" cli=("${CLI[@]}")
+    [[ $label == uring* || $label == baseuring* ]] && { transport=uring; echo Y > "$URING_SWITCH"; }
+    [[ $label == base* ]] && cli=(node "${FAMFS_TS_BASELINE:?set FAMFS_TS_BASELINE to the main.js of the baseline build}")
     # shellcheck disable=SC2086
-    "${CLI[@]}" mount "$DEV" "$M" --foreground --system-uuid "$W/uuid" --transport "$transport" ${!var:-} > "$W/$label.log" 2>&1 & pid=$!
+    "${cli[@]}" mount "$DEV" "$M" --foreground --system-uuid "$W/uuid" --transport "$transport" ${!var:-} > "$W/$label.log" 2>&1 & pid=$!
   fi
   PIDS+=("$pid")
   wait_mounted "$M" "$pid" || { echo "  $label: did not mount"; cat "$W/$label.log" "$W/c.log" 2>/dev/null | tail -5; kill "$pid" 2>/dev/null; return 0; }
