@@ -268,6 +268,14 @@ export class Dispatcher {
     this.replyError(unique, errno.EINVAL, send);
   }
 
+  /**
+   * The error reply a handler's throw gets (the same errno rules as dispatch): for the serving
+   * threads' direct READ/WRITE answers (data-plane.ts PlaneAnswerer).
+   */
+  replyFailure(unique: bigint, e: unknown, op: string, send: SendMessage = this.send): void {
+    this.replyError(unique, this.errnoOf(e, op), send);
+  }
+
   private errnoOf(e: unknown, op: string): number {
     if (e instanceof ProtocolError || e instanceof StructError) {
       if (this.opts.debug) this.opts.log?.(`${op}: ${e.message}`);

@@ -42,8 +42,12 @@ export interface ServingThreadsOptions extends WorkerOptions {
 export class ServingThreads {
   private readonly threads: { worker: Worker; port: MessagePort; fd: number; running: boolean }[] = [];
   private readonly counters: Int32Array;
-  /** 1: the threads wait before their next read (the main thread reads the channel); 0: they read. */
-  private readonly gate = new Int32Array(new SharedArrayBuffer(4));
+  /**
+   * [0] 1: the threads wait before their next read (the main thread reads the channel); 0: they
+   * read. [1] bumped after each publish, so a thread looks at its port (a call into C++, a third
+   * of a µs) only when there is news, not at every request.
+   */
+  private readonly gate = new Int32Array(new SharedArrayBuffer(8));
   private live = 0;
   private resolveExited!: () => void;
   /** Settles once every thread has exited. */
@@ -137,6 +141,7 @@ export class ServingThreads {
   /** Send `msg` to every thread's plane; each applies it before its next request. */
   publish(msg: unknown): void {
     for (const t of this.threads) if (t.running) t.port.postMessage(msg);
+    Atomics.add(this.gate, 1, 1);
   }
 
   /** Requests answered in the threads and requests they handed to the main thread. */

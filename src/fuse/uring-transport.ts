@@ -132,6 +132,7 @@ export class UringThreads {
         fuseFd: opts.fd, index, qids, depth, payloadSize: this.payloadSize, module: opts.module, data: opts.data, conn: opts.conn,
         limits: opts.limits, updates: port2, counters: shared, replies: replies.buffer as SharedArrayBuffer, wakeFd,
         debug: opts.debug ?? false, stats: opts.stats, published: this.published.buffer as SharedArrayBuffer,
+        spinMicros: opts.spinMicros ?? 0,
       };
       const worker = new Worker(new URL(script), { workerData: data, transferList: [port2], name: `fuse-ring-${index}` });
       const t: RingThread = { worker, port: port1, wakeFd, replies, slots, running: true, started: false };

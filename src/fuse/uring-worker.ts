@@ -10,7 +10,7 @@ import {
   IoUring, IORING_OP_READ, IORING_OP_URING_CMD, IORING_SETUP_DEFER_TASKRUN, IORING_SETUP_SINGLE_ISSUER,
   IORING_SETUP_SQE128, IoUringSqe, mapArena, SQE_CMD_OFFSET, type Completion,
 } from '../sys/uring.js';
-import { applyUpdates, planeAnswers, type DataPlane, type DataPlaneFactory } from './data-plane.js';
+import { applyUpdates, PlaneAnswerer, type DataPlane, type DataPlaneFactory } from './data-plane.js';
 import { Dispatcher, notifyMessage } from './dispatcher.js';
 import { writeMessage } from './channel.js';
 import { Notify } from './opcodes.js';
@@ -20,7 +20,7 @@ import { NotifyInvalInodeOut, OutHeader } from './structs.js';
 import { OpStats } from './op-stats.js';
 import { Errno } from '../errno.js';
 import {
-  assembleInPlace, commitIdOf, encodeCmdReq, FuseUringCmd, FuseUringEntInOut, FuseUringReqHeader, packReply, RING_COUNTERS, slotLayout,
+  assembleInPlace, commitIdOf, encodeCmdReq, encodeCommitFrom, FuseUringCmd, FuseUringEntInOut, FuseUringReqHeader, packReply, RING_COUNTERS, slotLayout,
   type RingToMain,
 } from './uring-wire.js';
 
@@ -48,6 +48,8 @@ export interface UringWorkerData {
   readonly wakeFd: number;
   readonly debug: boolean;
   readonly stats?: SharedArrayBuffer;
+  /** After the last request, poll the ring this long (µs) before sleeping in io_uring_enter. */
+  readonly spinMicros: number;
 }
 
 const wd = workerData as UringWorkerData;
@@ -72,7 +74,6 @@ const wakeBuf = mapArena(4096);
 
 type SlotState = 'kernel' | 'here' | 'main' | 'dead';
 const state: SlotState[] = new Array<SlotState>(slots).fill('kernel');
-const commitIds: bigint[] = new Array<bigint>(slots).fill(0n);
 // Entries alternate between the queues, so registration gives every queue one early.
 const qidOf = (s: number): number => wd.qids[s % wd.qids.length]!;
 // Views made once: a request should not cost typed-array allocations.
@@ -105,12 +106,15 @@ const O_CMD_OP = IoUringSqe.offsetOf('cmd_op');
 const O_ADDR = IoUringSqe.offsetOf('addr');
 const O_LEN = IoUringSqe.offsetOf('len');
 
+const iovecAddress = Array.from({ length: slots }, (_, s) => arena.address + BigInt(s * layout.stride + layout.iovec));
+
 function queueCmd(s: number, op: number): void {
   const sqe = ring.prepare(IORING_OP_URING_CMD, wd.fuseFd, s);
   sqe.writeUInt32LE(op, O_CMD_OP);
-  sqe.writeBigUInt64LE(arena.address + BigInt(s * layout.stride + layout.iovec), O_ADDR); // the iovec pair
+  sqe.writeBigUInt64LE(iovecAddress[s]!, O_ADDR); // the iovec pair
   sqe.writeUInt32LE(2, O_LEN); // two iovecs: header buffer, payload (fuse-io-uring.md §2)
-  encodeCmdReq(sqe, SQE_CMD_OFFSET, qidOf(s), op === FuseUringCmd.REGISTER ? 0n : commitIds[s]!);
+  if (op === FuseUringCmd.REGISTER) encodeCmdReq(sqe, SQE_CMD_OFFSET, qidOf(s), 0n);
+  else encodeCommitFrom(sqe, SQE_CMD_OFFSET, qidOf(s), headersOf(s));
   state[s] = 'kernel';
 }
 
@@ -126,7 +130,7 @@ function commit(s: number): void {
 }
 
 let current = -1;
-const dispatcher = new Dispatcher(plane as FileSystem, { limits: wd.limits, log, debug: wd.debug, stats }, (iov) => {
+const send = (iov: readonly Buffer[]): void => {
   if (current < 0) return;
   try {
     packReply(iov, headersOf(current), payloadOf(current));
@@ -136,8 +140,10 @@ const dispatcher = new Dispatcher(plane as FileSystem, { limits: wd.limits, log,
   }
   commit(current);
   current = -1;
-});
+};
+const dispatcher = new Dispatcher(plane as FileSystem, { limits: wd.limits, log, debug: wd.debug, stats }, send);
 dispatcher.adopt(wd.conn);
+const answerer = new PlaneAnswerer(plane, dispatcher, wd.conn, stats, wd.debug);
 // Notifications go on the connection's /dev/fuse descriptor, never into a ring entry (which
 // carries only the reply to the request it fetched): the undo journal's INVAL_INODE.
 plane.attach?.({
@@ -148,7 +154,7 @@ plane.attach?.({
 /** An error reply packed into entry s (a request nobody else will answer must still free its entry). */
 function errorReply(s: number, errno: number): void {
   const h = headersOf(s);
-  OutHeader.encodeInto(h, { len: OutHeader.size, error: errno, unique: commitIds[s]! });
+  OutHeader.encodeInto(h, { len: OutHeader.size, error: errno, unique: commitIdOf(h) });
   h.writeUInt32LE(0, FuseUringReqHeader.offsetOf('ring_ent_in_out') + FuseUringEntInOut.offsetOf('payload_sz'));
 }
 
@@ -161,12 +167,9 @@ function drainUpdates(): void {
   applyUpdates(plane, wd.updates, log);
 }
 
-const local = (msg: Buffer): boolean => planeAnswers(plane, msg);
-
 /** A request arrived in entry s: answer it here or hand it to the main thread. */
 function serveSlot(s: number): void {
   Atomics.add(counters, 3, 1);
-  commitIds[s] = commitIdOf(headersOf(s));
   let msg: Buffer;
   try {
     msg = assembleInPlace(arena.bytes, s * layout.stride, layout, headersOf(s));
@@ -177,15 +180,17 @@ function serveSlot(s: number): void {
     return;
   }
   drainUpdates();
-  if (local(msg)) {
+  state[s] = 'here';
+  current = s;
+  let answered = false;
+  try {
+    answered = answerer.answer(msg, send);
+  } catch (e) {
+    answered = true;
+    log(`dispatch: ${(e as Error).stack ?? String(e)}`);
+  }
+  if (answered) {
     Atomics.add(counters, 0, 1);
-    state[s] = 'here';
-    current = s;
-    try {
-      dispatcher.dispatch(msg);
-    } catch (e) {
-      log(`dispatch: ${(e as Error).stack ?? String(e)}`);
-    }
     if (current === s) {
       // No reply (a message the protocol answers with silence): the entry must still go back.
       current = -1;
@@ -194,6 +199,7 @@ function serveSlot(s: number): void {
     }
     return;
   }
+  current = -1;
   Atomics.add(counters, 1, 1);
   state[s] = 'main';
   const copy = new Uint8Array(msg.length);
@@ -215,51 +221,68 @@ let registerRetries = 0;
 /** An errno the kernel answered an entry with other than the connection's end (the ring was refused). */
 let refused = 0;
 let stop = false;
-while (!stop) {
-  const rc = ring.submitAndWait(1);
-  if (rc < 0 && rc !== -EINTR && rc !== -EAGAIN) {
-    log(`io_uring_enter: errno ${-rc}`);
-    break;
+// Polling a little before sleeping (--spin-us) saves the sleep and wake-up of a request that
+// arrives meanwhile, at the price of the CPU it burns: each poll is one io_uring_enter that
+// runs the ring's task work and returns (DEFER_TASKRUN) or, on a ring without it, where the
+// kernel posts completions by itself, a look at the CQ ring between syscalls.
+const spinNs = BigInt(Math.round(Math.max(0, wd.spinMicros ?? 0) * 1000));
+function spin(): number {
+  const until = process.hrtime.bigint() + spinNs;
+  for (;;) {
+    const rc = ring.submitAndPoll();
+    if (rc < 0 && rc !== -EINTR && rc !== -EAGAIN) return rc;
+    if (ring.hasCompletions || process.hrtime.bigint() >= until) return 0;
   }
-  const n = ring.reap(cqes);
-  for (let i = 0; i < n; i++) {
-    const c = cqes[i]!;
-    if (c.userData === WAKE) {
-      if (Atomics.load(replies, slots) === 1) stop = true;
-      for (let s = 0; s < slots; s++) {
-        if (state[s] === 'main' && Atomics.load(replies, s) === 1) {
-          Atomics.store(replies, s, 0);
-          commit(s);
-        }
-      }
-      if (!stop) armWake();
-      continue;
-    }
-    const s = c.userData;
-    if (c.res === 0) {
-      serveSlot(s);
-      continue;
-    }
-    if (c.res === -EAGAIN && registerRetries < 2000) {
-      // REGISTER before the kernel processed our INIT reply: try again shortly.
-      registerRetries++;
-      Atomics.wait(counters, 2, 0, 1);
-      queueCmd(s, FuseUringCmd.REGISTER);
-      continue;
-    }
-    if (c.res === -EOPNOTSUPP) {
-      toMain({ kind: 'unavailable', why: 'the kernel refused FUSE_IO_URING_CMD_REGISTER (EOPNOTSUPP: /sys/module/fuse/parameters/enable_uring is N)' });
-      stop = true;
+}
+// A function, not module top-level code (channel-worker.ts).
+function serve(): void {
+  while (!stop) {
+    const rc = spinNs > 0n && spin() === 0 && ring.hasCompletions ? 0 : ring.submitAndWait(1);
+    if (rc < 0 && rc !== -EINTR && rc !== -EAGAIN) {
+      log(`io_uring_enter: errno ${-rc}`);
       break;
     }
-    if (c.res !== -ENOTCONN && c.res !== -ECONNABORTED && c.res !== -ECANCELED && c.res !== -ENODEV) {
-      log(`entry ${s}: errno ${errnoName(-c.res)}`);
-      refused = -c.res;
+    const n = ring.reap(cqes);
+    for (let i = 0; i < n; i++) {
+      const c = cqes[i]!;
+      if (c.userData === WAKE) {
+        if (Atomics.load(replies, slots) === 1) stop = true;
+        for (let s = 0; s < slots; s++) {
+          if (state[s] === 'main' && Atomics.load(replies, s) === 1) {
+            Atomics.store(replies, s, 0);
+            commit(s);
+          }
+        }
+        if (!stop) armWake();
+        continue;
+      }
+      const s = c.userData;
+      if (c.res === 0) {
+        serveSlot(s);
+        continue;
+      }
+      if (c.res === -EAGAIN && registerRetries < 2000) {
+        // REGISTER before the kernel processed our INIT reply: try again shortly.
+        registerRetries++;
+        Atomics.wait(counters, 2, 0, 1);
+        queueCmd(s, FuseUringCmd.REGISTER);
+        continue;
+      }
+      if (c.res === -EOPNOTSUPP) {
+        toMain({ kind: 'unavailable', why: 'the kernel refused FUSE_IO_URING_CMD_REGISTER (EOPNOTSUPP: /sys/module/fuse/parameters/enable_uring is N)' });
+        stop = true;
+        break;
+      }
+      if (c.res !== -ENOTCONN && c.res !== -ECONNABORTED && c.res !== -ECANCELED && c.res !== -ENODEV) {
+        log(`entry ${s}: errno ${errnoName(-c.res)}`);
+        refused = -c.res;
+      }
+      state[s] = 'dead';
     }
-    state[s] = 'dead';
+    if (live() === 0) break;
   }
-  if (live() === 0) break;
 }
+serve();
 // Ended (unmount, abort) or told to stop: closing the ring cancels what the kernel still holds.
 // Every entry refused before one request came: the ring cannot have become ready through
 // this thread, and /dev/fuse still serves (fuse-io-uring.md §4): say so rather than "died".

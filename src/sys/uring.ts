@@ -156,6 +156,8 @@ export class IoUring {
   private readonly sqMask: number;
   private readonly sqArray: Uint32Array;
   private readonly sqes: Buffer;
+  /** One view per SQE, made once (a subarray per request cost more than filling it). */
+  private readonly sqeViews: Buffer[] = [];
   private readonly cqHead: Uint32Array;
   private readonly cqTail: Uint32Array;
   private readonly cqMask: number;
@@ -197,6 +199,7 @@ export class IoUring {
       this.sqMask = u32(sq, p.sq_off.ring_mask)[0]!;
       this.sqArray = u32(sq, p.sq_off.array, p.sq_entries);
       this.sqes = sqesMap.bytes;
+      for (let i = 0; i < p.sq_entries; i++) this.sqeViews.push(this.sqes.subarray(i * this.sqeSize, (i + 1) * this.sqeSize));
       this.cqHead = u32(cq, p.cq_off.head);
       this.cqTail = u32(cq, p.cq_off.tail);
       this.cqMask = u32(cq, p.cq_off.ring_mask)[0]!;
@@ -221,7 +224,7 @@ export class IoUring {
   prepare(opcode: number, fd: number, userData: number): Buffer {
     if (this.sqSpace <= 0) throw new SysError('io_uring', os.constants.errno.EBUSY, 'submission queue full');
     const idx = this.localTail & this.sqMask;
-    const sqe = this.sqes.subarray(idx * this.sqeSize, (idx + 1) * this.sqeSize);
+    const sqe = this.sqeViews[idx]!;
     sqe.fill(0);
     sqe.writeUInt8(opcode, O_SQE.opcode!);
     sqe.writeInt32LE(fd, O_SQE.fd!);
@@ -246,6 +249,25 @@ export class IoUring {
     if (rc < 0) return -koffi.errno();
     this.pending -= Math.min(this.pending, rc);
     return rc;
+  }
+
+  /**
+   * Publish what was prepared and enter the kernel without waiting, but with GETEVENTS: a ring
+   * set up with DEFER_TASKRUN runs its pending task work here (for FUSE: copies the requests
+   * that arrived into their entries), so their completions are on the CQ ring after it.
+   * Returns the syscall's result or -errno.
+   */
+  submitAndPoll(): number {
+    Atomics.store(this.sqTail, 0, this.localTail);
+    const rc = Number(enterFn(SYS_io_uring_enter, this.fd, this.pending, 0, IORING_ENTER_GETEVENTS, null, 0));
+    if (rc < 0) return -koffi.errno();
+    this.pending -= Math.min(this.pending, rc);
+    return rc;
+  }
+
+  /** Whether completions are waiting on the CQ ring (a load of its head and tail). */
+  get hasCompletions(): boolean {
+    return Atomics.load(this.cqHead, 0) !== Atomics.load(this.cqTail, 0);
   }
 
   /**

@@ -72,6 +72,41 @@ describeTier2('famfs-ts mount --transport uring', uringUnavailable, () => {
     expect(must(`cd ${mnt}/many && cat $(ls | sort -V) | wc -l`).trim()).toBe('300');
   }, 120_000);
 
+  it('a ring thread that puts back a refused rewrite makes the kernel drop the pages it wrote (INVAL_INODE), before the close', () => {
+    // The file is committed, so its WRITEs are answered by ring threads, which keep the bytes
+    // they overwrite in the open file's undo journal. A rewrite longer than the file: the first
+    // WRITE past the end is refused (EFBIG) and the ring thread puts back what came before,
+    // then sends INVAL_INODE (on /dev/fuse: the ring takes no notifications) for the part of
+    // the file outside that WRITE's locked 2 MiB folios, here [0, 2 MiB). The master's files
+    // are KEEP_CACHE, so without it the kernel would keep the new bytes it wrote there; the
+    // main thread drops the whole file's pages only at the close (FLUSH). So the writer reads
+    // [0, 2 MiB) back through the same descriptor before closing it: old bytes, from the file.
+    const old = s.path('undo-old');
+    const long = s.path('undo-long');
+    must(`head -c ${3 * MiB} /dev/urandom > ${old} && head -c ${4 * MiB} /dev/urandom > ${long}`);
+    must(`cp ${old} ${mnt}/undo && sync ${mnt}/undo && cat ${mnt}/undo > /dev/null`);
+    const script = `
+      const fs = require('fs');
+      const [file, longPath, oldPath] = process.argv.slice(1);
+      const fd = fs.openSync(file, 'r+');
+      const long = fs.readFileSync(longPath);
+      let at = 0;
+      try {
+        for (; at < long.length; at += 256 * 1024) fs.writeSync(fd, long, at, 256 * 1024, at);
+      } catch (e) {
+        console.log('refused at ' + at + ': ' + e.code);
+      }
+      const back = Buffer.alloc(2 * 1024 * 1024);
+      fs.readSync(fd, back, 0, back.length, 0);
+      const old = fs.readFileSync(oldPath).subarray(0, back.length);
+      console.log(back.equals(old) ? 'old bytes' : back.equals(long.subarray(0, back.length)) ? 'new bytes' : 'other bytes');
+      fs.closeSync(fd);`;
+    const r = must(`node -e "${script.replace(/"/g, '\\"')}" ${mnt}/undo ${long} ${old}`, 60_000);
+    expect(r).toContain(`refused at ${3 * MiB}: EFBIG`);
+    expect(r).toContain('old bytes');
+    expect(must(`cmp ${old} ${mnt}/undo && echo same`)).toContain('same');
+  }, 120_000);
+
   it('served the requests through the ring, and ends with umount', async () => {
     must(`umount ${mnt}`);
     const code = await Promise.race([server.waitExit(), new Promise((r) => setTimeout(() => r('hung'), 20_000))]);
