@@ -420,9 +420,11 @@ export class FamfsMount {
     this.fs.events.invalidate = (nodeid, off, len) => this.session.notifyInvalInode(nodeid, off, len);
     this.fs.events.forgotten = (n) => {
       // The kernel holds no reference to n any more: the threads may drop its map (a later
-      // OPEN of the same nodeid publishes it again).
-      if (this.published.delete(n)) this.session.publish({ kind: 'forget', nodeid: n } satisfies PlaneUpdate);
+      // OPEN of the same nodeid publishes it again). One still waiting was never posted.
+      if (this.waiting.delete(n)) this.published.delete(n);
+      else if (this.published.delete(n)) this.session.publish({ kind: 'forget', nodeid: n } satisfies PlaneUpdate);
     };
+    this.session.onResume = () => this.publishWaiting();
     this.fs.events.mapChanged = (n) => {
       this.publish(n);
       // The kernel may hold cached mappings of the old reservation (UPSERT at OPEN, or
@@ -464,8 +466,15 @@ export class FamfsMount {
   }
 
   private readonly published = new Set<number>();
+  /**
+   * Published while the serving threads were parked (Session.threadsParked): their maps are
+   * posted when the threads are resumed, before they read again. A burst of creates, all
+   * answered on the main thread, then costs no message per file (four structured clones,
+   * two per thread, and the threads' work taking them in).
+   */
+  private readonly waiting = new Set<number>();
 
-  /** Whether the serving threads answer READ/WRITE of nodeid (its map was published to them). */
+  /** Whether the serving threads answer READ/WRITE of nodeid (its map was published to them, or will be at their resume). */
   threadsServe(nodeid: number): boolean {
     return this.published.has(nodeid);
   }
@@ -473,10 +482,56 @@ export class FamfsMount {
   /**
    * Hand a committed file's map to the serving threads (once: it never changes). Called
    * before the OPEN (or FLUSH) reply goes out, so the thread that reads the file's next
-   * READ already has it.
+   * READ already has it; while the threads are parked, it waits for their resume. A thread
+   * without a file's map forwards its requests to the main thread.
    */
   private publish(nodeid: number): void {
     if (this.published.has(nodeid)) return;
+    if (!this.fs.committedFile(nodeid)) return;
+    if (this.session.threadsParked) {
+      this.published.add(nodeid);
+      this.waiting.add(nodeid);
+      return;
+    }
+    this.postMap(nodeid);
+  }
+
+  /**
+   * The threads are about to read again: post the maps that waited, in order, after one
+   * share of the windows under all of them per daxdev.
+   */
+  private publishWaiting(): void {
+    const files: { nodeid: number; path: string; map: FileMap }[] = [];
+    const runs = new Map<number, [number, number][]>();
+    for (const nodeid of this.waiting) {
+      this.published.delete(nodeid);
+      const f = this.fs.committedFile(nodeid);
+      if (!f) continue;
+      files.push({ nodeid, ...f });
+      for (const [index, r] of runsByDaxdev(f.map)) {
+        let all = runs.get(index);
+        if (!all) runs.set(index, (all = []));
+        all.push(...r);
+      }
+    }
+    this.waiting.clear();
+    const shared = new Set<number>();
+    for (const [index, r] of runs) {
+      try {
+        this.session.publish({ kind: 'daxdev', index, spec: this.image.daxdev(index).share(r) } satisfies PlaneUpdate);
+        shared.add(index);
+      } catch {
+        // a daxdev this host does not map, or a run past it: its files stay with the main thread
+      }
+    }
+    for (const f of files) {
+      if (![...runsByDaxdev(f.map).keys()].every((i) => shared.has(i))) continue;
+      this.session.publish({ kind: 'file', nodeid: f.nodeid, path: f.path, map: f.map } satisfies PlaneUpdate);
+      this.published.add(f.nodeid);
+    }
+  }
+
+  private postMap(nodeid: number): void {
     const f = this.fs.committedFile(nodeid);
     if (!f) return;
     const updates: PlaneUpdate[] = [];
