@@ -15,7 +15,7 @@ import { iomapAlignmentRefusal } from '../mapping/iomap-wire.js';
 import type { FileMap } from '../interleave/filemap.js';
 import { defaultIomapConfig, isProfileName, profileByName, PROFILE_NAMES } from '../mapping/profiles.js';
 import { fuseIomapSupport, isSocket, unmount } from '../sys/fuse-dev.js';
-import { SysError } from '../sys/libc.js';
+import { mallocTrim, SysError } from '../sys/libc.js';
 import { BpfLayouts, type Registrar } from './bpf-layouts.js';
 import { BootstrapFs, famfsModeOf, notFamfsKernel, openThroughMeta } from './famfs-mode.js';
 import { FsSwitch } from './fs-switch.js';
@@ -154,6 +154,9 @@ export function openForMount(opts: Pick<MountOptions, 'source' | 'client' | 'sys
   }
   return { image, layout, readOnlyWhy };
 }
+
+/** Quiet time after the last FORGET before the C heap is trimmed (FamfsMount.trimSoon). */
+const TRIM_AFTER_MS = 1000;
 
 export class FamfsMount {
   readonly done: Promise<void>;
@@ -423,6 +426,7 @@ export class FamfsMount {
       // OPEN of the same nodeid publishes it again). One still waiting was never posted.
       if (this.waiting.delete(n)) this.published.delete(n);
       else if (this.published.delete(n)) this.session.publish({ kind: 'forget', nodeid: n } satisfies PlaneUpdate);
+      this.trimSoon();
     };
     this.session.onResume = () => this.publishWaiting();
     this.fs.events.mapChanged = (n) => {
@@ -546,6 +550,28 @@ export class FamfsMount {
     updates.push({ kind: 'file', nodeid, path: f.path, map: f.map });
     for (const u of updates) this.session.publish(u);
     this.published.add(nodeid);
+  }
+
+  private trimTimer?: NodeJS.Timeout;
+  /**
+   * Once the kernel's forgets of a burst are over (a quiet second after the last), hand the
+   * C heap's free pages back (mallocTrim): the records of forgotten files are gone, but the
+   * buffers of the burst that made them stayed counted in RssAnon (bench/meta-mount/README.md).
+   */
+  private trimSoon(): void {
+    if (this.trimTimer) {
+      this.trimTimer.refresh();
+      return;
+    }
+    this.trimTimer = setTimeout(() => {
+      this.trimTimer = undefined;
+      try {
+        mallocTrim();
+      } catch (e) {
+        this.log(`malloc_trim: ${(e as Error).message}`);
+      }
+    }, TRIM_AFTER_MS);
+    this.trimTimer.unref();
   }
 
   /** famfs mode: close the image and unmap the .meta windows, which keep the mount busy. */
