@@ -421,11 +421,13 @@ export class FamfsImage {
   /** Log a file with a given FileMap (no allocation: tools and tests, e.g. famfs clone). */
   logFile(path: string, map: FileMap, opts: { mode?: number; uid?: number; gid?: number } = {}): FileNode {
     const rel = relpathOf(path);
-    this.append({ type: 'file', path: rel, size: map.size, flags: FM_ALL_HOSTS_RW, uid: opts.uid ?? euid(), gid: opts.gid ?? egid(), mode: (opts.mode ?? 0o644) & 0o7777, map });
+    const index = this.append({ type: 'file', path: rel, size: map.size, flags: FM_ALL_HOSTS_RW, uid: opts.uid ?? euid(), gid: opts.gid ?? egid(), mode: (opts.mode ?? 0o644) & 0o7777, map });
     // The allocation session did not place this map: the next creat must start a new one
     // from the scan, or it could hand out these extents again.
     this.allocatorAt = -1;
-    const n = this.namespace.lookup(rel);
+    // The node log entry i made is node i + 2 (namespace.ts): no second walk of the path.
+    const made = this.namespace.node(index + 2);
+    const n = made?.path === rel ? made : this.namespace.lookup(rel);
     if (!n || n.kind !== 'file') throw new ImageError(`${path}: logged but not replayed (see logplay)`, 'EIO');
     return n;
   }
