@@ -76,8 +76,18 @@ export interface CStruct<F extends Fields> {
   offsetOf(name: F[number]['name']): number;
 }
 
+// A DataView over a whole ArrayBuffer, kept for the next call on the same buffer: every FUSE
+// request decodes a struct from one of the few receive buffers the session reuses, and a new
+// DataView per call was a measurable share of a request's cost (bench/meta-mount/README.md).
+// Reads and writes go through it at buf.byteOffset + offset.
+let viewed: ArrayBufferLike | undefined;
+let viewedAs: DataView | undefined;
 function view(buf: Uint8Array): DataView {
-  return new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  if (buf.buffer !== viewed || !viewedAs) {
+    viewedAs = new DataView(buf.buffer);
+    viewed = buf.buffer;
+  }
+  return viewedAs;
 }
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
@@ -101,18 +111,20 @@ export function defineStruct<const F extends Fields>(name: string, size: number,
       throw new StructError(`${name}: need ${size} bytes at ${at}, have ${Math.max(0, buf.byteLength - at)}`);
     }
     const dv = view(buf);
+    const base = buf.byteOffset;
     const out: Record<string, unknown> = {};
-    for (const f of fields) out[f.name] = readField(buf, dv, at + f.offset, f.type, `${name}.${f.name}`);
+    for (const f of fields) out[f.name] = readField(buf, dv, base, at + f.offset, f.type, `${name}.${f.name}`);
     return out as StructValue<F>;
   };
 
   const encodeInto = (buf: Uint8Array, value: StructInput<F>, at = 0): void => {
     if (at < 0 || buf.byteLength - at < size) throw new StructError(`${name}: no room for ${size} bytes at ${at}`);
     const dv = view(buf);
+    const base = buf.byteOffset;
     const vals = value as Record<string, unknown>;
     for (const f of fields) {
       const v = vals[f.name];
-      if (v !== undefined) writeField(buf, dv, at + f.offset, f.type, v, `${name}.${f.name}`);
+      if (v !== undefined) writeField(buf, dv, base, at + f.offset, f.type, v, `${name}.${f.name}`);
     }
   };
 
@@ -123,7 +135,9 @@ export function defineStruct<const F extends Fields>(name: string, size: number,
     decode,
     encodeInto,
     encode(value: StructInput<F>) {
-      const buf = Buffer.alloc(size);
+      // From Node's pool (a slice of a shared 8 KiB buffer), zeroed here: Buffer.alloc gives
+      // each one an ArrayBuffer of its own, which the GC must track and free.
+      const buf = Buffer.allocUnsafe(size).fill(0);
       encodeInto(buf, value, 0);
       return buf;
     },
@@ -135,12 +149,13 @@ export function defineStruct<const F extends Fields>(name: string, size: number,
   };
 }
 
-function readField(buf: Uint8Array, dv: DataView, o: number, t: FieldType, what: string): unknown {
+/** Field `t` at buf offset `o`; `dv` views buf's whole ArrayBuffer, where buf starts at `base`. */
+function readField(buf: Uint8Array, dv: DataView, base: number, o: number, t: FieldType, what: string): unknown {
   if (typeof t === 'object') {
     if ('struct' in t) return t.struct.decode(buf, o);
     if ('array' in t) {
       const step = fieldSize(t.array);
-      return Array.from({ length: t.count }, (_, i) => readField(buf, dv, o + i * step, t.array, `${what}[${i}]`));
+      return Array.from({ length: t.count }, (_, i) => readField(buf, dv, base, o + i * step, t.array, `${what}[${i}]`));
     }
     const n = fieldSize(t);
     if ('bytes' in t) return Uint8Array.prototype.slice.call(buf, o, o + n);
@@ -148,26 +163,27 @@ function readField(buf: Uint8Array, dv: DataView, o: number, t: FieldType, what:
     const nul = raw.indexOf(0);
     return Buffer.from(raw.buffer, raw.byteOffset, nul < 0 ? n : nul).toString('utf8');
   }
+  const p = base + o;
   switch (t) {
-    case 'u8': return dv.getUint8(o);
-    case 'u16': return dv.getUint16(o, true);
-    case 'u32': return dv.getUint32(o, true);
-    case 's32': return dv.getInt32(o, true);
-    case 'u64big': return dv.getBigUint64(o, true);
+    case 'u8': return dv.getUint8(p);
+    case 'u16': return dv.getUint16(p, true);
+    case 'u32': return dv.getUint32(p, true);
+    case 's32': return dv.getInt32(p, true);
+    case 'u64big': return dv.getBigUint64(p, true);
     case 'u64': {
-      const v = dv.getBigUint64(o, true);
+      const v = dv.getBigUint64(p, true);
       if (v > MAX_SAFE) throw new StructError(`${what} = ${v} is past 2^53, which famfs-ts cannot address exactly`);
       return Number(v);
     }
     case 's64': {
-      const v = dv.getBigInt64(o, true);
+      const v = dv.getBigInt64(p, true);
       if (v > MAX_SAFE || v < -MAX_SAFE) throw new StructError(`${what} = ${v} is outside ±2^53`);
       return Number(v);
     }
   }
 }
 
-function writeField(buf: Uint8Array, dv: DataView, o: number, t: FieldType, v: unknown, what: string): void {
+function writeField(buf: Uint8Array, dv: DataView, base: number, o: number, t: FieldType, v: unknown, what: string): void {
   if (typeof t === 'object') {
     if ('struct' in t) return t.struct.encodeInto(buf, v as StructInput<Fields>, o);
     if ('array' in t) {
@@ -175,7 +191,7 @@ function writeField(buf: Uint8Array, dv: DataView, o: number, t: FieldType, v: u
       if (items.length > t.count) throw new StructError(`${what}: ${items.length} elements do not fit in ${t.count}`);
       const step = fieldSize(t.array);
       items.forEach((item, i) => {
-        if (item !== undefined) writeField(buf, dv, o + i * step, t.array, item, `${what}[${i}]`);
+        if (item !== undefined) writeField(buf, dv, base, o + i * step, t.array, item, `${what}[${i}]`);
       });
       return;
     }
@@ -193,18 +209,19 @@ function writeField(buf: Uint8Array, dv: DataView, o: number, t: FieldType, v: u
     const x = Number(num);
     if (!Number.isInteger(x) || x < lo || x > hi) throw new StructError(`${what}: ${num} does not fit ${t}`);
   };
+  const p = base + o;
   switch (t) {
-    case 'u8': check(0, 0xff); dv.setUint8(o, Number(num)); break;
-    case 'u16': check(0, 0xffff); dv.setUint16(o, Number(num), true); break;
-    case 'u32': check(0, 0xffffffff); dv.setUint32(o, Number(num), true); break;
-    case 's32': check(-0x80000000, 0x7fffffff); dv.setInt32(o, Number(num), true); break;
+    case 'u8': check(0, 0xff); dv.setUint8(p, Number(num)); break;
+    case 'u16': check(0, 0xffff); dv.setUint16(p, Number(num), true); break;
+    case 'u32': check(0, 0xffffffff); dv.setUint32(p, Number(num), true); break;
+    case 's32': check(-0x80000000, 0x7fffffff); dv.setInt32(p, Number(num), true); break;
     case 'u64':
     case 'u64big': {
       const b = BigInt(num);
       if (b < 0n || b > 0xffffffffffffffffn) throw new StructError(`${what}: ${num} does not fit u64`);
-      dv.setBigUint64(o, b, true);
+      dv.setBigUint64(p, b, true);
       break;
     }
-    case 's64': dv.setBigInt64(o, BigInt(num), true); break;
+    case 's64': dv.setBigInt64(p, BigInt(num), true); break;
   }
 }

@@ -368,14 +368,27 @@ export class FamfsImage {
     // once, relying on the entry CRC when the header line lands first (famfs_append_log).
     primary.write(LOG_OFFSET + entryOffset(index), bytes);
     primary.flush(LOG_OFFSET + entryOffset(index), bytes.length);
-    const counters = Buffer.alloc(16);
+    const counters = Buffer.allocUnsafe(16);
     counters.writeBigUInt64LE(BigInt(h.nextSeqnum + 1), 0);
     counters.writeBigUInt64LE(BigInt(index + 1), 8);
     const countersAt = LOG_OFFSET + logHeaderStruct.offsetOf('famfs_log_next_seqnum');
     primary.write(countersAt, counters);
     primary.flush(countersAt, counters.length);
     const ownSession = this.allocator !== undefined && this.allocatorAt === this.scanState.scanned;
-    this.refresh();
+    if (this.logIsView && entry.type !== 'add-daxdev') {
+      // The log is viewed in place and this writer holds it (the refresh above found every
+      // other entry): the header now says what was just stored, so the new entry is replayed
+      // from the view (CRC, decode, allocation, namespace) without reading and decoding the
+      // header again (this host stored and flushed both). A copied log (emulated
+      // regions, the simulator) refreshes as before, and so does a new daxdev (it is mapped).
+      // The invalidations are refresh()'s (README "Caches on shared memory").
+      primary.invalidate(LOG_OFFSET, LOG_HEADER_SIZE);
+      primary.invalidate(LOG_OFFSET + entryOffset(index), bytes.length);
+      this.logHeader = { ...h, nextSeqnum: h.nextSeqnum + 1, nextIndex: index + 1 };
+      this.replay();
+    } else {
+      this.refresh();
+    }
     if (ownSession) this.allocatorAt = this.scanState.scanned;
     return index;
   }
@@ -408,11 +421,13 @@ export class FamfsImage {
   /** Log a file with a given FileMap (no allocation: tools and tests, e.g. famfs clone). */
   logFile(path: string, map: FileMap, opts: { mode?: number; uid?: number; gid?: number } = {}): FileNode {
     const rel = relpathOf(path);
-    this.append({ type: 'file', path: rel, size: map.size, flags: FM_ALL_HOSTS_RW, uid: opts.uid ?? euid(), gid: opts.gid ?? egid(), mode: (opts.mode ?? 0o644) & 0o7777, map });
+    const index = this.append({ type: 'file', path: rel, size: map.size, flags: FM_ALL_HOSTS_RW, uid: opts.uid ?? euid(), gid: opts.gid ?? egid(), mode: (opts.mode ?? 0o644) & 0o7777, map });
     // The allocation session did not place this map: the next creat must start a new one
     // from the scan, or it could hand out these extents again.
     this.allocatorAt = -1;
-    const n = this.namespace.lookup(rel);
+    // The node log entry i made is node i + 2 (namespace.ts): no second walk of the path.
+    const made = this.namespace.node(index + 2);
+    const n = made?.path === rel ? made : this.namespace.lookup(rel);
     if (!n || n.kind !== 'file') throw new ImageError(`${path}: logged but not replayed (see logplay)`, 'EIO');
     return n;
   }

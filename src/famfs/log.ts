@@ -61,24 +61,46 @@ export function encodeLogHeader(logLen: number): Buffer {
 export function decodeLogHeader(bytes: Uint8Array, regionLen: number): LogHeader {
   if (bytes.byteLength < LOG_HEADER_SIZE) throw new LogError(`log header: need ${LOG_HEADER_SIZE} bytes, have ${bytes.byteLength}`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (dv.getBigUint64(0, true) !== BigInt(LOG_MAGIC)) throw new LogError(`log header: bad magic 0x${dv.getBigUint64(0, true).toString(16)} (expected 0x${LOG_MAGIC.toString(16)})`);
-  const storedCrc = dv.getBigUint64(24, true);
-  const calc = crc32(bytes.subarray(0, LOG_HEADER_CRC_LEN));
-  if (storedCrc !== BigInt(calc)) throw new LogError(`log header: crc mismatch (stored 0x${storedCrc.toString(16)}, calculated 0x${calc.toString(16)})`);
-  let h: LogHeader;
-  try {
-    const f = famfs_log.decode(bytes);
-    h = {
-      magic: f.famfs_log_magic, len: f.famfs_log_len, lastIndex: f.famfs_log_last_index, crc: f.famfs_log_crc,
-      nextSeqnum: f.famfs_log_next_seqnum, nextIndex: f.famfs_log_next_index,
-    };
-  } catch (e) {
-    throw new LogError(`log header: ${(e as Error).message}`, { cause: e });
+  // The magic, length, last index and their CRC never change after mkfs, while the counters
+  // after them move at every append (the master reads its header twice per create): bytes
+  // 0..31 equal to the last ones found good need no second magic and CRC check.
+  if (!sameCheckedPrefix(bytes)) {
+    if (dv.getBigUint64(0, true) !== BigInt(LOG_MAGIC)) throw new LogError(`log header: bad magic 0x${dv.getBigUint64(0, true).toString(16)} (expected 0x${LOG_MAGIC.toString(16)})`);
+    const storedCrc = dv.getBigUint64(24, true);
+    const calc = crc32(bytes.subarray(0, LOG_HEADER_CRC_LEN));
+    if (storedCrc !== BigInt(calc)) throw new LogError(`log header: crc mismatch (stored 0x${storedCrc.toString(16)}, calculated 0x${calc.toString(16)})`);
+    checkedPrefix.set(bytes.subarray(0, CHECKED_PREFIX));
+    prefixChecked = true;
   }
+  // The fields at their famfs_log offsets, without the generic decoder's object and BigInts.
+  const field = (at: number, name: string): number => {
+    const v = readU64(dv, at);
+    if (v === undefined) throw new LogError(`log header: famfs_log.${name} = ${dv.getBigUint64(at, true)} is past 2^53, which famfs-ts cannot address exactly`);
+    return v;
+  };
+  const h: LogHeader = {
+    magic: LOG_MAGIC, len: field(LH_LEN, 'famfs_log_len'), lastIndex: field(LH_LAST, 'famfs_log_last_index'), crc: field(LH_CRC, 'famfs_log_crc'),
+    nextSeqnum: field(LH_SEQ, 'famfs_log_next_seqnum'), nextIndex: field(LH_NEXT, 'famfs_log_next_index'),
+  };
   if (h.len !== regionLen) throw new LogError(`log header: log length ${h.len} differs from the superblock's ${regionLen}`);
   if (h.lastIndex !== logSlots(h.len) - 1) throw new LogError(`log header: last_index ${h.lastIndex} does not fit a ${h.len}-byte log (expected ${logSlots(h.len) - 1})`);
   if (h.nextIndex > h.lastIndex + 1) throw new LogError(`log header: next_index ${h.nextIndex} is past the last slot ${h.lastIndex}`);
   return h;
+}
+
+const LH_LEN = famfs_log.offsetOf('famfs_log_len');
+const LH_LAST = famfs_log.offsetOf('famfs_log_last_index');
+const LH_CRC = famfs_log.offsetOf('famfs_log_crc');
+const LH_SEQ = famfs_log.offsetOf('famfs_log_next_seqnum');
+const LH_NEXT = famfs_log.offsetOf('famfs_log_next_index');
+/** Magic, len, last_index and the CRC over them (famfs-format.md §3.1): the part checked. */
+const CHECKED_PREFIX = LOG_HEADER_CRC_LEN + 8;
+const checkedPrefix = new Uint8Array(CHECKED_PREFIX);
+let prefixChecked = false;
+function sameCheckedPrefix(bytes: Uint8Array): boolean {
+  if (!prefixChecked) return false;
+  for (let i = 0; i < CHECKED_PREFIX; i++) if (bytes[i] !== checkedPrefix[i]) return false;
+  return true;
 }
 
 /** Update next_seqnum/next_index in place (not CRC-protected, famfs-format.md §3.6). */
@@ -344,7 +366,8 @@ export function fileMapShapeProblem(map: FileMap): string | undefined {
 
 /** Build the 544 bytes of an entry (every byte not named is zero, so CRCs match famfs). */
 export function encodeEntry(e: NewEntry, seqnum: number): Buffer {
-  const b = Buffer.alloc(ENTRY_SIZE);
+  // Pooled (Buffer.alloc would give every entry an ArrayBuffer of its own), zeroed.
+  const b = Buffer.allocUnsafe(ENTRY_SIZE).fill(0);
   const se = (x: { daxdev: number; offset: number; length: number }) => ({ se_devindex: BigInt(x.daxdev), se_offset: BigInt(x.offset), se_len: BigInt(x.length) });
   switch (e.type) {
     case 'file': {

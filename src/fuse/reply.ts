@@ -61,30 +61,40 @@ export function encodeEntryInto(buf: Buffer, at: number, e: Entry): void {
   encodeAttrInto(buf, at + ENTRY_OUT_ATTR_OFFSET, e.attr);
 }
 
+// Reply bodies come from Node's buffer pool (zeroed here): Buffer.alloc would give each
+// reply an ArrayBuffer of its own for the GC to track and free, several per create.
 export function encodeEntry(e: Entry): Buffer {
-  const b = Buffer.alloc(EntryOut.size);
+  const b = Buffer.allocUnsafe(EntryOut.size).fill(0);
   encodeEntryInto(b, 0, e);
   return b;
 }
 
 export function encodeAttrOut(r: AttrReply): Buffer {
-  const b = Buffer.alloc(AttrOut.size);
+  const b = Buffer.allocUnsafe(AttrOut.size).fill(0);
   const [s, ns] = splitSeconds(r.timeout, 1);
   AttrOut.encodeInto(b, { attr_valid: s, attr_valid_nsec: ns });
   encodeAttrInto(b, ATTR_OUT_ATTR_OFFSET, r.attr);
   return b;
 }
 
+const OO_FH = OpenOut.offsetOf('fh');
+const OO_FLAGS = OpenOut.offsetOf('open_flags');
 export function encodeOpenOut(o: OpenReply): Buffer {
-  return OpenOut.encode({ fh: BigInt(o.fh), open_flags: o.openFlags ?? 0, backing_id: 0 });
+  const b = Buffer.allocUnsafe(OpenOut.size).fill(0);
+  writeU64(b, OO_FH, o.fh);
+  b.writeUInt32LE(o.openFlags ?? 0, OO_FLAGS);
+  return b;
 }
 
 export function encodeStatfs(s: Statfs): Buffer {
   return Kstatfs.encode(s);
 }
 
+const WO_SIZE = WriteOut.offsetOf('size');
 export function encodeWriteOut(n: number): Buffer {
-  return WriteOut.encode({ size: n });
+  const b = Buffer.allocUnsafe(WriteOut.size).fill(0);
+  b.writeUInt32LE(n, WO_SIZE);
+  return b;
 }
 
 const S_IFMT = 0o170000;

@@ -373,8 +373,25 @@ export class FuseSession {
     this.mainReads = false;
     const s = this.threads?.stats();
     if (s) this.judged = { total: s.local + s.forwarded, forwarded: s.forwarded };
+    // What waited for the threads while they were parked goes before their next read.
+    try {
+      this.onResume?.();
+    } catch (e) {
+      this.log(`resume: ${(e as Error).message}`);
+    }
     this.threads?.resume();
   }
+
+  /**
+   * The serving threads are parked and the main thread reads every request (judgeThreads):
+   * what only the threads need (maps of committed files) may wait for onResume.
+   */
+  get threadsParked(): boolean {
+    return this.mainReads && this.threads !== undefined;
+  }
+
+  /** Called when parked threads are about to read again, before they do. */
+  onResume?: () => void;
 
   /** Tell every serving thread's DataPlane `msg` (before answering what makes it matter). */
   publish(msg: unknown): void {

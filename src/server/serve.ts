@@ -15,7 +15,7 @@ import { iomapAlignmentRefusal } from '../mapping/iomap-wire.js';
 import type { FileMap } from '../interleave/filemap.js';
 import { defaultIomapConfig, isProfileName, profileByName, PROFILE_NAMES } from '../mapping/profiles.js';
 import { fuseIomapSupport, isSocket, unmount } from '../sys/fuse-dev.js';
-import { SysError } from '../sys/libc.js';
+import { mallocTrim, SysError } from '../sys/libc.js';
 import { BpfLayouts, type Registrar } from './bpf-layouts.js';
 import { BootstrapFs, famfsModeOf, notFamfsKernel, openThroughMeta } from './famfs-mode.js';
 import { FsSwitch } from './fs-switch.js';
@@ -154,6 +154,9 @@ export function openForMount(opts: Pick<MountOptions, 'source' | 'client' | 'sys
   }
   return { image, layout, readOnlyWhy };
 }
+
+/** Quiet time after the last FORGET before the C heap is trimmed (FamfsMount.trimSoon). */
+const TRIM_AFTER_MS = 1000;
 
 export class FamfsMount {
   readonly done: Promise<void>;
@@ -420,9 +423,12 @@ export class FamfsMount {
     this.fs.events.invalidate = (nodeid, off, len) => this.session.notifyInvalInode(nodeid, off, len);
     this.fs.events.forgotten = (n) => {
       // The kernel holds no reference to n any more: the threads may drop its map (a later
-      // OPEN of the same nodeid publishes it again).
-      if (this.published.delete(n)) this.session.publish({ kind: 'forget', nodeid: n } satisfies PlaneUpdate);
+      // OPEN of the same nodeid publishes it again). One still waiting was never posted.
+      if (this.waiting.delete(n)) this.published.delete(n);
+      else if (this.published.delete(n)) this.session.publish({ kind: 'forget', nodeid: n } satisfies PlaneUpdate);
+      this.trimSoon();
     };
+    this.session.onResume = () => this.publishWaiting();
     this.fs.events.mapChanged = (n) => {
       this.publish(n);
       // The kernel may hold cached mappings of the old reservation (UPSERT at OPEN, or
@@ -464,8 +470,15 @@ export class FamfsMount {
   }
 
   private readonly published = new Set<number>();
+  /**
+   * Published while the serving threads were parked (Session.threadsParked): their maps are
+   * posted when the threads are resumed, before they read again. A burst of creates, all
+   * answered on the main thread, then costs no message per file (four structured clones,
+   * two per thread, and the threads' work taking them in).
+   */
+  private readonly waiting = new Set<number>();
 
-  /** Whether the serving threads answer READ/WRITE of nodeid (its map was published to them). */
+  /** Whether the serving threads answer READ/WRITE of nodeid (its map was published to them, or will be at their resume). */
   threadsServe(nodeid: number): boolean {
     return this.published.has(nodeid);
   }
@@ -473,10 +486,56 @@ export class FamfsMount {
   /**
    * Hand a committed file's map to the serving threads (once: it never changes). Called
    * before the OPEN (or FLUSH) reply goes out, so the thread that reads the file's next
-   * READ already has it.
+   * READ already has it; while the threads are parked, it waits for their resume. A thread
+   * without a file's map forwards its requests to the main thread.
    */
   private publish(nodeid: number): void {
     if (this.published.has(nodeid)) return;
+    if (!this.fs.committedFile(nodeid)) return;
+    if (this.session.threadsParked) {
+      this.published.add(nodeid);
+      this.waiting.add(nodeid);
+      return;
+    }
+    this.postMap(nodeid);
+  }
+
+  /**
+   * The threads are about to read again: post the maps that waited, in order, after one
+   * share of the windows under all of them per daxdev.
+   */
+  private publishWaiting(): void {
+    const files: { nodeid: number; path: string; map: FileMap }[] = [];
+    const runs = new Map<number, [number, number][]>();
+    for (const nodeid of this.waiting) {
+      this.published.delete(nodeid);
+      const f = this.fs.committedFile(nodeid);
+      if (!f) continue;
+      files.push({ nodeid, ...f });
+      for (const [index, r] of runsByDaxdev(f.map)) {
+        let all = runs.get(index);
+        if (!all) runs.set(index, (all = []));
+        all.push(...r);
+      }
+    }
+    this.waiting.clear();
+    const shared = new Set<number>();
+    for (const [index, r] of runs) {
+      try {
+        this.session.publish({ kind: 'daxdev', index, spec: this.image.daxdev(index).share(r) } satisfies PlaneUpdate);
+        shared.add(index);
+      } catch {
+        // a daxdev this host does not map, or a run past it: its files stay with the main thread
+      }
+    }
+    for (const f of files) {
+      if (![...runsByDaxdev(f.map).keys()].every((i) => shared.has(i))) continue;
+      this.session.publish({ kind: 'file', nodeid: f.nodeid, path: f.path, map: f.map } satisfies PlaneUpdate);
+      this.published.add(f.nodeid);
+    }
+  }
+
+  private postMap(nodeid: number): void {
     const f = this.fs.committedFile(nodeid);
     if (!f) return;
     const updates: PlaneUpdate[] = [];
@@ -491,6 +550,28 @@ export class FamfsMount {
     updates.push({ kind: 'file', nodeid, path: f.path, map: f.map });
     for (const u of updates) this.session.publish(u);
     this.published.add(nodeid);
+  }
+
+  private trimTimer?: NodeJS.Timeout;
+  /**
+   * Once the kernel's forgets of a burst are over (a quiet second after the last), hand the
+   * C heap's free pages back (mallocTrim): the records of forgotten files are gone, but the
+   * buffers of the burst that made them stayed counted in RssAnon (bench/meta-mount/README.md).
+   */
+  private trimSoon(): void {
+    if (this.trimTimer) {
+      this.trimTimer.refresh();
+      return;
+    }
+    this.trimTimer = setTimeout(() => {
+      this.trimTimer = undefined;
+      try {
+        mallocTrim();
+      } catch (e) {
+        this.log(`malloc_trim: ${(e as Error).message}`);
+      }
+    }, TRIM_AFTER_MS);
+    this.trimTimer.unref();
   }
 
   /** famfs mode: close the image and unmap the .meta windows, which keep the mount busy. */

@@ -107,3 +107,14 @@ export function flock(fd: number, op: number): boolean {
   if (e === os.constants.errno.EWOULDBLOCK && op & LOCK_NB) return false;
   throw new SysError('flock', e);
 }
+
+const mallocTrimFn = libc.func('int malloc_trim(size_t pad)');
+
+/**
+ * Give the C heap's free pages back to the kernel (glibc malloc_trim(0): the top of each arena
+ * and, since glibc 2.8, whole free pages inside them). Node's buffers live there; after a
+ * burst they stay counted in the process's RssAnon until trimmed. True when memory was returned.
+ */
+export function mallocTrim(): boolean {
+  return (mallocTrimFn(0) as number) === 1;
+}
