@@ -25,13 +25,7 @@ command -v fio >/dev/null || { echo "iops bench: needs fio" >&2; exit 1; }
 [ -f "$ROOT/dist/src/cli/main.js" ] || (cd "$ROOT" && npx tsc -p .)
 
 bench_workdir iops
-URING_SWITCH=/sys/module/fuse/parameters/enable_uring
-URING_PREV=$(cat "$URING_SWITCH" 2>/dev/null || true)
-cleanup() {
-  [ -n "$URING_PREV" ] && echo "$URING_PREV" > "$URING_SWITCH" 2>/dev/null || true
-  bench_cleanup
-}
-trap cleanup EXIT
+bench_keep_uring_switch
 
 ticks() { # utime+stime of every thread of pid, in clock ticks
   awk '{print $14 + $15}' "/proc/$1/stat"

@@ -31,13 +31,7 @@ command -v fio >/dev/null || { echo "datapath bench: needs fio" >&2; exit 1; }
 bench_workdir bench
 # FUSE over io_uring (docs/reference/fuse-io-uring.md): measured as the row famfs-uring when
 # the kernel has the switch; it is turned on only around that row and always put back.
-URING_SWITCH=/sys/module/fuse/parameters/enable_uring
-URING_PREV=$(cat "$URING_SWITCH" 2>/dev/null || true)
-cleanup() {
-  [ -n "$URING_PREV" ] && echo "$URING_PREV" > "$URING_SWITCH" 2>/dev/null || true
-  bench_cleanup
-}
-trap cleanup EXIT
+bench_keep_uring_switch
 
 wait_for() { # file pattern seconds
   for _ in $(seq 1 $(( $3 * 10 ))); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done

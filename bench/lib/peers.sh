@@ -60,6 +60,14 @@ bench_workdir() {
   PIDS=()
   trap bench_cleanup EXIT
 }
+# bench_keep_uring_switch: after bench_workdir, remember FUSE over io_uring's module switch
+# (docs/reference/fuse-io-uring.md) in URING_SWITCH / URING_PREV and put it back at exit, as
+# well as bench_cleanup's work: a bench turns it on only around its io_uring rows.
+bench_keep_uring_switch() {
+  URING_SWITCH=/sys/module/fuse/parameters/enable_uring
+  URING_PREV=$(cat "$URING_SWITCH" 2>/dev/null || true)
+  trap '{ [ -n "$URING_PREV" ] && echo "$URING_PREV" > "$URING_SWITCH" 2>/dev/null; } || true; bench_cleanup' EXIT
+}
 bench_cleanup() {
   local m p
   for m in "$W"/mnt-*; do

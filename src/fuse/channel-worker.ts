@@ -95,13 +95,7 @@ function serve(): void {
       // possible, so whatever this request needs is in the queue by now.
       drainUpdates();
       const msg = buf.subarray(0, n);
-      let answered = false;
-      try {
-        answered = answerer.answer(msg, send);
-      } catch (e) {
-        answered = true;
-        log(`dispatch: ${(e as Error).stack ?? String(e)}`);
-      }
+      const answered = answerer.answerOrLog(msg, send, log);
       if (answered) {
         Atomics.add(counters, 0, 1);
         if (gone) break;

@@ -181,6 +181,20 @@ export class PlaneAnswerer {
     return true;
   }
 
+  /**
+   * answer() that never throws: a serving thread must not die with a request in hand. An
+   * exception is logged and the message counts as answered (the Dispatcher replies to what it
+   * can; the kernel ends a request it never hears of at unmount).
+   */
+  answerOrLog(msg: Buffer, send: SendMessage, log: (line: string) => void): boolean {
+    try {
+      return this.answer(msg, send);
+    } catch (e) {
+      log(`dispatch: ${(e as Error).stack ?? String(e)}`);
+      return true;
+    }
+  }
+
   /** False when the message is not the plain case: the dispatcher then answers it. */
   private answerDirect(msg: Buffer, send: SendMessage): boolean {
     const len = msg.length;

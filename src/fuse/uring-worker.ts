@@ -182,13 +182,7 @@ function serveSlot(s: number): void {
   drainUpdates();
   state[s] = 'here';
   current = s;
-  let answered = false;
-  try {
-    answered = answerer.answer(msg, send);
-  } catch (e) {
-    answered = true;
-    log(`dispatch: ${(e as Error).stack ?? String(e)}`);
-  }
+  const answered = answerer.answerOrLog(msg, send, log);
   if (answered) {
     Atomics.add(counters, 0, 1);
     if (current === s) {
