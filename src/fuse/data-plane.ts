@@ -9,8 +9,8 @@ import type { Dispatcher, SendMessage } from './dispatcher.js';
 import { errno, FuseError, type ConnectionInfo, type RequestContext } from './filesystem.js';
 import { OpStats } from './op-stats.js';
 import { Op } from './opcodes.js';
-import { IN_HEADER_SIZE } from './request.js';
-import { InHeader, OutHeader, ReadIn, WriteIn, WriteOut } from './structs.js';
+import { IN_HEADER_SIZE, O_EXTLEN, O_GID, O_LEN, O_NODEID, O_OPCODE, O_PID, O_UID, O_UNIQUE } from './request.js';
+import { OutHeader, ReadIn, WriteIn, WriteOut } from './structs.js';
 
 export interface DataPlane {
   /**
@@ -65,9 +65,6 @@ export function siblingModule(metaUrl: string, name: string): string {
   return new URL(`./${name}.js`, metaUrl).href;
 }
 
-const O_OPCODE = InHeader.offsetOf('opcode');
-const O_NODEID = InHeader.offsetOf('nodeid');
-
 /**
  * Whether a serving thread (/dev/fuse clone or io_uring) answers the message itself: a READ
  * or WRITE of a nodeid its plane owns. A nodeid past 2^53 (high word >= 2^21) is never owned.
@@ -94,12 +91,6 @@ export function applyUpdates(plane: DataPlane, updates: MessagePort, log: (line:
   }
 }
 
-const O_LEN = InHeader.offsetOf('len');
-const O_UNIQUE = InHeader.offsetOf('unique');
-const O_UID = InHeader.offsetOf('uid');
-const O_GID = InHeader.offsetOf('gid');
-const O_PID = InHeader.offsetOf('pid');
-const O_EXTLEN = InHeader.offsetOf('total_extlen');
 // fuse_read_in and fuse_write_in share their first 24 bytes (fh, offset, size, flags).
 const A_FH = IN_HEADER_SIZE + ReadIn.offsetOf('fh');
 const A_OFFSET = IN_HEADER_SIZE + ReadIn.offsetOf('offset');

@@ -26,14 +26,15 @@ export interface Header {
   extlen: number;
 }
 
-const O_LEN = InHeader.offsetOf('len');
-const O_OPCODE = InHeader.offsetOf('opcode');
-const O_UNIQUE = InHeader.offsetOf('unique');
-const O_NODEID = InHeader.offsetOf('nodeid');
-const O_UID = InHeader.offsetOf('uid');
-const O_GID = InHeader.offsetOf('gid');
-const O_PID = InHeader.offsetOf('pid');
-const O_EXTLEN = InHeader.offsetOf('total_extlen');
+/** Offsets of fuse_in_header's fields, for code that reads a request without decoding it. */
+export const O_LEN = InHeader.offsetOf('len');
+export const O_OPCODE = InHeader.offsetOf('opcode');
+export const O_UNIQUE = InHeader.offsetOf('unique');
+export const O_NODEID = InHeader.offsetOf('nodeid');
+export const O_UID = InHeader.offsetOf('uid');
+export const O_GID = InHeader.offsetOf('gid');
+export const O_PID = InHeader.offsetOf('pid');
+export const O_EXTLEN = InHeader.offsetOf('total_extlen');
 
 /** Decode the header of `msg`, a message of exactly `msg.length` bytes as received. */
 export function readHeader(msg: Buffer): Header {
