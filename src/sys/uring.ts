@@ -101,7 +101,9 @@ export const IoUringCqe = defineStruct('io_uring_cqe', 16, [
   { name: 'flags', offset: 12, type: 'u32' },
 ] as const);
 
-const O_SQE = Object.fromEntries(IoUringSqe.fields.map((f) => [f.name, f.offset])) as Record<string, number>;
+const O_SQE_OPCODE = IoUringSqe.offsetOf('opcode');
+const O_SQE_FD = IoUringSqe.offsetOf('fd');
+const O_SQE_USER_DATA = IoUringSqe.offsetOf('user_data');
 
 /** One completion, as read off the CQ ring. */
 export interface Completion {
@@ -226,9 +228,9 @@ export class IoUring {
     const idx = this.localTail & this.sqMask;
     const sqe = this.sqeViews[idx]!;
     sqe.fill(0);
-    sqe.writeUInt8(opcode, O_SQE.opcode!);
-    sqe.writeInt32LE(fd, O_SQE.fd!);
-    sqe.writeUInt32LE(userData >>> 0, O_SQE.user_data!);
+    sqe.writeUInt8(opcode, O_SQE_OPCODE);
+    sqe.writeInt32LE(fd, O_SQE_FD);
+    sqe.writeUInt32LE(userData >>> 0, O_SQE_USER_DATA);
     this.sqArray[idx] = idx;
     this.localTail = (this.localTail + 1) >>> 0;
     this.pending++;
