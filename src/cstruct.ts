@@ -76,6 +76,15 @@ export interface CStruct<F extends Fields> {
   offsetOf(name: F[number]['name']): number;
 }
 
+/**
+ * `size` zero bytes from Node's buffer pool (a slice of a shared 8 KiB buffer): Buffer.alloc
+ * gives each small buffer an ArrayBuffer of its own for the GC to track and free, and the
+ * mount makes several per request (reply bodies, struct encodes, log entries).
+ */
+export function zeroed(size: number): Buffer {
+  return Buffer.allocUnsafe(size).fill(0);
+}
+
 // A DataView over a whole ArrayBuffer, kept for the next call on the same buffer: every FUSE
 // request decodes a struct from one of the few receive buffers the session reuses, and a new
 // DataView per call was a measurable share of a request's cost (bench/meta-mount/README.md).
@@ -135,9 +144,7 @@ export function defineStruct<const F extends Fields>(name: string, size: number,
     decode,
     encodeInto,
     encode(value: StructInput<F>) {
-      // From Node's pool (a slice of a shared 8 KiB buffer), zeroed here: Buffer.alloc gives
-      // each one an ArrayBuffer of its own, which the GC must track and free.
-      const buf = Buffer.allocUnsafe(size).fill(0);
+      const buf = zeroed(size);
       encodeInto(buf, value, 0);
       return buf;
     },

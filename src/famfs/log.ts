@@ -4,6 +4,7 @@
 import { simple, type FileMap, type Strip } from '../interleave/filemap.js';
 import { chunkSizeProblem, stripCountProblem } from '../interleave/interleave-params.js';
 import { crc32 } from './crc.js';
+import { zeroed } from '../cstruct.js';
 import { EntryType, EXT_INTERLEAVE, EXT_SIMPLE, FM_ALL_HOSTS_RW, LOG_MAGIC, MAX_PATHLEN, MAX_SIMPLE_EXTENTS } from './constants.js';
 import { InvalidError } from '../errno.js';
 import {
@@ -366,8 +367,7 @@ export function fileMapShapeProblem(map: FileMap): string | undefined {
 
 /** Build the 544 bytes of an entry (every byte not named is zero, so CRCs match famfs). */
 export function encodeEntry(e: NewEntry, seqnum: number): Buffer {
-  // Pooled (Buffer.alloc would give every entry an ArrayBuffer of its own), zeroed.
-  const b = Buffer.allocUnsafe(ENTRY_SIZE).fill(0);
+  const b = zeroed(ENTRY_SIZE);
   const se = (x: { daxdev: number; offset: number; length: number }) => ({ se_devindex: BigInt(x.daxdev), se_offset: BigInt(x.offset), se_len: BigInt(x.length) });
   switch (e.type) {
     case 'file': {

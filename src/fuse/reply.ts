@@ -1,6 +1,7 @@
 // Encoders for the reply bodies the mainline ops send: entry_out, attr_out, open_out,
 // statfs, write_out, and READDIR / READDIRPLUS buffers.
 import type { Attr, AttrReply, DirEntry, DirList, Entry, OpenReply, Statfs } from './filesystem.js';
+import { zeroed } from '../cstruct.js';
 import {
   Attr as AttrStruct, AttrOut, ATTR_OUT_ATTR_OFFSET, Dirent, DIRENTPLUS_DIRENT_OFFSET, EntryOut, ENTRY_OUT_ATTR_OFFSET,
   Kstatfs, OpenOut, WriteOut,
@@ -61,16 +62,14 @@ export function encodeEntryInto(buf: Buffer, at: number, e: Entry): void {
   encodeAttrInto(buf, at + ENTRY_OUT_ATTR_OFFSET, e.attr);
 }
 
-// Reply bodies come from Node's buffer pool (zeroed here): Buffer.alloc would give each
-// reply an ArrayBuffer of its own for the GC to track and free, several per create.
 export function encodeEntry(e: Entry): Buffer {
-  const b = Buffer.allocUnsafe(EntryOut.size).fill(0);
+  const b = zeroed(EntryOut.size);
   encodeEntryInto(b, 0, e);
   return b;
 }
 
 export function encodeAttrOut(r: AttrReply): Buffer {
-  const b = Buffer.allocUnsafe(AttrOut.size).fill(0);
+  const b = zeroed(AttrOut.size);
   const [s, ns] = splitSeconds(r.timeout, 1);
   AttrOut.encodeInto(b, { attr_valid: s, attr_valid_nsec: ns });
   encodeAttrInto(b, ATTR_OUT_ATTR_OFFSET, r.attr);
@@ -80,7 +79,7 @@ export function encodeAttrOut(r: AttrReply): Buffer {
 const OO_FH = OpenOut.offsetOf('fh');
 const OO_FLAGS = OpenOut.offsetOf('open_flags');
 export function encodeOpenOut(o: OpenReply): Buffer {
-  const b = Buffer.allocUnsafe(OpenOut.size).fill(0);
+  const b = zeroed(OpenOut.size);
   writeU64(b, OO_FH, o.fh);
   b.writeUInt32LE(o.openFlags ?? 0, OO_FLAGS);
   return b;
@@ -92,7 +91,7 @@ export function encodeStatfs(s: Statfs): Buffer {
 
 const WO_SIZE = WriteOut.offsetOf('size');
 export function encodeWriteOut(n: number): Buffer {
-  const b = Buffer.allocUnsafe(WriteOut.size).fill(0);
+  const b = zeroed(WriteOut.size);
   b.writeUInt32LE(n, WO_SIZE);
   return b;
 }
