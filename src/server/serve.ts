@@ -492,27 +492,27 @@ export class FamfsMount {
   private publish(nodeid: number): void {
     if (this.published.has(nodeid)) return;
     if (!this.fs.committedFile(nodeid)) return;
-    if (this.session.threadsParked) {
-      this.published.add(nodeid);
-      this.waiting.add(nodeid);
-      return;
-    }
-    this.postMap(nodeid);
+    this.published.add(nodeid);
+    this.waiting.add(nodeid);
+    if (!this.session.threadsParked) this.publishWaiting();
   }
 
   /**
-   * The threads are about to read again: post the maps that waited, in order, after one
-   * share of the windows under all of them per daxdev.
+   * Post the maps that wait (one, or those held while the threads were parked), in order,
+   * after one share of the windows under all of them per daxdev. A file on a daxdev that
+   * could not be shared (this host does not map it, or a run is past it) stays with the main
+   * thread, which answers with the error.
    */
   private publishWaiting(): void {
-    const files: { nodeid: number; path: string; map: FileMap }[] = [];
+    const files: { nodeid: number; path: string; map: FileMap; daxdevs: number[] }[] = [];
     const runs = new Map<number, [number, number][]>();
     for (const nodeid of this.waiting) {
       this.published.delete(nodeid);
       const f = this.fs.committedFile(nodeid);
       if (!f) continue;
-      files.push({ nodeid, ...f });
-      for (const [index, r] of runsByDaxdev(f.map)) {
+      const byDaxdev = runsByDaxdev(f.map);
+      files.push({ nodeid, ...f, daxdevs: [...byDaxdev.keys()] });
+      for (const [index, r] of byDaxdev) {
         let all = runs.get(index);
         if (!all) runs.set(index, (all = []));
         all.push(...r);
@@ -525,31 +525,14 @@ export class FamfsMount {
         this.session.publish({ kind: 'daxdev', index, spec: this.image.daxdev(index).share(r) } satisfies PlaneUpdate);
         shared.add(index);
       } catch {
-        // a daxdev this host does not map, or a run past it: its files stay with the main thread
+        // not shared: its files stay with the main thread
       }
     }
     for (const f of files) {
-      if (![...runsByDaxdev(f.map).keys()].every((i) => shared.has(i))) continue;
+      if (!f.daxdevs.every((i) => shared.has(i))) continue;
       this.session.publish({ kind: 'file', nodeid: f.nodeid, path: f.path, map: f.map } satisfies PlaneUpdate);
       this.published.add(f.nodeid);
     }
-  }
-
-  private postMap(nodeid: number): void {
-    const f = this.fs.committedFile(nodeid);
-    if (!f) return;
-    const updates: PlaneUpdate[] = [];
-    for (const [index, runs] of runsByDaxdev(f.map)) {
-      try {
-        // The windows under this file (and every one shared before): a thread views only those.
-        updates.push({ kind: 'daxdev', index, spec: this.image.daxdev(index).share(runs) });
-      } catch {
-        return; // a daxdev this host does not map, or a run past it: the main thread answers with the error
-      }
-    }
-    updates.push({ kind: 'file', nodeid, path: f.path, map: f.map });
-    for (const u of updates) this.session.publish(u);
-    this.published.add(nodeid);
   }
 
   private trimTimer?: NodeJS.Timeout;
