@@ -282,7 +282,7 @@ export class FuseSession {
       this.ring = new UringThreads({
         ...w, fd: this.fd, conn, limits: this.limits, depth: this.opts.ringDepth, debug: this.opts.debug, log: this.log,
         stats: this.opTable.buffer,
-        onRequest: (msg, reply) => this.forwardedRing(msg, reply),
+        onRequest: (msg, reply) => this.dispatchForwarded(msg, reply),
         onStopped: (unavailable) => {
           if (unavailable) this.log(`transport uring: ${unavailable}; serving through /dev/fuse`);
           else if (!this.stopping) {
@@ -303,7 +303,8 @@ export class FuseSession {
     }
   }
 
-  private forwardedRing(msg: Buffer, reply: (iov: readonly Buffer[]) => void): void {
+  /** A request a serving thread (either kind) handed over, answered through `reply`; failures are logged. */
+  private dispatchForwarded(msg: Buffer, reply: (iov: readonly Buffer[]) => void): void {
     try {
       const r = this.dispatcher.dispatch(msg, reply);
       if (r instanceof Promise) r.catch((e: unknown) => this.log(`reply: ${(e as Error).message}`));
@@ -314,14 +315,9 @@ export class FuseSession {
 
   /** A request a serving thread handed over: answer it on that thread's descriptor. */
   private forwarded(fd: number, msg: Buffer): void {
-    try {
-      const r = this.dispatcher.dispatch(msg, (iov) => {
-        if (this.threads?.isLive(fd)) this.write(iov, fd);
-      });
-      if (r instanceof Promise) r.catch((e: unknown) => this.log(`reply: ${(e as Error).message}`));
-    } catch (e) {
-      this.log(`dispatch: ${(e as Error).stack ?? String(e)}`);
-    }
+    this.dispatchForwarded(msg, (iov) => {
+      if (this.threads?.isLive(fd)) this.write(iov, fd);
+    });
     this.judgeThreads();
   }
 
