@@ -100,6 +100,8 @@ function view(buf: Uint8Array): DataView {
 }
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+/** The largest high half of a u64 that is still a safe integer (2^53 - 1 >> 32). */
+const HI_SAFE = 0x1fffff;
 
 /**
  * Define a little-endian C struct. `size` is the sizeof the reference gives; the table
@@ -114,6 +116,9 @@ export function defineStruct<const F extends Fields>(name: string, size: number,
   }
   if (end > size) throw new StructError(`${name}: fields end at ${end}, past sizeof ${size}`);
   const byName = new Map(fields.map((f) => [f.name, f]));
+  // Each field's name for error messages, made once (a string built per field per call was
+  // a share of every request's garbage).
+  const labels = fields.map((f) => `${name}.${f.name}`);
 
   const decode = (buf: Uint8Array, at = 0): StructValue<F> => {
     if (at < 0 || buf.byteLength - at < size) {
@@ -122,7 +127,10 @@ export function defineStruct<const F extends Fields>(name: string, size: number,
     const dv = view(buf);
     const base = buf.byteOffset;
     const out: Record<string, unknown> = {};
-    for (const f of fields) out[f.name] = readField(buf, dv, base, at + f.offset, f.type, `${name}.${f.name}`);
+    for (let i = 0; i < fields.length; i++) {
+      const f = fields[i]!;
+      out[f.name] = readField(buf, dv, base, at + f.offset, f.type, labels[i]!);
+    }
     return out as StructValue<F>;
   };
 
@@ -131,9 +139,10 @@ export function defineStruct<const F extends Fields>(name: string, size: number,
     const dv = view(buf);
     const base = buf.byteOffset;
     const vals = value as Record<string, unknown>;
-    for (const f of fields) {
+    for (let i = 0; i < fields.length; i++) {
+      const f = fields[i]!;
       const v = vals[f.name];
-      if (v !== undefined) writeField(buf, dv, base, at + f.offset, f.type, v, `${name}.${f.name}`);
+      if (v !== undefined) writeField(buf, dv, base, at + f.offset, f.type, v, labels[i]!);
     }
   };
 
@@ -178,9 +187,10 @@ function readField(buf: Uint8Array, dv: DataView, base: number, o: number, t: Fi
     case 's32': return dv.getInt32(p, true);
     case 'u64big': return dv.getBigUint64(p, true);
     case 'u64': {
-      const v = dv.getBigUint64(p, true);
-      if (v > MAX_SAFE) throw new StructError(`${what} = ${v} is past 2^53, which famfs-ts cannot address exactly`);
-      return Number(v);
+      // Two 32-bit halves: no BigInt made for the common (safe) value.
+      const hi = dv.getUint32(p + 4, true);
+      if (hi > HI_SAFE) throw new StructError(`${what} = ${dv.getBigUint64(p, true)} is past 2^53, which famfs-ts cannot address exactly`);
+      return hi * 0x100000000 + dv.getUint32(p, true);
     }
     case 's64': {
       const v = dv.getBigInt64(p, true);
@@ -212,18 +222,20 @@ function writeField(buf: Uint8Array, dv: DataView, base: number, o: number, t: F
     return;
   }
   const num = v as number | bigint;
-  const check = (lo: number, hi: number): void => {
-    const x = Number(num);
-    if (!Number.isInteger(x) || x < lo || x > hi) throw new StructError(`${what}: ${num} does not fit ${t}`);
-  };
   const p = base + o;
   switch (t) {
-    case 'u8': check(0, 0xff); dv.setUint8(p, Number(num)); break;
-    case 'u16': check(0, 0xffff); dv.setUint16(p, Number(num), true); break;
-    case 'u32': check(0, 0xffffffff); dv.setUint32(p, Number(num), true); break;
-    case 's32': check(-0x80000000, 0x7fffffff); dv.setInt32(p, Number(num), true); break;
+    case 'u8': dv.setUint8(p, checked(num, 0, 0xff, t, what)); break;
+    case 'u16': dv.setUint16(p, checked(num, 0, 0xffff, t, what), true); break;
+    case 'u32': dv.setUint32(p, checked(num, 0, 0xffffffff, t, what), true); break;
+    case 's32': dv.setInt32(p, checked(num, -0x80000000, 0x7fffffff, t, what), true); break;
     case 'u64':
     case 'u64big': {
+      if (typeof num === 'number' && Number.isSafeInteger(num) && num >= 0) {
+        // Two 32-bit halves: no BigInt made for a number (every nodeid, size and offset).
+        dv.setUint32(p, num % 0x100000000, true);
+        dv.setUint32(p + 4, Math.floor(num / 0x100000000), true);
+        break;
+      }
       const b = BigInt(num);
       if (b < 0n || b > 0xffffffffffffffffn) throw new StructError(`${what}: ${num} does not fit u64`);
       dv.setBigUint64(p, b, true);
@@ -231,4 +243,11 @@ function writeField(buf: Uint8Array, dv: DataView, base: number, o: number, t: F
     }
     case 's64': dv.setBigInt64(p, BigInt(num), true); break;
   }
+}
+
+/** `num` as a number within [lo, hi], or a StructError naming the field. */
+function checked(num: number | bigint, lo: number, hi: number, t: FieldType, what: string): number {
+  const x = Number(num);
+  if (!Number.isInteger(x) || x < lo || x > hi) throw new StructError(`${what}: ${num} does not fit ${String(t)}`);
+  return x;
 }

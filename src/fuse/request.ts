@@ -39,12 +39,13 @@ export const O_EXTLEN = InHeader.offsetOf('total_extlen');
 /** Decode the header of `msg`, a message of exactly `msg.length` bytes as received. */
 export function readHeader(msg: Buffer): Header {
   if (msg.length < IN_HEADER_SIZE) throw new ProtocolError(`message of ${msg.length} bytes is shorter than fuse_in_header (40)`);
-  const nodeidBig = msg.readBigUInt64LE(O_NODEID);
+  // The nodeid from its two halves: no BigInt made per request for it (past 2^53: -1).
+  const nodeidHi = msg.readUInt32LE(O_NODEID + 4);
   return {
     len: msg.readUInt32LE(O_LEN),
     opcode: msg.readUInt32LE(O_OPCODE),
     unique: msg.readBigUInt64LE(O_UNIQUE),
-    nodeid: nodeidBig > MAX_SAFE ? -1 : Number(nodeidBig),
+    nodeid: nodeidHi > 0x1fffff ? -1 : nodeidHi * 0x100000000 + msg.readUInt32LE(O_NODEID),
     uid: msg.readUInt32LE(O_UID),
     gid: msg.readUInt32LE(O_GID),
     pid: msg.readUInt32LE(O_PID),
