@@ -60,6 +60,7 @@ const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
 const S_IFMT = 0o170000;
 const O_ACCMODE = 3;
+const O_WRONLY = 1;
 const O_TRUNC = 0o1000;
 const FALLOC_FL_KEEP_SIZE = 1;
 const RENAME_NOREPLACE = 1;
@@ -716,7 +717,16 @@ export class FamfsFileSystem implements FileSystem {
     const f = this.newPending(ctx, parent, name, mode, umask);
     f.opens++;
     this.opened(f.nodeid);
-    return { ...this.looked(this.entry(f.nodeid, { kind: 'pending', file: f })), fh: this.newHandle(f.nodeid, (flags & O_ACCMODE) !== 0) };
+    const reply = { ...this.looked(this.entry(f.nodeid, { kind: 'pending', file: f })), fh: this.newHandle(f.nodeid, (flags & O_ACCMODE) !== 0) };
+    // A new file opened write-only on a mainline connection is written past the page cache
+    // (FOPEN_DIRECT_IO): the kernel's cached write path asks GETXATTR security.capability
+    // before the first write to every new inode (file_remove_privs; S_NOSEC is set only after
+    // that), one round trip of the seven a create costs, and its direct path does not. Such a
+    // descriptor can neither read nor mmap, so nothing else it does changes; the kernel drops
+    // other descriptors' cached pages of the range before each direct write
+    // (bench/meta-mount/README.md, "Third pass"). Mapping kernels store file bytes themselves.
+    if ((flags & O_ACCMODE) === O_WRONLY && this.mode.kind === 'none') return { ...reply, openFlags: Fopen.DIRECT_IO };
+    return reply;
   }
 
   mknod(ctx: RequestContext, parent: number, name: string, mode: number, _rdev: number, umask: number): Entry {
