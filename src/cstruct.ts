@@ -89,14 +89,38 @@ export function zeroed(size: number): Buffer {
 // request decodes a struct from one of the few receive buffers the session reuses, and a new
 // DataView per call was a measurable share of a request's cost (bench/meta-mount/README.md).
 // Reads and writes go through it at buf.byteOffset + offset.
-let viewed: ArrayBufferLike | undefined;
-let viewedAs: DataView | undefined;
+// Four are kept, most recent first: a request is decoded from a receive buffer while its reply
+// is encoded into Node's buffer pool, and one slot made a new DataView at every switch.
+const VIEWS = 4;
+const viewedBuffers: (ArrayBufferLike | undefined)[] = new Array<ArrayBufferLike | undefined>(VIEWS).fill(undefined);
+const viewedAs: (DataView | undefined)[] = new Array<DataView | undefined>(VIEWS).fill(undefined);
 function view(buf: Uint8Array): DataView {
-  if (buf.buffer !== viewed || !viewedAs) {
-    viewedAs = new DataView(buf.buffer);
-    viewed = buf.buffer;
+  const b = buf.buffer;
+  if (viewedBuffers[0] === b) return viewedAs[0]!;
+  let i = 1;
+  while (i < VIEWS && viewedBuffers[i] !== b) i++;
+  const dv = i < VIEWS ? viewedAs[i]! : new DataView(b);
+  // Move it to the front (the last slot falls out when it is new).
+  for (let k = Math.min(i, VIEWS - 1); k > 0; k--) {
+    viewedBuffers[k] = viewedBuffers[k - 1];
+    viewedAs[k] = viewedAs[k - 1];
   }
-  return viewedAs;
+  viewedBuffers[0] = b;
+  viewedAs[0] = dv;
+  return dv;
+}
+
+/**
+ * A u64 wire field as a BigInt, read through the cached DataView: Buffer's readBigUInt64LE
+ * builds it from several intermediate BigInts, and every request's unique is one.
+ */
+export function getU64Big(buf: Uint8Array, at: number): bigint {
+  return view(buf).getBigUint64(buf.byteOffset + at, true);
+}
+
+/** Store a u64 BigInt (a reply's unique) through the cached DataView, with no intermediate BigInts. */
+export function setU64Big(buf: Uint8Array, at: number, v: bigint): void {
+  view(buf).setBigUint64(buf.byteOffset + at, v, true);
 }
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);

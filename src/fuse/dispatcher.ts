@@ -9,7 +9,7 @@
 // - nothing but INIT before INIT (-EIO); unknown opcodes -ENOSYS;
 // - errors are header-only replies with -errno in (-512, 0); a handler that throws
 //   something without an errno gives -EIO, and exactly one reply is sent per request.
-import { StructError } from '../cstruct.js';
+import { setU64Big, StructError } from '../cstruct.js';
 import { mainline, type AbiProfile, type ProfileChooser } from './abi.js';
 import type { ConnectionInfo, FileSystem, RequestContext } from './filesystem.js';
 import { errno, FuseError } from './filesystem.js';
@@ -309,7 +309,7 @@ export class Dispatcher {
     }
     head.writeUInt32LE(len, 0);
     head.writeInt32LE(0, 4);
-    head.writeBigUInt64LE(unique, 8);
+    setU64Big(head, 8, unique);
     if (this.opts.debug) this.opts.log?.(`tx ${unique}: ok ${len - OutHeader.size} bytes`);
     send(iov);
   }
@@ -319,7 +319,7 @@ export class Dispatcher {
     const head = Buffer.allocUnsafe(OutHeader.size);
     head.writeUInt32LE(OutHeader.size, 0);
     head.writeInt32LE(-e, 4);
-    head.writeBigUInt64LE(unique, 8);
+    setU64Big(head, 8, unique);
     if (this.opts.debug) this.opts.log?.(`tx ${unique}: -${e} ${Errno.fromNumber(e).name}`);
     send([head]);
   }

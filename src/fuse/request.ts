@@ -3,7 +3,7 @@
 // raises ProtocolError, which the dispatcher answers with -EINVAL (or drops, for the ops
 // that take no reply). Nothing here trusts a length field it has not compared with the
 // bytes actually received.
-import type { CStruct, Field, StructValue } from '../cstruct.js';
+import { getU64Big, type CStruct, type Field, type StructValue } from '../cstruct.js';
 import { InHeader } from './structs.js';
 import { InvalidError } from '../errno.js';
 
@@ -44,7 +44,7 @@ export function readHeader(msg: Buffer): Header {
   return {
     len: msg.readUInt32LE(O_LEN),
     opcode: msg.readUInt32LE(O_OPCODE),
-    unique: msg.readBigUInt64LE(O_UNIQUE),
+    unique: getU64Big(msg, O_UNIQUE),
     nodeid: nodeidHi > 0x1fffff ? -1 : nodeidHi * 0x100000000 + msg.readUInt32LE(O_NODEID),
     uid: msg.readUInt32LE(O_UID),
     gid: msg.readUInt32LE(O_GID),
