@@ -33,7 +33,7 @@
 //   could not take is refused at create (the errno GET_FMAP would give), and under famfs a
 //   new file holds one 2 MiB unit from create on, so the kernel's GET_FMAP at open has a map.
 import os from 'node:os';
-import type { DaxdevMemory } from '../device/memory.js';
+import { MappedDevice, type DaxdevMemory } from '../device/memory.js';
 import type { InterleaveParams } from '../famfs/alloc.js';
 import { ALLOC_UNIT, LOG_OFFSET, MAX_PATHLEN } from '../famfs/constants.js';
 import { ImageError } from '../famfs/errors.js';
@@ -59,6 +59,8 @@ const E = os.constants.errno;
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
 const S_IFMT = 0o170000;
+/** Devices up to this size in all are mapped whole at INIT (mapWindowsNow). */
+const PREMAP_LIMIT = 64 * 2 ** 30;
 const O_ACCMODE = 3;
 const O_WRONLY = 1;
 const O_TRUNC = 0o1000;
@@ -494,8 +496,29 @@ export class FamfsFileSystem implements FileSystem {
   init(conn: ConnectionInfo): void {
     this.conn = conn;
     this.mode = this.negotiatedMode;
+    this.mapWindowsNow();
     if (this.mode.kind !== 'none') {
       this.log(`files are mapped by the kernel: ${describeMode(this.mode)}; new files must be sized (fallocate/truncate) before their first write`);
+    }
+  }
+
+  /**
+   * Map every window of the daxdevs now, at INIT, rather than at the first touch of each.
+   * V8 counts a window's view as external memory, and each new one set off a burst of
+   * collections (external memory pressure: 20-40 ms per 1 GiB window, every 512 files
+   * created on a fresh device; bench/meta-mount/README.md, "Third pass"); mapped together
+   * they cost one burst, here. Only up to PREMAP_LIMIT bytes in all: past that the windows
+   * stay mapped on demand, as V8 collects more often with much more external memory. Mapping
+   * reserves addresses only (no page is touched); a failure leaves it to the first touch.
+   */
+  private mapWindowsNow(): void {
+    if (this.famfsMode) return; // the server reaches only .meta's windows there
+    const devs = this.image.daxdevIndexes().map((i) => this.image.daxdev(i)).filter((d) => d.views);
+    if (devs.reduce((sum, d) => sum + d.size, 0) > PREMAP_LIMIT) return;
+    try {
+      for (const d of devs) for (let off = 0; off < d.size; off += MappedDevice.WINDOW) d.slices(off, 1);
+    } catch (e) {
+      this.log(`mapping the devices at mount: ${(e as Error).message} (left to the first access)`);
     }
   }
 
