@@ -210,16 +210,22 @@ export class MappedDevice implements DaxdevMemory {
 
   /** A devdax mapping is the memory itself: there is no page cache for msync to write back (it says EINVAL). */
   private devdax = false;
+  /** Windows share() handed out so far. */
+  private readonly shared = new Set<number>();
 
   share(runs: readonly (readonly [number, number])[]): DeviceSpec & { kind: 'device' } {
     if (this.fd < 0) throw new DeviceError(`${this.name}: attached mappings are not shared again`);
     const W = MappedDevice.WINDOW;
+    for (const [offset, length] of runs) checkRange(this.name, this.size, offset, length);
     for (const [offset, length] of runs) {
-      checkRange(this.name, this.size, offset, length);
-      for (let w = Math.floor(offset / W); w * W < offset + length; w++) this.window(w);
+      for (let w = Math.floor(offset / W); w * W < offset + length; w++) {
+        this.window(w);
+        this.shared.add(w);
+      }
     }
+    // Only windows shared (not every one this thread mapped: a mount maps all at INIT).
     const windows: [number, bigint][] = [];
-    this.maps.forEach((m, w) => m && windows.push([w, m.address]));
+    this.maps.forEach((m, w) => m && this.shared.has(w) && windows.push([w, m.address]));
     return { kind: 'device', path: this.name, size: this.size, windows, cacheMaintenance: this.cache.active };
   }
 

@@ -42,6 +42,9 @@ describe('device sharing between threads of one process', () => {
       expect(Buffer.concat(seen.slices(3 * GiB - 2, 4)).toString()).toBe('abcd');
       // Runs past the device are refused before anything is mapped.
       expect(() => owner.share([[3 * GiB, 8192]])).toThrow(DeviceError);
+      // Windows the owner mapped for itself are not handed out with the next share.
+      owner.slices(GiB + 5, 1);
+      expect(owner.share([[4096, 1]]).windows.map(([w]) => w)).toEqual([0, 2, 3]);
       seen.close(); // leaves the owner's mappings alone
       expect(owner.slices(4096, 20)[0]!.toString()).toBe('written by the owner');
     } finally {
