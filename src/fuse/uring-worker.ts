@@ -19,6 +19,7 @@ import type { InitLimits } from './init.js';
 import { NotifyInvalInodeOut, OutHeader } from './structs.js';
 import { OpStats } from './op-stats.js';
 import { Errno } from '../errno.js';
+import { pinThisThread } from '../sys/sched.js';
 import {
   assembleInPlace, commitIdOf, encodeCmdReq, encodeCommitFrom, FuseUringCmd, FuseUringEntInOut, FuseUringReqHeader, packReply, RING_COUNTERS, slotLayout,
   type RingToMain,
@@ -50,6 +51,8 @@ export interface UringWorkerData {
   readonly stats?: SharedArrayBuffer;
   /** After the last request, poll the ring this long (µs) before sleeping in io_uring_enter. */
   readonly spinMicros: number;
+  /** The CPUs this thread runs on (those of its queues: planRingThreads); empty: any. */
+  readonly cpus: readonly number[];
 }
 
 const wd = workerData as UringWorkerData;
@@ -60,6 +63,14 @@ const replies = new Int32Array(wd.replies);
 const { ENOTCONN, ECONNABORTED, ECANCELED, EAGAIN, EINTR, EOPNOTSUPP, ENODEV, EIO } = os.constants.errno;
 
 const errnoName = (e: number): string => Errno.fromNumber(e).name;
+
+if (wd.cpus.length > 0) {
+  try {
+    pinThisThread(wd.cpus);
+  } catch (e) {
+    log(`${(e as Error).message}: serving queues ${wd.qids.join(',')} from any CPU`);
+  }
+}
 
 const factory = ((await import(wd.module)) as { createDataPlane?: DataPlaneFactory }).createDataPlane;
 if (typeof factory !== 'function') throw new Error(`${wd.module} exports no createDataPlane`);
