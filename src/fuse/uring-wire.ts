@@ -41,7 +41,6 @@ const O_COMMIT_ID = O_ENT + FuseUringEntInOut.offsetOf('commit_id');
 const O_PAYLOAD_SZ = O_ENT + FuseUringEntInOut.offsetOf('payload_sz');
 const O_LEN = InHeader.offsetOf('len');
 const OUT_SIZE = OutHeader.size;
-const O_UNIQUE = OutHeader.offsetOf('unique');
 
 /** The commit id the kernel put in a fetched entry (the request's unique). */
 export function commitIdOf(headers: Buffer): bigint {
@@ -101,20 +100,46 @@ export function assembleInPlace(arena: Buffer, slotBase: number, layout: SlotLay
   return arena.subarray(start, payloadAt + payloadSz);
 }
 
-/** Copy n bytes (n small) from src at `from` to dst at `to`: u32 words, then the odd bytes. */
+/** A u32 view of the last memory copyWords copied within (a ring thread copies within its one arena). */
+let wordsOf: ArrayBufferLike | undefined;
+let words: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+
+/**
+ * Copy n bytes (n small) from src at `from` to dst at `to`. Within one ArrayBuffer at
+ * word-aligned places (a ring entry's headers into its own slot): u32 loads and stores on one
+ * view of it, which the JIT compiles to plain moves (Buffer.readUInt32LE/writeUInt32LE check
+ * and assemble bytes: a third of this path's time, measured). Else u32 words through the
+ * Buffer methods, then the odd bytes.
+ */
 function copyWords(src: Buffer, from: number, dst: Buffer, to: number, n: number): void {
+  const s = src.byteOffset + from;
+  const d = dst.byteOffset + to;
   let i = 0;
-  for (; i + 4 <= n; i += 4) dst.writeUInt32LE(src.readUInt32LE(from + i), to + i);
+  if (src.buffer === dst.buffer && ((s | d) & 3) === 0 && from + n <= src.length && to + n <= dst.length) {
+    if (wordsOf !== src.buffer) {
+      wordsOf = src.buffer;
+      words = new Uint32Array(src.buffer, 0, src.buffer.byteLength >>> 2);
+    }
+    const w = words;
+    const ws = s >>> 2;
+    const wd = d >>> 2;
+    const nw = n >>> 2;
+    for (let k = 0; k < nw; k++) w[wd + k] = w[ws + k]!;
+    i = nw << 2;
+  } else {
+    for (; i + 4 <= n; i += 4) dst.writeUInt32LE(src.readUInt32LE(from + i), to + i);
+  }
   for (; i < n; i++) dst[to + i] = src[from + i]!;
 }
 
 /**
  * Put a reply (iov[0] starts with the 16-byte fuse_out_header, as Dispatcher sends it) into a
  * ring entry: the out header into in_out, every byte after it into the payload buffer, their
- * count into ring_ent_in_out.payload_sz. Returns the reply's unique (the commit id), or
- * throws ProtocolError when the body does not fit the payload buffer.
+ * count into ring_ent_in_out.payload_sz. Throws ProtocolError when the body does not fit the
+ * payload buffer. (The commit id is the header's unique: commitIdOf reads it when needed;
+ * not returned, as a BigInt per request.)
  */
-export function packReply(iov: readonly Buffer[], headers: Buffer, payload: Buffer): bigint {
+export function packReply(iov: readonly Buffer[], headers: Buffer, payload: Buffer): void {
   let total = 0;
   for (const b of iov) total += b.length;
   if (total < OUT_SIZE || iov.length === 0) throw new ProtocolError(`reply of ${total} bytes has no out header`);
@@ -127,7 +152,8 @@ export function packReply(iov: readonly Buffer[], headers: Buffer, payload: Buff
     let from = 0;
     if (hAt < OUT_SIZE) {
       const n = Math.min(OUT_SIZE - hAt, b.length);
-      copyWords(b, 0, headers, hAt, n);
+      // A builtin memmove of the 16 bytes (the header is usually a part of its own).
+      headers.set(n === b.length ? b : b.subarray(0, n), hAt);
       hAt += n;
       from = n;
     }
@@ -138,7 +164,6 @@ export function packReply(iov: readonly Buffer[], headers: Buffer, payload: Buff
     } else if (from < b.length) pAt += b.copy(payload, pAt, from);
   }
   headers.writeUInt32LE(body, O_PAYLOAD_SZ);
-  return headers.readBigUInt64LE(O_UNIQUE);
 }
 
 const O_CMD_FLAGS = FuseUringCmdReq.offsetOf('flags');

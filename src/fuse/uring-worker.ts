@@ -119,13 +119,27 @@ const O_LEN = IoUringSqe.offsetOf('len');
 
 const iovecAddress = Array.from({ length: slots }, (_, s) => arena.address + BigInt(s * layout.stride + layout.iovec));
 
-function queueCmd(s: number, op: number): void {
-  const sqe = ring.prepare(IORING_OP_URING_CMD, wd.fuseFd, s);
+/** Fill the SQE of entry s's command `op` (the commit id is the caller's). */
+function fillCmd(sqe: Buffer, s: number, op: number): void {
   sqe.writeUInt32LE(op, O_CMD_OP);
   sqe.writeBigUInt64LE(iovecAddress[s]!, O_ADDR); // the iovec pair
   sqe.writeUInt32LE(2, O_LEN); // two iovecs: header buffer, payload (fuse-io-uring.md §2)
-  if (op === FuseUringCmd.REGISTER) encodeCmdReq(sqe, SQE_CMD_OFFSET, qidOf(s), 0n);
-  else encodeCommitFrom(sqe, SQE_CMD_OFFSET, qidOf(s), headersOf(s));
+  encodeCmdReq(sqe, SQE_CMD_OFFSET, qidOf(s), 0n);
+}
+
+// Each entry's COMMIT_AND_FETCH SQE, made once: per request only its commit id changes.
+const commitSqes = Array.from({ length: slots }, (_, s) => {
+  const sqe = Buffer.alloc(ring.sqeSize);
+  sqe.writeUInt8(IORING_OP_URING_CMD, IoUringSqe.offsetOf('opcode'));
+  sqe.writeInt32LE(wd.fuseFd, IoUringSqe.offsetOf('fd'));
+  sqe.writeUInt32LE(s, IoUringSqe.offsetOf('user_data'));
+  fillCmd(sqe, s, FuseUringCmd.COMMIT_AND_FETCH);
+  return sqe;
+});
+
+function queueCmd(s: number, op: number): void {
+  if (op === FuseUringCmd.REGISTER) fillCmd(ring.prepare(IORING_OP_URING_CMD, wd.fuseFd, s), s, op);
+  else encodeCommitFrom(ring.prepareFrom(commitSqes[s]!), SQE_CMD_OFFSET, qidOf(s), headersOf(s));
   state[s] = 'kernel';
 }
 
@@ -180,7 +194,9 @@ function drainUpdates(): void {
 
 /** A request arrived in entry s: answer it here or hand it to the main thread. */
 function serveSlot(s: number): void {
-  Atomics.add(counters, 3, 1);
+  // Plain increments: this thread is the only writer of its counters (the main thread reads
+  // them now and then); Atomics.add is a locked instruction per request.
+  counters[3]!++;
   let msg: Buffer;
   try {
     msg = assembleInPlace(arena.bytes, s * layout.stride, layout, headersOf(s));
@@ -195,7 +211,7 @@ function serveSlot(s: number): void {
   current = s;
   const answered = answerer.answerOrLog(msg, send, log);
   if (answered) {
-    Atomics.add(counters, 0, 1);
+    counters[0]!++;
     if (current === s) {
       // No reply (a message the protocol answers with silence): the entry must still go back.
       current = -1;
@@ -205,7 +221,7 @@ function serveSlot(s: number): void {
     return;
   }
   current = -1;
-  Atomics.add(counters, 1, 1);
+  counters[1]!++;
   state[s] = 'main';
   const copy = new Uint8Array(msg.length);
   copy.set(msg);

@@ -74,7 +74,8 @@ describe('packReply', () => {
     const headers = Buffer.alloc(FuseUringReqHeader.size);
     const payload = Buffer.alloc(64);
     const head = OutHeader.encode({ len: 16 + 11, error: 0, unique: 77n });
-    const unique = packReply([Buffer.concat([head, Buffer.from('abc')]), Buffer.from('defgh'), Buffer.from('ijk')], headers, payload);
+    packReply([Buffer.concat([head, Buffer.from('abc')]), Buffer.from('defgh'), Buffer.from('ijk')], headers, payload);
+    const unique = OutHeader.decode(headers).unique;
     expect(unique).toBe(77n);
     expect(OutHeader.decode(headers).len).toBe(27);
     expect(FuseUringEntInOut.decode(headers, 256).payload_sz).toBe(11);
