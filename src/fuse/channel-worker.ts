@@ -6,7 +6,7 @@
 import { workerData, parentPort, type MessagePort } from 'node:worker_threads';
 import { InputWaiter, readRaw, setNonBlocking } from '../sys/fuse-dev.js';
 import { readOutcome, writeMessage } from './channel.js';
-import { applyUpdates, PlaneAnswerer, type DataPlane, type DataPlaneFactory } from './data-plane.js';
+import { applyUpdates, PlaneAnswerer, wordsOver, type DataPlane, type DataPlaneFactory } from './data-plane.js';
 import { Dispatcher } from './dispatcher.js';
 import type { ConnectionInfo, FileSystem } from './filesystem.js';
 import type { InitLimits } from './init.js';
@@ -68,6 +68,7 @@ const drainUpdates = (): void => {
 const answerer = new PlaneAnswerer(plane, dispatcher, wd.conn, stats, wd.debug);
 
 let buf = Buffer.allocUnsafeSlow(wd.bufSize);
+let words = wordsOver(buf);
 const waiter = new InputWaiter(wd.fd);
 // Requests of one client come in bursts (a 1 MiB O_DIRECT read is four requests at once, the
 // next burst ~100 µs after the last reply): polling a little before sleeping saves the
@@ -95,7 +96,7 @@ function serve(): void {
       // possible, so whatever this request needs is in the queue by now.
       drainUpdates();
       const msg = buf.subarray(0, n);
-      const answered = answerer.answerOrLog(msg, send, log);
+      const answered = answerer.answerOrLog(msg, send, log, words);
       if (answered) {
         Atomics.add(counters, 0, 1);
         if (gone) break;
@@ -109,6 +110,7 @@ function serve(): void {
       } else {
         toMain({ kind: 'request', fd: wd.fd, bytes: new Uint8Array(buf.buffer, buf.byteOffset, n) }, [buf.buffer as ArrayBuffer]);
         buf = Buffer.allocUnsafeSlow(wd.bufSize);
+        words = wordsOver(buf);
       }
       continue;
     }

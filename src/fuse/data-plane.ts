@@ -117,24 +117,19 @@ const W_OFFSET = A_OFFSET >>> 2;
 const W_SIZE = A_SIZE >>> 2;
 const W_WRITE_FLAGS = A_WRITE_FLAGS >>> 2;
 
-/** The u32 view of the last message's memory (a serving thread reads all its messages from one buffer). */
-let wordsBuffer: ArrayBufferLike | undefined;
-let wordsView: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+/** A u32 view of a whole ArrayBuffer, in which a message's fields are read in place. */
+export type Words = Uint32Array<ArrayBufferLike>;
 
 /**
- * A u32 view over the memory of `msg`, which starts at word `msg.byteOffset / 4` of it, or
- * undefined where words cannot be read in place (a message not at a multiple of 4, a
- * big-endian host): the message then takes the Dispatcher's path. Buffer.readUInt32LE checks
- * and assembles four bytes; a typed-array load is one move (the direct path reads ~12 fields).
+ * The u32 view a serving thread hands PlaneAnswerer.answer with each message read into `buf`
+ * (made once per buffer: reading a typed array's `.buffer` is a call into C++), or undefined
+ * on a big-endian host or at an offset not a multiple of 4: messages then take the
+ * Dispatcher's path. Buffer.readUInt32LE checks and assembles four bytes; a typed-array load
+ * is one move (the direct path reads ~12 fields).
  */
-function wordsOf(msg: Buffer): Uint32Array<ArrayBufferLike> | undefined {
-  if (!LITTLE_ENDIAN || (msg.byteOffset & 3) !== 0) return undefined;
-  const b = msg.buffer;
-  if (b !== wordsBuffer) {
-    wordsBuffer = b;
-    wordsView = new Uint32Array(b, 0, b.byteLength >>> 2);
-  }
-  return wordsView;
+export function wordsOver(buf: Buffer): Words | undefined {
+  if (!LITTLE_ENDIAN || (buf.byteOffset & 3) !== 0) return undefined;
+  return new Uint32Array(buf.buffer, 0, buf.buffer.byteLength >>> 2);
 }
 
 /**
@@ -199,11 +194,13 @@ export class PlaneAnswerer {
 
   /**
    * Answer `msg` through `send` when it is a READ or WRITE the plane owns and return true;
-   * false: not this thread's (forward it).
+   * false: not this thread's (forward it). `words` (wordsOver of the buffer msg was read
+   * into) lets the direct path read the message's fields in place; without it every message
+   * takes the Dispatcher's path.
    */
-  answer(msg: Buffer, send: SendMessage): boolean {
+  answer(msg: Buffer, send: SendMessage, words?: Words): boolean {
     if (!planeAnswers(this.plane, msg)) return false;
-    if (!this.direct || !this.answerDirect(msg, send)) this.dispatcher.dispatch(msg, send);
+    if (!this.direct || words === undefined || !this.answerDirect(msg, send, words)) this.dispatcher.dispatch(msg, send);
     return true;
   }
 
@@ -212,9 +209,9 @@ export class PlaneAnswerer {
    * exception is logged and the message counts as answered (the Dispatcher replies to what it
    * can; the kernel ends a request it never hears of at unmount).
    */
-  answerOrLog(msg: Buffer, send: SendMessage, log: (line: string) => void): boolean {
+  answerOrLog(msg: Buffer, send: SendMessage, log: (line: string) => void, words?: Words): boolean {
     try {
-      return this.answer(msg, send);
+      return this.answer(msg, send, words);
     } catch (e) {
       log(`dispatch: ${(e as Error).stack ?? String(e)}`);
       return true;
@@ -222,10 +219,9 @@ export class PlaneAnswerer {
   }
 
   /** False when the message is not the plain case: the dispatcher then answers it. */
-  private answerDirect(msg: Buffer, send: SendMessage): boolean {
+  private answerDirect(msg: Buffer, send: SendMessage, w: Words): boolean {
     const len = msg.length;
-    const w = wordsOf(msg);
-    if (w === undefined || len < READ_ARGS_END) return false;
+    if (len < READ_ARGS_END || (msg.byteOffset & 3) !== 0) return false;
     const at = msg.byteOffset >>> 2;
     if (w[at + W_LEN] !== len) return false;
     const argsEnd = len - (w[at + W_EXTLEN]! & 0xffff) * 8;

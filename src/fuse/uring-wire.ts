@@ -83,7 +83,7 @@ export type RingToMain =
  * copied into the slot just in front of its payload, so the message is one view of the arena
  * and a WRITE's data is not copied. Throws ProtocolError when the parts do not add up.
  */
-export function assembleInPlace(arena: Buffer, slotBase: number, layout: SlotLayout, headers: Buffer): Buffer {
+export function assembleInPlace(arena: Buffer, slotBase: number, layout: SlotLayout, headers: Buffer, words?: Uint32Array<ArrayBufferLike>): Buffer {
   if (headers.length < FuseUringReqHeader.size) throw new ProtocolError(`ring entry header of ${headers.length} bytes`);
   const len = headers.readUInt32LE(O_LEN);
   const payloadSz = headers.readUInt32LE(O_PAYLOAD_SZ);
@@ -95,36 +95,28 @@ export function assembleInPlace(arena: Buffer, slotBase: number, layout: SlotLay
   const start = payloadAt - opLen - IN_HEADER_SIZE;
   // Word by word: these are 40 + (usually) 40 bytes, and Buffer.copy is a call into C++
   // that costs more than the copy (this runs once per request).
-  copyWords(headers, 0, arena, start, IN_HEADER_SIZE);
-  copyWords(headers, O_OP_IN, arena, start + IN_HEADER_SIZE, opLen);
+  copyWords(headers, 0, arena, start, IN_HEADER_SIZE, words);
+  copyWords(headers, O_OP_IN, arena, start + IN_HEADER_SIZE, opLen, words);
   return arena.subarray(start, payloadAt + payloadSz);
 }
 
-/** A u32 view of the last memory copyWords copied within (a ring thread copies within its one arena). */
-let wordsOf: ArrayBufferLike | undefined;
-let words: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
-
 /**
- * Copy n bytes (n small) from src at `from` to dst at `to`. Within one ArrayBuffer at
- * word-aligned places (a ring entry's headers into its own slot): u32 loads and stores on one
- * view of it, which the JIT compiles to plain moves (Buffer.readUInt32LE/writeUInt32LE check
- * and assemble bytes: a third of this path's time, measured). Else u32 words through the
- * Buffer methods, then the odd bytes.
+ * Copy n bytes (n small) from src at `from` to dst at `to`. Given `words`, a u32 view of the
+ * one ArrayBuffer under both (a ring thread's arena: its entry's headers into its own slot),
+ * at word-aligned places: u32 loads and stores on it, which the JIT compiles to plain moves
+ * (Buffer.readUInt32LE/writeUInt32LE check and assemble bytes: a third of this path's time,
+ * measured; and reading `.buffer` to find the view is a call into C++). Else u32 words
+ * through the Buffer methods. Then the odd bytes.
  */
-function copyWords(src: Buffer, from: number, dst: Buffer, to: number, n: number): void {
+function copyWords(src: Buffer, from: number, dst: Buffer, to: number, n: number, words?: Uint32Array<ArrayBufferLike>): void {
   const s = src.byteOffset + from;
   const d = dst.byteOffset + to;
   let i = 0;
-  if (src.buffer === dst.buffer && ((s | d) & 3) === 0 && from + n <= src.length && to + n <= dst.length) {
-    if (wordsOf !== src.buffer) {
-      wordsOf = src.buffer;
-      words = new Uint32Array(src.buffer, 0, src.buffer.byteLength >>> 2);
-    }
-    const w = words;
+  if (words !== undefined && ((s | d) & 3) === 0 && from + n <= src.length && to + n <= dst.length) {
     const ws = s >>> 2;
     const wd = d >>> 2;
     const nw = n >>> 2;
-    for (let k = 0; k < nw; k++) w[wd + k] = w[ws + k]!;
+    for (let k = 0; k < nw; k++) words[wd + k] = words[ws + k]!;
     i = nw << 2;
   } else {
     for (; i + 4 <= n; i += 4) dst.writeUInt32LE(src.readUInt32LE(from + i), to + i);

@@ -10,7 +10,7 @@ import {
   IoUring, IORING_OP_READ, IORING_OP_URING_CMD, IORING_SETUP_DEFER_TASKRUN, IORING_SETUP_SINGLE_ISSUER,
   IORING_SETUP_SQE128, IoUringSqe, mapArena, SQE_CMD_OFFSET, type Completion,
 } from '../sys/uring.js';
-import { applyUpdates, PlaneAnswerer, type DataPlane, type DataPlaneFactory } from './data-plane.js';
+import { applyUpdates, PlaneAnswerer, wordsOver, type DataPlane, type DataPlaneFactory } from './data-plane.js';
 import { Dispatcher, notifyMessage } from './dispatcher.js';
 import { writeMessage } from './channel.js';
 import { Notify } from './opcodes.js';
@@ -85,12 +85,16 @@ const wakeBuf = mapArena(4096);
 
 type SlotState = 'kernel' | 'here' | 'main' | 'dead';
 const state: SlotState[] = new Array<SlotState>(slots).fill('kernel');
+// Queue numbers out of workerData (a structured clone: its property loads miss the inline caches).
+const qids = [...wd.qids];
 // Entries alternate between the queues, so registration gives every queue one early.
-const qidOf = (s: number): number => wd.qids[s % wd.qids.length]!;
+const qidOf = (s: number): number => qids[s % qids.length]!;
 // Views made once: a request should not cost typed-array allocations.
 const headerViews = Array.from({ length: slots }, (_, s) => arena.bytes.subarray(s * layout.stride + layout.headers, s * layout.stride + layout.headers + FuseUringReqHeader.size));
 const payloadViews = Array.from({ length: slots }, (_, s) => arena.bytes.subarray(s * layout.stride + layout.payload, s * layout.stride + layout.payload + wd.payloadSize));
 const headersOf = (s: number): Buffer => headerViews[s]!;
+/** The arena as u32 words: requests are rebuilt and read in place through it. */
+const arenaWords = wordsOver(arena.bytes);
 const payloadOf = (s: number): Buffer => payloadViews[s]!;
 
 // iov[0] = the 288-byte header buffer, iov[1] = the payload buffer (struct iovec: base, len).
@@ -199,7 +203,7 @@ function serveSlot(s: number): void {
   counters[3]!++;
   let msg: Buffer;
   try {
-    msg = assembleInPlace(arena.bytes, s * layout.stride, layout, headersOf(s));
+    msg = assembleInPlace(arena.bytes, s * layout.stride, layout, headersOf(s), arenaWords);
   } catch (e) {
     log(`fetch: ${(e as Error).message}`);
     errorReply(s, -EIO);
@@ -209,7 +213,7 @@ function serveSlot(s: number): void {
   drainUpdates();
   state[s] = 'here';
   current = s;
-  const answered = answerer.answerOrLog(msg, send, log);
+  const answered = answerer.answerOrLog(msg, send, log, arenaWords);
   if (answered) {
     counters[0]!++;
     if (current === s) {
