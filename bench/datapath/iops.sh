@@ -8,8 +8,8 @@
 # the words of $ARGS_<label> (e.g. SERVERS="dev uring u4" ARGS_u4="--transport uring --readers 4").
 # A label starting with "base" runs the CLI at $FAMFS_TS_BASELINE (another build's
 # dist/src/cli/main.js; "base" = dev, "baseuring" = uring): before/after in the same rounds.
-# JOBS (default 4) fio jobs; BS (default 4k) and RW (default randread: read or randread) the
-# fio workload, e.g. BS=1M RW=read JOBS=1 for run.sh's 1 MiB read row. Prints IOPS and µs of server CPU per IO per row per round, then
+# JOBS (default 4) fio jobs; BS (default 4k) and RW (default randread; read, write, ...) the
+# fio workload, e.g. BS=1M RW=read JOBS=1 for run.sh's 1 MiB read row (IOPS x 1 MiB = MB/s). Prints IOPS and µs of server CPU per IO per row per round, then
 # the median over rounds of each row's IOPS ratio to c within the round (paired).
 set -euo pipefail
 SIZE_MIB=${1:-256}
@@ -19,6 +19,7 @@ SERVERS=${SERVERS:-dev uring c}
 JOBS=${JOBS:-4}
 BS=${BS:-4k}
 RW=${RW:-randread}
+SIDE=read; [[ $RW == *write* ]] && SIDE=write
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$ROOT/bench/lib/peers.sh"
 CLI=(node "$ROOT/dist/src/cli/main.js")
@@ -73,7 +74,7 @@ one() { # label
   t0=$(ticks "$pid")
   iops=$(fio --name=randread --filename="$M/data" --size="${SIZE_MIB}M" --direct=1 --ioengine=psync \
       --time_based --runtime="$RUNTIME" --group_reporting --output-format=json --rw="$RW" --bs="$BS" \
-      --numjobs="$JOBS" 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const j=JSON.parse(s.slice(s.indexOf("{")));console.log(j.jobs[0].read.iops.toFixed(0))})')
+      --numjobs="$JOBS" 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const j=JSON.parse(s.slice(s.indexOf("{")));console.log(j.jobs[0][process.argv[1]].iops.toFixed(0))})' "$SIDE")
   t1=$(ticks "$pid")
   umount "$M" 2>/dev/null || umount -l "$M"
   wait "$pid" 2>/dev/null || true
