@@ -8,7 +8,8 @@
 # the words of $ARGS_<label> (e.g. SERVERS="dev uring u4" ARGS_u4="--transport uring --readers 4").
 # A label starting with "base" runs the CLI at $FAMFS_TS_BASELINE (another build's
 # dist/src/cli/main.js; "base" = dev, "baseuring" = uring): before/after in the same rounds.
-# JOBS (default 4) fio jobs. Prints IOPS and µs of server CPU per IO per row per round, then
+# JOBS (default 4) fio jobs; BS (default 4k) and RW (default randread; read, write, ...) the
+# fio workload, e.g. BS=1M RW=read JOBS=1 for run.sh's 1 MiB read row (IOPS x 1 MiB = MB/s). Prints IOPS and µs of server CPU per IO per row per round, then
 # the median over rounds of each row's IOPS ratio to c within the round (paired).
 set -euo pipefail
 SIZE_MIB=${1:-256}
@@ -16,6 +17,9 @@ RUNTIME=${2:-5}
 ROUNDS=${3:-5}
 SERVERS=${SERVERS:-dev uring c}
 JOBS=${JOBS:-4}
+BS=${BS:-4k}
+RW=${RW:-randread}
+SIDE=read; [[ $RW == *write* ]] && SIDE=write
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$ROOT/bench/lib/peers.sh"
 CLI=(node "$ROOT/dist/src/cli/main.js")
@@ -32,7 +36,7 @@ ticks() { # utime+stime of every thread of pid, in clock ticks
 }
 HZ=$(getconf CLK_TCK)
 
-echo "iops bench: ${SIZE_MIB} MiB, ${RUNTIME} s, ${JOBS} jobs, $(nproc) CPUs, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "iops bench: ${SIZE_MIB} MiB, ${RUNTIME} s, ${RW} ${BS}, ${JOBS} jobs, $(nproc) CPUs, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
 head -c "$((SIZE_MIB << 20))" /dev/urandom > "$W/data"
 cat /proc/sys/kernel/random/uuid > "$W/uuid"
 DEV=$W/famfs.dev
@@ -69,8 +73,8 @@ one() { # label
   local t0 t1 iops
   t0=$(ticks "$pid")
   iops=$(fio --name=randread --filename="$M/data" --size="${SIZE_MIB}M" --direct=1 --ioengine=psync \
-      --time_based --runtime="$RUNTIME" --group_reporting --output-format=json --rw=randread --bs=4k \
-      --numjobs="$JOBS" 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const j=JSON.parse(s.slice(s.indexOf("{")));console.log(j.jobs[0].read.iops.toFixed(0))})')
+      --time_based --runtime="$RUNTIME" --group_reporting --output-format=json --rw="$RW" --bs="$BS" \
+      --numjobs="$JOBS" 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const j=JSON.parse(s.slice(s.indexOf("{")));console.log(j.jobs[0][process.argv[1]].iops.toFixed(0))})' "$SIDE")
   t1=$(ticks "$pid")
   umount "$M" 2>/dev/null || umount -l "$M"
   wait "$pid" 2>/dev/null || true

@@ -16,7 +16,7 @@ import { siblingModule, type WorkerOptions } from './data-plane.js';
 import type { ConnectionInfo } from './filesystem.js';
 import type { InitLimits } from './init.js';
 import { OutHeader } from './structs.js';
-import { countCpuList, FuseUringEntInOut, FuseUringReqHeader, packReply, payloadSize, RING_COUNTERS, type RingToMain } from './uring-wire.js';
+import { countCpuList, FuseUringEntInOut, planRingThreads, FuseUringReqHeader, packReply, payloadSize, RING_COUNTERS, type RingToMain } from './uring-wire.js';
 import type { UringWorkerData } from './uring-worker.js';
 
 /** The kernel's switch for FUSE over io_uring (module parameter of fuse). */
@@ -116,14 +116,17 @@ export class UringThreads {
   constructor(private readonly opts: UringThreadsOptions) {
     this.queues = fuseQueueCount();
     const count = Math.max(1, opts.count > 0 ? opts.count : this.queues);
-    const depth = Math.max(1, opts.depth ?? DEFAULT_RING_DEPTH);
+    const plan = planRingThreads(this.queues, count);
+    // A queue one thread serves alone gets that thread's entries only: as many as every
+    // thread together gave it when all served it.
+    const depth = Math.max(1, opts.depth ?? (count <= this.queues ? DEFAULT_RING_DEPTH * Math.min(count, 4) : DEFAULT_RING_DEPTH));
     const maxPages = Math.ceil(opts.conn.maxWrite / opts.limits.pageSize);
     this.payloadSize = payloadSize(opts.conn.maxWrite, maxPages, opts.limits.pageSize);
     const shared = new SharedArrayBuffer(count * RING_COUNTERS * 4);
     this.counters = new Int32Array(shared);
     const script = siblingModule(import.meta.url, 'uring-worker');
     for (let index = 0; index < count; index++) {
-      const qids = Array.from({ length: this.queues }, (_, q) => q);
+      const { qids, cpus } = plan[index]!;
       const slots = qids.length * depth;
       const replies = new Int32Array(new SharedArrayBuffer((slots + 1) * 4));
       const wakeFd = eventFd();
@@ -132,7 +135,7 @@ export class UringThreads {
         fuseFd: opts.fd, index, qids, depth, payloadSize: this.payloadSize, module: opts.module, data: opts.data, conn: opts.conn,
         limits: opts.limits, updates: port2, counters: shared, replies: replies.buffer as SharedArrayBuffer, wakeFd,
         debug: opts.debug ?? false, stats: opts.stats, published: this.published.buffer as SharedArrayBuffer,
-        spinMicros: opts.spinMicros ?? 0,
+        spinMicros: opts.spinMicros ?? 0, cpus,
       };
       const worker = new Worker(new URL(script), { workerData: data, transferList: [port2], name: `fuse-ring-${index}` });
       const t: RingThread = { worker, port: port1, wakeFd, replies, slots, running: true, started: false };

@@ -10,7 +10,7 @@ import {
   IoUring, IORING_OP_READ, IORING_OP_URING_CMD, IORING_SETUP_DEFER_TASKRUN, IORING_SETUP_SINGLE_ISSUER,
   IORING_SETUP_SQE128, IoUringSqe, mapArena, SQE_CMD_OFFSET, type Completion,
 } from '../sys/uring.js';
-import { applyUpdates, PlaneAnswerer, type DataPlane, type DataPlaneFactory } from './data-plane.js';
+import { applyUpdates, PlaneAnswerer, wordsOver, type DataPlane, type DataPlaneFactory } from './data-plane.js';
 import { Dispatcher, notifyMessage } from './dispatcher.js';
 import { writeMessage } from './channel.js';
 import { Notify } from './opcodes.js';
@@ -19,6 +19,7 @@ import type { InitLimits } from './init.js';
 import { NotifyInvalInodeOut, OutHeader } from './structs.js';
 import { OpStats } from './op-stats.js';
 import { Errno } from '../errno.js';
+import { pinThisThread } from '../sys/sched.js';
 import {
   assembleInPlace, commitIdOf, encodeCmdReq, encodeCommitFrom, FuseUringCmd, FuseUringEntInOut, FuseUringReqHeader, packReply, RING_COUNTERS, slotLayout,
   type RingToMain,
@@ -50,6 +51,8 @@ export interface UringWorkerData {
   readonly stats?: SharedArrayBuffer;
   /** After the last request, poll the ring this long (µs) before sleeping in io_uring_enter. */
   readonly spinMicros: number;
+  /** The CPUs this thread runs on (those of its queues: planRingThreads); empty: any. */
+  readonly cpus: readonly number[];
 }
 
 const wd = workerData as UringWorkerData;
@@ -60,6 +63,14 @@ const replies = new Int32Array(wd.replies);
 const { ENOTCONN, ECONNABORTED, ECANCELED, EAGAIN, EINTR, EOPNOTSUPP, ENODEV, EIO } = os.constants.errno;
 
 const errnoName = (e: number): string => Errno.fromNumber(e).name;
+
+if (wd.cpus.length > 0) {
+  try {
+    pinThisThread(wd.cpus);
+  } catch (e) {
+    log(`${(e as Error).message}: serving queues ${wd.qids.join(',')} from any CPU`);
+  }
+}
 
 const factory = ((await import(wd.module)) as { createDataPlane?: DataPlaneFactory }).createDataPlane;
 if (typeof factory !== 'function') throw new Error(`${wd.module} exports no createDataPlane`);
@@ -74,12 +85,16 @@ const wakeBuf = mapArena(4096);
 
 type SlotState = 'kernel' | 'here' | 'main' | 'dead';
 const state: SlotState[] = new Array<SlotState>(slots).fill('kernel');
+// Queue numbers out of workerData (a structured clone: its property loads miss the inline caches).
+const qids = [...wd.qids];
 // Entries alternate between the queues, so registration gives every queue one early.
-const qidOf = (s: number): number => wd.qids[s % wd.qids.length]!;
+const qidOf = (s: number): number => qids[s % qids.length]!;
 // Views made once: a request should not cost typed-array allocations.
 const headerViews = Array.from({ length: slots }, (_, s) => arena.bytes.subarray(s * layout.stride + layout.headers, s * layout.stride + layout.headers + FuseUringReqHeader.size));
 const payloadViews = Array.from({ length: slots }, (_, s) => arena.bytes.subarray(s * layout.stride + layout.payload, s * layout.stride + layout.payload + wd.payloadSize));
 const headersOf = (s: number): Buffer => headerViews[s]!;
+/** The arena as u32 words: requests are rebuilt and read in place through it. */
+const arenaWords = wordsOver(arena.bytes);
 const payloadOf = (s: number): Buffer => payloadViews[s]!;
 
 // iov[0] = the 288-byte header buffer, iov[1] = the payload buffer (struct iovec: base, len).
@@ -108,13 +123,27 @@ const O_LEN = IoUringSqe.offsetOf('len');
 
 const iovecAddress = Array.from({ length: slots }, (_, s) => arena.address + BigInt(s * layout.stride + layout.iovec));
 
-function queueCmd(s: number, op: number): void {
-  const sqe = ring.prepare(IORING_OP_URING_CMD, wd.fuseFd, s);
+/** Fill the SQE of entry s's command `op` (the commit id is the caller's). */
+function fillCmd(sqe: Buffer, s: number, op: number): void {
   sqe.writeUInt32LE(op, O_CMD_OP);
   sqe.writeBigUInt64LE(iovecAddress[s]!, O_ADDR); // the iovec pair
   sqe.writeUInt32LE(2, O_LEN); // two iovecs: header buffer, payload (fuse-io-uring.md §2)
-  if (op === FuseUringCmd.REGISTER) encodeCmdReq(sqe, SQE_CMD_OFFSET, qidOf(s), 0n);
-  else encodeCommitFrom(sqe, SQE_CMD_OFFSET, qidOf(s), headersOf(s));
+  encodeCmdReq(sqe, SQE_CMD_OFFSET, qidOf(s), 0n);
+}
+
+// Each entry's COMMIT_AND_FETCH SQE, made once: per request only its commit id changes.
+const commitSqes = Array.from({ length: slots }, (_, s) => {
+  const sqe = Buffer.alloc(ring.sqeSize);
+  sqe.writeUInt8(IORING_OP_URING_CMD, IoUringSqe.offsetOf('opcode'));
+  sqe.writeInt32LE(wd.fuseFd, IoUringSqe.offsetOf('fd'));
+  sqe.writeUInt32LE(s, IoUringSqe.offsetOf('user_data'));
+  fillCmd(sqe, s, FuseUringCmd.COMMIT_AND_FETCH);
+  return sqe;
+});
+
+function queueCmd(s: number, op: number): void {
+  if (op === FuseUringCmd.REGISTER) fillCmd(ring.prepare(IORING_OP_URING_CMD, wd.fuseFd, s), s, op);
+  else encodeCommitFrom(ring.prepareFrom(commitSqes[s]!), SQE_CMD_OFFSET, qidOf(s), headersOf(s));
   state[s] = 'kernel';
 }
 
@@ -169,10 +198,12 @@ function drainUpdates(): void {
 
 /** A request arrived in entry s: answer it here or hand it to the main thread. */
 function serveSlot(s: number): void {
-  Atomics.add(counters, 3, 1);
+  // Plain increments: this thread is the only writer of its counters (the main thread reads
+  // them now and then); Atomics.add is a locked instruction per request.
+  counters[3]!++;
   let msg: Buffer;
   try {
-    msg = assembleInPlace(arena.bytes, s * layout.stride, layout, headersOf(s));
+    msg = assembleInPlace(arena.bytes, s * layout.stride, layout, headersOf(s), arenaWords);
   } catch (e) {
     log(`fetch: ${(e as Error).message}`);
     errorReply(s, -EIO);
@@ -182,9 +213,9 @@ function serveSlot(s: number): void {
   drainUpdates();
   state[s] = 'here';
   current = s;
-  const answered = answerer.answerOrLog(msg, send, log);
+  const answered = answerer.answerOrLog(msg, send, log, arenaWords);
   if (answered) {
-    Atomics.add(counters, 0, 1);
+    counters[0]!++;
     if (current === s) {
       // No reply (a message the protocol answers with silence): the entry must still go back.
       current = -1;
@@ -194,7 +225,7 @@ function serveSlot(s: number): void {
     return;
   }
   current = -1;
-  Atomics.add(counters, 1, 1);
+  counters[1]!++;
   state[s] = 'main';
   const copy = new Uint8Array(msg.length);
   copy.set(msg);

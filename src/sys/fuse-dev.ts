@@ -97,6 +97,15 @@ export function readRaw(fd: number, buf: Buffer): number {
   return n >= 0 ? n : -koffi.errno();
 }
 
+const writeFn = libc.func('long write(int fd, const void *buf, size_t count)');
+
+/** write(2) of buf[0, n): the bytes written, or -errno. */
+export function writeRaw(fd: number, buf: Buffer, n: number): number {
+  if (n > buf.length) throw new RangeError(`write of ${n} bytes from a buffer of ${buf.length}`);
+  const rc = Number(writeFn(fd, buf, n));
+  return rc >= 0 ? rc : -koffi.errno();
+}
+
 const pollFn = libc.func('int poll(void *fds, unsigned long nfds, int timeout)');
 const POLLIN = 1;
 

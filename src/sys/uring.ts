@@ -238,6 +238,23 @@ export class IoUring {
   }
 
   /**
+   * The next SQE, a copy of `template` (sqeSize bytes: a whole SQE made once by its owner),
+   * to finish in place. For an SQE sent again and again with one field changed (a ring entry's
+   * COMMIT_AND_FETCH): one memmove instead of zeroing and a dozen field writes per request.
+   */
+  prepareFrom(template: Uint8Array): Buffer {
+    if (template.length !== this.sqeSize) throw new RangeError(`SQE template of ${template.length} bytes, ring SQEs of ${this.sqeSize}`);
+    if (this.sqSpace <= 0) throw new SysError('io_uring', os.constants.errno.EBUSY, 'submission queue full');
+    const idx = this.localTail & this.sqMask;
+    const sqe = this.sqeViews[idx]!;
+    sqe.set(template);
+    this.sqArray[idx] = idx;
+    this.localTail = (this.localTail + 1) >>> 0;
+    this.pending++;
+    return sqe;
+  }
+
+  /**
    * Publish what was prepared and enter the kernel: submit, and wait for at least
    * `minComplete` completions (0: do not wait). Returns the syscall's result or -errno
    * (-EINTR: a signal; the caller calls again).

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import os from 'node:os';
-import { PlaneAnswerer, type DataPlane } from '../../src/fuse/data-plane.js';
+import { PlaneAnswerer, wordsOver, type DataPlane } from '../../src/fuse/data-plane.js';
 import { Dispatcher } from '../../src/fuse/dispatcher.js';
 import { FuseError, type ConnectionInfo, type FileSystem } from '../../src/fuse/filesystem.js';
 import { Op } from '../../src/fuse/opcodes.js';
@@ -75,13 +75,21 @@ describe('PlaneAnswerer', () => {
       message(Op.READ, 8n, 3n, 1n, 100n, 300, Buffer.alloc(0)),
       message(Op.WRITE, 9n, 2n, 1n, 10n, 5, Buffer.from('hello')),
     ]) {
-      expect(answerer.answer(msg, (iov) => a.sent.push(Buffer.concat(iov)))).toBe(true);
+      expect(answerer.answer(msg, (iov) => a.sent.push(Buffer.concat(iov)), wordsOver(msg))).toBe(true);
       void b.dispatcher.dispatch(msg);
     }
     expect(a.calls.n).toBe(0);
     expect(a.sent.length).toBe(3);
     expect(a.sent.map((r) => r.toString('hex'))).toEqual(b.sent.map((r) => r.toString('hex')));
     expect(a.plane.bytes.equals(b.plane.bytes)).toBe(true);
+    // Without the words of its buffer, or at an offset not a multiple of 4: the Dispatcher's path.
+    const plain = message(Op.READ, 12n, 2n, 1n, 0n, 16, Buffer.alloc(0));
+    const odd = Buffer.alloc(plain.length + 1).subarray(1);
+    plain.copy(odd);
+    expect(answerer.answer(plain, (iov) => a.sent.push(Buffer.concat(iov)))).toBe(true);
+    expect(answerer.answer(odd, (iov) => a.sent.push(Buffer.concat(iov)), wordsOver(Buffer.from(odd.buffer)))).toBe(true);
+    expect(a.calls.n).toBe(2);
+    expect(a.sent[3]!.equals(a.sent[4]!)).toBe(true);
     // Not the plane's: left for the main thread.
     expect(answerer.answer(message(Op.READ, 10n, 5n, 1n, 0n, 10, Buffer.alloc(0)), () => {})).toBe(false);
     expect(answerer.answer(message(Op.GETATTR, 11n, 2n, 0n, 0n, 0, Buffer.alloc(0)), () => {})).toBe(false);
@@ -103,15 +111,20 @@ describe('PlaneAnswerer', () => {
       extlen: fc.oneof(fc.constant(0), fc.nat(3)),
       lenDelta: fc.oneof(fc.constant(0), fc.constant(0), fc.integer({ min: -48, max: 48 })),
       sizeDelta: fc.oneof(fc.constant(0), fc.constant(0), fc.integer({ min: -3, max: 3 })),
+      shift: fc.constantFrom(0, 0, 1, 2, 4),
     });
     fc.assert(fc.property(m, (x) => {
       const data = Buffer.from(x.data);
       const size = x.read ? x.size : Math.max(0, data.length + x.sizeDelta);
       const msg = message(x.read ? Op.READ : Op.WRITE, x.unique, x.nodeid, x.fh, x.offset, size, data, x.extlen);
       msg.writeUInt32LE(Math.max(0, msg.length + x.lenDelta), 0);
+      // The message `shift` bytes into a buffer of its own, as a serving thread reads it.
+      const under = Buffer.alloc(msg.length + x.shift);
+      const placed = under.subarray(x.shift);
+      msg.copy(placed);
       a.sent.length = 0;
       b.sent.length = 0;
-      expect(answerer.answer(msg, (iov) => a.sent.push(Buffer.concat(iov)))).toBe(true);
+      expect(answerer.answer(placed, (iov) => a.sent.push(Buffer.concat(iov)), wordsOver(under))).toBe(true);
       void b.dispatcher.dispatch(msg);
       expect(a.sent.length).toBe(b.sent.length);
       expect(Buffer.concat(a.sent).equals(Buffer.concat(b.sent))).toBe(true);

@@ -3,7 +3,7 @@
 // packing a reply into one, the SQE command area, and the queue count from the CPU list.
 import { describe, expect, it } from 'vitest';
 import {
-  assembleInPlace, countCpuList, encodeCmdReq, FuseUringCmdReq, FuseUringEntInOut, FuseUringReqHeader, packReply, payloadSize, slotLayout,
+  assembleInPlace, countCpuList, encodeCmdReq, FuseUringCmdReq, FuseUringEntInOut, FuseUringReqHeader, packReply, payloadSize, planRingThreads, slotLayout,
 } from '../../src/fuse/uring-wire.js';
 import { InHeader, InitOut, OutHeader, ReadIn, WriteIn } from '../../src/fuse/structs.js';
 import { IoCqringOffsets, IoSqringOffsets, IoUringCqe, IoUringParams, IoUringSqe } from '../../src/sys/uring.js';
@@ -74,7 +74,8 @@ describe('packReply', () => {
     const headers = Buffer.alloc(FuseUringReqHeader.size);
     const payload = Buffer.alloc(64);
     const head = OutHeader.encode({ len: 16 + 11, error: 0, unique: 77n });
-    const unique = packReply([Buffer.concat([head, Buffer.from('abc')]), Buffer.from('defgh'), Buffer.from('ijk')], headers, payload);
+    packReply([Buffer.concat([head, Buffer.from('abc')]), Buffer.from('defgh'), Buffer.from('ijk')], headers, payload);
+    const unique = OutHeader.decode(headers).unique;
     expect(unique).toBe(77n);
     expect(OutHeader.decode(headers).len).toBe(27);
     expect(FuseUringEntInOut.decode(headers, 256).payload_sz).toBe(11);
@@ -100,6 +101,23 @@ describe('commands and sizes', () => {
     expect(countCpuList('0,2-5')).toBe(5);
     expect(countCpuList('0')).toBe(1);
     expect(() => countCpuList('x')).toThrow();
+  });
+});
+
+describe('planRingThreads', () => {
+  it('gives each queue to one thread, pinned to its queues\' CPUs, when there are no more threads than queues', () => {
+    expect(planRingThreads(2, 2)).toEqual([{ qids: [0], cpus: [0] }, { qids: [1], cpus: [1] }]);
+    expect(planRingThreads(5, 2)).toEqual([{ qids: [0, 2, 4], cpus: [0, 2, 4] }, { qids: [1, 3], cpus: [1, 3] }]);
+    expect(planRingThreads(1, 1)).toEqual([{ qids: [0], cpus: [0] }]);
+  });
+  it('has every thread serve every queue, unpinned, when threads outnumber queues', () => {
+    expect(planRingThreads(1, 2)).toEqual([{ qids: [0], cpus: [] }, { qids: [0], cpus: [] }]);
+  });
+  it('covers every queue exactly once', () => {
+    for (const [q, n] of [[16, 8], [7, 3], [64, 8]] as const) {
+      const all = planRingThreads(q, n).flatMap((p) => p.qids).sort((a, b) => a - b);
+      expect(all).toEqual(Array.from({ length: q }, (_, i) => i));
+    }
   });
 });
 

@@ -2,12 +2,16 @@
 // switches /sys/module/fuse/parameters/enable_uring on for its run and puts the previous value
 // back in afterAll, whatever happened. Bytes through real tools (cp/cmp, O_DIRECT, fio
 // --verify, many small files, ls), proof that requests came through the ring (the server's
-// exit line counts ring and /dev/fuse requests), the refusal when the switch is off, and
+// exit line counts ring and /dev/fuse requests), ring threads pinned to their queues' CPUs,
+// the refusal when the switch is off, and
 // kill -9 of the server (callers get an error, nothing hangs, the mount point is reusable).
 import fs from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeTier2 } from '../support/tier.js';
 import { cli, forceUnmount, must, sh, Scratch, type MountServer, mountUnavailable } from '../support/mount-harness.js';
+import { planRingThreads } from '../../src/fuse/uring-wire.js';
+import { fuseQueueCount } from '../../src/fuse/uring-transport.js';
+import { DEFAULT_THREADS } from '../../src/server/serve.js';
 
 const ENABLE = '/sys/module/fuse/parameters/enable_uring';
 const MiB = 1024 ** 2;
@@ -106,6 +110,23 @@ describeTier2('famfs-ts mount --transport uring', uringUnavailable, () => {
     expect(r).toContain('old bytes');
     expect(must(`cmp ${old} ${mnt}/undo && echo same`)).toContain('same');
   }, 120_000);
+
+  it('runs each CPU\'s queue on a ring thread pinned to that CPU (planRingThreads)', () => {
+    // The server's threads and the CPUs each may run on (the kernel's list: "0", "0-3", "1,3").
+    const cpusOf = (list: string): number[] => list.trim().split(',').filter(Boolean).flatMap((part) => {
+      const [a, b] = part.split('-').map(Number);
+      return Array.from({ length: (b ?? a!) - a! + 1 }, (_, i) => a! + i);
+    });
+    const tasks = fs.readdirSync(`/proc/${server.pid}/task`).map((t) => {
+      const status = fs.readFileSync(`/proc/${server.pid}/task/${t}/status`, 'utf8');
+      return cpusOf(/^Cpus_allowed_list:\s*(.*)$/m.exec(status)![1]!).join(',');
+    });
+    const plan = planRingThreads(fuseQueueCount(), DEFAULT_THREADS);
+    for (const p of plan) {
+      if (p.cpus.length === 0) continue; // more threads than queues: nobody is pinned
+      expect(tasks, `a thread on cpus ${p.cpus.join(',')}`).toContain(p.cpus.join(','));
+    }
+  });
 
   it('served the requests through the ring, and ends with umount', async () => {
     must(`umount ${mnt}`);
