@@ -54,6 +54,7 @@ import { GrowError, PendingFile, type Placement } from './pending.js';
 import type { KernelSeries } from '../mapping/series.js';
 import { describeMode, mapRefusal, mappingModeOf, NO_MAPPING, probeMap, type MappingMode } from './mapping-policy.js';
 import { ReservationAllocator, extentsOf } from './reservations.js';
+import { CHILD_COOKIE_BIAS, DirRecords } from './dir-listing.js';
 
 const E = os.constants.errno;
 const S_IFDIR = 0o040000;
@@ -69,6 +70,8 @@ export const META_DIR_ID = 2 ** 50;
 export const META_SUPERBLOCK_ID = META_DIR_ID + 1;
 export const META_LOG_ID = META_DIR_ID + 2;
 const PENDING_BASE = 2 ** 51;
+/** Names of files-being-written kept for their listing cookies (one listing's worth is plenty). */
+const PENDING_COOKIES = 4096;
 
 export const LOGPLAY_XATTR = 'user.famfs.logplay';
 export const MAP_XATTR = 'user.famfs.map';
@@ -182,10 +185,9 @@ const NO_SUCH_XATTR = new FuseError(E.ENODATA, 'no such attribute');
 /** Thrown for every LOOKUP of a name not there (each create through the mount asks once first). */
 const NO_SUCH_NAME = new FuseError(E.ENOENT, 'no such name');
 
-/** A directory entry with only a name's inode number and type (READDIRPLUS: nodeid 0, no attributes). */
-function bareEntry(ino: number, n: Inode): Entry {
-  const mode = n.kind === 'dir' || n.kind === 'meta-dir' ? S_IFDIR : S_IFREG;
-  return { nodeid: 0, attr: { ino, size: 0, mode } };
+/** The file type bits a dirent carries for an inode. */
+function modeOf(n: Inode): number {
+  return n.kind === 'dir' || n.kind === 'meta-dir' ? S_IFDIR : S_IFREG;
 }
 
 function fuseErr(code: keyof typeof E, message: string): FuseError {
@@ -223,8 +225,10 @@ export class FamfsFileSystem implements FileSystem {
    * kernel holds (knows()).
    */
   private readonly lookups = new Map<number, number>();
-  /** Sorted names of a directory's committed children, by directory id; valid while the child count is (children are never removed). */
-  private readonly sortedNames = new Map<number, { count: number; names: string[] }>();
+  /** Each listed directory's committed children as packed dirents (dir-listing.ts), by directory id. */
+  private readonly listings = new Map<number, DirRecords>();
+  /** Names of files-being-written a listing handed out cookies for (cookieName). */
+  private readonly pendingCookies = new Map<number, string>();
   private readonly startMs = Date.now();
   private readonly placement: Placement;
   readonly log: (line: string) => void;
@@ -1129,11 +1133,11 @@ export class FamfsFileSystem implements FileSystem {
 
   readdir(_ctx: RequestContext, nodeid: number, _fh: number, offset: number, out: DirList): void {
     const n = this.need(nodeid);
-    // Offsets: the fixed entries, then the committed children in name order, then the files
-    // still being written. Only the entries sent are looked up and encoded: a READDIR of a
-    // big directory comes in many requests of a page or so each.
+    // The fixed entries first (cookies: their positions), then the children, committed and
+    // still being written, in one name order (a file's place does not move when it is
+    // committed); a child's cookie names it (dir-listing.ts), so a READDIR resumes after
+    // that name whatever was created or dropped since the last one.
     const head: { name: string; id: number; inode: Inode }[] = [];
-    let names: readonly string[] = [];
     let dir: DirNode | undefined;
     if (n.kind === 'meta-dir') {
       head.push({ name: '.', id: META_DIR_ID, inode: n }, { name: '..', id: ROOT_ID, inode: this.need(ROOT_ID) });
@@ -1144,51 +1148,95 @@ export class FamfsFileSystem implements FileSystem {
       const parentId = dir.id === ROOT_ID ? ROOT_ID : this.parentIdOf(dir);
       head.push({ name: '.', id: nodeid, inode: n }, { name: '..', id: parentId, inode: this.need(parentId) });
       if (dir.id === ROOT_ID) head.push({ name: '.meta', id: META_DIR_ID, inode: { kind: 'meta-dir' } });
-      names = this.childNames(dir);
     } else throw fuseErr('ENOTDIR', `nodeid ${nodeid}`);
-    const send = (i: number, name: string, id: number, inode: Inode): boolean => {
-      if (name === '.' || name === '..' || this.knows(id)) {
-        // The kernel links no entry for '.' and '..', and one it already holds needs none:
-        // a READDIRPLUS record with nodeid 0 carries only the name, inode number and type
-        // (fs/fuse/readdir.c fuse_direntplus_link: "nodeid 0 ... do nothing"), so a listing
-        // of files the kernel knows (just created, or stat'ed) costs no attributes here and
-        // no inode updates there. A name it does not know gets its entry and attributes.
-        return out.add({ name, nextOffset: i + 1, entry: bareEntry(id, inode) });
+    const send = (name: string, cookie: number, id: number, inode: () => Inode): boolean => {
+      if (!out.plus || name === '.' || name === '..' || this.knows(id)) {
+        // READDIR sends only the inode number and the type. The kernel links no entry for
+        // '.' and '..', and one it already holds needs none: a READDIRPLUS record with
+        // nodeid 0 carries only the name, inode number and type (fs/fuse/readdir.c
+        // fuse_direntplus_link: "nodeid 0 ... do nothing"), so a listing of files the kernel
+        // knows (just created, or stat'ed) costs no attributes here and no inode updates
+        // there. A name it does not know gets its entry and attributes.
+        return out.add({ name, nextOffset: cookie, entry: { nodeid: out.plus ? 0 : id, attr: { ino: id, size: 0, mode: modeOf(inode()) } } });
       }
-      const entry = this.entry(id, inode);
-      if (!out.add({ name, nextOffset: i + 1, entry })) return false;
-      if (out.plus) this.looked(entry);
+      const entry = this.entry(id, inode());
+      if (!out.add({ name, nextOffset: cookie, entry })) return false;
+      this.looked(entry);
       return true;
     };
-    let i = offset;
-    for (; i < head.length; i++) if (!send(i, head[i]!.name, head[i]!.id, head[i]!.inode)) return;
-    for (; i < head.length + names.length; i++) {
-      const name = names[i - head.length]!;
-      const child = dir!.children.get(name)!;
-      const id = this.nodeidOf(child);
-      if (!out.plus || this.knows(id)) {
-        // READDIR sends only the inode number and the type: no attributes to work out.
-        const mode = child.kind === 'dir' ? S_IFDIR : S_IFREG;
-        if (!out.add({ name, nextOffset: i + 1, entry: { nodeid: out.plus ? 0 : id, attr: { ino: id, size: 0, mode } } })) return;
-        continue;
-      }
-      if (!send(i, name, id, this.need(id))) return;
+    if (offset < head.length) {
+      for (let i = offset; i < head.length; i++) if (!send(head[i]!.name, i + 1, head[i]!.id, () => head[i]!.inode)) return;
     }
     if (!dir) return;
-    let k = head.length + names.length;
-    for (const [name, f] of this.pendingByDir.get(dir.id) ?? []) {
-      if (k++ < i) continue;
-      if (!send(i, name, f.nodeid, { kind: 'pending', file: f })) return;
-      i++;
+    let after: string | undefined;
+    if (offset >= CHILD_COOKIE_BIAS) {
+      after = this.cookieName(offset - CHILD_COOKIE_BIAS);
+      // A cookie this server never handed out: nothing to resume after.
+      if (after === undefined) return;
+    }
+    const recs = this.listing(dir);
+    let ci = after === undefined ? 0 : recs.after(after);
+    const pending = [...this.pendingByDir.get(dir.id) ?? []].filter(([name]) => after === undefined || name > after);
+    if (pending.length === 0 && out.addPacked && out.addPackedPlus && out.room !== undefined) {
+      // The common case, every child committed: records copied from the packed listing.
+      if (!out.plus) {
+        const end = recs.fit(ci, out.room);
+        for (let k = ci; k < end; k++) this.patchIno(recs, k);
+        out.addPacked(recs.buf, recs.starts[ci]!, recs.starts[end]!);
+        return;
+      }
+      for (; ci < recs.length; ci++) {
+        const id = this.patchIno(recs, ci);
+        const entry = this.knows(id) ? undefined : this.entry(id, this.need(id));
+        if (!out.addPackedPlus(recs.buf, recs.starts[ci]!, recs.starts[ci + 1]!, entry)) return;
+        if (entry) this.looked(entry);
+      }
+      return;
+    }
+    pending.sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
+    for (let pi = 0; ci < recs.length || pi < pending.length; ) {
+      const p = pending[pi];
+      if (p && (ci >= recs.length || p[0] < recs.names[ci]!)) {
+        const f = p[1];
+        this.pendingCookieName(f.nodeid, p[0]);
+        if (!send(p[0], f.nodeid + CHILD_COOKIE_BIAS, f.nodeid, () => ({ kind: 'pending', file: f }))) return;
+        pi++;
+        continue;
+      }
+      const child = recs.nodes[ci]!;
+      const id = this.nodeidOf(child);
+      if (!send(child.name, child.id + CHILD_COOKIE_BIAS, id, () => this.need(id))) return;
+      ci++;
     }
   }
 
-  private childNames(dir: DirNode): readonly string[] {
-    const c = this.sortedNames.get(dir.id);
-    if (c?.count === dir.children.size) return c.names;
-    const names = [...dir.children.keys()].sort();
-    this.sortedNames.set(dir.id, { count: names.length, names });
-    return names;
+  /** A directory's packed listing, brought up to date. */
+  private listing(dir: DirNode): DirRecords {
+    let r = this.listings.get(dir.id);
+    if (!r) this.listings.set(dir.id, (r = new DirRecords()));
+    r.sync(dir);
+    return r;
+  }
+
+  /** Record k's inode number set to the nodeid the kernel knows the child by (it moves at a created file's last FORGET), returned. */
+  private patchIno(recs: DirRecords, k: number): number {
+    const id = this.nodeidOf(recs.nodes[k]!);
+    if (recs.inoAt(k) !== id) recs.setIno(k, id);
+    return id;
+  }
+
+  /** The name a child's cookie stands for: a logged node's, or a file being written (or since dropped). */
+  private cookieName(id: number): string | undefined {
+    if (id < PENDING_BASE) return this.image.namespace.node(id)?.name;
+    return this.pendingById.get(id)?.name ?? this.pendingCookies.get(id);
+  }
+
+  /** Remembers a file-being-written's cookie name past its record (bounded: the oldest go first). */
+  private pendingCookieName(nodeid: number, name: string): void {
+    if (this.pendingCookies.get(nodeid) === name) return;
+    this.pendingCookies.delete(nodeid);
+    this.pendingCookies.set(nodeid, name);
+    if (this.pendingCookies.size > PENDING_COOKIES) this.pendingCookies.delete(this.pendingCookies.keys().next().value!);
   }
 
   private parentIdOf(dir: DirNode): number {
