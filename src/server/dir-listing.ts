@@ -12,6 +12,12 @@
 // repeat the entries that stayed. Cookies below the bias are the fixed entries' positions.
 import type { DirNode, Node } from '../famfs/namespace.js';
 import { direntSize, direntType, packDirent } from '../fuse/reply.js';
+import { Dirent } from '../fuse/structs.js';
+
+const DIRENT_SIZE = Dirent.size;
+if (Dirent.offsetOf('ino') !== 0 || Dirent.offsetOf('off') !== 8 || Dirent.offsetOf('namelen') !== 16 || Dirent.offsetOf('type') !== 20) {
+  throw new Error('fuse_dirent layout: dir-listing.ts packs ino, off, namelen, type at 0, 8, 16, 20');
+}
 
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
@@ -42,30 +48,53 @@ export class DirRecords {
   /** Record k is buf[starts[k], starts[k + 1]). */
   readonly starts: number[] = [0];
   buf: Buffer = Buffer.alloc(0);
+  /** The same bytes as 32-bit words: every record and its fields are 8-byte aligned. */
+  private words = new Uint32Array(0);
+  /** What the inode numbers in the records were worked out against (the owner's stamp, see inos()). */
+  stamp = '';
 
   get length(): number {
     return this.nodes.length;
   }
 
-  /** Brings the records up to date with dir's children (a Map only ever added to: its tail, in insertion order, is what is new). */
-  sync(dir: DirNode): void {
+  /**
+   * Brings the records up to date with dir's children (a Map only ever added to: its tail,
+   * in insertion order, is what is new). `ino` is the inode number a child is listed with.
+   */
+  sync(dir: DirNode, ino: (n: Node) => number): void {
     if (this.children === dir.children && this.count === dir.children.size) return;
     const fresh: Node[] = [];
     let k = 0;
     const skip = this.children === dir.children ? this.count : 0;
     for (const c of dir.children.values()) if (k++ >= skip) fresh.push(c);
-    fresh.sort(byName);
+    // Creates through a mount come in name order more often than not: no sort then.
+    let ordered = true;
+    for (let i = 1; i < fresh.length && ordered; i++) ordered = fresh[i - 1]!.name < fresh[i]!.name;
+    if (!ordered) fresh.sort(byName);
     const last = this.names[this.names.length - 1];
     if (skip === 0 || last === undefined || fresh[0]!.name > last) {
       if (skip === 0) this.reset();
-      this.append(fresh);
+      this.append(fresh, ino);
     } else {
       const all = this.nodes.concat(fresh).sort(byName);
       this.reset();
-      this.append(all);
+      this.append(all, ino);
     }
     this.children = dir.children;
     this.count = dir.children.size;
+  }
+
+  /** Re-works out every record's inode number (after the owner's stamp moved), and takes the new stamp. */
+  inos(stamp: string, ino: (n: Node) => number): void {
+    if (stamp === this.stamp) return;
+    const w = this.words;
+    for (let k = 0; k < this.nodes.length; k++) {
+      const v = ino(this.nodes[k]!);
+      const at = this.starts[k]! >>> 2;
+      w[at] = v % 0x1_0000_0000;
+      w[at + 1] = Math.floor(v / 0x1_0000_0000);
+    }
+    this.stamp = stamp;
   }
 
   /** The index of the first name after `name`. */
@@ -86,16 +115,10 @@ export class DirRecords {
     return lo;
   }
 
-  /** Record k's inode number: the node id, or the nodeid the kernel knows the file by (the server's alias of a file it created). */
+  /** Record k's inode number. */
   inoAt(k: number): number {
-    const at = this.starts[k]!;
-    return this.buf.readUInt32LE(at) + this.buf.readUInt32LE(at + 4) * 0x1_0000_0000;
-  }
-
-  setIno(k: number, ino: number): void {
-    const at = this.starts[k]!;
-    this.buf.writeUInt32LE(ino % 0x1_0000_0000, at);
-    this.buf.writeUInt32LE(Math.floor(ino / 0x1_0000_0000), at + 4);
+    const at = this.starts[k]! >>> 2;
+    return this.words[at]! + this.words[at + 1]! * 0x1_0000_0000;
   }
 
   private reset(): void {
@@ -103,9 +126,10 @@ export class DirRecords {
     this.names.length = 0;
     this.starts.length = 1;
     this.buf = Buffer.alloc(0);
+    this.words = new Uint32Array(0);
   }
 
-  private append(sorted: readonly Node[]): void {
+  private append(sorted: readonly Node[], ino: (n: Node) => number): void {
     const lens = sorted.map((n) => Buffer.byteLength(n.name, 'utf8'));
     let end = this.starts[this.starts.length - 1]!;
     const need = end + lens.reduce((s, l) => s + direntSize(l), 0);
@@ -114,10 +138,40 @@ export class DirRecords {
       const grown = Buffer.alloc(Math.max(need, this.buf.length * 2, 4096));
       this.buf.copy(grown, 0, 0, end);
       this.buf = grown;
+      this.words = new Uint32Array(grown.buffer, grown.byteOffset, grown.length >>> 2);
     }
+    const b = this.buf;
+    const w = this.words;
     for (let i = 0; i < sorted.length; i++) {
       const n = sorted[i]!;
-      end += packDirent(this.buf, end, n.id, n.id + CHILD_COOKIE_BIAS, direntType(n.kind === 'dir' ? S_IFDIR : S_IFREG), n.name, lens[i]!);
+      const name = n.name;
+      const nlen = lens[i]!;
+      const v = ino(n);
+      const off = n.id + CHILD_COOKIE_BIAS;
+      const type = direntType(n.kind === 'dir' ? S_IFDIR : S_IFREG);
+      // fuse_dirent's fields at their word offsets (ino 0, off 2, namelen 4, type 5: the
+      // struct table, checked in test/core/dir-listing.test.ts against packDirent), and a
+      // plain ASCII name byte by byte: a listing packs thousands, and Buffer.write's checks
+      // cost more than the bytes. Anything else goes through packDirent (and its checks).
+      let ascii = nlen === name.length && nlen > 0 && nlen <= 1024;
+      for (let c = 0; c < nlen && ascii; c++) {
+        const ch = name.charCodeAt(c);
+        ascii = ch !== 0 && ch !== 0x2f;
+        b[end + DIRENT_SIZE + c] = ch;
+      }
+      if (ascii) {
+        const at = end >>> 2;
+        w[at] = v % 0x1_0000_0000;
+        w[at + 1] = Math.floor(v / 0x1_0000_0000);
+        w[at + 2] = off % 0x1_0000_0000;
+        w[at + 3] = Math.floor(off / 0x1_0000_0000);
+        w[at + 4] = nlen;
+        w[at + 5] = type;
+        end += direntSize(nlen);
+      } else {
+        b.fill(0, end + DIRENT_SIZE, end + direntSize(nlen));
+        end += packDirent(b, end, v, off, type, name, nlen);
+      }
       this.nodes.push(n);
       this.names.push(n.name);
       this.starts.push(end);

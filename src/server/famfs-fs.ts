@@ -229,6 +229,8 @@ export class FamfsFileSystem implements FileSystem {
   private readonly listings = new Map<number, DirRecords>();
   /** Names of files-being-written a listing handed out cookies for (cookieName). */
   private readonly pendingCookies = new Map<number, string>();
+  /** Aliases dropped so far (listing(): the listed inode numbers move with them). */
+  private aliasDrops = 0;
   private readonly startMs = Date.now();
   private readonly placement: Placement;
   readonly log: (line: string) => void;
@@ -477,6 +479,7 @@ export class FamfsFileSystem implements FileSystem {
     if (!node || this.alias.get(node.id) !== nodeid) return;
     this.pendingById.delete(nodeid);
     this.alias.delete(node.id);
+    this.aliasDrops++;
     const o = this.overrides.get(nodeid);
     this.overrides.delete(nodeid);
     // Its times (and any chmod/chown since commit) stay, under the nodeid it is found by next.
@@ -1181,12 +1184,11 @@ export class FamfsFileSystem implements FileSystem {
       // The common case, every child committed: records copied from the packed listing.
       if (!out.plus) {
         const end = recs.fit(ci, out.room);
-        for (let k = ci; k < end; k++) this.patchIno(recs, k);
         out.addPacked(recs.buf, recs.starts[ci]!, recs.starts[end]!);
         return;
       }
       for (; ci < recs.length; ci++) {
-        const id = this.patchIno(recs, ci);
+        const id = recs.inoAt(ci);
         const entry = this.knows(id) ? undefined : this.entry(id, this.need(id));
         if (!out.addPackedPlus(recs.buf, recs.starts[ci]!, recs.starts[ci + 1]!, entry)) return;
         if (entry) this.looked(entry);
@@ -1204,25 +1206,27 @@ export class FamfsFileSystem implements FileSystem {
         continue;
       }
       const child = recs.nodes[ci]!;
-      const id = this.nodeidOf(child);
+      const id = recs.inoAt(ci);
       if (!send(child.name, child.id + CHILD_COOKIE_BIAS, id, () => this.need(id))) return;
       ci++;
     }
   }
 
-  /** A directory's packed listing, brought up to date. */
+  /**
+   * A directory's packed listing, brought up to date. A child is listed under the nodeid the
+   * kernel knows it by: a file created here keeps its first nodeid (alias) until its last
+   * FORGET. Aliases are added only with their file's log entry (which the sync then finds
+   * new) and dropped only in forget(), so their count and the drops tell when the inode
+   * numbers must be worked out again.
+   */
   private listing(dir: DirNode): DirRecords {
     let r = this.listings.get(dir.id);
     if (!r) this.listings.set(dir.id, (r = new DirRecords()));
-    r.sync(dir);
+    const ino = (n: Node): number => this.nodeidOf(n);
+    // Records already there first (if the aliases moved), then the new ones, made as they are now.
+    r.inos(`${this.alias.size}/${this.aliasDrops}`, ino);
+    r.sync(dir, ino);
     return r;
-  }
-
-  /** Record k's inode number set to the nodeid the kernel knows the child by (it moves at a created file's last FORGET), returned. */
-  private patchIno(recs: DirRecords, k: number): number {
-    const id = this.nodeidOf(recs.nodes[k]!);
-    if (recs.inoAt(k) !== id) recs.setIno(k, id);
-    return id;
   }
 
   /** The name a child's cookie stands for: a logged node's, or a file being written (or since dropped). */

@@ -81,7 +81,7 @@ describe('dir-listing: packed records and entry cookies', () => {
     for (const [i, name] of ['b', 'a', 'ccc', 'dddddddddddddddddd'].entries()) {
       children.set(name, { kind: 'file', id: i + 2, name, path: name, mode: 0o644, uid: 0, gid: 0, index: i, size: 0, flags: 0, map: undefined as never });
     }
-    r.sync(dir);
+    r.sync(dir, (n) => n.id);
     expect(r.names).toEqual(['a', 'b', 'ccc', 'dddddddddddddddddd']);
     expect(r.starts).toEqual([0, 32, 64, 96, 144]);
     for (let from = 0; from <= 4; from++) {
@@ -94,10 +94,10 @@ describe('dir-listing: packed records and entry cookies', () => {
     // An added name sorting first rebuilds; one sorting last is appended.
     children.set('0', { kind: 'dir', id: 9, name: '0', path: '0', mode: 0o755, uid: 0, gid: 0, index: 7, children: new Map() });
     children.set('z', { kind: 'file', id: 10, name: 'z', path: 'z', mode: 0o644, uid: 0, gid: 0, index: 8, size: 0, flags: 0, map: undefined as never });
-    r.sync(dir);
+    r.sync(dir, (n) => n.id);
     expect(r.names).toEqual(['0', 'a', 'b', 'ccc', 'dddddddddddddddddd', 'z']);
     children.set('zz', { kind: 'file', id: 11, name: 'zz', path: 'zz', mode: 0o644, uid: 0, gid: 0, index: 9, size: 0, flags: 0, map: undefined as never });
-    r.sync(dir);
+    r.sync(dir, (n) => n.id);
     expect(r.names.at(-1)).toBe('zz');
     expect(r.nodes.map((n) => n.id)).toEqual([9, 3, 2, 4, 5, 10, 11]);
     expect(parse(r.buf.subarray(0, r.starts.at(-1)), false).map((g) => [g.name, g.ino, g.off, g.type])).toEqual(
