@@ -186,9 +186,7 @@ export class DirBuffer implements DirList {
     if (!this.plus) throw new RangeError('packed direntplus into a READDIR reply');
     const rec = DIRENTPLUS_DIRENT_OFFSET + end - start;
     if (rec > this.room) return false;
-    // A record is a few dozen bytes: a loop beats Buffer.copy's checks and subarray.
-    const b = this.buf;
-    for (let i = start, o = this.used + DIRENTPLUS_DIRENT_OFFSET; i < end; i++, o++) b[o] = src[i]!;
+    src.copy(this.buf, this.used + DIRENTPLUS_DIRENT_OFFSET, start, end);
     if (entry) encodeEntryInto(this.buf, this.used, entry);
     this.used += rec;
     return true;

@@ -25,6 +25,9 @@ const S_IFREG = 0o100000;
 /** Cookies 1..CHILD_COOKIE_BIAS-1 are positions among '.', '..', '.meta' (and .meta's own fixed names). */
 export const CHILD_COOKIE_BIAS = 16;
 
+/** How many records added() moves to insert a name; further in, the next sync merges. */
+const INSERT_TAIL = 64;
+
 const byName = (a: Node, b: Node): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 /** The first index of sorted `names` whose name sorts after `name` (JavaScript string order, as Array.sort). */
@@ -72,16 +75,38 @@ export class DirRecords {
     for (let i = 1; i < fresh.length && ordered; i++) ordered = fresh[i - 1]!.name < fresh[i]!.name;
     if (!ordered) fresh.sort(byName);
     const last = this.names[this.names.length - 1];
-    if (skip === 0 || last === undefined || fresh[0]!.name > last) {
-      if (skip === 0) this.reset();
-      this.append(fresh, ino);
-    } else {
-      const all = this.nodes.concat(fresh).sort(byName);
-      this.reset();
-      this.append(all, ino);
-    }
+    if (skip === 0) this.reset();
+    if (fresh.length === 0) {
+      // nothing new
+    } else if (skip === 0 || last === undefined || fresh[0]!.name > last) this.append(fresh, ino);
+    else this.merge(fresh, ino);
     this.children = dir.children;
     this.count = dir.children.size;
+  }
+
+  /**
+   * A child just added to the directory, with the inode number it is listed under: packed
+   * in place when the records were up to date and it sorts among the last few (a run of
+   * creates; a subdirectory sorting after them), else left to the next sync.
+   */
+  added(dir: DirNode, n: Node, ino: number): void {
+    if (this.children !== dir.children || this.count !== dir.children.size - 1) return;
+    const p = upperBound(this.names, n.name);
+    if (this.nodes.length - p > INSERT_TAIL) return;
+    const nlen = Buffer.byteLength(n.name, 'utf8');
+    const rec = direntSize(nlen);
+    const used = this.starts[this.starts.length - 1]!;
+    if (used + rec > this.buf.length) this.grow(Math.max(used + rec, this.buf.length * 2, 4096), used);
+    const at = this.starts[p]!;
+    // The tail moves up by one record; the bytes it leaves are zeroed for the new one.
+    this.buf.copyWithin(at + rec, at, used);
+    this.buf.fill(0, at, at + rec);
+    this.pack(at, n, nlen, ino);
+    this.nodes.splice(p, 0, n);
+    this.names.splice(p, 0, n.name);
+    this.starts.splice(p + 1, 0, at + rec);
+    for (let k = p + 2; k < this.starts.length; k++) this.starts[k]! += rec;
+    this.count++;
   }
 
   /** Re-works out every record's inode number (after the owner's stamp moved), and takes the new stamp. */
@@ -135,46 +160,93 @@ export class DirRecords {
     const need = end + lens.reduce((s, l) => s + direntSize(l), 0);
     if (need > this.buf.length) {
       // Zeroed, so every record's padding is zero; doubling keeps a run of appends linear.
-      const grown = Buffer.alloc(Math.max(need, this.buf.length * 2, 4096));
-      this.buf.copy(grown, 0, 0, end);
-      this.buf = grown;
-      this.words = new Uint32Array(grown.buffer, grown.byteOffset, grown.length >>> 2);
+      this.grow(Math.max(need, this.buf.length * 2, 4096), end);
     }
-    const b = this.buf;
-    const w = this.words;
     for (let i = 0; i < sorted.length; i++) {
       const n = sorted[i]!;
-      const name = n.name;
-      const nlen = lens[i]!;
-      const v = ino(n);
-      const off = n.id + CHILD_COOKIE_BIAS;
-      const type = direntType(n.kind === 'dir' ? S_IFDIR : S_IFREG);
-      // fuse_dirent's fields at their word offsets (ino 0, off 2, namelen 4, type 5: the
-      // struct table, checked in test/core/dir-listing.test.ts against packDirent), and a
-      // plain ASCII name byte by byte: a listing packs thousands, and Buffer.write's checks
-      // cost more than the bytes. Anything else goes through packDirent (and its checks).
-      let ascii = nlen === name.length && nlen > 0 && nlen <= 1024;
-      for (let c = 0; c < nlen && ascii; c++) {
-        const ch = name.charCodeAt(c);
-        ascii = ch !== 0 && ch !== 0x2f;
-        b[end + DIRENT_SIZE + c] = ch;
-      }
-      if (ascii) {
-        const at = end >>> 2;
-        w[at] = v % 0x1_0000_0000;
-        w[at + 1] = Math.floor(v / 0x1_0000_0000);
-        w[at + 2] = off % 0x1_0000_0000;
-        w[at + 3] = Math.floor(off / 0x1_0000_0000);
-        w[at + 4] = nlen;
-        w[at + 5] = type;
-        end += direntSize(nlen);
-      } else {
-        b.fill(0, end + DIRENT_SIZE, end + direntSize(nlen));
-        end += packDirent(b, end, v, off, type, name, nlen);
-      }
+      end += this.pack(end, n, lens[i]!, ino(n));
       this.nodes.push(n);
       this.names.push(n.name);
       this.starts.push(end);
     }
+  }
+
+  /**
+   * New names among the old ones (a directory's subdirectory sorts after the files being
+   * created in it, and commits come in the order files are closed): runs of old records are
+   * copied whole, the new ones packed between them.
+   */
+  private merge(fresh: readonly Node[], ino: (n: Node) => number): void {
+    const oldBuf = this.buf;
+    const oldStarts = this.starts.slice();
+    const oldNodes = this.nodes.slice();
+    const oldNames = this.names.slice();
+    const lens = fresh.map((n) => Buffer.byteLength(n.name, 'utf8'));
+    const used = oldStarts[oldStarts.length - 1]!;
+    const need = used + lens.reduce((s, l) => s + direntSize(l), 0);
+    this.reset();
+    this.grow(Math.max(need, Math.min(need * 2, oldBuf.length * 2)), 0);
+    const b = this.buf;
+    let end = 0;
+    let i = 0;
+    const run = (to: number): void => {
+      if (to <= i) return;
+      oldBuf.copy(b, end, oldStarts[i]!, oldStarts[to]!);
+      const shift = end - oldStarts[i]!;
+      for (let x = i; x < to; x++) {
+        this.nodes.push(oldNodes[x]!);
+        this.names.push(oldNames[x]!);
+        this.starts.push(oldStarts[x + 1]! + shift);
+      }
+      end = oldStarts[to]! + shift;
+      i = to;
+    };
+    for (let j = 0; j < fresh.length; j++) {
+      const n = fresh[j]!;
+      run(upperBound(oldNames, n.name));
+      end += this.pack(end, n, lens[j]!, ino(n));
+      this.nodes.push(n);
+      this.names.push(n.name);
+      this.starts.push(end);
+    }
+    run(oldNodes.length);
+  }
+
+  private grow(size: number, keep: number): void {
+    const grown = Buffer.alloc(size);
+    this.buf.copy(grown, 0, 0, keep);
+    this.buf = grown;
+    this.words = new Uint32Array(grown.buffer, grown.byteOffset, grown.length >>> 2);
+  }
+
+  /** Packs n's record at `end` (zeroed bytes) and returns its length. */
+  private pack(end: number, n: Node, nlen: number, v: number): number {
+    const b = this.buf;
+    const w = this.words;
+    const name = n.name;
+    const off = n.id + CHILD_COOKIE_BIAS;
+    const type = direntType(n.kind === 'dir' ? S_IFDIR : S_IFREG);
+    // fuse_dirent's fields at their word offsets (ino 0, off 2, namelen 4, type 5: the struct
+    // table, checked at load above), and a plain ASCII name byte by byte: a listing packs
+    // thousands, and Buffer.write's checks cost more than the bytes. Anything else goes
+    // through packDirent (and its checks).
+    let ascii = nlen === name.length && nlen > 0 && nlen <= 1024;
+    for (let c = 0; c < nlen && ascii; c++) {
+      const ch = name.charCodeAt(c);
+      ascii = ch !== 0 && ch !== 0x2f;
+      b[end + DIRENT_SIZE + c] = ch;
+    }
+    if (!ascii) {
+      b.fill(0, end + DIRENT_SIZE, end + direntSize(nlen));
+      return packDirent(b, end, v, off, type, name, nlen);
+    }
+    const at = end >>> 2;
+    w[at] = v % 0x1_0000_0000;
+    w[at + 1] = Math.floor(v / 0x1_0000_0000);
+    w[at + 2] = off % 0x1_0000_0000;
+    w[at + 3] = Math.floor(off / 0x1_0000_0000);
+    w[at + 4] = nlen;
+    w[at + 5] = type;
+    return direntSize(nlen);
   }
 }

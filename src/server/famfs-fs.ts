@@ -70,6 +70,8 @@ export const META_DIR_ID = 2 ** 50;
 export const META_SUPERBLOCK_ID = META_DIR_ID + 1;
 export const META_LOG_ID = META_DIR_ID + 2;
 const PENDING_BASE = 2 ** 51;
+/** Name-only records after which a READDIRPLUS reply ends (sendCommitted). */
+const PLUS_BARE_RUN = 128;
 /** Names of files-being-written kept for their listing cookies (one listing's worth is plenty). */
 const PENDING_COOKIES = 4096;
 
@@ -249,6 +251,7 @@ export class FamfsFileSystem implements FileSystem {
     this.placement = policy && policy.nstrips > 1
       ? { daxdevs, interleave: { nstrips: policy.nstrips, chunkSize: policy.chunkSize, nbuckets: Math.max(policy.nbuckets, policy.nstrips) } }
       : { daxdevs };
+    image.namespace.onAdd = (parent, n) => this.childAdded(parent, n);
   }
 
   get isMaster(): boolean {
@@ -1152,7 +1155,7 @@ export class FamfsFileSystem implements FileSystem {
       head.push({ name: '.', id: nodeid, inode: n }, { name: '..', id: parentId, inode: this.need(parentId) });
       if (dir.id === ROOT_ID) head.push({ name: '.meta', id: META_DIR_ID, inode: { kind: 'meta-dir' } });
     } else throw fuseErr('ENOTDIR', `nodeid ${nodeid}`);
-    const send = (name: string, cookie: number, id: number, inode: () => Inode): boolean => {
+    const send = (name: string, cookie: number, id: number, mode: number, inode: () => Inode): boolean => {
       if (!out.plus || name === '.' || name === '..' || this.knows(id)) {
         // READDIR sends only the inode number and the type. The kernel links no entry for
         // '.' and '..', and one it already holds needs none: a READDIRPLUS record with
@@ -1160,7 +1163,7 @@ export class FamfsFileSystem implements FileSystem {
         // fuse_direntplus_link: "nodeid 0 ... do nothing"), so a listing of files the kernel
         // knows (just created, or stat'ed) costs no attributes here and no inode updates
         // there. A name it does not know gets its entry and attributes.
-        return out.add({ name, nextOffset: cookie, entry: { nodeid: out.plus ? 0 : id, attr: { ino: id, size: 0, mode: modeOf(inode()) } } });
+        return out.add({ name, nextOffset: cookie, entry: { nodeid: out.plus ? 0 : id, attr: { ino: id, size: 0, mode } } });
       }
       const entry = this.entry(id, inode());
       if (!out.add({ name, nextOffset: cookie, entry })) return false;
@@ -1168,7 +1171,10 @@ export class FamfsFileSystem implements FileSystem {
       return true;
     };
     if (offset < head.length) {
-      for (let i = offset; i < head.length; i++) if (!send(head[i]!.name, i + 1, head[i]!.id, () => head[i]!.inode)) return;
+      for (let i = offset; i < head.length; i++) {
+        const h = head[i]!;
+        if (!send(h.name, i + 1, h.id, modeOf(h.inode), () => h.inode)) return;
+      }
     }
     if (!dir) return;
     let after: string | undefined;
@@ -1180,51 +1186,78 @@ export class FamfsFileSystem implements FileSystem {
     const recs = this.listing(dir);
     let ci = after === undefined ? 0 : recs.after(after);
     const pending = [...this.pendingByDir.get(dir.id) ?? []].filter(([name]) => after === undefined || name > after);
-    if (pending.length === 0 && out.addPacked && out.addPackedPlus && out.room !== undefined) {
-      // The common case, every child committed: records copied from the packed listing.
+    pending.sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
+    // Runs of committed children (packed records) between the files still being written.
+    for (let pi = 0; ; pi++) {
+      const p = pending[pi];
+      const to = p ? recs.after(p[0]) : recs.length;
+      ci = this.sendCommitted(recs, ci, to, out, send);
+      if (ci < to || !p) return;
+      const f = p[1];
+      this.pendingCookieName(f.nodeid, p[0]);
+      if (!send(p[0], f.nodeid + CHILD_COOKIE_BIAS, f.nodeid, S_IFREG, () => ({ kind: 'pending', file: f }))) return;
+    }
+  }
+
+  /**
+   * Committed children [from, to) of a listing into `out`, from their packed records when
+   * `out` takes them (a READDIR: one copy), else one by one; returns where it stopped.
+   */
+  private sendCommitted(recs: DirRecords, from: number, to: number, out: DirList,
+    send: (name: string, cookie: number, id: number, mode: number, inode: () => Inode) => boolean): number {
+    if (out.addPacked && out.addPackedPlus && out.room !== undefined) {
       if (!out.plus) {
-        const end = recs.fit(ci, out.room);
-        out.addPacked(recs.buf, recs.starts[ci]!, recs.starts[end]!);
-        return;
+        const end = Math.min(to, recs.fit(from, out.room));
+        out.addPacked(recs.buf, recs.starts[from]!, recs.starts[end]!);
+        return end;
       }
-      for (; ci < recs.length; ci++) {
-        const id = recs.inoAt(ci);
+      // A READDIRPLUS reply ends after a run of names the kernel already holds: what follows
+      // comes in plain READDIRs (the kernel asks READDIRPLUS at offset 0 and after a lookup in
+      // the directory, fs/fuse/readdir.c fuse_use_readdirplus), which are one copy here,
+      // while each record here is one by one. A name it does not hold still gets its entry.
+      let bare = 0;
+      for (let k = from; k < to; k++) {
+        const id = recs.inoAt(k);
         const entry = this.knows(id) ? undefined : this.entry(id, this.need(id));
-        if (!out.addPackedPlus(recs.buf, recs.starts[ci]!, recs.starts[ci + 1]!, entry)) return;
+        if (!entry && ++bare > PLUS_BARE_RUN) return k;
+        if (entry) bare = 0;
+        if (!out.addPackedPlus(recs.buf, recs.starts[k]!, recs.starts[k + 1]!, entry)) return k;
         if (entry) this.looked(entry);
       }
-      return;
+      return to;
     }
-    pending.sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
-    for (let pi = 0; ci < recs.length || pi < pending.length; ) {
-      const p = pending[pi];
-      if (p && (ci >= recs.length || p[0] < recs.names[ci]!)) {
-        const f = p[1];
-        this.pendingCookieName(f.nodeid, p[0]);
-        if (!send(p[0], f.nodeid + CHILD_COOKIE_BIAS, f.nodeid, () => ({ kind: 'pending', file: f }))) return;
-        pi++;
-        continue;
-      }
-      const child = recs.nodes[ci]!;
-      const id = recs.inoAt(ci);
-      if (!send(child.name, child.id + CHILD_COOKIE_BIAS, id, () => this.need(id))) return;
-      ci++;
+    for (let k = from; k < to; k++) {
+      const child = recs.nodes[k]!;
+      const id = recs.inoAt(k);
+      if (!send(child.name, child.id + CHILD_COOKIE_BIAS, id, child.kind === 'dir' ? S_IFDIR : S_IFREG, () => this.need(id))) return k;
     }
+    return to;
+  }
+
+  /**
+   * A node the namespace just added (a commit's log entry, or a replay): packed into its
+   * directory's listing if that was listed before. A file committed here is added before
+   * its alias is set (finish()), and is known by its pending nodeid, still in pendingByDir.
+   */
+  private childAdded(parent: DirNode, n: Node): void {
+    const r = this.listings.get(parent.id);
+    if (!r) return;
+    r.added(parent, n, this.pendingByDir.get(parent.id)?.get(n.name)?.nodeid ?? this.nodeidOf(n));
   }
 
   /**
    * A directory's packed listing, brought up to date. A child is listed under the nodeid the
    * kernel knows it by: a file created here keeps its first nodeid (alias) until its last
-   * FORGET. Aliases are added only with their file's log entry (which the sync then finds
-   * new) and dropped only in forget(), so their count and the drops tell when the inode
-   * numbers must be worked out again.
+   * FORGET. An alias is made only for a node its own commit just added (childAdded() and
+   * the sync find it new) and dropped only in forget(), so only the drops tell when the
+   * inode numbers must be worked out again.
    */
   private listing(dir: DirNode): DirRecords {
     let r = this.listings.get(dir.id);
     if (!r) this.listings.set(dir.id, (r = new DirRecords()));
     const ino = (n: Node): number => this.nodeidOf(n);
     // Records already there first (if the aliases moved), then the new ones, made as they are now.
-    r.inos(`${this.alias.size}/${this.aliasDrops}`, ino);
+    r.inos(String(this.aliasDrops), ino);
     r.sync(dir, ino);
     return r;
   }

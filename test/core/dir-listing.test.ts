@@ -102,6 +102,37 @@ describe('dir-listing: packed records and entry cookies', () => {
     expect(r.nodes.map((n) => n.id)).toEqual([9, 3, 2, 4, 5, 10, 11]);
     expect(parse(r.buf.subarray(0, r.starts.at(-1)), false).map((g) => [g.name, g.ino, g.off, g.type])).toEqual(
       [['0', 9, 25, 4], ['a', 3, 19, 8], ['b', 2, 18, 8], ['ccc', 4, 20, 8], ['dddddddddddddddddd', 5, 21, 8], ['z', 10, 26, 8], ['zz', 11, 27, 8]]);
+    // A name added among the last few records is packed in place (the tail moves up); one
+    // further in is left to the next sync, which merges it.
+    const y = { kind: 'file' as const, id: 12, name: 'y', path: 'y', mode: 0o644, uid: 0, gid: 0, index: 10, size: 0, flags: 0, map: undefined as never };
+    children.set('y', y);
+    r.added(dir, y, 99);
+    const b1 = { kind: 'file' as const, id: 13, name: 'b1', path: 'b1', mode: 0o644, uid: 0, gid: 0, index: 11, size: 0, flags: 0, map: undefined as never };
+    children.set('b1', b1);
+    r.added(dir, b1, 13);
+    const want = [['0', 9, 25, 4], ['a', 3, 19, 8], ['b', 2, 18, 8], ['b1', 13, 29, 8], ['ccc', 4, 20, 8], ['dddddddddddddddddd', 5, 21, 8], ['y', 99, 28, 8], ['z', 10, 26, 8], ['zz', 11, 27, 8]];
+    r.sync(dir, (n) => n.id);
+    expect(parse(r.buf.subarray(0, r.starts.at(-1)), false).map((g) => [g.name, g.ino, g.off, g.type])).toEqual(want);
+    expect(r.names).toEqual(want.map((w) => w[0]));
+    for (let k = 0; k < r.length; k++) expect(r.inoAt(k)).toBe(want[k]![1]);
+    // Many names in random order, added one by one, equal one sync of them all.
+    const big = new Map();
+    const bigDir = { ...dir, children: big };
+    const one = new DirRecords();
+    one.sync(bigDir, (n) => n.id);
+    const names = Array.from({ length: 400 }, (_, i) => `n${(i * 7919) % 400}`);
+    for (const [i, name] of names.entries()) {
+      const n = { kind: 'file' as const, id: 100 + i, name, path: name, mode: 0o644, uid: 0, gid: 0, index: 98 + i, size: 0, flags: 0, map: undefined as never };
+      big.set(name, n);
+      one.added(bigDir, n, n.id);
+      if (i % 50 === 0) one.sync(bigDir, (x) => x.id);
+    }
+    one.sync(bigDir, (n) => n.id);
+    const all = new DirRecords();
+    all.sync({ ...dir, children: new Map(big) }, (n) => n.id);
+    expect(one.names).toEqual(all.names);
+    expect(one.starts).toEqual(all.starts);
+    expect(one.buf.subarray(0, one.starts.at(-1)).equals(all.buf.subarray(0, all.starts.at(-1)))).toBe(true);
   });
 
   const name = fc.stringMatching(/^[a-z0-9._-]{1,12}$/).filter((s) => s !== '.' && s !== '..' && s !== '.meta');
