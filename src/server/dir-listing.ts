@@ -84,6 +84,11 @@ export class DirRecords {
     this.count = dir.children.size;
   }
 
+  /** Takes dir's children Map as the one it covers (its records made from a copy of it, less the child being added). */
+  adopt(dir: DirNode): void {
+    this.children = dir.children;
+  }
+
   /**
    * A child just added to the directory, with the inode number it is listed under: packed
    * in place when the records were up to date and it sorts among the last few (a run of

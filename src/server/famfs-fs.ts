@@ -1240,9 +1240,20 @@ export class FamfsFileSystem implements FileSystem {
    * its alias is set (finish()), and is known by its pending nodeid, still in pendingByDir.
    */
   private childAdded(parent: DirNode, n: Node): void {
-    const r = this.listings.get(parent.id);
-    if (!r) return;
-    r.added(parent, n, this.pendingByDir.get(parent.id)?.get(n.name)?.nodeid ?? this.nodeidOf(n));
+    const mine = this.pendingByDir.get(parent.id)?.get(n.name)?.nodeid;
+    let r = this.listings.get(parent.id);
+    if (!r) {
+      // A directory files are created in through this mount gets its listing now (the one
+      // child short of the sync is then packed here), so that its first listing is a copy too.
+      if (mine === undefined) return;
+      this.listings.set(parent.id, (r = new DirRecords()));
+      r.inos(String(this.aliasDrops), (c) => this.nodeidOf(c));
+      const without = new Map(parent.children);
+      without.delete(n.name);
+      r.sync({ ...parent, children: without }, (c) => this.nodeidOf(c));
+      r.adopt(parent);
+    }
+    r.added(parent, n, mine ?? this.nodeidOf(n));
   }
 
   /**
