@@ -1273,6 +1273,14 @@ export class FamfsFileSystem implements FileSystem {
     return r;
   }
 
+  /**
+   * Drops the packed listings (some 60 bytes a name), made again at the next listing or
+   * create in each directory: called at a quiet time after the kernel forgot what it held.
+   */
+  releaseListings(): void {
+    this.listings.clear();
+  }
+
   /** The name a child's cookie stands for: a logged node's, or a file being written (or since dropped). */
   private cookieName(id: number): string | undefined {
     if (id < PENDING_BASE) return this.image.namespace.node(id)?.name;
