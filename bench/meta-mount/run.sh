@@ -138,16 +138,16 @@ sleep 1; echo "mem mounted $(anon_kb "$FAMFS_PID")" >> "$RESULTS"
 "$W/workload" "$M" "$N" create > /dev/null; echo "mem created $(anon_kb "$FAMFS_PID")" >> "$RESULTS"
 "$W/workload" "$M" "$N" stat > /dev/null; echo "mem stated $(anon_kb "$FAMFS_PID")" >> "$RESULTS"
 for i in 1 2 3; do
-  drop; sleep 1; echo "mem forgotten-$i $(anon_kb "$FAMFS_PID")" >> "$RESULTS"
+  drop; sleep 2; echo "mem forgotten-$i $(anon_kb "$FAMFS_PID")" >> "$RESULTS"
   "$W/workload" "$M" "$N" stat > /dev/null
 done
-drop; sleep 1; echo "mem forgotten-4 $(anon_kb "$FAMFS_PID")" >> "$RESULTS"
+drop; sleep 2; echo "mem forgotten-4 $(anon_kb "$FAMFS_PID")" >> "$RESULTS"
 famfs_umount "$M"
 # The same image mounted afresh (its namespace replayed from the log), stat'ed and forgotten:
 # what the files themselves cost a server that never created them.
 famfs_mount "$M" ""
 "$W/workload" "$M" "$N" stat > /dev/null
-drop; sleep 1; echo "mem fresh-mount $(anon_kb "$FAMFS_PID")" >> "$RESULTS"
+drop; sleep 2; echo "mem fresh-mount $(anon_kb "$FAMFS_PID")" >> "$RESULTS"
 famfs_umount "$M"
 fi
 

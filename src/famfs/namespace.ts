@@ -64,6 +64,8 @@ export class Namespace {
   readonly root: DirNode = { kind: 'dir', id: ROOT_ID, name: '', path: '', mode: 0o755, uid: 0, gid: 0, index: -1, children: new Map() };
   private readonly byId = new Map<number, Node>([[ROOT_ID, this.root]]);
   readonly stats: ReplayStats = { entries: 0, filesCreated: 0, dirsCreated: 0, filesExisted: 0, dirsExisted: 0, fileErrors: 0, dirErrors: 0, errors: [] };
+  /** Told of each node added to a directory (a server keeps its listings up to date). */
+  onAdd?: (parent: DirNode, node: Node) => void;
 
   node(id: number): Node | undefined {
     return this.byId.get(id);
@@ -143,6 +145,7 @@ export class Namespace {
       where.parent.children.set(where.name, node);
       this.byId.set(node.id, node);
       s.filesCreated++;
+      this.onAdd?.(where.parent, node);
       return;
     }
     if (e.type === 'mkdir') {
@@ -163,6 +166,7 @@ export class Namespace {
       where.parent.children.set(where.name, node);
       this.byId.set(node.id, node);
       s.dirsCreated++;
+      this.onAdd?.(where.parent, node);
     }
   }
 }

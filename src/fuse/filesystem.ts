@@ -122,6 +122,15 @@ export interface DirList {
   readonly plus: boolean;
   /** Append; false when the entry does not fit (it was not sent, so not counted). */
   add(e: DirEntry): boolean;
+  /**
+   * Optional fast path for a file system that keeps a directory's fuse_dirent records packed
+   * (reply.ts packDirent): bytes left, whole plain records copied in (READDIR; the caller
+   * keeps within room), and one record with its fuse_entry_out (READDIRPLUS; none: nodeid 0,
+   * name alone). Their off fields are the cookies, as nextOffset.
+   */
+  readonly room?: number;
+  addPacked?(src: Buffer, start: number, end: number): void;
+  addPackedPlus?(src: Buffer, start: number, end: number, entry: Entry | undefined): boolean;
 }
 
 export type MaybePromise<T> = T | Promise<T>;

@@ -115,6 +115,38 @@ function writeS64(b: Buffer, at: number, v: number): void {
   else b.writeBigInt64LE(BigInt(v), at);
 }
 
+/** A fuse_dirent record's length for a name of `nlen` bytes (8-byte aligned, FUSE_DIRENT_ALIGN). */
+export function direntSize(nlen: number): number {
+  return (Dirent.size + nlen + 7) & ~7;
+}
+
+/**
+ * Writes one fuse_dirent (ino, off, namelen, type, name) at `at` and returns its aligned
+ * length; the padding after the name is left as it is (callers pack into zeroed buffers).
+ * `nlen` is Buffer.byteLength(name). The kernel refuses an empty name or one past
+ * FUSE_NAME_MAX, and a NUL or '/' would split it (fs/fuse/readdir.c parse_dirfile).
+ */
+export function packDirent(b: Buffer, at: number, ino: number, off: number, type: number, name: string, nlen: number): number {
+  checkName(name, nlen);
+  writeU64(b, at + D_INO, ino);
+  writeU64(b, at + D_OFF, off);
+  b.writeUInt32LE(nlen, at + D_NAMELEN);
+  b.writeUInt32LE(type, at + D_TYPE);
+  b.write(name, at + Dirent.size, nlen, 'utf8');
+  return direntSize(nlen);
+}
+
+function checkName(name: string, nlen: number): void {
+  if (nlen === 0 || nlen > 1024 || name.includes('\0') || name.includes('/')) {
+    throw new RangeError(`directory entry name ${JSON.stringify(name)} is empty, too long or holds NUL or '/'`);
+  }
+}
+
+/** The dirent type (DT_*) of a mode: its S_IFMT bits shifted (DT_REG 8, DT_DIR 4). */
+export function direntType(mode: number): number {
+  return (mode & S_IFMT) >> 12;
+}
+
 /** Packs fuse_dirent / fuse_direntplus records (8-byte aligned) into at most `size` bytes. */
 export class DirBuffer implements DirList {
   private readonly buf: Buffer;
@@ -123,28 +155,39 @@ export class DirBuffer implements DirList {
     this.buf = Buffer.alloc(size);
   }
 
+  get room(): number {
+    return this.buf.length - this.used;
+  }
+
   add(e: DirEntry): boolean {
     // A listing is thousands of these: the name is written in place and the dirent's fields
     // at the offsets of its table (no BigInts, no intermediate Buffer per entry).
     const name = e.name;
     const nlen = Buffer.byteLength(name, 'utf8');
-    if (nlen === 0 || nlen > 1024 || name.includes('\0') || name.includes('/')) {
-      throw new RangeError(`directory entry name ${JSON.stringify(e.name)} is empty, too long or holds NUL or '/'`);
-    }
-    const head = this.plus ? DIRENTPLUS_DIRENT_OFFSET + Dirent.size : Dirent.size;
-    const rec = (head + nlen + 7) & ~7;
+    const rec = this.plus ? DIRENTPLUS_DIRENT_OFFSET + direntSize(nlen) : direntSize(nlen);
+    checkName(name, nlen);
     if (this.used + rec > this.buf.length) return false;
     const at = this.used;
-    const dirent = this.plus ? at + DIRENTPLUS_DIRENT_OFFSET : at;
     // nodeid 0: the kernel takes the name alone (fuse_direntplus_link); the buffer starts
     // zeroed, so the entry_out is left as it is.
+    packDirent(this.buf, this.plus ? at + DIRENTPLUS_DIRENT_OFFSET : at, e.entry.attr.ino, e.nextOffset, direntType(e.entry.attr.mode), name, nlen);
     if (this.plus && e.entry.nodeid !== 0) encodeEntryInto(this.buf, at, e.entry);
-    const b = this.buf;
-    writeU64(b, dirent + D_INO, e.entry.attr.ino);
-    writeU64(b, dirent + D_OFF, e.nextOffset);
-    b.writeUInt32LE(nlen, dirent + D_NAMELEN);
-    b.writeUInt32LE((e.entry.attr.mode & S_IFMT) >> 12, dirent + D_TYPE);
-    b.write(name, dirent + Dirent.size, nlen, 'utf8');
+    this.used += rec;
+    return true;
+  }
+
+  addPacked(src: Buffer, start: number, end: number): void {
+    if (this.plus || end - start > this.room) throw new RangeError(`packed dirents: ${end - start} bytes into ${this.room}${this.plus ? ' (READDIRPLUS)' : ''}`);
+    src.copy(this.buf, this.used, start, end);
+    this.used += end - start;
+  }
+
+  addPackedPlus(src: Buffer, start: number, end: number, entry: Entry | undefined): boolean {
+    if (!this.plus) throw new RangeError('packed direntplus into a READDIR reply');
+    const rec = DIRENTPLUS_DIRENT_OFFSET + end - start;
+    if (rec > this.room) return false;
+    src.copy(this.buf, this.used + DIRENTPLUS_DIRENT_OFFSET, start, end);
+    if (entry) encodeEntryInto(this.buf, this.used, entry);
     this.used += rec;
     return true;
   }

@@ -54,6 +54,7 @@ import { GrowError, PendingFile, type Placement } from './pending.js';
 import type { KernelSeries } from '../mapping/series.js';
 import { describeMode, mapRefusal, mappingModeOf, NO_MAPPING, probeMap, type MappingMode } from './mapping-policy.js';
 import { ReservationAllocator, extentsOf } from './reservations.js';
+import { CHILD_COOKIE_BIAS, DirRecords } from './dir-listing.js';
 
 const E = os.constants.errno;
 const S_IFDIR = 0o040000;
@@ -72,6 +73,10 @@ export const META_DIR_ID = 2 ** 50;
 export const META_SUPERBLOCK_ID = META_DIR_ID + 1;
 export const META_LOG_ID = META_DIR_ID + 2;
 const PENDING_BASE = 2 ** 51;
+/** Name-only records after which a READDIRPLUS reply ends (sendCommitted). */
+const PLUS_BARE_RUN = 128;
+/** Names of files-being-written kept for their listing cookies (one listing's worth is plenty). */
+const PENDING_COOKIES = 4096;
 
 export const LOGPLAY_XATTR = 'user.famfs.logplay';
 export const MAP_XATTR = 'user.famfs.map';
@@ -185,10 +190,9 @@ const NO_SUCH_XATTR = new FuseError(E.ENODATA, 'no such attribute');
 /** Thrown for every LOOKUP of a name not there (each create through the mount asks once first). */
 const NO_SUCH_NAME = new FuseError(E.ENOENT, 'no such name');
 
-/** A directory entry with only a name's inode number and type (READDIRPLUS: nodeid 0, no attributes). */
-function bareEntry(ino: number, n: Inode): Entry {
-  const mode = n.kind === 'dir' || n.kind === 'meta-dir' ? S_IFDIR : S_IFREG;
-  return { nodeid: 0, attr: { ino, size: 0, mode } };
+/** The file type bits a dirent carries for an inode. */
+function modeOf(n: Inode): number {
+  return n.kind === 'dir' || n.kind === 'meta-dir' ? S_IFDIR : S_IFREG;
 }
 
 function fuseErr(code: keyof typeof E, message: string): FuseError {
@@ -226,8 +230,12 @@ export class FamfsFileSystem implements FileSystem {
    * kernel holds (knows()).
    */
   private readonly lookups = new Map<number, number>();
-  /** Sorted names of a directory's committed children, by directory id; valid while the child count is (children are never removed). */
-  private readonly sortedNames = new Map<number, { count: number; names: string[] }>();
+  /** Each listed directory's committed children as packed dirents (dir-listing.ts), by directory id. */
+  private readonly listings = new Map<number, DirRecords>();
+  /** Names of files-being-written a listing handed out cookies for (cookieName). */
+  private readonly pendingCookies = new Map<number, string>();
+  /** Aliases dropped so far (listing(): the listed inode numbers move with them). */
+  private aliasDrops = 0;
   private readonly startMs = Date.now();
   private readonly placement: Placement;
   readonly log: (line: string) => void;
@@ -246,6 +254,7 @@ export class FamfsFileSystem implements FileSystem {
     this.placement = policy && policy.nstrips > 1
       ? { daxdevs, interleave: { nstrips: policy.nstrips, chunkSize: policy.chunkSize, nbuckets: Math.max(policy.nbuckets, policy.nstrips) } }
       : { daxdevs };
+    image.namespace.onAdd = (parent, n) => this.childAdded(parent, n);
   }
 
   get isMaster(): boolean {
@@ -476,6 +485,7 @@ export class FamfsFileSystem implements FileSystem {
     if (!node || this.alias.get(node.id) !== nodeid) return;
     this.pendingById.delete(nodeid);
     this.alias.delete(node.id);
+    this.aliasDrops++;
     const o = this.overrides.get(nodeid);
     this.overrides.delete(nodeid);
     // Its times (and any chmod/chown since commit) stay, under the nodeid it is found by next.
@@ -1162,11 +1172,11 @@ export class FamfsFileSystem implements FileSystem {
 
   readdir(_ctx: RequestContext, nodeid: number, _fh: number, offset: number, out: DirList): void {
     const n = this.need(nodeid);
-    // Offsets: the fixed entries, then the committed children in name order, then the files
-    // still being written. Only the entries sent are looked up and encoded: a READDIR of a
-    // big directory comes in many requests of a page or so each.
+    // The fixed entries first (cookies: their positions), then the children, committed and
+    // still being written, in one name order (a file's place does not move when it is
+    // committed); a child's cookie names it (dir-listing.ts), so a READDIR resumes after
+    // that name whatever was created or dropped since the last one.
     const head: { name: string; id: number; inode: Inode }[] = [];
-    let names: readonly string[] = [];
     let dir: DirNode | undefined;
     if (n.kind === 'meta-dir') {
       head.push({ name: '.', id: META_DIR_ID, inode: n }, { name: '..', id: ROOT_ID, inode: this.need(ROOT_ID) });
@@ -1177,51 +1187,145 @@ export class FamfsFileSystem implements FileSystem {
       const parentId = dir.id === ROOT_ID ? ROOT_ID : this.parentIdOf(dir);
       head.push({ name: '.', id: nodeid, inode: n }, { name: '..', id: parentId, inode: this.need(parentId) });
       if (dir.id === ROOT_ID) head.push({ name: '.meta', id: META_DIR_ID, inode: { kind: 'meta-dir' } });
-      names = this.childNames(dir);
     } else throw fuseErr('ENOTDIR', `nodeid ${nodeid}`);
-    const send = (i: number, name: string, id: number, inode: Inode): boolean => {
-      if (name === '.' || name === '..' || this.knows(id)) {
-        // The kernel links no entry for '.' and '..', and one it already holds needs none:
-        // a READDIRPLUS record with nodeid 0 carries only the name, inode number and type
-        // (fs/fuse/readdir.c fuse_direntplus_link: "nodeid 0 ... do nothing"), so a listing
-        // of files the kernel knows (just created, or stat'ed) costs no attributes here and
-        // no inode updates there. A name it does not know gets its entry and attributes.
-        return out.add({ name, nextOffset: i + 1, entry: bareEntry(id, inode) });
+    const send = (name: string, cookie: number, id: number, mode: number, inode: () => Inode): boolean => {
+      if (!out.plus || name === '.' || name === '..' || this.knows(id)) {
+        // READDIR sends only the inode number and the type. The kernel links no entry for
+        // '.' and '..', and one it already holds needs none: a READDIRPLUS record with
+        // nodeid 0 carries only the name, inode number and type (fs/fuse/readdir.c
+        // fuse_direntplus_link: "nodeid 0 ... do nothing"), so a listing of files the kernel
+        // knows (just created, or stat'ed) costs no attributes here and no inode updates
+        // there. A name it does not know gets its entry and attributes.
+        return out.add({ name, nextOffset: cookie, entry: { nodeid: out.plus ? 0 : id, attr: { ino: id, size: 0, mode } } });
       }
-      const entry = this.entry(id, inode);
-      if (!out.add({ name, nextOffset: i + 1, entry })) return false;
-      if (out.plus) this.looked(entry);
+      const entry = this.entry(id, inode());
+      if (!out.add({ name, nextOffset: cookie, entry })) return false;
+      this.looked(entry);
       return true;
     };
-    let i = offset;
-    for (; i < head.length; i++) if (!send(i, head[i]!.name, head[i]!.id, head[i]!.inode)) return;
-    for (; i < head.length + names.length; i++) {
-      const name = names[i - head.length]!;
-      const child = dir!.children.get(name)!;
-      const id = this.nodeidOf(child);
-      if (!out.plus || this.knows(id)) {
-        // READDIR sends only the inode number and the type: no attributes to work out.
-        const mode = child.kind === 'dir' ? S_IFDIR : S_IFREG;
-        if (!out.add({ name, nextOffset: i + 1, entry: { nodeid: out.plus ? 0 : id, attr: { ino: id, size: 0, mode } } })) return;
-        continue;
+    if (offset < head.length) {
+      for (let i = offset; i < head.length; i++) {
+        const h = head[i]!;
+        if (!send(h.name, i + 1, h.id, modeOf(h.inode), () => h.inode)) return;
       }
-      if (!send(i, name, id, this.need(id))) return;
     }
     if (!dir) return;
-    let k = head.length + names.length;
-    for (const [name, f] of this.pendingByDir.get(dir.id) ?? []) {
-      if (k++ < i) continue;
-      if (!send(i, name, f.nodeid, { kind: 'pending', file: f })) return;
-      i++;
+    let after: string | undefined;
+    if (offset >= CHILD_COOKIE_BIAS) {
+      after = this.cookieName(offset - CHILD_COOKIE_BIAS);
+      // A cookie this server never handed out: nothing to resume after.
+      if (after === undefined) return;
+    }
+    const recs = this.listing(dir);
+    let ci = after === undefined ? 0 : recs.after(after);
+    const pending = [...this.pendingByDir.get(dir.id) ?? []].filter(([name]) => after === undefined || name > after);
+    pending.sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
+    // Runs of committed children (packed records) between the files still being written.
+    for (let pi = 0; ; pi++) {
+      const p = pending[pi];
+      const to = p ? recs.after(p[0]) : recs.length;
+      ci = this.sendCommitted(recs, ci, to, out, send);
+      if (ci < to || !p) return;
+      const f = p[1];
+      this.pendingCookieName(f.nodeid, p[0]);
+      if (!send(p[0], f.nodeid + CHILD_COOKIE_BIAS, f.nodeid, S_IFREG, () => ({ kind: 'pending', file: f }))) return;
     }
   }
 
-  private childNames(dir: DirNode): readonly string[] {
-    const c = this.sortedNames.get(dir.id);
-    if (c?.count === dir.children.size) return c.names;
-    const names = [...dir.children.keys()].sort();
-    this.sortedNames.set(dir.id, { count: names.length, names });
-    return names;
+  /**
+   * Committed children [from, to) of a listing into `out`, from their packed records when
+   * `out` takes them (a READDIR: one copy), else one by one; returns where it stopped.
+   */
+  private sendCommitted(recs: DirRecords, from: number, to: number, out: DirList,
+    send: (name: string, cookie: number, id: number, mode: number, inode: () => Inode) => boolean): number {
+    if (out.addPacked && out.addPackedPlus && out.room !== undefined) {
+      if (!out.plus) {
+        const end = Math.min(to, recs.fit(from, out.room));
+        out.addPacked(recs.buf, recs.starts[from]!, recs.starts[end]!);
+        return end;
+      }
+      // A READDIRPLUS reply ends after a run of names the kernel already holds: what follows
+      // comes in plain READDIRs (the kernel asks READDIRPLUS at offset 0 and after a lookup in
+      // the directory, fs/fuse/readdir.c fuse_use_readdirplus), which are one copy here,
+      // while each record here is one by one. A name it does not hold still gets its entry.
+      let bare = 0;
+      for (let k = from; k < to; k++) {
+        const id = recs.inoAt(k);
+        const entry = this.knows(id) ? undefined : this.entry(id, this.need(id));
+        if (!entry && ++bare > PLUS_BARE_RUN) return k;
+        if (entry) bare = 0;
+        if (!out.addPackedPlus(recs.buf, recs.starts[k]!, recs.starts[k + 1]!, entry)) return k;
+        if (entry) this.looked(entry);
+      }
+      return to;
+    }
+    for (let k = from; k < to; k++) {
+      const child = recs.nodes[k]!;
+      const id = recs.inoAt(k);
+      if (!send(child.name, child.id + CHILD_COOKIE_BIAS, id, child.kind === 'dir' ? S_IFDIR : S_IFREG, () => this.need(id))) return k;
+    }
+    return to;
+  }
+
+  /**
+   * A node the namespace just added (a commit's log entry, or a replay): packed into its
+   * directory's listing if that was listed before. A file committed here is added before
+   * its alias is set (finish()), and is known by its pending nodeid, still in pendingByDir.
+   */
+  private childAdded(parent: DirNode, n: Node): void {
+    const mine = this.pendingByDir.get(parent.id)?.get(n.name)?.nodeid;
+    let r = this.listings.get(parent.id);
+    if (!r) {
+      // A directory files are created in through this mount gets its listing now (the one
+      // child short of the sync is then packed here), so that its first listing is a copy too.
+      if (mine === undefined) return;
+      this.listings.set(parent.id, (r = new DirRecords()));
+      r.inos(String(this.aliasDrops), (c) => this.nodeidOf(c));
+      const without = new Map(parent.children);
+      without.delete(n.name);
+      r.sync({ ...parent, children: without }, (c) => this.nodeidOf(c));
+      r.adopt(parent);
+    }
+    r.added(parent, n, mine ?? this.nodeidOf(n));
+  }
+
+  /**
+   * A directory's packed listing, brought up to date. A child is listed under the nodeid the
+   * kernel knows it by: a file created here keeps its first nodeid (alias) until its last
+   * FORGET. An alias is made only for a node its own commit just added (childAdded() and
+   * the sync find it new) and dropped only in forget(), so only the drops tell when the
+   * inode numbers must be worked out again.
+   */
+  private listing(dir: DirNode): DirRecords {
+    let r = this.listings.get(dir.id);
+    if (!r) this.listings.set(dir.id, (r = new DirRecords()));
+    const ino = (n: Node): number => this.nodeidOf(n);
+    // Records already there first (if the aliases moved), then the new ones, made as they are now.
+    r.inos(String(this.aliasDrops), ino);
+    r.sync(dir, ino);
+    return r;
+  }
+
+  /**
+   * Drops the packed listings (some 60 bytes a name), made again at the next listing or
+   * create in each directory: called at a quiet time after the kernel forgot what it held.
+   */
+  releaseListings(): void {
+    this.listings.clear();
+  }
+
+  /** The name a child's cookie stands for: a logged node's, or a file being written (or since dropped). */
+  private cookieName(id: number): string | undefined {
+    if (id < PENDING_BASE) return this.image.namespace.node(id)?.name;
+    return this.pendingById.get(id)?.name ?? this.pendingCookies.get(id);
+  }
+
+  /** Remembers a file-being-written's cookie name past its record (bounded: the oldest go first). */
+  private pendingCookieName(nodeid: number, name: string): void {
+    if (this.pendingCookies.get(nodeid) === name) return;
+    this.pendingCookies.delete(nodeid);
+    this.pendingCookies.set(nodeid, name);
+    if (this.pendingCookies.size > PENDING_COOKIES) this.pendingCookies.delete(this.pendingCookies.keys().next().value!);
   }
 
   private parentIdOf(dir: DirNode): number {

@@ -16,6 +16,7 @@ import type { FileMap } from '../interleave/filemap.js';
 import { defaultIomapConfig, isProfileName, profileByName, PROFILE_NAMES } from '../mapping/profiles.js';
 import { fuseIomapSupport, isSocket, unmount } from '../sys/fuse-dev.js';
 import { mallocTrim, SysError } from '../sys/libc.js';
+import { fullGc } from './quiet-gc.js';
 import { BpfLayouts, type Registrar } from './bpf-layouts.js';
 import { BootstrapFs, famfsModeOf, notFamfsKernel, openThroughMeta } from './famfs-mode.js';
 import { FsSwitch } from './fs-switch.js';
@@ -537,8 +538,8 @@ export class FamfsMount {
 
   private trimTimer?: NodeJS.Timeout;
   /**
-   * Once the kernel's forgets of a burst are over (a quiet second after the last), hand the
-   * C heap's free pages back (mallocTrim): the records of forgotten files are gone, but the
+   * Once the kernel's forgets of a burst are over (a quiet second after the last), collect
+   * the V8 heap in full (quiet-gc.ts) and hand the C heap's free pages back (mallocTrim): the records of forgotten files are gone, but the
    * buffers of the burst that made them stayed counted in RssAnon (bench/meta-mount/README.md).
    */
   private trimSoon(): void {
@@ -549,6 +550,10 @@ export class FamfsMount {
     this.trimTimer = setTimeout(() => {
       this.trimTimer = undefined;
       try {
+        // The listings go (made again when next needed), then V8's heap is collected (what
+        // it frees goes back through the C heap too), then the C heap is trimmed.
+        this.fs.releaseListings();
+        fullGc();
         mallocTrim();
       } catch (e) {
         this.log(`malloc_trim: ${(e as Error).message}`);

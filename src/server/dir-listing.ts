@@ -1,0 +1,257 @@
+// A directory's committed children as packed fuse_dirent records in name order, kept between
+// READDIRs. A listing of N names is N / 1,000 or so requests (the kernel asks for the reader's
+// getdents buffer each time), and a master's directory grows by one name per create: the
+// records of names that sort after the last one (a run of creates of f0001, f0002, ...) are
+// appended; any other new name rebuilds them once. A READDIR is then a binary search and one
+// copy. famfs directories only grow (no unlink or rename of a logged file,
+// famfs-format.md §3.6), so a child count that did not change means nothing changed.
+//
+// Cookies (the dirent's off field, the offset the next READDIR starts from) name an entry, not
+// a position: a child's is its node id plus CHILD_COOKIE_BIAS, so a READDIR resumes after that
+// name in name order, and names added or dropped between two READDIRs neither shift nor
+// repeat the entries that stayed. Cookies below the bias are the fixed entries' positions.
+import type { DirNode, Node } from '../famfs/namespace.js';
+import { direntSize, direntType, packDirent } from '../fuse/reply.js';
+import { Dirent } from '../fuse/structs.js';
+
+const DIRENT_SIZE = Dirent.size;
+if (Dirent.offsetOf('ino') !== 0 || Dirent.offsetOf('off') !== 8 || Dirent.offsetOf('namelen') !== 16 || Dirent.offsetOf('type') !== 20) {
+  throw new Error('fuse_dirent layout: dir-listing.ts packs ino, off, namelen, type at 0, 8, 16, 20');
+}
+
+const S_IFDIR = 0o040000;
+const S_IFREG = 0o100000;
+
+/** Cookies 1..CHILD_COOKIE_BIAS-1 are positions among '.', '..', '.meta' (and .meta's own fixed names). */
+export const CHILD_COOKIE_BIAS = 16;
+
+/** How many records added() moves to insert a name; further in, the next sync merges. */
+const INSERT_TAIL = 64;
+
+const byName = (a: Node, b: Node): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+/** The first index of sorted `names` whose name sorts after `name` (JavaScript string order, as Array.sort). */
+export function upperBound(names: readonly string[], name: string): number {
+  let lo = 0;
+  let hi = names.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (names[mid]! <= name) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+export class DirRecords {
+  private children: Map<string, Node> | undefined;
+  private count = 0;
+  /** Children in name order, and their names. */
+  readonly nodes: Node[] = [];
+  readonly names: string[] = [];
+  /** Record k is buf[starts[k], starts[k + 1]). */
+  readonly starts: number[] = [0];
+  buf: Buffer = Buffer.alloc(0);
+  /** The same bytes as 32-bit words: every record and its fields are 8-byte aligned. */
+  private words = new Uint32Array(0);
+  /** What the inode numbers in the records were worked out against (the owner's stamp, see inos()). */
+  stamp = '';
+
+  get length(): number {
+    return this.nodes.length;
+  }
+
+  /**
+   * Brings the records up to date with dir's children (a Map only ever added to: its tail,
+   * in insertion order, is what is new). `ino` is the inode number a child is listed with.
+   */
+  sync(dir: DirNode, ino: (n: Node) => number): void {
+    if (this.children === dir.children && this.count === dir.children.size) return;
+    const fresh: Node[] = [];
+    let k = 0;
+    const skip = this.children === dir.children ? this.count : 0;
+    for (const c of dir.children.values()) if (k++ >= skip) fresh.push(c);
+    // Creates through a mount come in name order more often than not: no sort then.
+    let ordered = true;
+    for (let i = 1; i < fresh.length && ordered; i++) ordered = fresh[i - 1]!.name < fresh[i]!.name;
+    if (!ordered) fresh.sort(byName);
+    const last = this.names[this.names.length - 1];
+    if (skip === 0) this.reset();
+    if (fresh.length === 0) {
+      // nothing new
+    } else if (skip === 0 || last === undefined || fresh[0]!.name > last) this.append(fresh, ino);
+    else this.merge(fresh, ino);
+    this.children = dir.children;
+    this.count = dir.children.size;
+  }
+
+  /** Takes dir's children Map as the one it covers (its records made from a copy of it, less the child being added). */
+  adopt(dir: DirNode): void {
+    this.children = dir.children;
+  }
+
+  /**
+   * A child just added to the directory, with the inode number it is listed under: packed
+   * in place when the records were up to date and it sorts among the last few (a run of
+   * creates; a subdirectory sorting after them), else left to the next sync.
+   */
+  added(dir: DirNode, n: Node, ino: number): void {
+    if (this.children !== dir.children || this.count !== dir.children.size - 1) return;
+    const p = upperBound(this.names, n.name);
+    if (this.nodes.length - p > INSERT_TAIL) return;
+    const nlen = Buffer.byteLength(n.name, 'utf8');
+    const rec = direntSize(nlen);
+    const used = this.starts[this.starts.length - 1]!;
+    if (used + rec > this.buf.length) this.grow(Math.max(used + rec, this.buf.length * 2, 4096), used);
+    const at = this.starts[p]!;
+    // The tail moves up by one record; the bytes it leaves are zeroed for the new one.
+    this.buf.copyWithin(at + rec, at, used);
+    this.buf.fill(0, at, at + rec);
+    this.pack(at, n, nlen, ino);
+    this.nodes.splice(p, 0, n);
+    this.names.splice(p, 0, n.name);
+    this.starts.splice(p + 1, 0, at + rec);
+    for (let k = p + 2; k < this.starts.length; k++) this.starts[k]! += rec;
+    this.count++;
+  }
+
+  /** Re-works out every record's inode number (after the owner's stamp moved), and takes the new stamp. */
+  inos(stamp: string, ino: (n: Node) => number): void {
+    if (stamp === this.stamp) return;
+    const w = this.words;
+    for (let k = 0; k < this.nodes.length; k++) {
+      const v = ino(this.nodes[k]!);
+      const at = this.starts[k]! >>> 2;
+      w[at] = v % 0x1_0000_0000;
+      w[at + 1] = Math.floor(v / 0x1_0000_0000);
+    }
+    this.stamp = stamp;
+  }
+
+  /** The index of the first name after `name`. */
+  after(name: string): number {
+    return upperBound(this.names, name);
+  }
+
+  /** The end of the longest run of records from `from` that fits in `room` bytes. */
+  fit(from: number, room: number): number {
+    const limit = this.starts[from]! + room;
+    let lo = from;
+    let hi = this.nodes.length;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (this.starts[mid]! <= limit) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  /** Record k's inode number. */
+  inoAt(k: number): number {
+    const at = this.starts[k]! >>> 2;
+    return this.words[at]! + this.words[at + 1]! * 0x1_0000_0000;
+  }
+
+  private reset(): void {
+    this.nodes.length = 0;
+    this.names.length = 0;
+    this.starts.length = 1;
+    this.buf = Buffer.alloc(0);
+    this.words = new Uint32Array(0);
+  }
+
+  private append(sorted: readonly Node[], ino: (n: Node) => number): void {
+    const lens = sorted.map((n) => Buffer.byteLength(n.name, 'utf8'));
+    let end = this.starts[this.starts.length - 1]!;
+    const need = end + lens.reduce((s, l) => s + direntSize(l), 0);
+    if (need > this.buf.length) {
+      // Zeroed, so every record's padding is zero; doubling keeps a run of appends linear.
+      this.grow(Math.max(need, this.buf.length * 2, 4096), end);
+    }
+    for (let i = 0; i < sorted.length; i++) {
+      const n = sorted[i]!;
+      end += this.pack(end, n, lens[i]!, ino(n));
+      this.nodes.push(n);
+      this.names.push(n.name);
+      this.starts.push(end);
+    }
+  }
+
+  /**
+   * New names among the old ones (a directory's subdirectory sorts after the files being
+   * created in it, and commits come in the order files are closed): runs of old records are
+   * copied whole, the new ones packed between them.
+   */
+  private merge(fresh: readonly Node[], ino: (n: Node) => number): void {
+    const oldBuf = this.buf;
+    const oldStarts = this.starts.slice();
+    const oldNodes = this.nodes.slice();
+    const oldNames = this.names.slice();
+    const lens = fresh.map((n) => Buffer.byteLength(n.name, 'utf8'));
+    const used = oldStarts[oldStarts.length - 1]!;
+    const need = used + lens.reduce((s, l) => s + direntSize(l), 0);
+    this.reset();
+    this.grow(Math.max(need, Math.min(need * 2, oldBuf.length * 2)), 0);
+    const b = this.buf;
+    let end = 0;
+    let i = 0;
+    const run = (to: number): void => {
+      if (to <= i) return;
+      oldBuf.copy(b, end, oldStarts[i]!, oldStarts[to]!);
+      const shift = end - oldStarts[i]!;
+      for (let x = i; x < to; x++) {
+        this.nodes.push(oldNodes[x]!);
+        this.names.push(oldNames[x]!);
+        this.starts.push(oldStarts[x + 1]! + shift);
+      }
+      end = oldStarts[to]! + shift;
+      i = to;
+    };
+    for (let j = 0; j < fresh.length; j++) {
+      const n = fresh[j]!;
+      run(upperBound(oldNames, n.name));
+      end += this.pack(end, n, lens[j]!, ino(n));
+      this.nodes.push(n);
+      this.names.push(n.name);
+      this.starts.push(end);
+    }
+    run(oldNodes.length);
+  }
+
+  private grow(size: number, keep: number): void {
+    const grown = Buffer.alloc(size);
+    this.buf.copy(grown, 0, 0, keep);
+    this.buf = grown;
+    this.words = new Uint32Array(grown.buffer, grown.byteOffset, grown.length >>> 2);
+  }
+
+  /** Packs n's record at `end` (zeroed bytes) and returns its length. */
+  private pack(end: number, n: Node, nlen: number, v: number): number {
+    const b = this.buf;
+    const w = this.words;
+    const name = n.name;
+    const off = n.id + CHILD_COOKIE_BIAS;
+    const type = direntType(n.kind === 'dir' ? S_IFDIR : S_IFREG);
+    // fuse_dirent's fields at their word offsets (ino 0, off 2, namelen 4, type 5: the struct
+    // table, checked at load above), and a plain ASCII name byte by byte: a listing packs
+    // thousands, and Buffer.write's checks cost more than the bytes. Anything else goes
+    // through packDirent (and its checks).
+    let ascii = nlen === name.length && nlen > 0 && nlen <= 1024;
+    for (let c = 0; c < nlen && ascii; c++) {
+      const ch = name.charCodeAt(c);
+      ascii = ch !== 0 && ch !== 0x2f;
+      b[end + DIRENT_SIZE + c] = ch;
+    }
+    if (!ascii) {
+      b.fill(0, end + DIRENT_SIZE, end + direntSize(nlen));
+      return packDirent(b, end, v, off, type, name, nlen);
+    }
+    const at = end >>> 2;
+    w[at] = v % 0x1_0000_0000;
+    w[at + 1] = Math.floor(v / 0x1_0000_0000);
+    w[at + 2] = off % 0x1_0000_0000;
+    w[at + 3] = Math.floor(off / 0x1_0000_0000);
+    w[at + 4] = nlen;
+    w[at + 5] = type;
+    return direntSize(nlen);
+  }
+}
