@@ -16,7 +16,7 @@ interface Status {
   devices: string[];
   mountpoint: string;
   readonly: boolean;
-  ops: Record<string, { count: number; errors: number; meanUs: number; maxUs: number }>;
+  ops: Record<string, { count: number; errors: number; timed: number; meanUs: number; maxUs: number }>;
 }
 
 describeTier2('famfs-ts mount: status and per-opcode statistics', mountUnavailable, () => {
@@ -43,7 +43,9 @@ describeTier2('famfs-ts mount: status and per-opcode statistics', mountUnavailab
     for (const op of ['LOOKUP', 'MKDIR', 'CREATE', 'WRITE', 'GETXATTR']) expect(st.ops[op]?.count, op).toBeGreaterThan(0);
     expect(st.ops.LOOKUP!.errors).toBeGreaterThan(0);
     for (const [op, v] of Object.entries(st.ops)) {
-      expect(Object.keys(v).sort(), op).toEqual(['count', 'errors', 'maxUs', 'meanUs']);
+      expect(Object.keys(v).sort(), op).toEqual(['count', 'errors', 'maxUs', 'meanUs', 'timed']);
+      expect(v.timed).toBeGreaterThan(0);
+      expect(v.timed).toBeLessThanOrEqual(v.count);
       expect(v.errors).toBeLessThanOrEqual(v.count);
       expect(v.meanUs).toBeLessThanOrEqual(v.maxUs + 0.1);
     }
