@@ -55,6 +55,24 @@ describeTier2('famfs-ts mount: status and per-opcode statistics', mountUnavailab
     expect(status().ops.GETXATTR!.count).toBeGreaterThan(before);
   });
 
+  it('counts every READ the serving threads answer and times the first and one in 16 after', () => {
+    must(`dd if=/dev/urandom of=${mnt}/big bs=1M count=1 status=none && sync ${mnt}/big`);
+    // Committed by the fsync; the next open of it hands it to the serving threads.
+    must(`cat ${mnt}/big > /dev/null`);
+    const before = status().ops.READ?.count ?? 0;
+    must(`dd if=${mnt}/big of=/dev/null bs=4k iflag=direct status=none`);
+    const st = status();
+    // A kernel that maps famfs files sends no READ: nothing to count then.
+    if (st.ops.READ === undefined) return;
+    const read = st.ops.READ;
+    expect(read.count - before).toBeGreaterThanOrEqual(256);
+    expect(read.timed).toBeGreaterThan(0);
+    // The default mount's serving threads answer the READs and time one call in 16 (op-stats.ts).
+    expect(read.timed).toBeLessThan(read.count / 4);
+    expect(read.meanUs).toBeGreaterThan(0);
+    expect(read.meanUs).toBeLessThanOrEqual(read.maxUs + 0.1);
+  });
+
   it('SIGUSR1 prints the per-opcode table to the server log', async () => {
     process.kill(server.pid, 'SIGUSR1');
     let text = '';
