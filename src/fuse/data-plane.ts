@@ -236,7 +236,7 @@ export class PlaneAnswerer {
     const fh = fhHi * 0x100000000 + w[at + W_FH]!;
     const offset = offHi * 0x100000000 + w[at + W_OFFSET]!;
     const stats = this.stats;
-    const t0 = stats ? OpStats.now() : 0n;
+    const t0 = stats ? stats.start(op) : -1;
     const ctx = this.ctx;
     ctx.msg = msg;
     const head = this.head;

@@ -114,7 +114,7 @@ export class Dispatcher {
     if (this.opts.debug) this.opts.log?.(`rx ${h.unique}: ${this.opName(h.opcode)} n${h.nodeid} len ${h.len}`);
     // Every request with a readable header is counted, those with no reply and INIT too.
     const stats = this.opts.stats;
-    const t0 = stats ? OpStats.now() : 0n;
+    const t0 = stats ? stats.start(h.opcode) : -1;
     if (NO_REPLY.has(h.opcode)) {
       if (h.opcode === Op.INTERRUPT) this.interrupt(msg, h);
       else if (this.connInfo && h.nodeid >= 0) this.runNoReply(msg, h);

@@ -8,6 +8,7 @@ import type { ChannelWorkerData } from './channel-worker.js';
 import { siblingModule, type WorkerOptions } from './data-plane.js';
 import type { ConnectionInfo } from './filesystem.js';
 import type { InitLimits } from './init.js';
+import type { OpStats } from './op-stats.js';
 
 /**
  * Per-thread Int32 counters: requests answered in the thread, requests forwarded, and 1 once
@@ -27,8 +28,8 @@ export interface ServingThreadsOptions extends WorkerOptions {
   readonly bufSize: number;
   readonly debug?: boolean;
   readonly log: (line: string) => void;
-  /** The session's per-opcode table (op-stats.ts), which the threads add to. */
-  readonly stats?: SharedArrayBuffer;
+  /** The session's per-opcode table (op-stats.ts): each thread adds to a table of its own in it. */
+  readonly stats?: OpStats;
   /** A request a thread did not answer: dispatch it and reply on `fd`. */
   readonly onRequest: (fd: number, msg: Buffer) => void;
   /**
@@ -69,7 +70,7 @@ export class ServingThreads {
       const { port1, port2 } = new MessageChannel();
       const data: ChannelWorkerData = {
         fd, index, module: opts.module, data: opts.data, conn: opts.conn, limits: opts.limits, bufSize: opts.bufSize,
-        updates: port2, counters: shared, debug: opts.debug ?? false, spinMicros: opts.spinMicros ?? 0, stats: opts.stats,
+        updates: port2, counters: shared, debug: opts.debug ?? false, spinMicros: opts.spinMicros ?? 0, stats: opts.stats?.threadBuffer(),
         gate: this.gate.buffer as SharedArrayBuffer,
       };
       const worker = new Worker(new URL(script), { workerData: data, transferList: [port2], name: `fuse-${index}` });

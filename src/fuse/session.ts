@@ -258,7 +258,7 @@ export class FuseSession {
     }
     try {
       this.threads = new ServingThreads({
-        ...w, fd: this.fd, conn, limits: this.limits, bufSize: this.bufSize, debug: this.opts.debug, log: this.log, stats: this.opTable.buffer,
+        ...w, fd: this.fd, conn, limits: this.limits, bufSize: this.bufSize, debug: this.opts.debug, log: this.log, stats: this.opTable,
         onRequest: (fd, msg) => this.forwarded(fd, msg),
         onStopped: (ended) => {
           if (ended || this.stopping) return this.readerStopped();
@@ -281,7 +281,7 @@ export class FuseSession {
     try {
       this.ring = new UringThreads({
         ...w, fd: this.fd, conn, limits: this.limits, depth: this.opts.ringDepth, debug: this.opts.debug, log: this.log,
-        stats: this.opTable.buffer,
+        stats: this.opTable,
         onRequest: (msg, reply) => this.dispatchForwarded(msg, reply),
         onStopped: (unavailable) => {
           if (unavailable) this.log(`transport uring: ${unavailable}; serving through /dev/fuse`);

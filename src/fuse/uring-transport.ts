@@ -15,6 +15,7 @@ import { eventFd, IoUring, IORING_SETUP_SQE128 } from '../sys/uring.js';
 import { siblingModule, type WorkerOptions } from './data-plane.js';
 import type { ConnectionInfo } from './filesystem.js';
 import type { InitLimits } from './init.js';
+import type { OpStats } from './op-stats.js';
 import { OutHeader } from './structs.js';
 import { countCpuList, FuseUringEntInOut, planRingThreads, FuseUringReqHeader, packReply, payloadSize, RING_COUNTERS, type RingToMain } from './uring-wire.js';
 import type { UringWorkerData } from './uring-worker.js';
@@ -75,7 +76,8 @@ export interface UringThreadsOptions extends WorkerOptions {
   readonly depth?: number;
   readonly debug?: boolean;
   readonly log: (line: string) => void;
-  readonly stats?: SharedArrayBuffer;
+  /** The session's per-opcode table (op-stats.ts): each thread adds to a table of its own in it. */
+  readonly stats?: OpStats;
   /** A request a thread did not answer: dispatch it and call reply with the reply's iov. */
   readonly onRequest: (msg: Buffer, reply: (iov: readonly Buffer[]) => void) => void;
   /** Every thread stopped; `unavailable` says why when the kernel refused the ring. */
@@ -134,7 +136,7 @@ export class UringThreads {
       const data: UringWorkerData = {
         fuseFd: opts.fd, index, qids, depth, payloadSize: this.payloadSize, module: opts.module, data: opts.data, conn: opts.conn,
         limits: opts.limits, updates: port2, counters: shared, replies: replies.buffer as SharedArrayBuffer, wakeFd,
-        debug: opts.debug ?? false, stats: opts.stats, published: this.published.buffer as SharedArrayBuffer,
+        debug: opts.debug ?? false, stats: opts.stats?.threadBuffer(), published: this.published.buffer as SharedArrayBuffer,
         spinMicros: opts.spinMicros ?? 0, cpus,
       };
       const worker = new Worker(new URL(script), { workerData: data, transferList: [port2], name: `fuse-ring-${index}` });

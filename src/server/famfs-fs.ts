@@ -92,7 +92,7 @@ export interface MountStatus {
   readonly devices: string[];
   readonly mountpoint: string;
   readonly readonly: boolean;
-  readonly ops: Record<string, { count: number; errors: number; meanUs: number; maxUs: number }>;
+  readonly ops: Record<string, { count: number; errors: number; timed: number; meanUs: number; maxUs: number }>;
 }
 
 export interface FamfsFsOptions {

@@ -42,7 +42,7 @@ describe('/proc/mounts and status', () => {
   });
   it('reads user.famfs.status, or says the counters are unavailable', () => {
     const [a, , c] = parseMounts(table);
-    const st = { pid: 42, role: 'master', abi: 'mainline', devices: ['dev0'], mountpoint: '/mnt/a b', readonly: false, ops: { READ: { count: 10, errors: 0, meanUs: 3.5, maxUs: 9 } } };
+    const st = { pid: 42, role: 'master', abi: 'mainline', devices: ['dev0'], mountpoint: '/mnt/a b', readonly: false, ops: { READ: { count: 10, errors: 0, timed: 4, meanUs: 3.5, maxUs: 9 } } };
     const got = mountStatus(a!, (p, n) => {
       expect([p, n]).toEqual(['/mnt/a b', STATUS_XATTR]);
       return Buffer.from(JSON.stringify(st));
@@ -56,7 +56,7 @@ describe('/proc/mounts and status', () => {
     expect(old.unavailable).toMatch(/counters unavailable/);
     const text = statusText([got, old]);
     expect(text).toMatch(/server pid 42, role master, abi mainline, devices dev0/);
-    expect(text).toMatch(/READ +10 +0 +3\.5 +9/);
+    expect(text).toMatch(/READ +10 +0 +4 +3\.5 +9/);
     expect(text).toMatch(/\/mnt\/c: \/x\/y\.yaml \(read-only\)\n {2}the server does not answer/);
     expect(mountStatus(a!, () => Buffer.from('{"pid":"x"}')).unavailable).toMatch(/shape/);
   });

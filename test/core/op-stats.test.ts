@@ -4,7 +4,7 @@
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { OpStats, SLOT_FIELDS } from '../../src/fuse/op-stats.js';
+import { OpStats, SLOT_FIELDS, TIME_EVERY } from '../../src/fuse/op-stats.js';
 import { Dispatcher } from '../../src/fuse/dispatcher.js';
 import { FuseError } from '../../src/fuse/filesystem.js';
 import { InitFlag, initFlagNames, Op, opName } from '../../src/fuse/opcodes.js';
@@ -16,44 +16,63 @@ const names = (op: number): string => opName(op);
 describe('OpStats', () => {
   it('counts calls and errors and keeps mean and max per opcode', () => {
     const s = new OpStats();
-    const t = OpStats.now();
-    s.record(Op.GETATTR, t - 2_000_000n, false); // 2 ms ago
-    s.record(Op.GETATTR, t - 4_000_000n, true);
-    s.record(Op.LOOKUP, t, false);
-    s.record(4094, t, false); // an extension opcode (IOMAP_BEGIN's number)
-    s.record(99_999, t, false);
+    s.record(Op.GETATTR, s.start(Op.GETATTR) - 2, false); // started 2 ms ago
+    s.record(Op.GETATTR, s.start(Op.GETATTR) - 4, true);
+    s.record(Op.LOOKUP, s.start(Op.LOOKUP), false);
+    s.record(4094, s.start(4094), false); // an extension opcode (IOMAP_BEGIN's number)
+    s.record(99_999, s.start(99_999), false);
     const snap = s.snapshot((op) => (op === 4094 ? 'IOMAP_BEGIN' : names(op)));
     expect(Object.keys(snap).sort()).toEqual(['GETATTR', 'IOMAP_BEGIN', 'LOOKUP', 'OTHER']);
-    expect(snap.GETATTR).toMatchObject({ count: 2, errors: 1 });
+    // The main thread times every call.
+    expect(snap.GETATTR).toMatchObject({ count: 2, errors: 1, timed: 2 });
     expect(snap.GETATTR!.maxUs).toBeGreaterThanOrEqual(4000);
     expect(snap.GETATTR!.meanUs).toBeGreaterThanOrEqual(3000);
     expect(snap.GETATTR!.meanUs).toBeLessThanOrEqual(snap.GETATTR!.maxUs);
-    expect(s.report(names)[0]).toMatch(/^GETATTR\s+2 calls\s+1 errors/);
+    expect(s.report(names)[0]).toMatch(/^GETATTR\s+2 calls\s+1 errors\s+mean \d+(\.\d)? us\s+max \d+(\.\d)? us$/);
     expect(new OpStats().report(names)).toEqual(['no requests answered yet']);
   });
 
-  it('adds up what another thread records in the same buffer', async () => {
+  it('a serving thread counts every call and times the first and then one in TIME_EVERY', () => {
+    const main = new OpStats();
+    const view = new OpStats(main.threadBuffer());
+    expect(view.thread).toBe('serving');
+    const n = 3 * TIME_EVERY + 1;
+    let timedStarts = 0;
+    for (let i = 0; i < n; i++) {
+      const t = view.start(Op.READ);
+      if (t >= 0) timedStarts++;
+      view.record(Op.READ, t >= 0 ? t - 1 : t, i % 10 === 0); // every timed call took >= 1 ms
+    }
+    view.record(Op.WRITE, view.start(Op.WRITE), false); // another opcode's first call is timed
+    const snap = main.snapshot(names);
+    expect(timedStarts).toBe(4);
+    expect(snap.READ).toMatchObject({ count: n, errors: 5, timed: 4 });
+    expect(snap.READ!.meanUs).toBeGreaterThanOrEqual(1000);
+    expect(snap.WRITE).toMatchObject({ count: 1, timed: 1 });
+    expect(main.report(names).find((l) => l.startsWith('READ'))).toMatch(/\(4 timed\)$/);
+    // The main thread's own calls are only the ones it recorded.
+    expect(main.mainThreadCounts(names)).toEqual({});
+  });
+
+  it('adds up what other threads record in their own tables', async () => {
     const s = new OpStats();
-    // The worker adds 1000 READs through its own view of the buffer, as a serving thread does.
+    // Two workers add 1000 READs each through their own views, as serving threads do.
     const code = `
       const { workerData } = require('node:worker_threads');
-      const a = new BigInt64Array(workerData);
-      for (let i = 0; i < 1000; i++) { Atomics.add(a, ${Op.READ * SLOT_FIELDS}, 1n); Atomics.add(a, ${Op.READ * SLOT_FIELDS + 2}, 1000n); }`;
-    await new Promise<void>((resolve, reject) => {
-      const w = new Worker(code, { eval: true, workerData: s.buffer });
+      const a = new Float64Array(workerData);
+      for (let i = 0; i < 1000; i++) { a[${Op.READ * SLOT_FIELDS}] += 1; a[${Op.READ * SLOT_FIELDS + 2}] += 1; a[${Op.READ * SLOT_FIELDS + 3}] += 1000; a[${Op.READ * SLOT_FIELDS + 4}] = 1000; }`;
+    await Promise.all([s.threadBuffer(), s.threadBuffer()].map((b) => new Promise<void>((resolve, reject) => {
+      const w = new Worker(code, { eval: true, workerData: b });
       w.once('error', reject);
       w.once('exit', () => resolve());
-    });
-    for (let i = 0; i < 500; i++) s.record(Op.READ, OpStats.now(), false);
-    expect(s.snapshot(names).READ!.count).toBe(1500);
-    const view = new OpStats(s.buffer);
-    expect(view.snapshot(names).READ!.count).toBe(1500);
+    })));
+    for (let i = 0; i < 500; i++) s.record(Op.READ, s.start(Op.READ), false);
+    const read = s.snapshot(names).READ!;
+    expect(read).toMatchObject({ count: 2500, timed: 2500 });
+    expect(read.meanUs).toBeGreaterThanOrEqual(800); // 2000 calls of 1000 us, 500 of next to nothing
+    expect(read.maxUs).toBe(1000);
     // Only the 500 the main thread's view recorded are the main thread's.
     expect(s.mainThreadCounts(names)).toEqual({ READ: 500 });
-    view.record(Op.WRITE, OpStats.now(), false);
-    expect(view.thread).toBe('serving');
-    expect(s.snapshot(names).WRITE!.count).toBe(1);
-    expect(view.mainThreadCounts(names)).toEqual({ READ: 500 });
   });
 });
 
@@ -79,7 +98,7 @@ describe('the dispatcher counts and names what it answers', () => {
     await d.dispatch(msg(Op.BMAP, 20n, 1));
     d.dispatch(msg(Op.FORGET, 21n, 1, Buffer.alloc(8)));
     const snap = stats.snapshot(d.opName);
-    expect(snap.GETATTR).toMatchObject({ count: 3, errors: 1 });
+    expect(snap.GETATTR).toMatchObject({ count: 3, errors: 1, timed: 3 });
     expect(snap.BMAP).toMatchObject({ count: 1, errors: 1 });
     // Requests with no reply and INIT are counted too: the main thread's counts are all of them.
     expect(snap.INIT).toMatchObject({ count: 1, errors: 0 });

@@ -16,7 +16,7 @@ interface Status {
   devices: string[];
   mountpoint: string;
   readonly: boolean;
-  ops: Record<string, { count: number; errors: number; meanUs: number; maxUs: number }>;
+  ops: Record<string, { count: number; errors: number; timed: number; meanUs: number; maxUs: number }>;
 }
 
 describeTier2('famfs-ts mount: status and per-opcode statistics', mountUnavailable, () => {
@@ -43,7 +43,9 @@ describeTier2('famfs-ts mount: status and per-opcode statistics', mountUnavailab
     for (const op of ['LOOKUP', 'MKDIR', 'CREATE', 'WRITE', 'GETXATTR']) expect(st.ops[op]?.count, op).toBeGreaterThan(0);
     expect(st.ops.LOOKUP!.errors).toBeGreaterThan(0);
     for (const [op, v] of Object.entries(st.ops)) {
-      expect(Object.keys(v).sort(), op).toEqual(['count', 'errors', 'maxUs', 'meanUs']);
+      expect(Object.keys(v).sort(), op).toEqual(['count', 'errors', 'maxUs', 'meanUs', 'timed']);
+      expect(v.timed).toBeGreaterThan(0);
+      expect(v.timed).toBeLessThanOrEqual(v.count);
       expect(v.errors).toBeLessThanOrEqual(v.count);
       expect(v.meanUs).toBeLessThanOrEqual(v.maxUs + 0.1);
     }
@@ -51,6 +53,24 @@ describeTier2('famfs-ts mount: status and per-opcode statistics', mountUnavailab
     expect(sh(`getfattr -n user.famfs.status ${mnt}/d`).status).not.toBe(0);
     const before = st.ops.GETXATTR!.count;
     expect(status().ops.GETXATTR!.count).toBeGreaterThan(before);
+  });
+
+  it('counts every READ the serving threads answer and times the first and one in 16 after', () => {
+    must(`dd if=/dev/urandom of=${mnt}/big bs=1M count=1 status=none && sync ${mnt}/big`);
+    // Committed by the fsync; the next open of it hands it to the serving threads.
+    must(`cat ${mnt}/big > /dev/null`);
+    const before = status().ops.READ?.count ?? 0;
+    must(`dd if=${mnt}/big of=/dev/null bs=4k iflag=direct status=none`);
+    const st = status();
+    // A kernel that maps famfs files sends no READ: nothing to count then.
+    if (st.ops.READ === undefined) return;
+    const read = st.ops.READ;
+    expect(read.count - before).toBeGreaterThanOrEqual(256);
+    expect(read.timed).toBeGreaterThan(0);
+    // The default mount's serving threads answer the READs and time one call in 16 (op-stats.ts).
+    expect(read.timed).toBeLessThan(read.count / 4);
+    expect(read.meanUs).toBeGreaterThan(0);
+    expect(read.meanUs).toBeLessThanOrEqual(read.maxUs + 0.1);
   });
 
   it('SIGUSR1 prints the per-opcode table to the server log', async () => {
