@@ -22,7 +22,16 @@ export function fullGc(): boolean {
     }
   }
   if (!gcFn) return false;
-  gcFn();
+  // Compacting: a burst leaves the old space fragmented (32-40 MiB committed for 22 live
+  // after 20,000 creates and forgets), and a plain full GC compacts only the worst pages.
+  // Only this collection compacts everything; the flag is put back at once, so the
+  // collections V8 runs by itself during a burst stay as they were.
+  v8.setFlagsFromString('--compact-on-every-full-gc');
+  try {
+    gcFn();
+  } finally {
+    v8.setFlagsFromString('--no-compact-on-every-full-gc');
+  }
   return true;
 }
 
