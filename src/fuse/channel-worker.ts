@@ -15,6 +15,7 @@ import { Notify } from './opcodes.js';
 import { NotifyInvalInodeOut } from './structs.js';
 import { COUNTERS, type ToMain } from './serving-threads.js';
 import { OpStats } from './op-stats.js';
+import { collectIdleThread } from './quiet-gc.js';
 
 export interface ChannelWorkerData {
   readonly fd: number;
@@ -38,6 +39,8 @@ export interface ChannelWorkerData {
 
 /** Forwarded messages up to this size are copied; larger ones hand their buffer over. */
 const COPY_MAX = 64 * 1024;
+/** Nothing to read for this long after QUIET_UPDATE: the thread is idle and collects its heap. */
+const IDLE_MS = 50;
 
 const wd = workerData as ChannelWorkerData;
 const toMain = (m: ToMain, transfer?: ArrayBuffer[]): void => parentPort!.postMessage(m, transfer);
@@ -86,11 +89,13 @@ plane.attach?.({
 
 const gate = new Int32Array(wd.gate);
 let seen = 0;
+/** QUIET_UPDATE came (data-plane.ts): collect this thread's heap once it is idle. */
+let collectDue = false;
 const drainUpdates = (): void => {
   const now = Atomics.load(gate, 1);
   if (now === seen) return;
   seen = now;
-  applyUpdates(plane, wd.updates, log);
+  if (applyUpdates(plane, wd.updates, log)) collectDue = true;
 };
 const answerer = new PlaneAnswerer(plane, dispatcher, wd.conn, stats, wd.debug);
 
@@ -115,6 +120,15 @@ function serve(): void {
     while (Atomics.load(gate, 0) === 1) {
       Atomics.wait(gate, 0, 1, 20);
       drainUpdates();
+      if (collectDue) {
+        collectDue = false;
+        collectIdleThread(log);
+      }
+    }
+    // Reading: idle means nothing to read for a while (never in a request's way).
+    if (collectDue && waiter.wait(IDLE_MS) === 0) {
+      collectDue = false;
+      collectIdleThread(log);
     }
     const n = readRaw(wd.fd, buf);
     if (n > 0) {

@@ -78,17 +78,35 @@ export function planeAnswers(plane: DataPlane, msg: Buffer): boolean {
 }
 
 /**
- * Apply what the main thread published. One that fails is logged and skipped: the plane then
- * owns less, and its requests go to the main thread.
+ * The one message every serving thread takes itself instead of passing it to its plane: the
+ * server is quiet (a burst's forgets are over), so the thread collects its heap in full
+ * (quiet-gc.ts) once it has nothing to read. Its plane dropped the forgotten files' maps, but
+ * an idle thread's V8 runs no full collection by itself, and their pages stay in RssAnon.
  */
-export function applyUpdates(plane: DataPlane, updates: MessagePort, log: (line: string) => void): void {
+export const QUIET_UPDATE = { kind: 'quiet-gc' } as const;
+
+function isQuiet(m: unknown): boolean {
+  return typeof m === 'object' && m !== null && (m as { kind?: unknown }).kind === QUIET_UPDATE.kind;
+}
+
+/**
+ * Apply what the main thread published. One that fails is logged and skipped: the plane then
+ * owns less, and its requests go to the main thread. True when QUIET_UPDATE was among them.
+ */
+export function applyUpdates(plane: DataPlane, updates: MessagePort, log: (line: string) => void): boolean {
+  let quiet = false;
   for (let m = receiveMessageOnPort(updates); m !== undefined; m = receiveMessageOnPort(updates)) {
+    if (isQuiet(m.message)) {
+      quiet = true;
+      continue;
+    }
     try {
       plane.update(m.message);
     } catch (e) {
       log(`update: ${(e as Error).message}`);
     }
   }
+  return quiet;
 }
 
 // fuse_read_in and fuse_write_in share their first 24 bytes (fh, offset, size, flags).

@@ -22,7 +22,7 @@ import {
 import { SysError } from '../sys/libc.js';
 import type { AbiProfile, ProfileChooser } from './abi.js';
 import { readOutcome, writeMessage } from './channel.js';
-import type { WorkerOptions } from './data-plane.js';
+import { QUIET_UPDATE, type WorkerOptions } from './data-plane.js';
 import { Dispatcher } from './dispatcher.js';
 import type { InitLimits, InitResult } from './init.js';
 import { ServingThreads } from './serving-threads.js';
@@ -393,6 +393,16 @@ export class FuseSession {
   publish(msg: unknown): void {
     this.threads?.publish(msg);
     this.ring?.publish(msg);
+  }
+
+  /**
+   * The server is quiet (a burst is over): every serving thread collects its heap once it is
+   * idle (QUIET_UPDATE, quiet-gc.ts). A /dev/fuse thread takes it in while parked (every 20 ms)
+   * or at its next request; a ring thread is woken for it.
+   */
+  quiet(): void {
+    this.threads?.publish(QUIET_UPDATE);
+    this.ring?.quiet();
   }
 
   /**

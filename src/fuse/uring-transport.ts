@@ -12,7 +12,7 @@ import os from 'node:os';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { viewMapping } from '../sys/libc.js';
 import { eventFd, IoUring, IORING_SETUP_SQE128 } from '../sys/uring.js';
-import { siblingModule, type WorkerOptions } from './data-plane.js';
+import { QUIET_UPDATE, siblingModule, type WorkerOptions } from './data-plane.js';
 import type { ConnectionInfo } from './filesystem.js';
 import type { InitLimits } from './init.js';
 import type { OpStats } from './op-stats.js';
@@ -229,6 +229,12 @@ export class UringThreads {
     for (const t of this.threads) if (t.running) t.port.postMessage(msg);
     // After the posts: a thread that sees the new count finds the message on its port.
     Atomics.add(this.published, 0, 1);
+  }
+
+  /** Hand every thread QUIET_UPDATE and wake it, so an idle thread collects its heap now. */
+  quiet(): void {
+    this.publish(QUIET_UPDATE);
+    for (const t of this.threads) if (t.running) this.wake(t);
   }
 
   /** Requests fetched from the ring, answered in the threads, and handed to the main thread. */

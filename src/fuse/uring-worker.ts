@@ -10,6 +10,7 @@ import {
   IoUring, IORING_OP_READ, IORING_OP_URING_CMD, IORING_SETUP_DEFER_TASKRUN, IORING_SETUP_SINGLE_ISSUER,
   IORING_SETUP_SQE128, IoUringSqe, mapArena, SQE_CMD_OFFSET, type Completion,
 } from '../sys/uring.js';
+import { collectIdleThread } from './quiet-gc.js';
 import { applyUpdates, PlaneAnswerer, wordsOver, type DataPlane, type DataPlaneFactory } from './data-plane.js';
 import { Dispatcher, notifyMessage } from './dispatcher.js';
 import { writeMessage } from './channel.js';
@@ -189,11 +190,13 @@ function errorReply(s: number, errno: number): void {
 
 const published = new Int32Array(wd.published);
 let seen = 0;
+/** QUIET_UPDATE came (data-plane.ts): collect this thread's heap when no completion waits. */
+let collectDue = false;
 function drainUpdates(): void {
   const now = Atomics.load(published, 0);
   if (now === seen) return;
   seen = now;
-  applyUpdates(plane, wd.updates, log);
+  if (applyUpdates(plane, wd.updates, log)) collectDue = true;
 }
 
 /** A request arrived in entry s: answer it here or hand it to the main thread. */
@@ -262,6 +265,11 @@ function spin(): number {
 // A function, not module top-level code (channel-worker.ts).
 function serve(): void {
   while (!stop) {
+    // Idle: what was queued is submitted and no request or reply waits (never in a request's way).
+    if (collectDue && ring.submitAndPoll() >= 0 && !ring.hasCompletions) {
+      collectDue = false;
+      collectIdleThread(log);
+    }
     const rc = spinNs > 0n && spin() === 0 && ring.hasCompletions ? 0 : ring.submitAndWait(1);
     if (rc < 0 && rc !== -EINTR && rc !== -EAGAIN) {
       log(`io_uring_enter: errno ${-rc}`);
@@ -271,6 +279,8 @@ function serve(): void {
     for (let i = 0; i < n; i++) {
       const c = cqes[i]!;
       if (c.userData === WAKE) {
+        // UringThreads.quiet wakes the thread only to hand it QUIET_UPDATE.
+        drainUpdates();
         if (Atomics.load(replies, slots) === 1) stop = true;
         for (let s = 0; s < slots; s++) {
           if (state[s] === 'main' && Atomics.load(replies, s) === 1) {

@@ -9,6 +9,15 @@ import path from 'node:path';
 
 export const READY_FD = 3;
 
+/**
+ * V8 flags of the server process. The young generation's semispaces (Node 20: up to 16 MiB
+ * each) grow to their limit in a burst of creates and are never shrunk again, not by the
+ * quiet-time full collection either (src/fuse/quiet-gc.ts): that was 28 of the 40 MiB of
+ * RssAnon a server kept after creating and forgetting 20,000 files (bench/meta-mount,
+ * memory). 4 MiB semispaces kept creates/s as fast in paired runs (bench/meta-mount/README.md).
+ */
+export const SERVER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
+
 export interface DaemonResult {
   readonly pid: number;
   readonly logFile: string;
@@ -22,7 +31,7 @@ export function defaultLogFile(mountpoint: string): string {
 
 export async function daemonize(cli: string, args: readonly string[], logFile: string, timeoutMs = 60_000): Promise<DaemonResult> {
   const logFd = fs.openSync(logFile, 'a', 0o644);
-  const child = spawn(process.execPath, [cli, ...args, '--foreground', '--ready-fd', String(READY_FD)], {
+  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, cli, ...args, '--foreground', '--ready-fd', String(READY_FD)], {
     detached: true,
     stdio: ['ignore', logFd, logFd, 'pipe'],
   });

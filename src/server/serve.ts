@@ -16,7 +16,7 @@ import type { FileMap } from '../interleave/filemap.js';
 import { defaultIomapConfig, isProfileName, profileByName, PROFILE_NAMES } from '../mapping/profiles.js';
 import { fuseIomapSupport, isSocket, unmount } from '../sys/fuse-dev.js';
 import { mallocTrim, SysError } from '../sys/libc.js';
-import { fullGc } from './quiet-gc.js';
+import { fullGc } from '../fuse/quiet-gc.js';
 import { BpfLayouts, type Registrar } from './bpf-layouts.js';
 import { BootstrapFs, famfsModeOf, notFamfsKernel, openThroughMeta } from './famfs-mode.js';
 import { FsSwitch } from './fs-switch.js';
@@ -555,6 +555,8 @@ export class FamfsMount {
         this.fs.releaseListings();
         fullGc();
         mallocTrim();
+        // The serving threads' heaps too: each dropped its forgotten files' maps.
+        this.session.quiet();
       } catch (e) {
         this.log(`malloc_trim: ${(e as Error).message}`);
       }
