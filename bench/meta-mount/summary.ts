@@ -45,6 +45,8 @@ const record = (metric: string, peer: string, ratio: number, target: number): vo
   if (ratiosOut) fs.appendFileSync(ratiosOut, `meta-mount\t${metric}\t${peer}\t${ratio.toFixed(3)}\t${target}\n`);
 };
 const misses: string[] = [];
+/** Width of a ratio cell: the median and the range of the per-round ratios. */
+const CELL = 22;
 
 for (const [n, byServer] of data) {
   console.log(`N = ${n.toLocaleString('en-US')} (median of ${byServer.get(OURS)?.size ?? 0} rounds)`);
@@ -54,7 +56,7 @@ for (const [n, byServer] of data) {
   }
   const ours = byServer.get(OURS);
   if (!ours) continue;
-  console.log(`${'famfs-ts / peer'.padEnd(16)}${METRICS.map((m) => `${HEAD[m].split(' ')[0]} (range)`.padStart(14)).join('')}`);
+  console.log(`${'famfs-ts / peer'.padEnd(16)}${METRICS.map((m) => `${HEAD[m]} (range)`.padStart(CELL)).join('')}`);
   for (const [peer, rounds] of byServer) {
     if (peer === OURS) continue;
     const cells = METRICS.map((m) => {
@@ -65,10 +67,11 @@ for (const [n, byServer] of data) {
       const med = median(paired);
       const target = peer === 'memfs_ll' ? (TARGET[m] ?? 0) : 0;
       const judged = peer === 'famfs-ts-r0' && m === 'create' ? 1 : target;
-      if (!Number.isFinite(med)) return '-'.padStart(14);
+      if (!Number.isFinite(med)) return '-'.padStart(CELL);
       record(`N=${n} ${HEAD[m]}`, peer, med, judged);
       if (judged > 0 && med < judged) misses.push(`N=${n} ${HEAD[m]} vs ${peer}: ${x(med)} < ${judged}x`);
-      return `${x(med)}`.padStart(14);
+      const range = paired.length > 1 ? ` (${Math.min(...paired).toFixed(2)}-${Math.max(...paired).toFixed(2)})` : '';
+      return `${x(med)}${range}`.padStart(CELL);
     });
     console.log(`${`vs ${peer}`.padEnd(16)}${cells.join('')}`);
   }
