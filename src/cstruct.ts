@@ -128,6 +128,26 @@ const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const HI_SAFE = 0x1fffff;
 
 /**
+ * The little-endian u64 at byte `p` of `dv` as a number, or undefined past 2^53: read as two
+ * 32-bit halves, so no BigInt is made for the common (safe) value.
+ */
+export function readU64(dv: DataView, p: number): number | undefined {
+  const hi = dv.getUint32(p + 4, true);
+  return hi > HI_SAFE ? undefined : hi * 0x1_0000_0000 + dv.getUint32(p, true);
+}
+
+/** Store a safe non-negative integer as a little-endian u64 at byte `p`, as two 32-bit halves. */
+export function writeU64(dv: DataView, p: number, v: number): void {
+  dv.setUint32(p, v % 0x1_0000_0000, true);
+  dv.setUint32(p + 4, Math.floor(v / 0x1_0000_0000), true);
+}
+
+/** readU64 of a buffer's bytes `at`, through the cached DataView. */
+export function getU64(buf: Uint8Array, at: number): number | undefined {
+  return readU64(view(buf), buf.byteOffset + at);
+}
+
+/**
  * Define a little-endian C struct. `size` is the sizeof the reference gives; the table
  * is checked against it (no field may overlap another or run past the end).
  */
@@ -211,10 +231,9 @@ function readField(buf: Uint8Array, dv: DataView, base: number, o: number, t: Fi
     case 's32': return dv.getInt32(p, true);
     case 'u64big': return dv.getBigUint64(p, true);
     case 'u64': {
-      // Two 32-bit halves: no BigInt made for the common (safe) value.
-      const hi = dv.getUint32(p + 4, true);
-      if (hi > HI_SAFE) throw new StructError(`${what} = ${dv.getBigUint64(p, true)} is past 2^53, which famfs-ts cannot address exactly`);
-      return hi * 0x100000000 + dv.getUint32(p, true);
+      const v = readU64(dv, p);
+      if (v === undefined) throw new StructError(`${what} = ${dv.getBigUint64(p, true)} is past 2^53, which famfs-ts cannot address exactly`);
+      return v;
     }
     case 's64': {
       const v = dv.getBigInt64(p, true);
@@ -255,9 +274,8 @@ function writeField(buf: Uint8Array, dv: DataView, base: number, o: number, t: F
     case 'u64':
     case 'u64big': {
       if (typeof num === 'number' && Number.isSafeInteger(num) && num >= 0) {
-        // Two 32-bit halves: no BigInt made for a number (every nodeid, size and offset).
-        dv.setUint32(p, num % 0x100000000, true);
-        dv.setUint32(p + 4, Math.floor(num / 0x100000000), true);
+        // No BigInt made for a number (every nodeid, size and offset).
+        writeU64(dv, p, num);
         break;
       }
       const b = BigInt(num);

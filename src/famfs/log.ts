@@ -4,7 +4,7 @@
 import { simple, type FileMap, type Strip } from '../interleave/filemap.js';
 import { chunkSizeProblem, stripCountProblem } from '../interleave/interleave-params.js';
 import { crc32 } from './crc.js';
-import { zeroed } from '../cstruct.js';
+import { readU64, writeU64, zeroed } from '../cstruct.js';
 import { EntryType, EXT_INTERLEAVE, EXT_SIMPLE, FM_ALL_HOSTS_RW, LOG_MAGIC, MAX_PATHLEN, MAX_SIMPLE_EXTENTS } from './constants.js';
 import { InvalidError } from '../errno.js';
 import {
@@ -201,17 +201,6 @@ const SE_DEV = famfs_simple_extent.offsetOf('se_devindex');
 const SE_OFF = famfs_simple_extent.offsetOf('se_offset');
 const SE_LEN = famfs_simple_extent.offsetOf('se_len');
 const U32_MAX = 0xffffffff;
-
-/** A u64 as a number, or undefined past 2^53. */
-function readU64(dv: DataView, at: number): number | undefined {
-  const hi = dv.getUint32(at + 4, true);
-  return hi > 0x1fffff ? undefined : hi * 0x1_0000_0000 + dv.getUint32(at, true);
-}
-
-function writeU64(dv: DataView, at: number, v: number): void {
-  dv.setUint32(at, v % 0x1_0000_0000, true);
-  dv.setUint32(at + 4, Math.floor(v / 0x1_0000_0000), true);
-}
 
 const isU64 = (v: number): boolean => Number.isSafeInteger(v) && v >= 0;
 const isU32 = (v: number): boolean => Number.isInteger(v) && v >= 0 && v <= U32_MAX;

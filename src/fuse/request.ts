@@ -3,7 +3,7 @@
 // raises ProtocolError, which the dispatcher answers with -EINVAL (or drops, for the ops
 // that take no reply). Nothing here trusts a length field it has not compared with the
 // bytes actually received.
-import { getU64Big, type CStruct, type Field, type StructValue } from '../cstruct.js';
+import { getU64, getU64Big, type CStruct, type Field, type StructValue } from '../cstruct.js';
 import { InHeader } from './structs.js';
 import { InvalidError } from '../errno.js';
 
@@ -39,13 +39,12 @@ export const O_EXTLEN = InHeader.offsetOf('total_extlen');
 /** Decode the header of `msg`, a message of exactly `msg.length` bytes as received. */
 export function readHeader(msg: Buffer): Header {
   if (msg.length < IN_HEADER_SIZE) throw new ProtocolError(`message of ${msg.length} bytes is shorter than fuse_in_header (40)`);
-  // The nodeid from its two halves: no BigInt made per request for it (past 2^53: -1).
-  const nodeidHi = msg.readUInt32LE(O_NODEID + 4);
   return {
     len: msg.readUInt32LE(O_LEN),
     opcode: msg.readUInt32LE(O_OPCODE),
     unique: getU64Big(msg, O_UNIQUE),
-    nodeid: nodeidHi > 0x1fffff ? -1 : nodeidHi * 0x100000000 + msg.readUInt32LE(O_NODEID),
+    // No BigInt made per request for it; past 2^53 it is -1.
+    nodeid: getU64(msg, O_NODEID) ?? -1,
     uid: msg.readUInt32LE(O_UID),
     gid: msg.readUInt32LE(O_GID),
     pid: msg.readUInt32LE(O_PID),
