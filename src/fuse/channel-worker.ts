@@ -4,8 +4,7 @@
 // other message goes to the main thread, which answers on this thread's descriptor (the
 // kernel matches a reply only against the clone the request was read from).
 import { workerData, parentPort, type MessagePort } from 'node:worker_threads';
-import os from 'node:os';
-import { InputWaiter, readRaw, setNonBlocking, writeRaw } from '../sys/fuse-dev.js';
+import { InputWaiter, readRaw, setNonBlocking } from '../sys/fuse-dev.js';
 import { readOutcome, writeMessage } from './channel.js';
 import { applyUpdates, PlaneAnswerer, wordsOver, type DataPlane, type DataPlaneFactory } from './data-plane.js';
 import { Dispatcher } from './dispatcher.js';
@@ -52,33 +51,7 @@ if (typeof factory !== 'function') throw new Error(`${wd.module} exports no crea
 const plane: DataPlane = factory(wd.data);
 let gone = false;
 const stats = wd.stats ? new OpStats(wd.stats) : undefined;
-// A small reply (a 4 KiB READ's header and data) is copied into one buffer and written with
-// one koffi write(2): measured 0.53 µs against 0.93 µs for fs.writevSync of the two parts
-// (which validates the array and looks up each part's ArrayBuffer in C++). Larger replies
-// keep writev's zero copy: copying 256 KiB costs more than the binding.
-const SMALL_REPLY = 16 * 1024 + 16;
-const replyBuf = Buffer.allocUnsafeSlow(SMALL_REPLY);
-const { ENOENT, ENODEV, EPIPE, ECONNRESET, EBADF } = os.constants.errno;
 const send = (iov: readonly Buffer[]): void => {
-  let total = 0;
-  for (let i = 0; i < iov.length; i++) total += iov[i]!.length;
-  if (total <= SMALL_REPLY) {
-    let at = 0;
-    for (let i = 0; i < iov.length; i++) {
-      replyBuf.set(iov[i]!, at);
-      at += iov[i]!.length;
-    }
-    const rc = writeRaw(wd.fd, replyBuf, total);
-    if (rc === total || rc === -ENOENT) return; // ENOENT: the request was interrupted meanwhile
-    if (rc === -ENODEV || rc === -EPIPE || rc === -ECONNRESET || rc === -EBADF) {
-      gone = true;
-      return;
-    }
-    // A part written (a stream-socket test channel) or another errno (EAGAIN on a full socket,
-    // a reply the kernel refused): the general path writes the rest and says what went wrong.
-    if (!writeMessage(wd.fd, [replyBuf.subarray(Math.max(0, rc), total)])) gone = true;
-    return;
-  }
   if (!writeMessage(wd.fd, iov)) gone = true;
 };
 const dispatcher = new Dispatcher(plane as FileSystem, { limits: wd.limits, log, debug: wd.debug, stats }, send);
