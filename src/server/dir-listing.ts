@@ -30,6 +30,12 @@ const INSERT_TAIL = 64;
 
 const byName = (a: Node, b: Node): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
+/** A safe integer as the u64 at word `at` of a record (low word first, as the wire has it on the little-endian hosts famfs runs on). */
+function putU64(w: Uint32Array, at: number, v: number): void {
+  w[at] = v % 0x1_0000_0000;
+  w[at + 1] = Math.floor(v / 0x1_0000_0000);
+}
+
 /** The first index of sorted `names` whose name sorts after `name` (JavaScript string order, as Array.sort). */
 export function upperBound(names: readonly string[], name: string): number {
   let lo = 0;
@@ -119,10 +125,7 @@ export class DirRecords {
     if (stamp === this.stamp) return;
     const w = this.words;
     for (let k = 0; k < this.nodes.length; k++) {
-      const v = ino(this.nodes[k]!);
-      const at = this.starts[k]! >>> 2;
-      w[at] = v % 0x1_0000_0000;
-      w[at + 1] = Math.floor(v / 0x1_0000_0000);
+      putU64(w, this.starts[k]! >>> 2, ino(this.nodes[k]!));
     }
     this.stamp = stamp;
   }
@@ -246,10 +249,8 @@ export class DirRecords {
       return packDirent(b, end, v, off, type, name, nlen);
     }
     const at = end >>> 2;
-    w[at] = v % 0x1_0000_0000;
-    w[at + 1] = Math.floor(v / 0x1_0000_0000);
-    w[at + 2] = off % 0x1_0000_0000;
-    w[at + 3] = Math.floor(off / 0x1_0000_0000);
+    putU64(w, at, v);
+    putU64(w, at + 2, off);
     w[at + 4] = nlen;
     w[at + 5] = type;
     return direntSize(nlen);
