@@ -56,7 +56,10 @@ describeTier4('vm harness (stock-7.3)', () => vmUnavailable('stock-7.3'), () => 
       expect(r.status).toBeNull();
       expect(r.timedOut).toBe(false);
       expect(r.bootRetries).toHaveLength(2);
-      expect(r.bootRetries[0]).toMatch(/^Kernel panic/);
+      // Each boot dies of the missing init, or before it of the TCG "Oops: int3" the 7.3
+      // kernels sometimes hit while patching their own text (../shared/kernels/README.md):
+      // both are deaths before init, and a run today met the second on the first boot.
+      for (const died of r.bootRetries) expect(died).toMatch(/^(Kernel panic|Oops: int3)/);
       expect(r.console.match(/booting it again/g)).toHaveLength(2);
     } finally {
       if (r.keptDir) rmSync(r.keptDir, { recursive: true, force: true });
