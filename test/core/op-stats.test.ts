@@ -70,7 +70,8 @@ describe('OpStats', () => {
     const read = s.snapshot(names).READ!;
     expect(read).toMatchObject({ count: 2500, timed: 2500 });
     expect(read.meanUs).toBeGreaterThanOrEqual(800); // 2000 calls of 1000 us, 500 of next to nothing
-    expect(read.maxUs).toBe(1000);
+    // The workers' max is 1000 us; one of the main thread's own 500 may take longer on a busy machine.
+    expect(read.maxUs).toBeGreaterThanOrEqual(1000);
     // Only the 500 the main thread's view recorded are the main thread's.
     expect(s.mainThreadCounts(names)).toEqual({ READ: 500 });
   });
