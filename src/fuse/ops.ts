@@ -339,9 +339,9 @@ function readdirOp(name: string, plus: boolean): OpSpec<unknown> {
     decode: (a, _h, conn) => a.struct(ReadIn, conn.minor < 9 ? 24 : ReadIn.size),
     handle: ({ fs, ctx }, a) => {
       if (a.size > MAX_REPLY) throw new FuseError(errno.EINVAL, `${name} of ${a.size} bytes`);
-      const out: DirList & { bytes: Buffer } = new DirBuffer(a.size, plus);
+      const out = new DirBuffer(a.size, plus);
       return map(need(fs.readdir).call(fs, ctx, ctx.nodeid, safeId(a.fh, `${name} fh`), safeU64(a.offset, `${name} offset`), out),
-        () => out.bytes);
+        () => out.take());
     },
   }) as OpSpec<unknown>;
 }

@@ -148,11 +148,25 @@ export function direntType(mode: number): number {
 }
 
 /** Packs fuse_dirent / fuse_direntplus records (8-byte aligned) into at most `size` bytes. */
+// The kernel asks each READDIR for max_pages (256 KiB by default, fs/fuse/readdir.c): a fresh
+// zeroed buffer that size cost 110-170 us of page faults per request on a 2,000-name listing,
+// more than packing the names. Each thread keeps one zeroed buffer up to SPARE_MAX for the
+// next listing; a reply is copied out of it and the part it used is zeroed again.
+const SPARE_MAX = 1 << 20;
+let spare: Buffer | undefined;
+
 export class DirBuffer implements DirList {
   private readonly buf: Buffer;
+  private readonly whole: Buffer | undefined;
   private used = 0;
   constructor(size: number, readonly plus: boolean) {
-    this.buf = Buffer.alloc(size);
+    if (size > SPARE_MAX) {
+      this.buf = Buffer.alloc(size);
+      return;
+    }
+    this.whole = spare ?? Buffer.alloc(SPARE_MAX);
+    spare = undefined;
+    this.buf = this.whole.subarray(0, size);
   }
 
   get room(): number {
@@ -192,7 +206,14 @@ export class DirBuffer implements DirList {
     return true;
   }
 
-  get bytes(): Buffer {
-    return this.buf.subarray(0, this.used);
+  /** The reply (a copy), once: the buffer it was packed in goes back zeroed to the thread's spare. */
+  take(): Buffer {
+    if (!this.whole) return this.buf.subarray(0, this.used);
+    const out = Buffer.allocUnsafe(this.used);
+    this.buf.copy(out, 0, 0, this.used);
+    this.buf.fill(0, 0, this.used);
+    this.used = this.buf.length; // nothing more is packed into a buffer given back
+    spare = this.whole;
+    return out;
   }
 }

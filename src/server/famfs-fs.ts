@@ -74,7 +74,7 @@ export const META_SUPERBLOCK_ID = META_DIR_ID + 1;
 export const META_LOG_ID = META_DIR_ID + 2;
 const PENDING_BASE = 2 ** 51;
 /** Name-only records after which a READDIRPLUS reply ends (sendCommitted). */
-const PLUS_BARE_RUN = 128;
+const PLUS_BARE_RUN = 8;
 /** Names of files-being-written kept for their listing cookies (one listing's worth is plenty). */
 const PENDING_COOKIES = 4096;
 

@@ -52,7 +52,7 @@ function page(f: FamfsFileSystem, dir: number, off: number, plus: boolean, size:
   if (packed) {
     const out = new DirBuffer(size, plus);
     f.readdir(ctx, dir, 0, off, out);
-    return parse(out.bytes, plus);
+    return parse(out.take(), plus);
   }
   const got: DirEntry[] = [];
   const room = Math.max(1, Math.floor(size / 64));
@@ -228,6 +228,18 @@ describe('dir-listing: packed records and entry cookies', () => {
         }
       },
     ), { numRuns: 40 });
+  });
+
+  it('a reply buffer is reused zeroed: a name-only record after a listing with entries has an all-zero entry_out', () => {
+    const first = new DirBuffer(4096, true);
+    expect(first.add({ name: 'x', nextOffset: 1, entry: { nodeid: 7, attr: { ino: 7, size: 5, mode: 0o100644 } } })).toBe(true);
+    expect(first.take().subarray(0, 8).readUInt32LE(0)).toBe(7);
+    expect(first.add({ name: 'z', nextOffset: 3, entry: { nodeid: 0, attr: { ino: 3, size: 0, mode: 0o100644 } } })).toBe(false);
+    const again = new DirBuffer(4096, true);
+    expect(again.add({ name: 'y', nextOffset: 2, entry: { nodeid: 0, attr: { ino: 9, size: 0, mode: 0o100644 } } })).toBe(true);
+    const bytes = again.take();
+    expect(bytes.subarray(0, DIRENTPLUS_DIRENT_OFFSET).every((b) => b === 0)).toBe(true);
+    expect(parse(bytes, true)).toEqual([expect.objectContaining({ name: 'y', ino: 9, nodeid: 0 })]);
   });
 
   it('READDIRPLUS counts a lookup for a name the kernel did not hold, and sends a name alone for one it holds', () => {
