@@ -147,14 +147,15 @@ export function direntType(mode: number): number {
   return (mode & S_IFMT) >> 12;
 }
 
-/** Packs fuse_dirent / fuse_direntplus records (8-byte aligned) into at most `size` bytes. */
-// The kernel asks each READDIR for max_pages (256 KiB by default, fs/fuse/readdir.c): a fresh
+// The kernel asks a READDIR for the reader's buffer clamped to max_pages (fs/fuse/readdir.c;
+// 256 KiB with the default --max-write, since glibc sizes getdents from st_blksize): a fresh
 // zeroed buffer that size cost 110-170 us of page faults per request on a 2,000-name listing,
 // more than packing the names. Each thread keeps one zeroed buffer up to SPARE_MAX for the
 // next listing; a reply is copied out of it and the part it used is zeroed again.
 const SPARE_MAX = 1 << 20;
 let spare: Buffer | undefined;
 
+/** Packs fuse_dirent / fuse_direntplus records (8-byte aligned) into at most `size` bytes. */
 export class DirBuffer implements DirList {
   private readonly buf: Buffer;
   private readonly whole: Buffer | undefined;
