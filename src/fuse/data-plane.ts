@@ -65,6 +65,9 @@ export function siblingModule(metaUrl: string, name: string): string {
   return new URL(`./${name}.js`, metaUrl).href;
 }
 
+/** A u64 field's high word at or past this is a value past 2^53: never ours (request.ts safeU64). */
+const HI_PAST_SAFE = 0x200000;
+
 /**
  * Whether a serving thread (/dev/fuse clone or io_uring) answers the message itself: a READ
  * or WRITE of a nodeid its plane owns. A nodeid past 2^53 (high word >= 2^21) is never owned.
@@ -74,7 +77,7 @@ export function planeAnswers(plane: DataPlane, msg: Buffer): boolean {
   const op = msg.readUInt32LE(O_OPCODE);
   if (op !== Op.READ && op !== Op.WRITE) return false;
   const hi = msg.readUInt32LE(O_NODEID + 4);
-  return hi < 0x200000 && plane.owns(hi * 0x100000000 + msg.readUInt32LE(O_NODEID));
+  return hi < HI_PAST_SAFE && plane.owns(hi * 0x100000000 + msg.readUInt32LE(O_NODEID));
 }
 
 /**
@@ -118,8 +121,6 @@ const READ_ARGS_END = IN_HEADER_SIZE + ReadIn.size;
 const WRITE_DATA = IN_HEADER_SIZE + WriteIn.size;
 /** ops.ts's bound on one READ's reply (anything larger goes the generic way, which refuses it). */
 const MAX_READ = 256 << 20;
-/** A u64 field's high word at or past this is a value past 2^53: never ours (request.ts safeU64). */
-const HI_PAST_SAFE = 0x200000;
 const NEVER_ABORTED = new AbortController().signal;
 
 /** Whether this host stores a u32 least significant byte first, as the FUSE wire does. */

@@ -48,6 +48,11 @@ export function upperBound(names: readonly string[], name: string): number {
   return lo;
 }
 
+/** The file type bits a logged node's dirent carries (a namespace node is a directory or a file). */
+export function nodeMode(n: Node): number {
+  return n.kind === 'dir' ? S_IFDIR : S_IFREG;
+}
+
 export class DirRecords {
   private children: Map<string, Node> | undefined;
   private count = 0;
@@ -233,7 +238,7 @@ export class DirRecords {
     const w = this.words;
     const name = n.name;
     const off = n.id + CHILD_COOKIE_BIAS;
-    const type = direntType(n.kind === 'dir' ? S_IFDIR : S_IFREG);
+    const type = direntType(nodeMode(n));
     // fuse_dirent's fields at their word offsets (ino 0, off 2, namelen 4, type 5: the struct
     // table, checked at load above), and a plain ASCII name byte by byte: a listing packs
     // thousands, and Buffer.write's checks cost more than the bytes. Anything else goes

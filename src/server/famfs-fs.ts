@@ -54,7 +54,7 @@ import { GrowError, PendingFile, type Placement } from './pending.js';
 import type { KernelSeries } from '../mapping/series.js';
 import { describeMode, mapRefusal, mappingModeOf, NO_MAPPING, probeMap, type MappingMode } from './mapping-policy.js';
 import { ReservationAllocator, extentsOf } from './reservations.js';
-import { CHILD_COOKIE_BIAS, DirRecords } from './dir-listing.js';
+import { CHILD_COOKIE_BIAS, DirRecords, nodeMode } from './dir-listing.js';
 
 const E = os.constants.errno;
 const S_IFDIR = 0o040000;
@@ -1262,7 +1262,7 @@ export class FamfsFileSystem implements FileSystem {
     for (let k = from; k < to; k++) {
       const child = recs.nodes[k]!;
       const id = recs.inoAt(k);
-      if (!send(child.name, child.id + CHILD_COOKIE_BIAS, id, child.kind === 'dir' ? S_IFDIR : S_IFREG, () => this.need(id))) return k;
+      if (!send(child.name, child.id + CHILD_COOKIE_BIAS, id, nodeMode(child), () => this.need(id))) return k;
     }
     return to;
   }
