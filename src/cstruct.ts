@@ -125,7 +125,7 @@ export function setU64Big(buf: Uint8Array, at: number, v: bigint): void {
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 /** The largest high half of a u64 that is still a safe integer (2^53 - 1 >> 32). */
-const HI_SAFE = 0x1fffff;
+export const HI_SAFE = 0x1fffff;
 
 /**
  * The little-endian u64 at byte `p` of `dv` as a number, or undefined past 2^53: read as two

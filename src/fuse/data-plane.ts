@@ -5,6 +5,7 @@
 // "daxdev 0's windows are at these addresses" (threads view the main thread's mappings in
 // place, they map nothing themselves) and "nodeid 7 is this map".
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { getU64, HI_SAFE } from '../cstruct.js';
 import type { Dispatcher, SendMessage } from './dispatcher.js';
 import { errno, FuseError, type ConnectionInfo, type RequestContext } from './filesystem.js';
 import { OpStats } from './op-stats.js';
@@ -65,9 +66,6 @@ export function siblingModule(metaUrl: string, name: string): string {
   return new URL(`./${name}.js`, metaUrl).href;
 }
 
-/** A u64 field's high word at or past this is a value past 2^53: never ours (request.ts safeU64). */
-const HI_PAST_SAFE = 0x200000;
-
 /**
  * Whether a serving thread (/dev/fuse clone or io_uring) answers the message itself: a READ
  * or WRITE of a nodeid its plane owns. A nodeid past 2^53 (high word >= 2^21) is never owned.
@@ -76,8 +74,8 @@ export function planeAnswers(plane: DataPlane, msg: Buffer): boolean {
   if (msg.length < IN_HEADER_SIZE) return false;
   const op = msg.readUInt32LE(O_OPCODE);
   if (op !== Op.READ && op !== Op.WRITE) return false;
-  const hi = msg.readUInt32LE(O_NODEID + 4);
-  return hi < HI_PAST_SAFE && plane.owns(hi * 0x100000000 + msg.readUInt32LE(O_NODEID));
+  const nodeid = getU64(msg, O_NODEID);
+  return nodeid !== undefined && plane.owns(nodeid);
 }
 
 /**
@@ -247,7 +245,8 @@ export class PlaneAnswerer {
     if (argsEnd < READ_ARGS_END) return false;
     const fhHi = w[at + W_FH + 1]!;
     const offHi = w[at + W_OFFSET + 1]!;
-    if (fhHi >= HI_PAST_SAFE || offHi >= HI_PAST_SAFE) return false;
+    // A value past 2^53 is never ours (request.ts safeU64): the dispatcher refuses it.
+    if (fhHi > HI_SAFE || offHi > HI_SAFE) return false;
     const op = w[at + W_OPCODE]!;
     const size = w[at + W_SIZE]!;
     if (op === Op.READ ? size > MAX_READ : argsEnd - WRITE_DATA !== size) return false;

@@ -28,8 +28,9 @@ import type { InitLimits, InitResult } from './init.js';
 import { ServingThreads } from './serving-threads.js';
 import type { FileSystem } from './filesystem.js';
 import { FUSE_MIN_READ_BUFFER, InitFlag, Notify, Op } from './opcodes.js';
-import { InHeader, NotifyInvalEntryOut, NotifyInvalInodeOut, NotifyDeleteOut } from './structs.js';
-import { IN_HEADER_SIZE } from './request.js';
+import { NotifyInvalEntryOut, NotifyInvalInodeOut, NotifyDeleteOut } from './structs.js';
+import { getU64 } from '../cstruct.js';
+import { IN_HEADER_SIZE, O_NODEID, O_OPCODE } from './request.js';
 import { OpStats, type OpStat } from './op-stats.js';
 import { ringUsable, UringThreads, uringEnabled } from './uring-transport.js';
 
@@ -98,8 +99,6 @@ const IDLE_WAIT_MS = 1000;
 // 0 by default: a library user's event loop is never held by the channel. A process that
 // exists to serve (famfs-ts mount) opts in to sleeping in poll(2) between requests.
 const DEFAULT_HOLD_MS = 0;
-const O_OPCODE = InHeader.offsetOf('opcode');
-const O_NODEID = InHeader.offsetOf('nodeid');
 /** Requests between two judgements of who should read the channel (main thread or serving threads). */
 const JUDGE_WINDOW = 64;
 
@@ -353,8 +352,8 @@ export class FuseSession {
     if (!this.mainReads || !serve || n < IN_HEADER_SIZE) return;
     const op = msg.readUInt32LE(O_OPCODE);
     if (op === Op.READ || op === Op.WRITE) {
-      const nodeid = msg.readUInt32LE(O_NODEID) + msg.readUInt32LE(O_NODEID + 4) * 2 ** 32;
-      if (serve(nodeid)) this.mainData++;
+      const nodeid = getU64(msg, O_NODEID);
+      if (nodeid !== undefined && serve(nodeid)) this.mainData++;
     }
     if (++this.mainSeen < JUDGE_WINDOW) return;
     const data = this.mainData;
