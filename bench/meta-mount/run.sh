@@ -131,6 +131,10 @@ done
 N=${SIZES[-1]}
 if [ "${META_MEMORY:-1}" = 1 ]; then
 echo "memory: famfs-ts server RssAnon while $N files are created, stat'ed, forgotten"
+# Sampled QUIET s after each drop_caches: the server collects and trims 1 s after the last
+# FORGET, and gives V8's young generation back 6 s after that if nothing came meanwhile
+# (serve.ts trimSoon, shrinkYoungSoon).
+QUIET=${META_QUIET:-8}
 famfs_mkfs "$N"
 M=$W/mnt-famfs; mkdir -p "$M"
 famfs_mount "$M" ""
@@ -138,16 +142,16 @@ sleep 1; echo "mem mounted $(anon_kb "$FAMFS_PID")" >> "$RESULTS"
 "$W/workload" "$M" "$N" create > /dev/null; echo "mem created $(anon_kb "$FAMFS_PID")" >> "$RESULTS"
 "$W/workload" "$M" "$N" stat > /dev/null; echo "mem stated $(anon_kb "$FAMFS_PID")" >> "$RESULTS"
 for i in 1 2 3; do
-  drop; sleep 2; echo "mem forgotten-$i $(anon_kb "$FAMFS_PID")" >> "$RESULTS"
+  drop; sleep "$QUIET"; echo "mem forgotten-$i $(anon_kb "$FAMFS_PID")" >> "$RESULTS"
   "$W/workload" "$M" "$N" stat > /dev/null
 done
-drop; sleep 2; echo "mem forgotten-4 $(anon_kb "$FAMFS_PID")" >> "$RESULTS"
+drop; sleep "$QUIET"; echo "mem forgotten-4 $(anon_kb "$FAMFS_PID")" >> "$RESULTS"
 famfs_umount "$M"
 # The same image mounted afresh (its namespace replayed from the log), stat'ed and forgotten:
 # what the files themselves cost a server that never created them.
 famfs_mount "$M" ""
 "$W/workload" "$M" "$N" stat > /dev/null
-drop; sleep 2; echo "mem fresh-mount $(anon_kb "$FAMFS_PID")" >> "$RESULTS"
+drop; sleep "$QUIET"; echo "mem fresh-mount $(anon_kb "$FAMFS_PID")" >> "$RESULTS"
 famfs_umount "$M"
 fi
 

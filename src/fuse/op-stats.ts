@@ -105,6 +105,13 @@ export class OpStats {
     if (us > a[at + MAX_US]!) a[at + MAX_US] = us;
   }
 
+  /** Requests this thread's table has recorded, all opcodes. */
+  calls(): number {
+    let n = 0;
+    for (let at = COUNT; at < this.a.length; at += FIELDS) n += this.a[at]!;
+    return n;
+  }
+
   /** Every opcode seen so far on every thread, by name (`nameOf` names an opcode; unknown ones are OTHER). */
   snapshot(nameOf: (opcode: number) => string): Record<string, OpStat> {
     const out: Record<string, OpStat> = {};

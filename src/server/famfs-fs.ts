@@ -55,6 +55,7 @@ import type { KernelSeries } from '../mapping/series.js';
 import { describeMode, mapRefusal, mappingModeOf, NO_MAPPING, probeMap, type MappingMode } from './mapping-policy.js';
 import { ReservationAllocator, extentsOf } from './reservations.js';
 import { CHILD_COOKIE_BIAS, DirRecords, nodeMode } from './dir-listing.js';
+import { FileTimes } from './file-times.js';
 
 const E = os.constants.errno;
 const S_IFDIR = 0o040000;
@@ -176,15 +177,6 @@ type Inode =
   | { kind: 'meta-dir' }
   | { kind: 'meta-file'; which: 'superblock' | 'log' };
 
-interface AttrOverride {
-  mode?: number;
-  uid?: number;
-  gid?: number;
-  atimeMs?: number;
-  mtimeMs?: number;
-  ctimeMs?: number;
-}
-
 /** Thrown for every absent attribute: the kernel asks often; no stack trace each time. */
 const NO_SUCH_XATTR = new FuseError(E.ENODATA, 'no such attribute');
 /** Thrown for every LOOKUP of a name not there (each create through the mount asks once first). */
@@ -218,7 +210,8 @@ export class FamfsFileSystem implements FileSystem {
   private readonly pendingByDir = new Map<number, Map<string, PendingFile>>();
   /** Committed node id -> the pending nodeid the kernel already knows it by. */
   private readonly alias = new Map<number, number>();
-  private readonly overrides = new Map<number, AttrOverride>();
+  /** Times of files committed through this mount, by log node id (famfs logs none). */
+  private readonly fileTimes = new FileTimes();
   private readonly dirInterleave = new Map<number, InterleaveParams>();
   private nextPending = PENDING_BASE;
   private readonly handles = new Map<number, Handle>();
@@ -411,25 +404,19 @@ export class FamfsFileSystem implements FileSystem {
     return this.alias.get(n.id) ?? n.id;
   }
 
-  private times(id: number): { atimeMs: number; mtimeMs: number; ctimeMs: number } {
-    const o = this.overrides.get(id);
-    return { atimeMs: o?.atimeMs ?? this.startMs, mtimeMs: o?.mtimeMs ?? this.startMs, ctimeMs: o?.ctimeMs ?? this.startMs };
-  }
-
   private attrOf(nodeid: number, n: Inode): Attr {
-    const o = this.overrides.get(nodeid);
     const blksize = 1 << 20; // cp and friends size their buffers from st_blksize
     switch (n.kind) {
       case 'dir':
         return {
-          ino: nodeid, size: 4096, mode: S_IFDIR | (o?.mode ?? n.node.mode), nlink: 2, uid: o?.uid ?? n.node.uid,
-          gid: o?.gid ?? n.node.gid, blksize, ...this.times(nodeid),
+          ino: nodeid, size: 4096, mode: S_IFDIR | n.node.mode, nlink: 2, uid: n.node.uid, gid: n.node.gid, blksize,
+          atimeMs: this.startMs, mtimeMs: this.startMs, ctimeMs: this.startMs,
         };
       case 'file': {
         const cap = extentsOf(n.node.map).reduce((s, x) => s + x.length, 0);
         return {
-          ino: nodeid, size: n.node.size, mode: S_IFREG | (o?.mode ?? n.node.mode), nlink: 1, uid: o?.uid ?? n.node.uid,
-          gid: o?.gid ?? n.node.gid, blocks: Math.ceil(cap / 512), blksize, ...this.times(nodeid),
+          ino: nodeid, size: n.node.size, mode: S_IFREG | n.node.mode, nlink: 1, uid: n.node.uid, gid: n.node.gid,
+          blocks: Math.ceil(cap / 512), blksize, ...this.fileTimes.get(n.node.id, this.startMs),
         };
       }
       case 'pending': {
@@ -440,10 +427,10 @@ export class FamfsFileSystem implements FileSystem {
         };
       }
       case 'meta-dir':
-        return { ino: nodeid, size: 4096, mode: S_IFDIR | 0o755, nlink: 2, uid: 0, gid: 0, blksize, ...this.times(nodeid) };
+        return { ino: nodeid, size: 4096, mode: S_IFDIR | 0o755, nlink: 2, uid: 0, gid: 0, blksize, atimeMs: this.startMs, mtimeMs: this.startMs, ctimeMs: this.startMs };
       case 'meta-file': {
         const size = n.which === 'superblock' ? ALLOC_UNIT : this.image.logLen;
-        return { ino: nodeid, size, mode: S_IFREG | 0o444, nlink: 1, uid: 0, gid: 0, blocks: size / 512, blksize, ...this.times(nodeid) };
+        return { ino: nodeid, size, mode: S_IFREG | 0o444, nlink: 1, uid: 0, gid: 0, blocks: size / 512, blksize, atimeMs: this.startMs, mtimeMs: this.startMs, ctimeMs: this.startMs };
       }
     }
   }
@@ -486,10 +473,6 @@ export class FamfsFileSystem implements FileSystem {
     this.pendingById.delete(nodeid);
     this.alias.delete(node.id);
     this.aliasDrops++;
-    const o = this.overrides.get(nodeid);
-    this.overrides.delete(nodeid);
-    // Its times (and any chmod/chown since commit) stay, under the nodeid it is found by next.
-    if (o) this.overrides.set(node.id, o);
     this.forgotten(nodeid);
   }
 
@@ -1018,7 +1001,7 @@ export class FamfsFileSystem implements FileSystem {
     // serving threads: the file is committed by now).
     this.changed(f.nodeid);
     this.alias.set(node.id, f.nodeid);
-    this.overrides.set(f.nodeid, { atimeMs: f.atimeMs, mtimeMs: f.mtimeMs, ctimeMs: f.ctimeMs });
+    this.fileTimes.set(node.id, f);
     this.pendingByDir.get(f.parent.id)?.delete(f.name);
   }
 

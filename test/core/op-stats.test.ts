@@ -30,6 +30,8 @@ describe('OpStats', () => {
     expect(snap.GETATTR!.meanUs).toBeLessThanOrEqual(snap.GETATTR!.maxUs);
     expect(s.report(names)[0]).toMatch(/^GETATTR\s+2 calls\s+1 errors\s+mean \d+(\.\d)? us\s+max \d+(\.\d)? us$/);
     expect(new OpStats().report(names)).toEqual(['no requests answered yet']);
+    expect(s.calls()).toBe(5);
+    expect(new OpStats().calls()).toBe(0);
   });
 
   it('a serving thread counts every call and times the first and then one in TIME_EVERY', () => {

@@ -2,6 +2,7 @@
 // (src/fuse/quiet-gc.ts) works on this Node without exposing gc() to anyone else, and the
 // serving threads' QUIET_UPDATE (src/fuse/data-plane.ts) reaches the thread, not its plane.
 import { describe, expect, it } from 'vitest';
+import v8 from 'node:v8';
 import { MessageChannel } from 'node:worker_threads';
 import { applyUpdates, QUIET_UPDATE, type DataPlane } from '../../src/fuse/data-plane.js';
 import { collectIdleThread, fullGc } from '../../src/fuse/quiet-gc.js';
@@ -13,6 +14,22 @@ describe('quiet-gc', () => {
     expect(fullGc()).toBe(true);
     expect((globalThis as { gc?: unknown }).gc).toBe(before);
   });
+
+  // What FamfsMount.shrinkYoungSoon (src/server/serve.ts) relies on: V8 keeps a young
+  // generation a burst grew until a full collection finds little allocated over the 5 s before it.
+  it('gives back a grown young generation when run after 6 s of little allocation', async () => {
+    const young = (): number => v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')!.space_size;
+    let keep: { i: number; s: string }[] = [];
+    for (let i = 0; i < 2_000_000; i++) {
+      keep.push({ i, s: `x${i}` });
+      if (keep.length > 1000) keep = [];
+    }
+    fullGc();
+    const grown = young();
+    await new Promise((r) => setTimeout(r, 6500));
+    fullGc();
+    expect(young()).toBeLessThan(grown);
+  }, 20_000);
 });
 
 describe('QUIET_UPDATE', () => {
