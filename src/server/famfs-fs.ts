@@ -741,8 +741,8 @@ export class FamfsFileSystem implements FileSystem {
     // descriptor can neither read nor mmap, so nothing else it does changes; the kernel drops
     // other descriptors' cached pages of the range before each direct write
     // (bench/meta-mount/README.md, "Third pass"). Mapping kernels store file bytes themselves.
-    if ((flags & O_ACCMODE) === O_WRONLY && this.mode.kind === 'none') return { ...reply, openFlags: Fopen.DIRECT_IO };
-    return reply;
+    if (this.mode.kind !== 'none') return reply;
+    return { ...reply, openFlags: ((flags & O_ACCMODE) === O_WRONLY ? Fopen.DIRECT_IO : 0) | Fopen.NOFLUSH };
   }
 
   mknod(ctx: RequestContext, parent: number, name: string, mode: number, _rdev: number, umask: number): Entry {
@@ -895,8 +895,9 @@ export class FamfsFileSystem implements FileSystem {
     // page cache current: the cache may outlive the open. A client's kernel cannot see the
     // master rewrite a file in place, so a client drops the cache at each open (and sees the
     // new bytes from its next open on).
-    if (n.kind === 'file' && this.isMaster) return { fh, openFlags: Fopen.KEEP_CACHE };
-    return { fh };
+    const noFlush = this.mode.kind === 'none' && !this.handles.get(fh)!.journal ? Fopen.NOFLUSH : 0;
+    if (n.kind === 'file' && this.isMaster) return { fh, openFlags: Fopen.KEEP_CACHE | noFlush };
+    return noFlush ? { fh, openFlags: noFlush } : { fh };
   }
 
   /**
@@ -1009,7 +1010,10 @@ export class FamfsFileSystem implements FileSystem {
     // Every close(2) sends one, also the close of a descriptor that a child process (a
     // shell's loop, xargs, find -exec) or a dup still shares: nothing is committed here.
     // A description whose rewrites were undone by a serving thread during a WRITE could not
-    // drop the cached pages next to that write's locked ones then: it does now.
+    // drop the cached pages next to that write's locked ones then: it does now. Only such a
+    // description (one with an undo journal) needs its FLUSH: every other one is opened
+    // FOPEN_NOFLUSH on a mainline connection, and its close(2) sends none (fs/fuse/file.c
+    // fuse_flush; one round trip of the six a create through the mount costs).
     if (this.handles.get(fh)?.journal?.refused) this.invalidate(nodeid, 0, -1);
   }
 

@@ -3,6 +3,8 @@
 // kernel's cached write path asks before the first write to each new inode. What a program
 // sees must not change: bytes read back, a reader that holds the file open sees each write,
 // and a file created read-write still maps (MAP_SHARED) and writes through the mapping.
+// Every open file description without an undo journal is opened FOPEN_NOFLUSH: its close(2)
+// sends no FLUSH; a rewrite of a committed file (journaled) still gets one.
 import fs from 'node:fs';
 import { expect, it } from 'vitest';
 import { describeTier2 } from '../support/tier.js';
@@ -18,7 +20,7 @@ describeTier2('famfs-ts mount: new files written past the page cache', mountUnav
   let server: MountServer;
   useServedMount('cdirect', 256 * MiB, ['--readers', '0'], (m) => ({ s, dev, mnt, server } = m));
 
-  it('creates write-only files with no GETXATTR, bytes intact', async () => {
+  it('creates write-only files with no GETXATTR and no FLUSH, bytes intact', async () => {
     must(`cd ${mnt} && mkdir w && for i in $(seq 1 50); do printf "file $i" > w/f$i; done`);
     must(`head -c ${3 * MiB + 123} /dev/urandom > ${s.path('src')} && cp ${s.path('src')} ${mnt}/w/big`);
     must(`cmp ${s.path('src')} ${mnt}/w/big`);
@@ -27,7 +29,13 @@ describeTier2('famfs-ts mount: new files written past the page cache', mountUnav
     const counts = /requests on the main thread: (.*)/.exec(server.log());
     expect(counts, server.log()).not.toBeNull();
     expect(counts![1]).toMatch(/CREATE 5\d/);
-    expect(counts![1]).not.toMatch(/GETXATTR/);
+    expect(counts![1]).not.toMatch(/GETXATTR|FLUSH/);
+    // A rewrite of a committed file keeps an undo journal: its closes still send FLUSH.
+    server = await s.serve(dev, mnt, ['--readers', '0']);
+    must(`printf F | dd of=${mnt}/w/f2 conv=notrunc status=none`);
+    expect(fs.readFileSync(`${mnt}/w/f2`, 'utf8')).toBe('File 2');
+    await server.stop();
+    expect([...server.log().matchAll(/requests on the main thread: (.*)/g)].at(-1)![1]).toMatch(/FLUSH \d/);
     server = await s.serve(dev, mnt, ['--readers', '0']);
   }, 120_000);
 
