@@ -117,8 +117,15 @@ run_tmpfs() {
 for n in "${SIZES[@]}"; do
   for r in $(seq 1 "$ROUNDS"); do
     echo "N=$n round $r of $ROUNDS"
-    want famfs-ts && run_famfs "$r" "$n" "" famfs-ts
-    want famfs-ts-r0 && run_famfs "$r" "$n" 0 famfs-ts-r0
+    # The two famfs-ts runs swap places every round, so neither is always the one that follows
+    # the last round's peers and their cleanup.
+    if (( r % 2 )); then
+      want famfs-ts && run_famfs "$r" "$n" "" famfs-ts
+      want famfs-ts-r0 && run_famfs "$r" "$n" 0 famfs-ts-r0
+    else
+      want famfs-ts-r0 && run_famfs "$r" "$n" 0 famfs-ts-r0
+      want famfs-ts && run_famfs "$r" "$n" "" famfs-ts
+    fi
     # META_BASELINE=DIR: another famfs-ts checkout (built), e.g. the commit before a change.
     [ -n "${META_BASELINE:-}" ] && run_famfs "$r" "$n" "" famfs-ts-base node "$META_BASELINE/dist/src/cli/main.js"
     want memfs_ll && [ -n "$PEER_MEMFS" ] && run_memfs "$r" "$n"
