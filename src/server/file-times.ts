@@ -1,8 +1,9 @@
 // The times of files committed through this mount, by the node id their log entry gave them.
-// famfs's log records no times (reference/famfs-format.md §3): these live in memory only and
-// are what stat shows until the server ends; a file this server never wrote shows the mount's
-// start. Three f64 per node id in one array rather than an object per file in a Map: 20,000
-// files created and forgotten held ~150 bytes each that way (bench/meta-mount/README.md).
+// famfs's log records no times (famfs-format.md §3.3: a FILE entry holds size, flags, uid,
+// gid, mode, path and extents), so these live in memory only and are what stat shows until
+// the server ends; a file this server never wrote shows the mount's start. Three f64 per node
+// id in one array rather than an object per file in a Map: 20,000 files created and forgotten
+// held ~150 bytes each that way (bench/meta-mount/README.md, fifth pass).
 
 export interface Times {
   atimeMs: number;
