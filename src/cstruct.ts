@@ -142,6 +142,15 @@ export function writeU64(dv: DataView, p: number, v: number): void {
   dv.setUint32(p + 4, Math.floor(v / 0x1_0000_0000), true);
 }
 
+/**
+ * Store a safe non-negative integer as a little-endian u64 at byte `at` of a Buffer, as two
+ * 32-bit halves (for encoders that write into a Buffer, not a DataView; no range check).
+ */
+export function putU64(buf: Buffer, at: number, v: number): void {
+  buf.writeUInt32LE(v % 0x1_0000_0000, at);
+  buf.writeUInt32LE(Math.floor(v / 0x1_0000_0000), at + 4);
+}
+
 /** readU64 of a buffer's bytes `at`, through the cached DataView. */
 export function getU64(buf: Uint8Array, at: number): number | undefined {
   return readU64(view(buf), buf.byteOffset + at);

@@ -1,7 +1,7 @@
 // Encoders for the reply bodies the mainline ops send: entry_out, attr_out, open_out,
 // statfs, write_out, and READDIR / READDIRPLUS buffers.
 import type { Attr, AttrReply, DirEntry, DirList, Entry, OpenReply, Statfs } from './filesystem.js';
-import { zeroed } from '../cstruct.js';
+import { putU64, zeroed } from '../cstruct.js';
 import {
   Attr as AttrStruct, AttrOut, ATTR_OUT_ATTR_OFFSET, Dirent, DIRENTPLUS_DIRENT_OFFSET, EntryOut, ENTRY_OUT_ATTR_OFFSET,
   Kstatfs, OpenOut, WriteOut,
@@ -105,8 +105,7 @@ const D_TYPE = Dirent.offsetOf('type');
 /** A u64 field from a non-negative safe integer (the dispatcher refuses ids past 2^53). */
 function writeU64(b: Buffer, at: number, v: number): void {
   if (!(v >= 0) || v > Number.MAX_SAFE_INTEGER) throw new RangeError(`u64 field: ${v}`);
-  b.writeUInt32LE(v % 0x1_0000_0000, at);
-  b.writeUInt32LE(Math.floor(v / 0x1_0000_0000), at + 4);
+  putU64(b, at, v);
 }
 
 /** An s64 field (times before 1970 are negative). */

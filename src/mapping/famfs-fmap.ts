@@ -7,7 +7,7 @@
 //     `fmap_size`, and the kernel retries exactly once with a buffer of that size.
 // A map that an encoding cannot express gets an FmapError naming the rule and the extent;
 // the encoders never emit a message the kernel would reject.
-import { defineStruct } from '../cstruct.js';
+import { defineStruct, putU64 } from '../cstruct.js';
 import { unroll, type FileMap, type SimpleExtent, type Strip } from '../interleave/filemap.js';
 import { ErrnoError } from '../errno.js';
 
@@ -190,11 +190,6 @@ export interface FmapOptions {
 const SE_DEVINDEX = famfsSimpleExt.offsetOf('se_devindex');
 const SE_OFFSET = famfsSimpleExt.offsetOf('se_offset');
 const SE_LEN = famfsSimpleExt.offsetOf('se_len');
-
-function putU64(buf: Buffer, at: number, v: number): void {
-  buf.writeUInt32LE(v % 0x100000000, at);
-  buf.writeUInt32LE(Math.floor(v / 0x100000000), at + 4);
-}
 
 /** The complete GET_FMAP message for `map` (what follows the 16-byte out header). */
 export function encodeFmap(map: FileMap, opts: FmapOptions): Buffer {

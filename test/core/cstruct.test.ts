@@ -1,7 +1,7 @@
 // Tier 1: cstruct's fixed arrays and nested structs, and famfs_meta.h's structs declared with
 // them (famfs-format.md §2, §3): sizes and offsets as famfs's header gives them.
 import { describe, expect, it } from 'vitest';
-import { defineStruct, StructError } from '../../src/cstruct.js';
+import { defineStruct, getU64, putU64, StructError } from '../../src/cstruct.js';
 import * as meta from '../../src/famfs/famfs-meta.js';
 
 describe('cstruct arrays and nested structs', () => {
@@ -24,6 +24,19 @@ describe('cstruct arrays and nested structs', () => {
     expect(() => outer.encode({ p: [{}, {}, {}, {}] })).toThrow(StructError);
     expect(() => outer.encode({ p: [{ a: -1 }] })).toThrow(/outer\.p\[0\]|pair\.a/);
     expect(() => defineStruct('bad', 16, [{ name: 'x', offset: 0, type: { array: 'u64', count: 2 } }, { name: 'y', offset: 8, type: 'u32' }] as const)).toThrow(/overlaps/);
+  });
+});
+
+describe('u64 halves', () => {
+  it('putU64 writes what getU64 reads and Buffer reads as a BigInt, up to 2^53 - 1', () => {
+    const b = Buffer.alloc(24, 0xee);
+    for (const v of [0, 1, 0xffff_ffff, 0x1_0000_0000, 2 ** 52 + 3, Number.MAX_SAFE_INTEGER]) {
+      putU64(b, 8, v);
+      expect(getU64(b, 8)).toBe(v);
+      expect(b.readBigUInt64LE(8)).toBe(BigInt(v));
+      expect(b[7]).toBe(0xee);
+      expect(b[16]).toBe(0xee);
+    }
   });
 });
 
