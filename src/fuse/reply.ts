@@ -150,7 +150,9 @@ export function direntType(mode: number): number {
 // 256 KiB with the default --max-write, since glibc sizes getdents from st_blksize): a fresh
 // zeroed buffer that size cost 110-170 us of page faults per request on a 2,000-name listing,
 // more than packing the names. Each thread keeps one zeroed buffer up to SPARE_MAX for the
-// next listing; a reply is copied out of it and the part it used is zeroed again.
+// next listing; a reply is copied out of it and the part it used is zeroed again. Only take()
+// hands it back: a listing that throws keeps it (records in it, not zeroed), and the next
+// one allocates a fresh zeroed buffer.
 const SPARE_MAX = 1 << 20;
 let spare: Buffer | undefined;
 
