@@ -36,9 +36,10 @@ export function fullGc(): boolean {
 }
 
 /**
- * A serving thread's quiet time: its heap collected in full, then the C heap's free pages
- * given back (what V8 freed goes back through it too). Failures are logged, never thrown: the
- * thread goes on serving.
+ * A thread's quiet time (a serving thread's, and the main thread's second one, serve.ts
+ * shrinkYoungSoon): its heap collected in full, then the C heap's free pages given back (what
+ * V8 freed goes back through it too). Failures are logged, never thrown: the thread goes on
+ * serving.
  */
 export function collectIdleThread(log: (line: string) => void): void {
   try {

@@ -16,7 +16,7 @@ import type { FileMap } from '../interleave/filemap.js';
 import { defaultIomapConfig, isProfileName, profileByName, PROFILE_NAMES } from '../mapping/profiles.js';
 import { fuseIomapSupport, isSocket, unmount } from '../sys/fuse-dev.js';
 import { mallocTrim, SysError } from '../sys/libc.js';
-import { fullGc } from '../fuse/quiet-gc.js';
+import { collectIdleThread, fullGc } from '../fuse/quiet-gc.js';
 import { BpfLayouts, type Registrar } from './bpf-layouts.js';
 import { BootstrapFs, famfsModeOf, notFamfsKernel, openThroughMeta } from './famfs-mode.js';
 import { FsSwitch } from './fs-switch.js';
@@ -580,13 +580,7 @@ export class FamfsMount {
     const calls = this.session.opTable.calls();
     this.shrinkTimer = setTimeout(() => {
       this.shrinkTimer = undefined;
-      if (this.session.opTable.calls() !== calls) return;
-      try {
-        fullGc();
-        mallocTrim();
-      } catch (e) {
-        this.log(`quiet gc: ${(e as Error).message}`);
-      }
+      if (this.session.opTable.calls() === calls) collectIdleThread(this.log);
     }, SHRINK_YOUNG_AFTER_MS);
     this.shrinkTimer.unref();
   }
