@@ -884,7 +884,8 @@ export class FamfsFileSystem implements FileSystem {
     }
     this.opened(nodeid);
     const fh = this.newHandle(nodeid, writing);
-    if (n.kind === 'file' && writing && this.mode.kind === 'none') {
+    const journaled = n.kind === 'file' && writing && this.mode.kind === 'none';
+    if (journaled) {
       // Kept until RELEASE: a later refusal through this description puts its writes back.
       // (A mapping kernel stores file bytes itself: nothing passes through here to keep.)
       const journal = UndoJournal.forFile(n.node.size);
@@ -895,7 +896,8 @@ export class FamfsFileSystem implements FileSystem {
     // page cache current: the cache may outlive the open. A client's kernel cannot see the
     // master rewrite a file in place, so a client drops the cache at each open (and sees the
     // new bytes from its next open on).
-    const noFlush = this.mode.kind === 'none' && !this.handles.get(fh)!.journal ? Fopen.NOFLUSH : 0;
+    // Only a journaled description needs its FLUSH (flush()).
+    const noFlush = this.mode.kind === 'none' && !journaled ? Fopen.NOFLUSH : 0;
     if (n.kind === 'file' && this.isMaster) return { fh, openFlags: Fopen.KEEP_CACHE | noFlush };
     return noFlush ? { fh, openFlags: noFlush } : { fh };
   }
@@ -1013,7 +1015,7 @@ export class FamfsFileSystem implements FileSystem {
     // drop the cached pages next to that write's locked ones then: it does now. Only such a
     // description (one with an undo journal) needs its FLUSH: every other one is opened
     // FOPEN_NOFLUSH on a mainline connection, and its close(2) sends none (fs/fuse/file.c
-    // fuse_flush; one round trip of the six a create through the mount costs).
+    // fuse_flush): a create through the mount is five requests instead of six.
     if (this.handles.get(fh)?.journal?.refused) this.invalidate(nodeid, 0, -1);
   }
 
