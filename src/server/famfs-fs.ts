@@ -55,7 +55,7 @@ import type { KernelSeries } from '../mapping/series.js';
 import { describeMode, mapRefusal, mappingModeOf, NO_MAPPING, probeMap, type MappingMode } from './mapping-policy.js';
 import { ReservationAllocator, extentsOf } from './reservations.js';
 import { CHILD_COOKIE_BIAS, DirRecords, nodeMode } from './dir-listing.js';
-import { FileTimes } from './file-times.js';
+import { FileTimes, type Times } from './file-times.js';
 
 const E = os.constants.errno;
 const S_IFDIR = 0o040000;
@@ -229,7 +229,8 @@ export class FamfsFileSystem implements FileSystem {
   private readonly pendingCookies = new Map<number, string>();
   /** Aliases dropped so far (listing(): the listed inode numbers move with them). */
   private aliasDrops = 0;
-  private readonly startMs = Date.now();
+  /** What stat shows as the times of anything this server did not write (famfs logs no times). */
+  private readonly startTimes: Readonly<Times> = FileTimes.all(Date.now());
   private readonly placement: Placement;
   readonly log: (line: string) => void;
   conn?: ConnectionInfo;
@@ -410,13 +411,13 @@ export class FamfsFileSystem implements FileSystem {
       case 'dir':
         return {
           ino: nodeid, size: 4096, mode: S_IFDIR | n.node.mode, nlink: 2, uid: n.node.uid, gid: n.node.gid, blksize,
-          atimeMs: this.startMs, mtimeMs: this.startMs, ctimeMs: this.startMs,
+          ...this.startTimes,
         };
       case 'file': {
         const cap = extentsOf(n.node.map).reduce((s, x) => s + x.length, 0);
         return {
           ino: nodeid, size: n.node.size, mode: S_IFREG | n.node.mode, nlink: 1, uid: n.node.uid, gid: n.node.gid,
-          blocks: Math.ceil(cap / 512), blksize, ...this.fileTimes.get(n.node.id, this.startMs),
+          blocks: Math.ceil(cap / 512), blksize, ...this.fileTimes.get(n.node.id, this.startTimes),
         };
       }
       case 'pending': {
@@ -427,10 +428,10 @@ export class FamfsFileSystem implements FileSystem {
         };
       }
       case 'meta-dir':
-        return { ino: nodeid, size: 4096, mode: S_IFDIR | 0o755, nlink: 2, uid: 0, gid: 0, blksize, atimeMs: this.startMs, mtimeMs: this.startMs, ctimeMs: this.startMs };
+        return { ino: nodeid, size: 4096, mode: S_IFDIR | 0o755, nlink: 2, uid: 0, gid: 0, blksize, ...this.startTimes };
       case 'meta-file': {
         const size = n.which === 'superblock' ? ALLOC_UNIT : this.image.logLen;
-        return { ino: nodeid, size, mode: S_IFREG | 0o444, nlink: 1, uid: 0, gid: 0, blocks: size / 512, blksize, atimeMs: this.startMs, mtimeMs: this.startMs, ctimeMs: this.startMs };
+        return { ino: nodeid, size, mode: S_IFREG | 0o444, nlink: 1, uid: 0, gid: 0, blocks: size / 512, blksize, ...this.startTimes };
       }
     }
   }

@@ -35,12 +35,17 @@ export class FileTimes {
     d[3 * id + 2] = t.ctimeMs;
   }
 
-  /** The times recorded for id, or `otherwise`. */
-  get(id: number, otherwise: number): Times {
+  /** The times recorded for id, or `otherwise` (callers copy what they get: spread it). */
+  get(id: number, otherwise: Readonly<Times>): Readonly<Times> {
     const d = this.dense;
     if (Number.isInteger(id) && id >= 0 && 3 * id + 3 <= d.length && !Number.isNaN(d[3 * id]!)) {
       return { atimeMs: d[3 * id]!, mtimeMs: d[3 * id + 1]!, ctimeMs: d[3 * id + 2]! };
     }
-    return this.sparse.get(id) ?? { atimeMs: otherwise, mtimeMs: otherwise, ctimeMs: otherwise };
+    return this.sparse.get(id) ?? otherwise;
+  }
+
+  /** One time as all three. */
+  static all(ms: number): Times {
+    return { atimeMs: ms, mtimeMs: ms, ctimeMs: ms };
   }
 }
