@@ -49,11 +49,14 @@ export interface AbiProfile {
 
 /** Flags a memory file system wants from any kernel: async and parallel reads, big
  * writes and requests, parallel lookups/readdirs, READDIRPLUS, and FUSE_INIT_EXT so
- * flags2 is heard at all (fuse-iomap-abi.md §2). */
+ * flags2 is heard at all (fuse-iomap-abi.md §2). NO_OPENDIR_SUPPORT is only the kernel's
+ * word that an OPENDIR answered ENOSYS is taken as "no OPENDIR ever again"; asking it back
+ * changes nothing in the kernel, and lets the file system see it in the agreed flags. */
 export const ENGINE_FLAGS =
   InitFlag.ASYNC_READ | InitFlag.BIG_WRITES | InitFlag.MAX_PAGES | InitFlag.PARALLEL_DIROPS |
   InitFlag.DO_READDIRPLUS | InitFlag.READDIRPLUS_AUTO | InitFlag.ATOMIC_O_TRUNC | InitFlag.ASYNC_DIO |
-  InitFlag.AUTO_INVAL_DATA | InitFlag.CACHE_SYMLINKS | InitFlag.HAS_EXPIRE_ONLY | InitFlag.INIT_EXT;
+  InitFlag.AUTO_INVAL_DATA | InitFlag.CACHE_SYMLINKS | InitFlag.HAS_EXPIRE_ONLY | InitFlag.INIT_EXT |
+  InitFlag.NO_OPENDIR_SUPPORT;
 
 /**
  * Flags that add request extensions (SECURITY_CTX, CREATE_SUPP_GROUP), change the request

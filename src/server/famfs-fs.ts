@@ -43,7 +43,7 @@ import type {
   AttrReply, ConnectionInfo, DirList, Entry, FileSystem, OpenReply, RequestContext, SetattrChanges, Statfs, Attr,
 } from '../fuse/filesystem.js';
 import { FuseError } from '../fuse/filesystem.js';
-import { Fattr, Fopen, FUSE_ROOT_ID } from '../fuse/opcodes.js';
+import { Fattr, Fopen, FUSE_ROOT_ID, InitFlag } from '../fuse/opcodes.js';
 import { FAMFS_FILE, type FmapEncoding } from '../mapping/famfs-fmap.js';
 import type { FileMap } from '../interleave/filemap.js';
 import { readMapped, writeMapped } from './file-io.js';
@@ -181,6 +181,8 @@ type Inode =
 const NO_SUCH_XATTR = new FuseError(E.ENODATA, 'no such attribute');
 /** Thrown for every LOOKUP of a name not there (each create through the mount asks once first). */
 const NO_SUCH_NAME = new FuseError(E.ENOENT, 'no such name');
+/** The master's answer to the first OPENDIR where the kernel can do without (opendir()). */
+const NO_OPENDIR = new FuseError(E.ENOSYS, 'no OPENDIR needed: the kernel opens directories itself');
 
 /** The file type bits a dirent carries for an inode. */
 function modeOf(n: Inode): number {
@@ -208,6 +210,8 @@ export class FamfsFileSystem implements FileSystem {
   /** Pending files not yet committed: the reservations the allocator must avoid (pendingById keeps committed ones too, for their nodeids). */
   private readonly reserving = new Set<PendingFile>();
   private readonly pendingByDir = new Map<number, Map<string, PendingFile>>();
+  /** Directories a replay (logplay()) is adding names to: the kernel did not see them come. */
+  private replayedInto?: Set<DirNode>;
   /** Committed node id -> the pending nodeid the kernel already knows it by. */
   private readonly alias = new Map<number, number>();
   /** Times of files committed through this mount, by log node id (famfs logs none). */
@@ -1073,7 +1077,15 @@ export class FamfsFileSystem implements FileSystem {
     this.reserving.delete(f);
     this.pendingById.delete(f.nodeid);
     if (this.pendingByDir.get(f.parent.id)?.get(f.name) === f) this.pendingByDir.get(f.parent.id)!.delete(f.name);
-    if (why !== undefined) this.log(`${f.path}: dropped, not logged (${why}); its space is free again`);
+    if (why === undefined) return;
+    this.log(`${f.path}: dropped, not logged (${why}); its space is free again`);
+    // The kernel saw the name made (CREATE) but not gone: a listing it keeps would still show it.
+    this.dropListing(f.parent);
+  }
+
+  /** The kernel's cached listing (and attributes) of dir: dropped, for names it did not see come or go. */
+  private dropListing(dir: DirNode): void {
+    this.invalidate(this.nodeidOf(dir), 0, -1);
   }
 
   /** Files created through the mount and not yet logged. */
@@ -1148,16 +1160,18 @@ export class FamfsFileSystem implements FileSystem {
   opendir(_ctx: RequestContext, nodeid: number): OpenReply {
     const n = this.need(nodeid);
     if (n.kind !== 'dir' && n.kind !== 'meta-dir') throw fuseErr('ENOTDIR', `nodeid ${nodeid}`);
-    // The master's directories change only through this kernel (CREATE, MKDIR), which resets
-    // its cached listing of a directory at each (fs/fuse/readdir.c: the cache is checked
-    // against the directory's i_version, which every create bumps), so the kernel may keep
-    // a listing and answer later ones itself. Not while a file in it is still being written:
-    // one that cannot be finished is dropped without the kernel seeing it. A client learns
-    // of new files by logplay, behind its kernel's back: it never caches.
-    if (this.isMaster && n.kind === 'dir' && !this.pendingByDir.get(n.node.id)?.size) {
-      return { fh: 0, openFlags: Fopen.CACHE_DIR | Fopen.KEEP_CACHE };
-    }
-    return { fh: 0 };
+    // A client learns of new files by logplay, behind its kernel's back: it never caches.
+    if (!this.isMaster) return { fh: 0 };
+    // The master's directories change through this kernel (CREATE, MKDIR, UNLINK, RENAME),
+    // which resets its cached listing at each (fs/fuse/readdir.c: the cache is checked
+    // against the directory's i_version, which each of them bumps), or behind it only where
+    // this server tells it (dropListing: a replay of names the CLI logged, a file dropped
+    // unlogged), so the kernel may keep listings. Where it offers to, it does without
+    // OPENDIR altogether: answered ENOSYS once, it opens every directory itself from then
+    // on, with a cached listing (fs/fuse/file.c fuse_file_open, "Default for no-open"), and
+    // sends no RELEASEDIR: two requests less per listing.
+    if (this.conn && (this.conn.flags & InitFlag.NO_OPENDIR_SUPPORT) !== 0n) throw NO_OPENDIR;
+    return { fh: 0, openFlags: Fopen.CACHE_DIR | Fopen.KEEP_CACHE };
   }
 
   readdir(_ctx: RequestContext, nodeid: number, _fh: number, offset: number, out: DirList): void {
@@ -1263,6 +1277,7 @@ export class FamfsFileSystem implements FileSystem {
    * its alias is set (finish()), and is known by its pending nodeid, still in pendingByDir.
    */
   private childAdded(parent: DirNode, n: Node): void {
+    this.replayedInto?.add(parent);
     const mine = this.pendingByDir.get(parent.id)?.get(n.name)?.nodeid;
     let r = this.listings.get(parent.id);
     if (!r) {
@@ -1338,7 +1353,14 @@ export class FamfsFileSystem implements FileSystem {
 
   /** Replay log entries appended since (a client's logplay); returns how many were new. */
   logplay(): number {
-    const added = this.image.refresh();
+    const touched = (this.replayedInto = new Set<DirNode>());
+    let added: number;
+    try {
+      added = this.image.refresh();
+    } finally {
+      this.replayedInto = undefined;
+    }
+    for (const dir of touched) this.dropListing(dir);
     if (added > 0) this.opts.onReplay?.(added);
     return added;
   }

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FamfsImage } from '../../src/famfs/image.js';
 import { ROOT_ID } from '../../src/famfs/namespace.js';
 import type { DirEntry, DirList } from '../../src/fuse/filesystem.js';
-import { Fopen } from '../../src/fuse/opcodes.js';
+import { Fopen, InitFlag } from '../../src/fuse/opcodes.js';
 import { FamfsFileSystem } from '../../src/server/famfs-fs.js';
 import { smallImage, TempDir, MiB } from '../famfs-support.js';
 import { ctx, errnoOf } from '../support/fs-calls.js';
@@ -133,24 +133,52 @@ describe('famfs FileSystem: forget, paged readdir, cache timeouts', () => {
       img.close();
     }
   });
-  it('lets the master\'s kernel cache a listing (FOPEN_CACHE_DIR) unless a file in it is still being written', () => {
+  it('lets the master\'s kernel keep listings (no OPENDIR where it offers), and drops them for names it did not see come or go', () => {
     const dev = smallImage(t, 'cachedir', 64 * MiB, UUID);
     const img = FamfsImage.open({ device: dev, writable: true, systemUuid: UUID });
     try {
       const f = new FamfsFileSystem(img, { device: dev });
+      const dropped: number[] = [];
+      f.events.invalidate = (n, off, len) => {
+        expect([off, len]).toEqual([0, -1]);
+        dropped.push(n);
+      };
       const cached = Fopen.CACHE_DIR | Fopen.KEEP_CACHE;
       expect(f.opendir(ctx, ROOT_ID).openFlags).toBe(cached);
-      const c = f.create(ctx, ROOT_ID, 'busy', 0o100644, 0, 0o022);
-      expect(f.opendir(ctx, ROOT_ID).openFlags ?? 0).toBe(0);
-      f.release(ctx, c.nodeid, c.fh);
+      // A file still being written is listed like any other: the kernel saw its CREATE.
+      f.create(ctx, ROOT_ID, 'busy', 0o100644, 0, 0o022);
       expect(f.opendir(ctx, ROOT_ID).openFlags).toBe(cached);
+      expect(dropped).toEqual([]);
+      // Dropped unlogged (the server stops with it open): the kernel is told to forget the listing.
+      f.dropAll('stopping');
+      expect(dropped).toEqual([ROOT_ID]);
+      expect(pages(f, ROOT_ID, 10, false).map((e) => e.name)).not.toContain('busy');
+      // A kernel that can do without OPENDIR is told so once (ENOSYS), then opens directories itself.
+      f.init({ minor: 45, profile: 'mainline', maxWrite: 1 << 20, maxReadahead: 1 << 20, flags: InitFlag.NO_OPENDIR_SUPPORT });
+      expect(errnoOf(() => f.opendir(ctx, ROOT_ID))).toBe(E.ENOSYS);
     } finally {
       img.close();
     }
-    // A client learns of files by logplay, which its kernel does not see: no cached listing.
+    // A client learns of files by logplay, which its kernel does not see: no cached listing,
+    // and each directory a replay adds names to is dropped from the kernel's caches.
     const client = FamfsImage.open({ device: dev, systemUuid: Uint8Array.from({ length: 16 }, (_, i) => 200 - i) });
     try {
-      expect(new FamfsFileSystem(client, { device: dev }).opendir(ctx, ROOT_ID).openFlags ?? 0).toBe(0);
+      const f = new FamfsFileSystem(client, { device: dev });
+      expect(f.opendir(ctx, ROOT_ID).openFlags ?? 0).toBe(0);
+      const dropped: number[] = [];
+      f.events.invalidate = (n) => dropped.push(n);
+      const w = FamfsImage.open({ device: dev, writable: true, systemUuid: UUID });
+      try {
+        w.mkdir('d');
+        w.creat('d/x', MiB);
+      } finally {
+        w.close();
+      }
+      expect(f.logplay()).toBe(2);
+      const d = f.lookup(ctx, ROOT_ID, 'd').nodeid;
+      expect(dropped.sort((x, y) => x - y)).toEqual([ROOT_ID, d].sort((x, y) => x - y));
+      expect(f.logplay()).toBe(0);
+      expect(dropped.length).toBe(2);
     } finally {
       client.close();
     }

@@ -3,7 +3,9 @@
 // of committed files dominate (session.ts judgeThreads/judgeMain). Whoever reads, every
 // byte and name must come out right; the mount's last log line counts the takeovers and
 // what the threads answered. Also: files created, stat'ed and forgotten (drop_caches) are
-// found again by name with the same size, mode and bytes.
+// found again by name with the same size, mode and bytes. And: directories are opened by the
+// kernel itself (the first OPENDIR is answered ENOSYS, then none comes, nor any RELEASEDIR),
+// with listings it keeps, and every create, unlink, rename and mkdir shows in the next listing.
 import fs from 'node:fs';
 import { expect, it } from 'vitest';
 import { describeTier2 } from '../support/tier.js';
@@ -47,5 +49,25 @@ describeTier2('famfs-ts mount: metadata bursts and forgotten files', mountUnavai
     expect(must(`cd ${mnt}/g && stat -c '%n %s %a %Y' f1 f7 f200`)).toBe(before);
     expect(must(`cat ${mnt}/g/f200 | tr -d x | wc -c`).trim()).toBe('0');
     expect(fs.readdirSync(`${mnt}/g`).length).toBe(200);
+  }, 240_000);
+
+  it('lists directories without OPENDIR or RELEASEDIR, and shows every change at the next listing', async () => {
+    const ls = (d: string): string => must(`ls -a ${mnt}/${d} | tr '\\n' ' '`).trim();
+    must(`cd ${mnt} && mkdir L && for f in a b c; do echo $f > L/$f; done`);
+    expect(ls('L')).toBe('. .. a b c');
+    expect(ls('L')).toBe('. .. a b c');
+    must(`cd ${mnt}/L && echo d > d && rm a && mv b e && mkdir sub && echo s > sub/s`);
+    expect(ls('L')).toBe('. .. c d e sub');
+    expect(must(`cd ${mnt} && find L | sort | tr '\\n' ' '`).trim()).toBe('L L/c L/d L/e L/sub L/sub/s');
+    expect(ls('.meta')).toBe('. .. .log .superblock');
+    // A directory open for listing while it changes (ls's opendir, then a create before readdir).
+    must(`cd ${mnt}/L && exec 3< . && echo f > f && ls -a /proc/self/fd/3/ | tr '\\n' ' ' > ${s.path('fd-ls')}; exec 3<&-`);
+    expect(fs.readFileSync(s.path('fd-ls'), 'utf8').trim()).toBe('. .. c d e f sub');
+    await server.stop();
+    const counts = [...server.log().matchAll(/requests on the main thread: (.*)/g)].at(-1)?.[1] ?? '';
+    expect(counts, server.log()).toMatch(/\bOPENDIR 1\b/);
+    expect(counts).not.toMatch(/RELEASEDIR/);
+    server = await s.serve(dev, mnt, ['--readers', '2']);
+    expect(ls('L')).toBe('. .. c d e f sub');
   }, 240_000);
 });
