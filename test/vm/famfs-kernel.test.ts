@@ -5,7 +5,8 @@
 // through files of the mount mapped by the kernel; `mount --abi auto` reaches superblock and
 // log only through .meta (GET_FMAP, GET_DAXDEV) from a thread that is not serving; files made
 // through the mount by `famfs-ts cp`/`creat`/`mkdir` (logged by the CLI through .meta/.log,
-// as famfs's CLI does), and a plain open(O_CREAT) refused at CREATE (EOPNOTSUPP, as
+// as famfs's CLI does) and listed at once, also in directories the kernel had listed before,
+// and a plain open(O_CREAT) refused at CREATE (EOPNOTSUPP, as
 // famfs_fused). Every byte is read, written, O_DIRECT-read and mmapped by the kernel's DAX
 // path: no READ or WRITE request, by the kernel's own count (fuse:fuse_request_send), in the
 // offline phase and across two mounts.
@@ -58,12 +59,15 @@ describeTier4(`famfs-ts on ${KERNEL}, daxdev in famfs mode`, () => vmUnavailable
           vm_bounded 30 cmp -n 3145728 /tmp/src1 /tmp/direct
           vm_bounded 60 node "$VM_REPO/test/vm/mmap-rw.mjs" --same /tmp/src1 $MNT/f1 >> "$VM_OUT/mmap" 2>&1
           if [ $n = 1 ]; then
+            # Listed first, so the kernel holds the listings the CLI's files change behind it.
+            ls -a $MNT $MNT/d > "$VM_OUT/ls-before" 2>&1
             # Through the mount: the CLI logs through .meta/.log, the kernel writes the bytes.
             vm_bounded 300 famfs_ts cp $U /tmp/src2 $MNT/d/f2 > "$VM_OUT/cp-mnt" 2>&1
             vm_bounded 300 famfs_ts mkdir $U $MNT/e >> "$VM_OUT/cp-mnt" 2>&1
             vm_bounded 300 famfs_ts creat $U -s 2M -r -S 9 $MNT/e/c1 >> "$VM_OUT/cp-mnt" 2>&1
             vm_bounded 300 famfs_ts creat $U -s 4M $MNT/m1 >> "$VM_OUT/cp-mnt" 2>&1
             vm_bounded 120 node "$VM_REPO/test/vm/mmap-rw.mjs" $MNT/m1 >> "$VM_OUT/mmap" 2>&1
+            ls -a $MNT $MNT/d > "$VM_OUT/ls-after" 2>&1
           else
             vm_bounded 120 node "$VM_REPO/test/vm/mmap-rw.mjs" --check $MNT/m1 >> "$VM_OUT/mmap" 2>&1
             # A plain create: refused at CREATE, nothing written, the mount stays up.
@@ -99,6 +103,10 @@ describeTier4(`famfs-ts on ${KERNEL}, daxdev in famfs mode`, () => vmUnavailable
     expect(f('mmap')).toMatch(/mmap write\+read 4194304 bytes ok/);
     expect(f('mmap')).toMatch(/mmap check 4194304 bytes ok/);
     expect(f('getmap-2')).toMatch(/f2/);
+    // Names the CLI logged through .meta/.log show in the next listing, also of a directory
+    // the kernel had listed (and kept) before: the replay drops its listing (INVAL_INODE).
+    expect(f('ls-before').split(/\s+/)).not.toContain('f2');
+    expect(f('ls-after').split(/\s+/)).toEqual(expect.arrayContaining(['e', 'm1', 'f1', 'c0', 'f2']));
     // The offline phase (mkfs's bootstrap mount and the temporary mounts) and both mounts.
     for (const n of [0, 1, 2]) {
       const k = kernelOpcodes(f(`trace-${n}`));
