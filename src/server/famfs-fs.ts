@@ -102,8 +102,6 @@ export interface FamfsFsOptions {
   /** Primary device path when opened without a layout. */
   readonly device?: string;
   readonly log?: (line: string) => void;
-  /** Called after a replay added entries (the mount invalidates kernel caches). */
-  readonly onReplay?: (added: number) => void;
   /** fuse-iomap device cookie of a daxdev (a map on a device without one is refused). */
   readonly iomapCookie?: (daxdev: number) => number | undefined;
   /**
@@ -1351,7 +1349,11 @@ export class FamfsFileSystem implements FileSystem {
     // default_permissions: the kernel checks modes itself.
   }
 
-  /** Replay log entries appended since (a client's logplay); returns how many were new. */
+  /**
+   * Replay log entries appended since (a client's logplay, or the master's after the CLI
+   * logged through .meta/.log in famfs mode); returns how many were new. The kernel did not
+   * see those names come: the listings of their directories are dropped.
+   */
   logplay(): number {
     const touched = (this.replayedInto = new Set<DirNode>());
     let added: number;
@@ -1361,7 +1363,6 @@ export class FamfsFileSystem implements FileSystem {
       this.replayedInto = undefined;
     }
     for (const dir of touched) this.dropListing(dir);
-    if (added > 0) this.opts.onReplay?.(added);
     return added;
   }
 
