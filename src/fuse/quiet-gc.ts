@@ -36,8 +36,8 @@ export function fullGc(): boolean {
 }
 
 /**
- * A thread's quiet time (a serving thread's, and the main thread's second one, serve.ts
- * shrinkYoungSoon): its heap collected in full, then the C heap's free pages given back (what
+ * A thread's quiet time (a serving thread's, and the main thread's after the kernel's
+ * forgets, serve.ts trimSoon and shrinkYoungSoon): its heap collected in full, then the C heap's free pages given back (what
  * V8 freed goes back through it too). Failures are logged, never thrown: the thread goes on
  * serving.
  */

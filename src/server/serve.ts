@@ -15,8 +15,8 @@ import { iomapAlignmentRefusal } from '../mapping/iomap-wire.js';
 import type { FileMap } from '../interleave/filemap.js';
 import { defaultIomapConfig, isProfileName, profileByName, PROFILE_NAMES } from '../mapping/profiles.js';
 import { fuseIomapSupport, isSocket, unmount } from '../sys/fuse-dev.js';
-import { mallocTrim, SysError } from '../sys/libc.js';
-import { collectIdleThread, fullGc } from '../fuse/quiet-gc.js';
+import { SysError } from '../sys/libc.js';
+import { collectIdleThread } from '../fuse/quiet-gc.js';
 import { BpfLayouts, type Registrar } from './bpf-layouts.js';
 import { BootstrapFs, famfsModeOf, notFamfsKernel, openThroughMeta } from './famfs-mode.js';
 import { FsSwitch } from './fs-switch.js';
@@ -541,7 +541,7 @@ export class FamfsMount {
   private trimTimer?: NodeJS.Timeout;
   /**
    * Once the kernel's forgets of a burst are over (a quiet second after the last), collect
-   * the V8 heap in full (quiet-gc.ts) and hand the C heap's free pages back (mallocTrim): the records of forgotten files are gone, but the
+   * the V8 heap in full (quiet-gc.ts) and hand the C heap's free pages back (collectIdleThread): the records of forgotten files are gone, but the
    * buffers of the burst that made them stayed counted in RssAnon (bench/meta-mount/README.md).
    */
   private trimSoon(): void {
@@ -555,12 +555,11 @@ export class FamfsMount {
         // The listings go (made again when next needed), then V8's heap is collected (what
         // it frees goes back through the C heap too), then the C heap is trimmed.
         this.fs.releaseListings();
-        fullGc();
-        mallocTrim();
+        collectIdleThread(this.log);
         // The serving threads' heaps too: each dropped its forgotten files' maps.
         this.session.quiet();
       } catch (e) {
-        this.log(`malloc_trim: ${(e as Error).message}`);
+        this.log(`quiet trim: ${(e as Error).message}`);
       }
       this.shrinkYoungSoon();
     }, TRIM_AFTER_MS);
