@@ -13,6 +13,7 @@
 import type { DirNode, Node } from '../famfs/namespace.js';
 import { direntSize, direntType, packDirent } from '../fuse/reply.js';
 import { Dirent } from '../fuse/structs.js';
+import type { PendingFile } from './pending.js';
 
 const DIRENT_SIZE = Dirent.size;
 if (Dirent.offsetOf('ino') !== 0 || Dirent.offsetOf('off') !== 8 || Dirent.offsetOf('namelen') !== 16 || Dirent.offsetOf('type') !== 20) {
@@ -142,15 +143,7 @@ export class DirRecords {
 
   /** The end of the longest run of records from `from` that fits in `room` bytes. */
   fit(from: number, room: number): number {
-    const limit = this.starts[from]! + room;
-    let lo = from;
-    let hi = this.nodes.length;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (this.starts[mid]! <= limit) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
+    return fitRecords(this.starts, from, this.nodes.length, room);
   }
 
   /** Record k's inode number. */
@@ -234,30 +227,135 @@ export class DirRecords {
 
   /** Packs n's record at `end` (zeroed bytes) and returns its length. */
   private pack(end: number, n: Node, nlen: number, v: number): number {
-    const b = this.buf;
-    const w = this.words;
-    const name = n.name;
-    const off = n.id + CHILD_COOKIE_BIAS;
-    const type = direntType(nodeMode(n));
-    // fuse_dirent's fields at their word offsets (ino 0, off 2, namelen 4, type 5: the struct
-    // table, checked at load above), and a plain ASCII name byte by byte: a listing packs
-    // thousands, and Buffer.write's checks cost more than the bytes. Anything else goes
-    // through packDirent (and its checks).
-    let ascii = nlen === name.length && nlen > 0 && nlen <= 1024;
-    for (let c = 0; c < nlen && ascii; c++) {
-      const ch = name.charCodeAt(c);
-      ascii = ch !== 0 && ch !== 0x2f;
-      b[end + DIRENT_SIZE + c] = ch;
-    }
-    if (!ascii) {
-      b.fill(0, end + DIRENT_SIZE, end + direntSize(nlen));
-      return packDirent(b, end, v, off, type, name, nlen);
-    }
-    const at = end >>> 2;
-    putU64(w, at, v);
-    putU64(w, at + 2, off);
-    w[at + 4] = nlen;
-    w[at + 5] = type;
-    return direntSize(nlen);
+    return packRecord(this.buf, this.words, end, n.name, nlen, v, n.id + CHILD_COOKIE_BIAS, direntType(nodeMode(n)));
   }
+}
+
+/**
+ * The files of one directory still being written (not yet logged), by name and in name order,
+ * with their records packed as DirRecords packs the logged ones (cookie: the file's nodeid plus
+ * CHILD_COOKIE_BIAS), so a listing copies runs of them too. A directory being filled holds a
+ * settle time's worth of them (some hundreds at a few thousand creates a second); listing
+ * them one by one cost some 5 us a name.
+ */
+export class PendingRecords {
+  private readonly byName = new Map<string, PendingFile>();
+  /** In name order, and their names. */
+  readonly files: PendingFile[] = [];
+  readonly names: string[] = [];
+  /** Record k is buf[starts[k], starts[k + 1]), valid once packed() ran after the last change. */
+  readonly starts: number[] = [0];
+  buf: Buffer = Buffer.alloc(0);
+  private words = new Uint32Array(0);
+  private stale = false;
+
+  get size(): number {
+    return this.byName.size;
+  }
+
+  get length(): number {
+    return this.files.length;
+  }
+
+  get(name: string): PendingFile | undefined {
+    return this.byName.get(name);
+  }
+
+  has(name: string): boolean {
+    return this.byName.has(name);
+  }
+
+  set(name: string, f: PendingFile): void {
+    this.delete(name);
+    this.byName.set(name, f);
+    // Creates come in name order more often than not: the bound is then the end (an append).
+    const k = upperBound(this.names, name);
+    this.files.splice(k, 0, f);
+    this.names.splice(k, 0, name);
+    this.stale = true;
+  }
+
+  delete(name: string): boolean {
+    if (!this.byName.delete(name)) return false;
+    const k = upperBound(this.names, name) - 1;
+    this.files.splice(k, 1);
+    this.names.splice(k, 1);
+    this.stale = true;
+    return true;
+  }
+
+  /** The records brought up to date with the names (all packed again after any change). */
+  packed(): this {
+    if (!this.stale) return this;
+    const lens = this.names.map((n) => Buffer.byteLength(n, 'utf8'));
+    const need = lens.reduce((s, l) => s + direntSize(l), 0);
+    if (need > this.buf.length) {
+      const grown = Buffer.alloc(Math.max(need, this.buf.length * 2, 4096));
+      this.buf = grown;
+      this.words = new Uint32Array(grown.buffer, grown.byteOffset, grown.length >>> 2);
+    } else {
+      this.buf.fill(0, 0, this.starts[this.starts.length - 1]);
+    }
+    this.starts.length = 1;
+    let end = 0;
+    for (let k = 0; k < this.files.length; k++) {
+      const id = this.files[k]!.nodeid;
+      end += packRecord(this.buf, this.words, end, this.names[k]!, lens[k]!, id, id + CHILD_COOKIE_BIAS, DT_REG);
+      this.starts.push(end);
+    }
+    this.stale = false;
+    return this;
+  }
+
+  /** The index of the first name after `name`. */
+  after(name: string): number {
+    return upperBound(this.names, name);
+  }
+
+  fit(from: number, room: number): number {
+    return fitRecords(this.starts, from, this.files.length, room);
+  }
+
+  inoAt(k: number): number {
+    return this.files[k]!.nodeid;
+  }
+}
+
+const DT_REG = direntType(S_IFREG);
+
+/** The end of the longest run of records from `from` (of `count`) that fits in `room` bytes. */
+function fitRecords(starts: readonly number[], from: number, count: number, room: number): number {
+  const limit = starts[from]! + room;
+  let lo = from;
+  let hi = count;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    if (starts[mid]! <= limit) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/** Packs one record at `end` of b (zeroed bytes; w: the same bytes as words) and returns its length. */
+function packRecord(b: Buffer, w: Uint32Array, end: number, name: string, nlen: number, ino: number, off: number, type: number): number {
+  // fuse_dirent's fields at their word offsets (ino 0, off 2, namelen 4, type 5: the struct
+  // table, checked at load above), and a plain ASCII name byte by byte: a listing packs
+  // thousands, and Buffer.write's checks cost more than the bytes. Anything else goes
+  // through packDirent (and its checks).
+  let ascii = nlen === name.length && nlen > 0 && nlen <= 1024;
+  for (let c = 0; c < nlen && ascii; c++) {
+    const ch = name.charCodeAt(c);
+    ascii = ch !== 0 && ch !== 0x2f;
+    b[end + DIRENT_SIZE + c] = ch;
+  }
+  if (!ascii) {
+    b.fill(0, end + DIRENT_SIZE, end + direntSize(nlen));
+    return packDirent(b, end, ino, off, type, name, nlen);
+  }
+  const at = end >>> 2;
+  putU64(w, at, ino);
+  putU64(w, at + 2, off);
+  w[at + 4] = nlen;
+  w[at + 5] = type;
+  return direntSize(nlen);
 }

@@ -54,7 +54,7 @@ import { GrowError, PendingFile, type Placement } from './pending.js';
 import type { KernelSeries } from '../mapping/series.js';
 import { describeMode, mapRefusal, mappingModeOf, NO_MAPPING, probeMap, type MappingMode } from './mapping-policy.js';
 import { ReservationAllocator, extentsOf } from './reservations.js';
-import { CHILD_COOKIE_BIAS, DirRecords, nodeMode } from './dir-listing.js';
+import { CHILD_COOKIE_BIAS, DirRecords, nodeMode, PendingRecords } from './dir-listing.js';
 import { FileTimes, type Times } from './file-times.js';
 
 const E = os.constants.errno;
@@ -207,7 +207,7 @@ export class FamfsFileSystem implements FileSystem {
   private readonly pendingById = new Map<number, PendingFile>();
   /** Pending files not yet committed: the reservations the allocator must avoid (pendingById keeps committed ones too, for their nodeids). */
   private readonly reserving = new Set<PendingFile>();
-  private readonly pendingByDir = new Map<number, Map<string, PendingFile>>();
+  private readonly pendingByDir = new Map<number, PendingRecords>();
   /** Directories a replay (logplay()) is adding names to: the kernel did not see them come. */
   private replayedInto?: Set<DirNode>;
   /** Committed node id -> the pending nodeid the kernel already knows it by. */
@@ -714,7 +714,7 @@ export class FamfsFileSystem implements FileSystem {
     this.pendingById.set(f.nodeid, f);
     this.reserving.add(f);
     let m = this.pendingByDir.get(parent.id);
-    if (!m) this.pendingByDir.set(parent.id, (m = new Map()));
+    if (!m) this.pendingByDir.set(parent.id, (m = new PendingRecords()));
     m.set(name, f);
     {
       // Hold the unit an empty file is logged with, so a full device refuses the create
@@ -849,7 +849,7 @@ export class FamfsFileSystem implements FileSystem {
     f.name = newName;
     f.path = dst;
     let m = this.pendingByDir.get(to.id);
-    if (!m) this.pendingByDir.set(to.id, (m = new Map()));
+    if (!m) this.pendingByDir.set(to.id, (m = new PendingRecords()));
     m.set(newName, f);
   }
   link(): Entry {
@@ -1219,27 +1219,39 @@ export class FamfsFileSystem implements FileSystem {
       if (after === undefined) return;
     }
     const recs = this.listing(dir);
+    const pend = this.pendingByDir.get(dir.id)?.packed();
+    const np = pend?.length ?? 0;
     let ci = after === undefined ? 0 : recs.after(after);
-    const pending = [...this.pendingByDir.get(dir.id) ?? []].filter(([name]) => after === undefined || name > after);
-    pending.sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
-    // Runs of committed children (packed records) between the files still being written.
-    for (let pi = 0; ; pi++) {
-      const p = pending[pi];
-      const to = p ? recs.after(p[0]) : recs.length;
-      ci = this.sendCommitted(recs, ci, to, out, send);
-      if (ci < to || !p) return;
-      const f = p[1];
-      this.pendingCookieName(f.nodeid, p[0]);
-      if (!send(p[0], f.nodeid + CHILD_COOKIE_BIAS, f.nodeid, S_IFREG, () => ({ kind: 'pending', file: f }))) return;
+    let pi = after === undefined || !pend ? 0 : pend.after(after);
+    const committed = (k: number): boolean => {
+      const child = recs.nodes[k]!;
+      const id = recs.inoAt(k);
+      return send(child.name, child.id + CHILD_COOKIE_BIAS, id, nodeMode(child), () => this.need(id));
+    };
+    const unlogged = (k: number): boolean => {
+      const f = pend!.files[k]!;
+      return send(f.name, f.nodeid + CHILD_COOKIE_BIAS, f.nodeid, S_IFREG, () => ({ kind: 'pending', file: f }));
+    };
+    // Runs of committed children between runs of files still being written, each run packed.
+    for (;;) {
+      const cto = pi < np ? recs.after(pend!.names[pi]!) : recs.length;
+      ci = this.sendRun(recs, ci, cto, out, committed);
+      if (ci < cto || pi >= np) return;
+      const pto = ci < recs.length ? pend!.after(recs.names[ci]!) : np;
+      const from = pi;
+      pi = this.sendRun(pend!, pi, pto, out, unlogged);
+      // A file listed while being written is found by its cookie after its commit too.
+      for (let k = from; k < pi; k++) this.pendingCookieName(pend!.files[k]!.nodeid, pend!.names[k]!);
+      if (pi < pto) return;
     }
   }
 
   /**
-   * Committed children [from, to) of a listing into `out`, from their packed records when
-   * `out` takes them (a READDIR: one copy), else one by one; returns where it stopped.
+   * Records [from, to) of a listing's packed run into `out`: copied whole when `out` takes
+   * them (a READDIR: one copy), else one by one (`one(k)`); returns where it stopped.
    */
-  private sendCommitted(recs: DirRecords, from: number, to: number, out: DirList,
-    send: (name: string, cookie: number, id: number, mode: number, inode: () => Inode) => boolean): number {
+  private sendRun(recs: DirRecords | PendingRecords, from: number, to: number, out: DirList, one: (k: number) => boolean): number {
+    if (from >= to) return from;
     if (out.addPacked && out.addPackedPlus && out.room !== undefined) {
       if (!out.plus) {
         const end = Math.min(to, recs.fit(from, out.room));
@@ -1261,11 +1273,7 @@ export class FamfsFileSystem implements FileSystem {
       }
       return to;
     }
-    for (let k = from; k < to; k++) {
-      const child = recs.nodes[k]!;
-      const id = recs.inoAt(k);
-      if (!send(child.name, child.id + CHILD_COOKIE_BIAS, id, nodeMode(child), () => this.need(id))) return k;
-    }
+    for (let k = from; k < to; k++) if (!one(k)) return k;
     return to;
   }
 

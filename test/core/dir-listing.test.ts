@@ -10,7 +10,8 @@ import { ROOT_ID } from '../../src/famfs/namespace.js';
 import type { DirEntry, DirList } from '../../src/fuse/filesystem.js';
 import { DirBuffer } from '../../src/fuse/reply.js';
 import { DIRENTPLUS_DIRENT_OFFSET, Dirent } from '../../src/fuse/structs.js';
-import { DirRecords, upperBound } from '../../src/server/dir-listing.js';
+import { DirRecords, PendingRecords, upperBound } from '../../src/server/dir-listing.js';
+import type { PendingFile } from '../../src/server/pending.js';
 import { FamfsFileSystem } from '../../src/server/famfs-fs.js';
 import { smallImage, TempDir, MiB } from '../famfs-support.js';
 import { ctx } from '../support/fs-calls.js';
@@ -133,6 +134,40 @@ describe('dir-listing: packed records and entry cookies', () => {
     expect(one.names).toEqual(all.names);
     expect(one.starts).toEqual(all.starts);
     expect(one.buf.subarray(0, one.starts.at(-1)).equals(all.buf.subarray(0, all.starts.at(-1)))).toBe(true);
+  });
+
+  it('PendingRecords: files being written, in name order and packed, through any run of creates, renames and drops', () => {
+    const nm = fc.stringMatching(/^[a-z0-9]{1,5}$/);
+    fc.assert(fc.property(fc.array(fc.record({ name: nm, drop: fc.boolean(), pack: fc.boolean() }), { maxLength: 80 }), (steps) => {
+      const r = new PendingRecords();
+      const model = new Map<string, number>();
+      let next = 2 ** 51;
+      for (const s of steps) {
+        if (s.drop) expect(r.delete(s.name)).toBe(model.delete(s.name));
+        else {
+          const f = { nodeid: next++, name: s.name } as PendingFile;
+          r.set(s.name, f);
+          model.set(s.name, f.nodeid);
+        }
+        if (!s.pack) continue;
+        const want = [...model.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
+        r.packed();
+        expect(r.size).toBe(model.size);
+        expect(r.names).toEqual(want.map(([n]) => n));
+        expect(parse(r.buf.subarray(0, r.starts.at(-1)), false).map((g) => [g.name, g.ino, g.off, g.type])).toEqual(
+          want.map(([n, id]) => [n, id, id + 16, 8]));
+        for (const [n, id] of want) expect(r.get(n)?.nodeid).toBe(id);
+        for (let k = 0; k < r.length; k++) expect(r.inoAt(k)).toBe(want[k]![1]);
+        // Padding past the records is zero: a repack over a longer old listing left nothing behind.
+        expect(r.buf.subarray(r.starts.at(-1)).every((b) => b === 0)).toBe(true);
+        for (let from = 0; from <= r.length; from++) {
+          const room = (from * 37) % 200;
+          let end = from;
+          while (end < r.length && r.starts[end + 1]! - r.starts[from]! <= room) end++;
+          expect(r.fit(from, room)).toBe(end);
+        }
+      }
+    }), { numRuns: 200 });
   });
 
   const name = fc.stringMatching(/^[a-z0-9._-]{1,12}$/).filter((s) => s !== '.' && s !== '..' && s !== '.meta');
