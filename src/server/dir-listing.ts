@@ -281,6 +281,14 @@ export class PendingRecords {
     this.files.splice(k, 1);
     this.names.splice(k, 1);
     this.stale = true;
+    if (this.files.length === 0) {
+      // Every file was logged (or dropped): a directory written once and listed keeps no
+      // records, however many files it was being written at once.
+      this.buf = Buffer.alloc(0);
+      this.words = new Uint32Array(0);
+      this.starts.length = 1;
+      this.stale = false;
+    }
     return true;
   }
 

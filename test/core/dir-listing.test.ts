@@ -168,6 +168,12 @@ describe('dir-listing: packed records and entry cookies', () => {
         }
       }
     }), { numRuns: 200 });
+    // Emptied, it holds no buffer.
+    const r = new PendingRecords();
+    for (let i = 0; i < 300; i++) r.set(`f${i}`, { nodeid: i, name: `f${i}` } as PendingFile);
+    expect(r.packed().buf.length).toBeGreaterThan(300 * 32 - 1);
+    for (let i = 0; i < 300; i++) r.delete(`f${i}`);
+    expect([r.length, r.buf.length, r.packed().starts]).toEqual([0, 0, [0]]);
   });
 
   const name = fc.stringMatching(/^[a-z0-9._-]{1,12}$/).filter((s) => s !== '.' && s !== '..' && s !== '.meta');
