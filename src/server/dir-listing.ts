@@ -249,10 +249,6 @@ export class PendingRecords {
   private words = new Uint32Array(0);
   private stale = false;
 
-  get size(): number {
-    return this.byName.size;
-  }
-
   get length(): number {
     return this.files.length;
   }

@@ -1,6 +1,6 @@
-// Tier 1: READDIR(PLUS) of the famfs file system in pages, through the packed listing
-// (src/server/dir-listing.ts, DirBuffer's packed fast path) and the per-entry path (files still
-// being written, or a DirList without the fast path). Cookies name entries: a listing in pages
+// Tier 1: READDIR(PLUS) of the famfs file system in pages, through the packed listings
+// (src/server/dir-listing.ts: logged children and files still being written, DirBuffer's packed
+// fast path) and the per-entry path (a DirList without the fast path). Cookies name entries: a listing in pages
 // of any size, from any cookie it handed out, equals the sorted full listing, and files
 // created, committed or dropped between pages neither repeat nor skip the names that stayed.
 import fc from 'fast-check';
@@ -152,7 +152,7 @@ describe('dir-listing: packed records and entry cookies', () => {
         if (!s.pack) continue;
         const want = [...model.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
         r.packed();
-        expect(r.size).toBe(model.size);
+        expect(r.length).toBe(model.size);
         expect(r.names).toEqual(want.map(([n]) => n));
         expect(parse(r.buf.subarray(0, r.starts.at(-1)), false).map((g) => [g.name, g.ino, g.off, g.type])).toEqual(
           want.map(([n, id]) => [n, id, id + 16, 8]));
