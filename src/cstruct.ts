@@ -218,13 +218,26 @@ export function defineStruct<const F extends Fields>(name: string, size: number,
   };
 }
 
+/**
+ * The name of element i of an array field, for error messages: made once per element, not
+ * at every encode and decode (famfs log entries carry arrays of extents and strips).
+ */
+const elementLabels = new Map<string, string[]>();
+function elementLabel(what: string, i: number): string {
+  let labels = elementLabels.get(what);
+  if (!labels) elementLabels.set(what, (labels = []));
+  return (labels[i] ??= `${what}[${i}]`);
+}
+
 /** Field `t` at buf offset `o`; `dv` views buf's whole ArrayBuffer, where buf starts at `base`. */
 function readField(buf: Uint8Array, dv: DataView, base: number, o: number, t: FieldType, what: string): unknown {
   if (typeof t === 'object') {
     if ('struct' in t) return t.struct.decode(buf, o);
     if ('array' in t) {
       const step = fieldSize(t.array);
-      return Array.from({ length: t.count }, (_, i) => readField(buf, dv, base, o + i * step, t.array, `${what}[${i}]`));
+      const items = new Array<unknown>(t.count);
+      for (let i = 0; i < t.count; i++) items[i] = readField(buf, dv, base, o + i * step, t.array, elementLabel(what, i));
+      return items;
     }
     const n = fieldSize(t);
     if ('bytes' in t) return Uint8Array.prototype.slice.call(buf, o, o + n);
@@ -259,9 +272,10 @@ function writeField(buf: Uint8Array, dv: DataView, base: number, o: number, t: F
       const items = v as readonly unknown[];
       if (items.length > t.count) throw new StructError(`${what}: ${items.length} elements do not fit in ${t.count}`);
       const step = fieldSize(t.array);
-      items.forEach((item, i) => {
-        if (item !== undefined) writeField(buf, dv, base, o + i * step, t.array, item, `${what}[${i}]`);
-      });
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i];
+        if (item !== undefined) writeField(buf, dv, base, o + i * step, t.array, item, elementLabel(what, i));
+      }
       return;
     }
     const n = fieldSize(t);
