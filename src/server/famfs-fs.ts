@@ -960,12 +960,19 @@ export class FamfsFileSystem implements FileSystem {
     }
     if (offset > f.size) this.zeroNew(f, f.size, offset);
     this.settle();
+    try {
+      writeMapped({ size: Math.max(f.size, end), extents: f.view.extents }, this.devOf, offset, data);
+    } catch (e) {
+      // The memory behind the device failed the store (an image on a full disk: ENOSPC): the
+      // size stays, and the file is dropped at its last release, not logged half.
+      f.failed ??= `its data could not be stored: ${(e as Error).message}`;
+      throw e;
+    }
     if (end > f.size) {
       f.size = end;
       this.changed(f.nodeid);
     }
     f.mtimeMs = Date.now();
-    writeMapped(f.view, this.devOf, offset, data);
     return data.length;
   }
 

@@ -29,6 +29,9 @@ export class GrowError extends ErrnoError {
   }
 }
 
+/** Zeros to store from (never written to). */
+const ZEROS = Buffer.alloc(1 << 20);
+
 export class PendingFile {
   size = 0;
   /** The reservation; its size field is the capacity. */
@@ -87,8 +90,9 @@ export class PendingFile {
     if (to <= from || !this.map) return;
     for (const m of resolveRange(this.map, from, Math.min(to, this.capacity) - from)) {
       const d = dev(m.daxdev);
-      if (d.views) for (const sl of d.slices(m.offset, m.length)) sl.fill(0);
-      else d.write(m.offset, Buffer.alloc(m.length));
+      // Stored like data (DaxdevMemory.write: an image file takes them by pwrite, never a
+      // fault, so a full disk is ENOSPC and not SIGBUS), a zeroed chunk at a time.
+      for (let at = 0; at < m.length; at += ZEROS.length) d.write(m.offset + at, ZEROS.subarray(0, Math.min(ZEROS.length, m.length - at)));
       d.flush(m.offset, m.length);
     }
   }

@@ -43,9 +43,20 @@ export const MAP_FAILED = 0xffffffffffffffffn;
 const mmapFn = libc.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, int64_t offset)');
 const munmapFn = libc.func('int munmap(void *addr, size_t length)');
 const msyncFn = libc.func('int msync(void *addr, size_t length, int flags)');
-const madviseFn = libc.func('int madvise(void *addr, size_t length, int advice)');
-const MADV_RANDOM = 1;
 const flockFn = libc.func('int flock(int fd, int operation)');
+const pwriteFn = libc.func('long pwrite(int fd, const void *buf, size_t count, int64_t offset)');
+
+/** pwrite(2) all of `src` at `offset`, through short writes and EINTR; throws SysError. */
+export function pwriteAll(fd: number, src: Uint8Array, offset: number, detail = ''): void {
+  let done = 0;
+  while (done < src.byteLength) {
+    const part = done === 0 ? src : src.subarray(done);
+    const rc = Number(pwriteFn(fd, part, part.byteLength, offset + done));
+    if (rc > 0) done += rc;
+    else if (rc < 0 && koffi.errno() === os.constants.errno.EINTR) continue;
+    else throw new SysError('pwrite', rc < 0 ? koffi.errno() : os.constants.errno.EIO, detail);
+  }
+}
 
 /** A shared mapping of a file or device: `bytes` reads and writes the memory itself. */
 export interface Mapped {
@@ -64,12 +75,6 @@ export function mmapShared(fd: number, length: number, offset = 0, writable = tr
   const prot = PROT_READ | (writable ? PROT_WRITE : 0);
   const ptr = mmapFn(null, length, prot, MAP_SHARED, fd, offset);
   if (ptr === null || koffi.address(ptr) === MAP_FAILED) throw new SysError('mmap', koffi.errno(), `of ${length} bytes`);
-  // A device emulated by a file on a file system with large folios (ext4 on Linux 6.16+)
-  // otherwise gets a 2 MiB folio at a store into a hole: one 4 KiB file written through the
-  // mount dirtied and allocated 2 MiB of the image (1,000 creates: 2 GB, 727 against 2,052
-  // creates/s). With no fault readahead the kernel allocates the page touched. A hint only:
-  // failure changes nothing but speed, and a devdax mapping has no page cache to read ahead.
-  madviseFn(ptr, length, MADV_RANDOM);
   const bytes = Buffer.from(koffi.view(ptr, length));
   let live = true;
   return {

@@ -1,7 +1,7 @@
-// A device emulated by a sparse file: a store through the mapping allocates the page it
-// touches, not a large folio around it (src/sys/libc.ts mmapShared). The image lives beside
-// the checkout, on a disk file system, where the kernel may use large folios (ext4 on
-// Linux 6.16+ allocated up to 2 MiB per 4 KiB store); elsewhere this holds anyway.
+// A device emulated by a sparse file: a store allocates the pages it touches, not a large
+// folio around them (src/device/memory.ts MappedDevice.write stores by pwrite). The image
+// lives beside the checkout, on a disk file system, where the kernel may use large folios:
+// stored through the mapping, ext4 on Linux 6.16+ allocated up to 2 MiB per 4 KiB store.
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -26,7 +26,7 @@ describe('a file-backed device', () => {
     } finally {
       dev.close();
     }
-    // 64 stores of 4 KiB (without the hint here: 95 MiB allocated): a few pages each at most.
+    // 64 stores of 4 KiB (through the mapping here: 95 MiB allocated): a few pages each at most.
     expect(fs.statSync(p).blocks * 512).toBeLessThanOrEqual(64 * 256 * 1024);
   });
 });
