@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { toController, granuleRemainder } from '../interleave/controller.js';
 import type { Daxdev, Region } from '../interleave/layout.js';
-import { mmapShared, pwriteAll, viewMapping, type Mapped } from '../sys/libc.js';
+import { allocateRange, mmapShared, pwriteAll, viewMapping, type Mapped } from '../sys/libc.js';
 import { blockDeviceSize } from '../sys/ioctl.js';
 import { ErrnoError, type ErrnoName } from '../errno.js';
 import { cacheMaintenanceFor, nativeCacheMaintenance, NO_CACHE_MAINTENANCE, type CacheMaintenance } from './cache.js';
@@ -68,6 +68,12 @@ export interface DaxdevMemory {
   readonly views: boolean;
   /** Make stores durable (msync) on file-backed devices. */
   sync(): void;
+  /**
+   * Give [offset, offset+length) memory behind it before other threads read or store there
+   * through the mapping: an image file allocates its holes (fallocate), so that a full file
+   * system is ENOSPC here, not SIGBUS in a serving thread. Nothing where there are no holes.
+   */
+  back?(offset: number, length: number): void;
   close(): void;
 }
 
@@ -286,6 +292,11 @@ export class MappedDevice implements DaxdevMemory {
   read(offset: number, dst: Uint8Array): void {
     copyOut(this, offset, dst);
   }
+  back(offset: number, length: number): void {
+    if (!this.file || this.fd < 0 || !this.writable || length <= 0) return;
+    checkRange(this.name, this.size, offset, length);
+    allocateRange(this.fd, offset, length, `of ${length} bytes of ${this.name} at ${offset}`);
+  }
   write(offset: number, src: Uint8Array): void {
     if (!this.file || this.fd < 0) return copyIn(this, offset, src);
     checkRange(this.name, this.size, offset, src.byteLength);
@@ -344,6 +355,16 @@ export class EmulatedRegion implements DaxdevMemory {
   }
   read(offset: number, dst: Uint8Array): void {
     copyOut(this, offset, dst);
+  }
+  back(offset: number, length: number): void {
+    let pos = offset;
+    const end = offset + length;
+    while (pos < end) {
+      const n = Math.min(granuleRemainder(this.region, pos), end - pos);
+      const c = toController(this.region, pos);
+      this.members[c.position]!.back(c.dpa, n);
+      pos += n;
+    }
   }
   write(offset: number, src: Uint8Array): void {
     checkRange(this.name, this.size, offset, src.byteLength);

@@ -45,7 +45,7 @@ import type {
 import { FuseError } from '../fuse/filesystem.js';
 import { Fattr, Fopen, FUSE_ROOT_ID, InitFlag } from '../fuse/opcodes.js';
 import { FAMFS_FILE, type FmapEncoding } from '../mapping/famfs-fmap.js';
-import type { FileMap } from '../interleave/filemap.js';
+import { resolveRange, type FileMap } from '../interleave/filemap.js';
 import { readMapped, writeMapped } from './file-io.js';
 import { UndoJournal, undoOutcome, writeCommittedUndoable } from './undo-journal.js';
 import type { Layout } from '../interleave/layout.js';
@@ -364,6 +364,27 @@ export class FamfsFileSystem implements FileSystem {
 
   private invalidate(nodeid: number, off: number, len: number): void {
     this.event(() => this.events.invalidate?.(nodeid, off, len));
+  }
+
+  /** Committed files whose bytes have memory behind them in the image (back()). */
+  private readonly backed = new WeakSet<FileNode>();
+
+  /**
+   * Before the first open of a committed file hands its map to the serving threads, make
+   * its bytes' pages exist in an image file: a file logged without data (famfs's `creat -s`)
+   * is holes there, and on a full tmpfs reading a hole through the mapping was SIGBUS or
+   * EFAULT in a serving thread, which ended the server. Here it is ENOSPC for this open.
+   */
+  private back(node: FileNode): void {
+    if (this.backed.has(node) || this.mode.kind !== 'none' || node.size === 0) return;
+    try {
+      for (const m of resolveRange(node.map, 0, node.size)) this.devOf(m.daxdev).back?.(m.offset, m.length);
+    } catch (e) {
+      const msg = `${node.path}: open refused: the image has no room for the file's bytes (${(e as Error).message})`;
+      this.log(msg);
+      throw new FuseError(E.ENOSPC, msg);
+    }
+    this.backed.add(node);
   }
 
   private opened(nodeid: number): void {
@@ -885,6 +906,7 @@ export class FamfsFileSystem implements FileSystem {
       clearTimeout(n.file.settling);
       n.file.settling = undefined;
     }
+    if (n.kind === 'file') this.back(n.node);
     this.opened(nodeid);
     const fh = this.newHandle(nodeid, writing);
     const journaled = n.kind === 'file' && writing && this.mode.kind === 'none';

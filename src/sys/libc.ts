@@ -46,6 +46,23 @@ const msyncFn = libc.func('int msync(void *addr, size_t length, int flags)');
 const flockFn = libc.func('int flock(int fd, int operation)');
 const pwriteFn = libc.func('long pwrite(int fd, const void *buf, size_t count, int64_t offset)');
 
+const fallocateFn = libc.func('int fallocate(int fd, int mode, int64_t offset, int64_t len)');
+
+/**
+ * fallocate(2) mode 0: give [offset, offset+length) of the file storage, keeping what it holds.
+ * False when the file system or descriptor cannot (EOPNOTSUPP, EBADF: read-only); throws
+ * SysError for anything else (ENOSPC).
+ */
+export function allocateRange(fd: number, offset: number, length: number, detail = ''): boolean {
+  for (;;) {
+    if ((fallocateFn(fd, 0, offset, length) as number) === 0) return true;
+    const e = koffi.errno();
+    if (e === os.constants.errno.EINTR) continue;
+    if (e === os.constants.errno.EOPNOTSUPP || e === os.constants.errno.EBADF) return false;
+    throw new SysError('fallocate', e, detail);
+  }
+}
+
 /** pwrite(2) all of `src` at `offset`, through short writes and EINTR; throws SysError. */
 export function pwriteAll(fd: number, src: Uint8Array, offset: number, detail = ''): void {
   let done = 0;

@@ -53,4 +53,33 @@ describeTier2('famfs-ts mount: an image on a file system that fills up', mountUn
     must(`cmp ${s.path('src')} ${mnt}/f2`);
     await again.stop();
   }, 120_000);
+
+  it('refuses to open a file logged without data when its pages cannot exist, and serves on', async () => {
+    const small2 = s.path('small2');
+    fs.mkdirSync(small2);
+    must(`mount -t tmpfs -o size=48m famfs-ts-test ${small2}`);
+    try {
+      const dev = `${small2}/dev`;
+      fs.writeFileSync(dev, '');
+      fs.truncateSync(dev, 1024 * MiB);
+      expect(cli(['mkfs', '--small', '-f', '--system-uuid', s.uuidFile, dev]).status).toBe(0);
+      // famfs's creat without data: 16 MiB logged, holes in the image file.
+      expect(cli(['creat', '--system-uuid', s.uuidFile, '-s', '16M', `${dev}:/holey`]).status).toBe(0);
+      sh(`head -c ${48 * MiB} /dev/zero > ${small2}/filler`); // fills the tmpfs (ENOSPC expected)
+      const mnt = s.mountpoint('m2');
+      const server = await s.serve(dev, mnt);
+      // Reading a hole through the mapping on a full tmpfs was SIGBUS or EFAULT in a serving
+      // thread: the server ended and the mount answered ENOTCONN.
+      const cat = sh(`cat ${mnt}/holey | wc -c`);
+      expect(cat.stderr).toMatch(/No space left on device/);
+      expect(server.log()).toMatch(/holey: open refused: the image has no room for the file's bytes/);
+      expect(fs.readdirSync(mnt)).toContain('holey');
+      // Room again: the same open succeeds and reads the file's 16 MiB.
+      fs.rmSync(`${small2}/filler`);
+      expect(must(`cat ${mnt}/holey | wc -c`).trim()).toBe(String(16 * MiB));
+      await server.stop();
+    } finally {
+      sh(`umount -l ${small2}`);
+    }
+  }, 120_000);
 });
