@@ -382,7 +382,7 @@ export class FamfsFileSystem implements FileSystem {
     } catch (e) {
       const msg = `${node.path}: open refused: the image has no room for the file's bytes (${(e as Error).message})`;
       this.log(msg);
-      throw new FuseError(E.ENOSPC, msg);
+      throw new FuseError(E.ENOSPC, msg, { cause: e });
     }
     this.backed.add(node);
   }
