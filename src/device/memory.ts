@@ -340,42 +340,34 @@ export class EmulatedRegion implements DaxdevMemory {
     spec.members.forEach((m, i) => this.members[i]!.adopt(m));
   }
 
-  slices(offset: number, length: number): Buffer[] {
+  /**
+   * [offset, offset+length) granule by granule: `piece` gets the member holding each piece,
+   * the piece's offset on that member, where it starts in the range, and its length.
+   */
+  private pieces(offset: number, length: number, piece: (member: MappedDevice, dpa: number, at: number, n: number) => void): void {
     checkRange(this.name, this.size, offset, length);
-    const out: Buffer[] = [];
-    let pos = offset;
-    const end = offset + length;
-    while (pos < end) {
-      const n = Math.min(granuleRemainder(this.region, pos), end - pos);
-      const c = toController(this.region, pos);
-      out.push(this.members[c.position]!.slices(c.dpa, n)[0]!);
-      pos += n;
+    for (let at = 0; at < length;) {
+      const n = Math.min(granuleRemainder(this.region, offset + at), length - at);
+      const c = toController(this.region, offset + at);
+      piece(this.members[c.position]!, c.dpa, at, n);
+      at += n;
     }
+  }
+
+  slices(offset: number, length: number): Buffer[] {
+    const out: Buffer[] = [];
+    this.pieces(offset, length, (m, dpa, _at, n) => out.push(m.slices(dpa, n)[0]!));
     return out;
   }
   read(offset: number, dst: Uint8Array): void {
     copyOut(this, offset, dst);
   }
   back(offset: number, length: number): void {
-    let pos = offset;
-    const end = offset + length;
-    while (pos < end) {
-      const n = Math.min(granuleRemainder(this.region, pos), end - pos);
-      const c = toController(this.region, pos);
-      this.members[c.position]!.back(c.dpa, n);
-      pos += n;
-    }
+    this.pieces(offset, length, (m, dpa, _at, n) => m.back(dpa, n));
   }
   write(offset: number, src: Uint8Array): void {
-    checkRange(this.name, this.size, offset, src.byteLength);
-    // Granule by granule to its member, which stores the way it does best.
-    let at = 0;
-    while (at < src.byteLength) {
-      const n = Math.min(granuleRemainder(this.region, offset + at), src.byteLength - at);
-      const c = toController(this.region, offset + at);
-      this.members[c.position]!.write(c.dpa, src.subarray(at, at + n));
-      at += n;
-    }
+    // Each piece to its member, which stores the way it does best (pwrite into an image file).
+    this.pieces(offset, src.byteLength, (m, dpa, at, n) => m.write(dpa, src.subarray(at, at + n)));
   }
   flush(offset: number, length: number): void {
     // Members of one region are all real or all emulated; any active one's routine serves.

@@ -45,7 +45,6 @@ const munmapFn = libc.func('int munmap(void *addr, size_t length)');
 const msyncFn = libc.func('int msync(void *addr, size_t length, int flags)');
 const flockFn = libc.func('int flock(int fd, int operation)');
 const pwriteFn = libc.func('long pwrite(int fd, const void *buf, size_t count, int64_t offset)');
-
 const fallocateFn = libc.func('int fallocate(int fd, int mode, int64_t offset, int64_t len)');
 
 /**
