@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { toController, granuleRemainder } from '../interleave/controller.js';
 import type { Daxdev, Region } from '../interleave/layout.js';
-import { allocateRange, mmapShared, pwriteAll, viewMapping, type Mapped } from '../sys/libc.js';
+import { allocateRange, mmapShared, pwriteAll, SEEK_DATA, SEEK_HOLE, seekDataOrHole, viewMapping, type Mapped } from '../sys/libc.js';
 import { blockDeviceSize } from '../sys/ioctl.js';
 import { ErrnoError, type ErrnoName } from '../errno.js';
 import { cacheMaintenanceFor, nativeCacheMaintenance, NO_CACHE_MAINTENANCE, type CacheMaintenance } from './cache.js';
@@ -31,6 +31,11 @@ export interface SharedDevice {
   readonly windows: readonly (readonly [number, bigint])[];
   /** The owner maintains CPU caches on this device (cache.ts); the viewer must too. */
   readonly cacheMaintenance: boolean;
+  /**
+   * An image file's descriptor (the owner's; descriptors belong to the whole process): the
+   * viewer finds the file's holes with it (readSlices) and never closes it.
+   */
+  readonly fileDescriptor?: number;
 }
 
 /** A daxdev as plain data for another thread: one shared device, or a region's members. */
@@ -49,6 +54,13 @@ export interface DaxdevMemory {
   share(runs: readonly (readonly [number, number])[]): DeviceSpec;
   /** Views of [offset, offset+length); throws DeviceError if any byte is outside the device. */
   slices(offset: number, length: number): Buffer[];
+  /**
+   * slices() for reading: where the device is an image file, its holes come as zeros, not as
+   * views. Reading a hole through the mapping needs a page (tmpfs gives every fault one),
+   * and on a full file system that is SIGBUS in the reading thread, or EFAULT for a reply
+   * the kernel copies from the view. Absent: slices() serves.
+   */
+  readSlices?(offset: number, length: number): Buffer[];
   read(offset: number, dst: Uint8Array): void;
   write(offset: number, src: Uint8Array): void;
   /**
@@ -69,9 +81,9 @@ export interface DaxdevMemory {
   /** Make stores durable (msync) on file-backed devices. */
   sync(): void;
   /**
-   * Give [offset, offset+length) memory behind it before other threads read or store there
-   * through the mapping: an image file allocates its holes (fallocate), so that a full file
-   * system is ENOSPC here, not SIGBUS in a serving thread. Nothing where there are no holes.
+   * Give [offset, offset+length) memory behind it before other threads store there through
+   * the mapping: an image file allocates its holes (fallocate), so that a full file system
+   * is ENOSPC here, not SIGBUS in a serving thread. Nothing where there are no holes.
    */
   back?(offset: number, length: number): void;
   close(): void;
@@ -155,7 +167,7 @@ function copyIn(mem: DaxdevMemory, offset: number, src: Uint8Array): void {
 
 function copyOut(mem: DaxdevMemory, offset: number, dst: Uint8Array): void {
   let at = 0;
-  for (const s of mem.slices(offset, dst.byteLength)) {
+  for (const s of mem.readSlices?.(offset, dst.byteLength) ?? mem.slices(offset, dst.byteLength)) {
     dst.set(s, at);
     at += s.byteLength;
   }
@@ -182,6 +194,7 @@ export class MappedDevice implements DaxdevMemory {
   /** View the windows another thread shared (share()); close() leaves them to their owner. */
   static attach(shared: SharedDevice): MappedDevice {
     const d = new MappedDevice(shared.path, -1, shared.size, true, shared.cacheMaintenance ? nativeCacheMaintenance() : NO_CACHE_MAINTENANCE);
+    d.fileFd = shared.fileDescriptor ?? -1;
     d.adopt(shared);
     return d;
   }
@@ -212,7 +225,7 @@ export class MappedDevice implements DaxdevMemory {
     }
     const d = new MappedDevice(devPath, fs.openSync(devPath, writable ? 'r+' : 'r'), size, writable, opts.cache ?? cacheMaintenanceFor(devPath));
     d.devdax = devdax;
-    d.file = st.isFile();
+    if (st.isFile()) d.fileFd = d.fd;
     return d;
   }
 
@@ -226,8 +239,11 @@ export class MappedDevice implements DaxdevMemory {
    * 1.1-2.6 (bench/meta-mount/README.md, eighth pass). A file system with large folios (ext4,
    * Linux 6.16+) also backed each faulted page of a sparse image with a 2 MiB folio, dirty
    * and allocated on disk. And a full disk is ENOSPC here, where a store would be SIGBUS.
+   * The descriptor of such a file (the owner's, also in an attached copy), or -1.
    */
-  private file = false;
+  private fileFd = -1;
+  /** Bit per 2 MiB unit of an image file seen to hold no hole (holes never come back: nothing punches them). */
+  private dataUnits?: Uint8Array;
   /** Windows share() handed out so far. */
   private readonly shared = new Set<number>();
 
@@ -244,7 +260,7 @@ export class MappedDevice implements DaxdevMemory {
     // Only windows shared (not every one this thread mapped: a mount maps all at INIT).
     const windows: [number, bigint][] = [];
     this.maps.forEach((m, w) => m && this.shared.has(w) && windows.push([w, m.address]));
-    return { kind: 'device', path: this.name, size: this.size, windows, cacheMaintenance: this.cache.active };
+    return { kind: 'device', path: this.name, size: this.size, windows, cacheMaintenance: this.cache.active, ...(this.fileFd >= 0 && { fileDescriptor: this.fileFd }) };
   }
 
   /** The file descriptor, for locks and ioctls. */
@@ -289,16 +305,47 @@ export class MappedDevice implements DaxdevMemory {
     }
     return out;
   }
+  readSlices(offset: number, length: number): Buffer[] {
+    if (this.fileFd < 0 || length === 0 || this.allData(offset, length)) return this.slices(offset, length);
+    checkRange(this.name, this.size, offset, length);
+    const out: Buffer[] = [];
+    const end = offset + length;
+    for (let pos = offset; pos < end;) {
+      const data = Math.min(seekDataOrHole(this.fileFd, pos, SEEK_DATA) ?? end, end);
+      if (data > pos) {
+        out.push(Buffer.alloc(data - pos));
+        pos = data;
+        continue;
+      }
+      const hole = Math.min(seekDataOrHole(this.fileFd, pos, SEEK_HOLE) ?? end, end);
+      out.push(...this.slices(pos, hole - pos));
+      pos = hole;
+    }
+    return out;
+  }
+
+  /** Every 2 MiB unit [offset, offset+length) touches is data in the image file (one lseek per unit, once). */
+  private allData(offset: number, length: number): boolean {
+    const U = 2 * 1024 * 1024;
+    const seen = (this.dataUnits ??= new Uint8Array(Math.ceil(this.size / U / 8)));
+    for (let u = Math.floor(offset / U); u * U < offset + length; u++) {
+      if (seen[u >> 3]! & (1 << (u & 7))) continue;
+      const stop = Math.min((u + 1) * U, this.size);
+      if ((seekDataOrHole(this.fileFd, u * U, SEEK_HOLE) ?? 0) < stop) return false;
+      seen[u >> 3]! |= 1 << (u & 7);
+    }
+    return true;
+  }
   read(offset: number, dst: Uint8Array): void {
     copyOut(this, offset, dst);
   }
   back(offset: number, length: number): void {
-    if (!this.file || this.fd < 0 || !this.writable || length <= 0) return;
+    if (this.fileFd < 0 || this.fd < 0 || !this.writable || length <= 0) return;
     checkRange(this.name, this.size, offset, length);
     allocateRange(this.fd, offset, length, `of ${length} bytes of ${this.name} at ${offset}`);
   }
   write(offset: number, src: Uint8Array): void {
-    if (!this.file || this.fd < 0) return copyIn(this, offset, src);
+    if (this.fileFd < 0 || this.fd < 0) return copyIn(this, offset, src);
     checkRange(this.name, this.size, offset, src.byteLength);
     pwriteAll(this.fd, src, offset, `of ${src.byteLength} bytes to ${this.name} at ${offset}`);
   }
@@ -357,6 +404,11 @@ export class EmulatedRegion implements DaxdevMemory {
   slices(offset: number, length: number): Buffer[] {
     const out: Buffer[] = [];
     this.pieces(offset, length, (m, dpa, _at, n) => out.push(m.slices(dpa, n)[0]!));
+    return out;
+  }
+  readSlices(offset: number, length: number): Buffer[] {
+    const out: Buffer[] = [];
+    this.pieces(offset, length, (m, dpa, _at, n) => out.push(...m.readSlices(dpa, n)));
     return out;
   }
   read(offset: number, dst: Uint8Array): void {

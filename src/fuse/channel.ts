@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { setNonBlocking, writeRaw } from '../sys/fuse-dev.js';
 
-const { EAGAIN, EINTR, ENOENT, ENODEV, EBADF, ECONNRESET, ECONNABORTED, EPIPE } = os.constants.errno;
+const { EAGAIN, EINTR, ENOENT, ENODEV, EBADF, ECONNRESET, ECONNABORTED, EPIPE, EFAULT } = os.constants.errno;
 
 /**
  * What readRaw's result means: a request; `empty` (a non-blocking channel has none now);
@@ -60,9 +60,14 @@ export function writeMessage(fd: number, iov: readonly Buffer[]): boolean {
   return writevMessage(fd, iov);
 }
 
-/** A failed reply write: true (ENOENT: dropped quietly), false (the connection is gone), undefined (neither). */
+/**
+ * A failed reply write: true (answered or dropped), false (the connection is gone), undefined
+ * (neither). ENOENT: the kernel forgot the request (interrupted). EFAULT: it could not copy
+ * the reply's data from our views (a page of the device that cannot be had), and ended the
+ * request with EIO itself (fs/fuse/dev.c fuse_dev_do_write): the reader gets EIO, we serve on.
+ */
 function writeKept(errno: number): boolean | undefined {
-  if (errno === ENOENT) return true;
+  if (errno === ENOENT || errno === EFAULT) return true;
   if (errno === ENODEV || errno === EPIPE || errno === ECONNRESET || errno === EBADF) return false;
   return undefined;
 }

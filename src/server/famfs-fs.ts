@@ -370,10 +370,11 @@ export class FamfsFileSystem implements FileSystem {
   private readonly backed = new WeakSet<FileNode>();
 
   /**
-   * Before the first open of a committed file hands its map to the serving threads, make
-   * its bytes' pages exist in an image file: a file logged without data (famfs's `creat -s`)
-   * is holes there, and on a full tmpfs reading a hole through the mapping was SIGBUS or
-   * EFAULT in a serving thread, which ended the server. Here it is ENOSPC for this open.
+   * Before the first open for writing of a committed file hands its map to the serving
+   * threads, make its bytes' pages exist in an image file: a file logged without data
+   * (famfs's `creat -s`) is holes there, and a serving thread stores through the mapping,
+   * where a page a full file system cannot give is SIGBUS and ends the server. Here it is
+   * ENOSPC for this open. Reads need no pages: holes read as zeros (readSlices).
    */
   private back(node: FileNode): void {
     if (this.backed.has(node) || this.mode.kind !== 'none' || node.size === 0) return;
@@ -906,7 +907,7 @@ export class FamfsFileSystem implements FileSystem {
       clearTimeout(n.file.settling);
       n.file.settling = undefined;
     }
-    if (n.kind === 'file') this.back(n.node);
+    if (n.kind === 'file' && writing) this.back(n.node);
     this.opened(nodeid);
     const fh = this.newHandle(nodeid, writing);
     const journaled = n.kind === 'file' && writing && this.mode.kind === 'none';

@@ -15,7 +15,7 @@ export function readMapped(map: FileMap, dev: DaxdevLookup, offset: number, size
     const d = dev(m.daxdev);
     // Another host may have written these bytes (README "Caches on shared memory").
     d.invalidate(m.offset, m.length);
-    if (d.views) for (const s of d.slices(m.offset, m.length)) out.push(s);
+    if (d.views) for (const s of d.readSlices?.(m.offset, m.length) ?? d.slices(m.offset, m.length)) out.push(s);
     else {
       const copy = Buffer.alloc(m.length);
       d.read(m.offset, copy);

@@ -46,6 +46,7 @@ const msyncFn = libc.func('int msync(void *addr, size_t length, int flags)');
 const flockFn = libc.func('int flock(int fd, int operation)');
 const pwriteFn = libc.func('long pwrite(int fd, const void *buf, size_t count, int64_t offset)');
 const fallocateFn = libc.func('int fallocate(int fd, int mode, int64_t offset, int64_t len)');
+const lseekFn = libc.func('int64_t lseek(int fd, int64_t offset, int whence)');
 
 /**
  * fallocate(2) mode 0: give [offset, offset+length) of the file storage, keeping what it holds.
@@ -60,6 +61,23 @@ export function allocateRange(fd: number, offset: number, length: number, detail
     if (e === os.constants.errno.EOPNOTSUPP || e === os.constants.errno.EBADF) return false;
     throw new SysError('fallocate', e, detail);
   }
+}
+
+/** lseek(2) whence values that find data and holes in a sparse file (<linux/fs.h>). */
+export const SEEK_DATA = 3;
+export const SEEK_HOLE = 4;
+
+/**
+ * Where the next data (SEEK_DATA) or hole (SEEK_HOLE) at or after `offset` starts in the
+ * file; `undefined` when there is no data from `offset` on (ENXIO). A file system without
+ * hole tracking says the whole file is data. Throws SysError for anything else.
+ */
+export function seekDataOrHole(fd: number, offset: number, whence: typeof SEEK_DATA | typeof SEEK_HOLE): number | undefined {
+  const at = Number(lseekFn(fd, offset, whence));
+  if (at >= 0) return at;
+  const e = koffi.errno();
+  if (e === os.constants.errno.ENXIO) return undefined;
+  throw new SysError('lseek', e, `${whence === SEEK_DATA ? 'SEEK_DATA' : 'SEEK_HOLE'} from ${offset}`);
 }
 
 /** pwrite(2) all of `src` at `offset`, through short writes and EINTR; throws SysError. */

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MappedDevice } from '../../src/device/memory.js';
+import { attachSpec, MappedDevice } from '../../src/device/memory.js';
 
 const DIR = fs.mkdtempSync(path.join(process.cwd(), '.famfs-ts-device-mapping-'));
 afterAll(() => fs.rmSync(DIR, { recursive: true, force: true }));
@@ -28,5 +28,38 @@ describe('a file-backed device', () => {
     }
     // 64 stores of 4 KiB (through the mapping here: 95 MiB allocated): a few pages each at most.
     expect(fs.statSync(p).blocks * 512).toBeLessThanOrEqual(64 * 256 * 1024);
+  });
+
+  // On tmpfs every fault of the mapping, a read's too, gives the file a page; on a full tmpfs
+  // that is SIGBUS (or EFAULT for a reply the kernel copies from the view). Holes read as zeros.
+  it('reads holes as zeros without giving them pages, in the owner and in a viewer', () => {
+    const p = `/dev/shm/famfs-ts-holes-${process.pid}`;
+    fs.writeFileSync(p, '');
+    fs.truncateSync(p, 8 * MiB);
+    const dev = MappedDevice.open(p);
+    try {
+      const block = Buffer.alloc(4096, 0x5a);
+      dev.write(2 * MiB + 8192, block);
+      const want = Buffer.alloc(4 * MiB);
+      block.copy(want, 2 * MiB + 8192);
+      const before = fs.statSync(p).blocks;
+      const viewer = attachSpec(dev.share([[0, 8 * MiB]]));
+      for (const d of [dev, viewer]) {
+        expect(Buffer.concat(d.readSlices!(0, 4 * MiB)).equals(want)).toBe(true);
+        const copy = Buffer.alloc(4 * MiB, 1);
+        d.read(0, copy);
+        expect(copy.equals(want)).toBe(true);
+      }
+      expect(fs.statSync(p).blocks).toBe(before);
+      // A unit with no hole left is viewed in place from then on.
+      dev.write(6 * MiB, Buffer.alloc(2 * MiB, 7));
+      const whole = dev.readSlices(6 * MiB, 2 * MiB);
+      expect(whole).toHaveLength(1);
+      whole[0]![0] = 9;
+      expect(dev.slices(6 * MiB, 1)[0]![0]).toBe(9);
+    } finally {
+      dev.close();
+      fs.rmSync(p, { force: true });
+    }
   });
 });

@@ -54,7 +54,7 @@ describeTier2('famfs-ts mount: an image on a file system that fills up', mountUn
     await again.stop();
   }, 120_000);
 
-  it('refuses to open a file logged without data when its pages cannot exist, and serves on', async () => {
+  it('reads a file logged without data as zeros on a full file system, refuses to open it for writing, and serves on', async () => {
     const small2 = s.path('small2');
     fs.mkdirSync(small2);
     must(`mount -t tmpfs -o size=48m famfs-ts-test ${small2}`);
@@ -68,15 +68,25 @@ describeTier2('famfs-ts mount: an image on a file system that fills up', mountUn
       sh(`head -c ${48 * MiB} /dev/zero > ${small2}/filler`); // fills the tmpfs (ENOSPC expected)
       const mnt = s.mountpoint('m2');
       const server = await s.serve(dev, mnt);
-      // Reading a hole through the mapping on a full tmpfs was SIGBUS or EFAULT in a serving
-      // thread: the server ended and the mount answered ENOTCONN.
-      const cat = sh(`cat ${mnt}/holey | wc -c`);
-      expect(cat.stderr).toMatch(/No space left on device/);
+      const client = await s.serve(dev, s.mountpoint('c2'), ['--client']);
+      // On tmpfs a read of a hole through the mapping needs a page: on a full tmpfs that was
+      // SIGBUS or EFAULT in a serving thread, the server ended and the mount answered
+      // ENOTCONN. A client opens the image read-only and could not even try to make room.
+      for (const m of [mnt, client.mountpoint]) {
+        must(`cmp -n ${16 * MiB} ${m}/holey /dev/zero`);
+        expect(must(`cat ${m}/holey | wc -c`).trim()).toBe(String(16 * MiB));
+      }
+      // Stores go through the mapping in serving threads: the master gives the bytes their
+      // pages at the first open for writing, which is ENOSPC here.
+      const dd = sh(`dd if=/dev/urandom of=${mnt}/holey bs=4k count=1 conv=notrunc`);
+      expect(dd.stderr).toMatch(/No space left on device/);
       expect(server.log()).toMatch(/holey: open refused: the image has no room for the file's bytes/);
       expect(fs.readdirSync(mnt)).toContain('holey');
-      // Room again: the same open succeeds and reads the file's 16 MiB.
+      // Room again: the same open succeeds, and the client reads what the master wrote.
       fs.rmSync(`${small2}/filler`);
-      expect(must(`cat ${mnt}/holey | wc -c`).trim()).toBe(String(16 * MiB));
+      must(`head -c 4096 /dev/urandom > ${s.path('page')} && dd if=${s.path('page')} of=${mnt}/holey bs=4k count=1 conv=notrunc`);
+      must(`cmp -n 4096 ${s.path('page')} ${client.mountpoint}/holey`);
+      await client.stop();
       await server.stop();
     } finally {
       sh(`umount -l ${small2}`);
