@@ -84,8 +84,10 @@ export interface DaxdevMemory {
    * Give [offset, offset+length) memory behind it before other threads store there through
    * the mapping: an image file allocates its holes (fallocate), so that a full file system
    * is ENOSPC here, not SIGBUS in a serving thread. Nothing where there are no holes.
+   * True when the range has its memory now (always, on a device without holes); false when
+   * that cannot be known (a file system without fallocate, a read-only descriptor).
    */
-  back?(offset: number, length: number): void;
+  back?(offset: number, length: number): boolean;
   close(): void;
 }
 
@@ -339,10 +341,11 @@ export class MappedDevice implements DaxdevMemory {
   read(offset: number, dst: Uint8Array): void {
     copyOut(this, offset, dst);
   }
-  back(offset: number, length: number): void {
-    if (this.fileFd < 0 || this.fd < 0 || !this.writable || length <= 0) return;
+  back(offset: number, length: number): boolean {
+    if (this.fileFd < 0 || length <= 0) return true;
+    if (this.fd < 0 || !this.writable) return false;
     checkRange(this.name, this.size, offset, length);
-    allocateRange(this.fd, offset, length, `of ${length} bytes of ${this.name} at ${offset}`);
+    return allocateRange(this.fd, offset, length, `of ${length} bytes of ${this.name} at ${offset}`);
   }
   write(offset: number, src: Uint8Array): void {
     if (this.fileFd < 0 || this.fd < 0) return copyIn(this, offset, src);
@@ -414,8 +417,10 @@ export class EmulatedRegion implements DaxdevMemory {
   read(offset: number, dst: Uint8Array): void {
     copyOut(this, offset, dst);
   }
-  back(offset: number, length: number): void {
-    this.pieces(offset, length, (m, dpa, _at, n) => m.back(dpa, n));
+  back(offset: number, length: number): boolean {
+    let all = true;
+    this.pieces(offset, length, (m, dpa, _at, n) => (all = m.back(dpa, n) && all));
+    return all;
   }
   write(offset: number, src: Uint8Array): void {
     // Each piece to its member, which stores the way it does best (pwrite into an image file).

@@ -366,14 +366,11 @@ export class FamfsImage {
     // The entry reaches memory before the counters that publish it: a host that reads
     // next_index then finds the entry whole. famfs writes both and flushes the whole log
     // once, relying on the entry CRC when the header line lands first (famfs_append_log).
-    primary.write(LOG_OFFSET + entryOffset(index), bytes);
-    primary.flush(LOG_OFFSET + entryOffset(index), bytes.length);
+    this.storeLog(LOG_OFFSET + entryOffset(index), bytes);
     const counters = Buffer.allocUnsafe(16);
     counters.writeBigUInt64LE(BigInt(h.nextSeqnum + 1), 0);
     counters.writeBigUInt64LE(BigInt(index + 1), 8);
-    const countersAt = LOG_OFFSET + logHeaderStruct.offsetOf('famfs_log_next_seqnum');
-    primary.write(countersAt, counters);
-    primary.flush(countersAt, counters.length);
+    this.storeLog(LOG_OFFSET + logHeaderStruct.offsetOf('famfs_log_next_seqnum'), counters);
     const ownSession = this.allocator !== undefined && this.allocatorAt === this.scanState.scanned;
     if (this.logIsView && entry.type !== 'add-daxdev') {
       // The log is viewed in place and this writer holds it (the refresh above found every
@@ -391,6 +388,29 @@ export class FamfsImage {
     }
     if (ownSession) this.allocatorAt = this.scanState.scanned;
     return index;
+  }
+
+  /**
+   * The log is viewed in place and every page of it has memory behind it (set at the first
+   * append). Stores then go through the view: in an image file a pwrite(2) each (two per
+   * entry) cost more than the rest of an append (bench/meta-mount/README.md, ninth pass),
+   * and a page the file system gave at the first append cannot be SIGBUS.
+   */
+  private logResident?: boolean;
+
+  private storeLog(at: number, bytes: Buffer): void {
+    const primary = this.devices.get(0)!;
+    if ((this.logResident ??= this.logIsView && this.backLog())) bytes.copy(this.log, at - LOG_OFFSET);
+    else primary.write(at, bytes);
+    primary.flush(at, bytes.length);
+  }
+
+  private backLog(): boolean {
+    try {
+      return this.devices.get(0)!.back?.(LOG_OFFSET, this.sb.logLen) ?? false;
+    } catch {
+      return false; // no room for the log's holes: each store is a pwrite, ENOSPC if it must be
+    }
   }
 
   /**
