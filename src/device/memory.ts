@@ -326,15 +326,28 @@ export class MappedDevice implements DaxdevMemory {
     return out;
   }
 
-  /** Every 2 MiB unit [offset, offset+length) touches is data in the image file (one lseek per unit, once). */
+  /**
+   * [offset, offset+length) is all data in the image file: one lseek per 2 MiB unit it
+   * touches, none for a unit seen whole before. A file's first bytes sit at the start of its
+   * unit, so a read of a file that is data up to some point needs just the lseek from there.
+   */
   private allData(offset: number, length: number): boolean {
     const U = 2 * 1024 * 1024;
+    const end = offset + length;
     const seen = (this.dataUnits ??= new Uint8Array(Math.ceil(this.size / U / 8)));
-    for (let u = Math.floor(offset / U); u * U < offset + length; u++) {
+    for (let u = Math.floor(offset / U); u * U < end; u++) {
       if (seen[u >> 3]! & (1 << (u & 7))) continue;
-      const stop = Math.min((u + 1) * U, this.size);
-      if ((seekDataOrHole(this.fileFd, u * U, SEEK_HOLE) ?? 0) < stop) return false;
-      seen[u >> 3]! |= 1 << (u & 7);
+      const start = u * U;
+      const stop = Math.min(start + U, this.size);
+      const hole = seekDataOrHole(this.fileFd, start, SEEK_HOLE) ?? start;
+      if (hole >= stop) {
+        seen[u >> 3]! |= 1 << (u & 7);
+        continue;
+      }
+      const from = Math.max(start, offset);
+      const to = Math.min(stop, end);
+      if (hole >= to) continue;
+      if (hole > from || (seekDataOrHole(this.fileFd, from, SEEK_HOLE) ?? from) < to) return false;
     }
     return true;
   }

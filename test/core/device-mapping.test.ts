@@ -4,6 +4,7 @@
 // stored through the mapping, ext4 on Linux 6.16+ allocated up to 2 MiB per 4 KiB store.
 import fs from 'node:fs';
 import path from 'node:path';
+import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { attachSpec, MappedDevice } from '../../src/device/memory.js';
 
@@ -59,6 +60,41 @@ describe('a file-backed device', () => {
       expect(dev.slices(6 * MiB, 1)[0]![0]).toBe(9);
     } finally {
       dev.close();
+      fs.rmSync(p, { force: true });
+    }
+  });
+
+  it('reads any range of a sparse image as its model says, data and holes alike', () => {
+    const p = `/dev/shm/famfs-ts-holes-model-${process.pid}`;
+    const size = 8 * MiB;
+    const PAGE = 4096;
+    try {
+      fc.assert(fc.property(
+        fc.uniqueArray(fc.integer({ min: 0, max: size / PAGE - 1 }), { maxLength: 40 }),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: size - 1 }), fc.integer({ min: 1, max: 3 * MiB })), { minLength: 1, maxLength: 8 }),
+        (pages, reads) => {
+          fs.writeFileSync(p, '');
+          fs.truncateSync(p, size);
+          const model = Buffer.alloc(size);
+          const dev = MappedDevice.open(p);
+          try {
+            for (const pg of pages) {
+              const b = Buffer.alloc(PAGE, (pg % 251) + 1);
+              dev.write(pg * PAGE, b);
+              b.copy(model, pg * PAGE);
+            }
+            const blocks = fs.statSync(p).blocks;
+            for (const [off, len0] of reads) {
+              const len = Math.min(len0, size - off);
+              expect(Buffer.concat(dev.readSlices(off, len)).equals(model.subarray(off, off + len))).toBe(true);
+            }
+            expect(fs.statSync(p).blocks).toBe(blocks);
+          } finally {
+            dev.close();
+          }
+        },
+      ), { numRuns: 40 });
+    } finally {
       fs.rmSync(p, { force: true });
     }
   });
