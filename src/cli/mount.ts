@@ -171,7 +171,7 @@ export function registerMount(program: Command): void {
     .option('-r, --read', 'famfs: read the log with read(2) (accepted; excludes -m)')
     .option('-m, --mmap', 'famfs: read the log by mmap (accepted; excludes -r)')
     .option('-u, --nouseraccess', 'famfs: no access for non-root users (accepted; famfs-ts grants it with --allow-other only)')
-    .option('-p, --nodefaultperm', 'famfs: no default_permissions (accepted; famfs-ts always asks the kernel to check permissions)')
+    .option('-p, --nodefaultperm', 'famfs: no default_permissions (accepted; famfs-ts asks the kernel to check modes only with --allow-other: without it only root reaches the mount)')
     .option('-S, --shadow <path>', 'famfs: the shadow tree root of famfs_fused (accepted; famfs-ts keeps its namespace in memory)')
     .option('-c, --cache <mode>', 'famfs: always|normal|never (accepted, no-op)')
     .option('-D, --dummy', 'famfs: a dummy mount for mkfs/fsck (refused: famfs-ts reads devices directly)')

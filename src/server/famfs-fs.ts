@@ -61,6 +61,7 @@ const E = os.constants.errno;
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
 const S_IFMT = 0o170000;
+const X_OK = 1;
 /** Devices up to this size in all are mapped whole at INIT (mapWindowsNow). */
 const PREMAP_LIMIT = 64 * 2 ** 30;
 const O_ACCMODE = 3;
@@ -74,6 +75,20 @@ export const META_DIR_ID = 2 ** 50;
 export const META_SUPERBLOCK_ID = META_DIR_ID + 1;
 export const META_LOG_ID = META_DIR_ID + 2;
 const PENDING_BASE = 2 ** 51;
+/**
+ * Whether the kernel should check modes and owners itself (default_permissions). Only
+ * where someone it would refuse can reach the mount: without allow_other only processes
+ * whose every uid and gid are the server's get in (fs/fuse/dir.c fuse_allow_current_process),
+ * and for a server run as root those pass every check but executing a file without an x
+ * bit, which the kernel refuses without default_permissions too (fuse_permission), and
+ * access(2), which then comes here (access()). The checks are not free: on Linux 6.18 a
+ * create marks all of its directory's attributes stale, and the next path walk through the
+ * directory asks a GETATTR for its mode: one request in five of a create.
+ */
+export function kernelChecksModes(allowOther: boolean | undefined, serverUid = process.getuid?.() ?? 0): boolean {
+  return allowOther === true || serverUid !== 0;
+}
+
 /** Name-only records after which a READDIRPLUS reply ends (sendCommitted). */
 const PLUS_BARE_RUN = 8;
 /** Names of files-being-written kept for their listing cookies (one listing's worth is plenty). */
@@ -1383,8 +1398,15 @@ export class FamfsFileSystem implements FileSystem {
     return { blocks: total, bfree: free, bavail: this.isMaster ? free : 0, files: slots, ffree: Math.max(0, slots - used), bsize: ALLOC_UNIT, frsize: ALLOC_UNIT, namelen: MAX_PATHLEN - 1 };
   }
 
-  access(): void {
-    // default_permissions: the kernel checks modes itself.
+  /**
+   * Asked only of a mount without default_permissions (kernelChecksModes), which only
+   * root's processes can reach: root may read and write anything, and may execute a file
+   * only if one of its x bits is set (fs/namei.c generic_permission).
+   */
+  access(_ctx: RequestContext, nodeid: number, mask: number): void {
+    const n = this.need(nodeid);
+    const mode = this.attrOf(nodeid, n).mode;
+    if (mask & X_OK && (mode & S_IFMT) === S_IFREG && !(mode & 0o111)) throw fuseErr('EACCES', `${nodeid}: no x bit to execute`);
   }
 
   /**

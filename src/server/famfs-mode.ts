@@ -27,7 +27,7 @@ import { FuseSession } from '../fuse/session.js';
 import type { IomapSupportProbe } from '../mapping/detect.js';
 import { profileByName } from '../mapping/profiles.js';
 import { FsSwitch } from './fs-switch.js';
-import { META_DIR_ID, META_LOG_ID, META_SUPERBLOCK_ID } from './famfs-fs.js';
+import { kernelChecksModes, META_DIR_ID, META_LOG_ID, META_SUPERBLOCK_ID } from './famfs-fs.js';
 import type { MetaMapReply, MetaMapRequest } from './meta-mapper.js';
 
 const ROOT = 1;
@@ -140,7 +140,7 @@ export async function withBootstrapMount<T>(device: string, logLen: number, log:
       session = FuseSession.mount(dir, sw.fs, {
         profile: profileByName('auto', { source: sw.fs, log, iomapSupport: () => probe }),
         beforeMount: (fd) => { probe = isSocket(fd) ? { kind: 'not-asked', why: 'a socket channel' } : iomapProbe(fd); },
-        defaultPermissions: true,
+        defaultPermissions: kernelChecksModes(false),
         fsname: device,
         subtype: 'famfs-ts',
         handleSignals: false,

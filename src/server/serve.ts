@@ -22,7 +22,7 @@ import { BootstrapFs, famfsModeOf, notFamfsKernel, openThroughMeta } from './fam
 import { FsSwitch } from './fs-switch.js';
 import { loadLayout } from '../interleave/layout-yaml.js';
 import type { Layout } from '../interleave/layout.js';
-import { DEFAULT_SETTLE_MS, FamfsFileSystem } from './famfs-fs.js';
+import { DEFAULT_SETTLE_MS, FamfsFileSystem, kernelChecksModes } from './famfs-fs.js';
 
 export { DEFAULT_SETTLE_MS };
 import type { PlaneData, PlaneUpdate } from './data-plane.js';
@@ -202,7 +202,7 @@ export class FamfsMount {
       profile,
       beforeMount: (fd) => { probe = iomapSupportOf(fd, isSocket(fd)); },
       allowOther: opts.allowOther,
-      defaultPermissions: true,
+      defaultPermissions: kernelChecksModes(opts.allowOther),
       fsname: opts.source,
       subtype: 'famfs-ts',
       readOnly: opts.client ?? false,
@@ -323,7 +323,7 @@ export class FamfsMount {
         // burst of metadata requests): sleep in poll(2) between requests, one wake-up each.
         holdMillis: DEFAULT_HOLD_MS,
         allowOther: opts.allowOther,
-        defaultPermissions: true,
+        defaultPermissions: kernelChecksModes(opts.allowOther),
         // Absolute, so mkfs and offline writers find the device in /proc/mounts from any cwd.
         fsname: path.resolve(opts.source),
         subtype: 'famfs-ts',
