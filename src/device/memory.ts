@@ -167,9 +167,14 @@ function copyIn(mem: DaxdevMemory, offset: number, src: Uint8Array): void {
   }
 }
 
+/** Views of [offset, offset+length) to read from: readSlices() where the device has it, else slices(). */
+export function readViews(mem: DaxdevMemory, offset: number, length: number): Buffer[] {
+  return mem.readSlices?.(offset, length) ?? mem.slices(offset, length);
+}
+
 function copyOut(mem: DaxdevMemory, offset: number, dst: Uint8Array): void {
   let at = 0;
-  for (const s of mem.readSlices?.(offset, dst.byteLength) ?? mem.slices(offset, dst.byteLength)) {
+  for (const s of readViews(mem, offset, dst.byteLength)) {
     dst.set(s, at);
     at += s.byteLength;
   }

@@ -1,7 +1,7 @@
 // File bytes in and out of the mapped daxdevs: the one data path of the mount, run by the
 // main thread (famfs-fs.ts) and by every serving thread (data-plane.ts).
 import os from 'node:os';
-import type { DaxdevMemory } from '../device/memory.js';
+import { readViews, type DaxdevMemory } from '../device/memory.js';
 import { FuseError } from '../fuse/filesystem.js';
 import { resolveRange, type FileMap } from '../interleave/filemap.js';
 
@@ -15,7 +15,7 @@ export function readMapped(map: FileMap, dev: DaxdevLookup, offset: number, size
     const d = dev(m.daxdev);
     // Another host may have written these bytes (README "Caches on shared memory").
     d.invalidate(m.offset, m.length);
-    if (d.views) for (const s of d.readSlices?.(m.offset, m.length) ?? d.slices(m.offset, m.length)) out.push(s);
+    if (d.views) for (const s of readViews(d, m.offset, m.length)) out.push(s);
     else {
       const copy = Buffer.alloc(m.length);
       d.read(m.offset, copy);
