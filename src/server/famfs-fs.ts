@@ -1163,13 +1163,19 @@ export class FamfsFileSystem implements FileSystem {
    * fsync of a file not yet logged that no description holds open for writing (`sync FILE`
    * after the writer closed it) logs it at once instead of after the settle time: a way to
    * make a new file visible to other hosts now. The writer's RELEASE follows its close(2)
-   * asynchronously and may come after this request: it is waited for, up to the settle time.
-   * With a writer still open after that the file may still grow: nothing is logged. (File
-   * bytes need no flushing: stores to mapped memory are what every host sees.)
+   * asynchronously and may come after this request: it is waited for, up to RELEASE_WAIT_MS.
+   * With a writer still open after that the file may still grow: nothing is logged. An fsync
+   * through a description that writes the file (vim's `:w`, git's object files: write,
+   * fsync, close) returns at once: that description stays open for the whole call, so
+   * nothing could be logged, and waiting held the caller a second while its other new files
+   * (vim's backup `NAME~`) passed their settle time and were logged for good. Such a file is
+   * logged after its close, as any other. (File bytes need no flushing: stores to mapped
+   * memory are what every host sees.)
    */
-  fsync(_ctx?: RequestContext, nodeid = 0): void | Promise<void> {
+  fsync(_ctx?: RequestContext, nodeid = 0, fh?: number): void | Promise<void> {
     const f = this.pendingById.get(nodeid);
     if (!f || f.committed || f.unlinked || !this.reserving.has(f)) return;
+    if (fh !== undefined && this.handles.get(fh)?.writing) return;
     const writers = (): number => {
       let n = 0;
       for (const h of this.handles.values()) if (h.nodeid === nodeid && h.writing) n++;

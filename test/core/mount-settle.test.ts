@@ -57,7 +57,12 @@ describe('famfs FileSystem: settle time, unlink and rename of files not yet logg
     try {
       const c = f.create(ctx, ROOT_ID, 'synced', 0o100644, 0o1 /* O_WRONLY */, 0);
       f.write(ctx, c.nodeid, c.fh, 0, Buffer.from('x'), 0);
-      await f.fsync(ctx, c.nodeid); // waits up to the settle time for the writer's release
+      // Through the writing description itself (vim's :w, git): at once, nothing logged.
+      const t0 = Date.now();
+      expect(f.fsync(ctx, c.nodeid, c.fh)).toBeUndefined();
+      expect(img.lookup('synced')).toBeUndefined();
+      await f.fsync(ctx, c.nodeid); // another description: waits up to a second for the writer's release
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
       expect(img.lookup('synced')).toBeUndefined(); // its writer is still open
       // The writer's RELEASE may follow the fsync of another description: it is waited for.
       const waiting = f.fsync(ctx, c.nodeid);

@@ -127,6 +127,13 @@ describeTier2('everyday tools through a famfs-ts mount', mountUnavailable, () =>
     expect(sh(`vim -es -c 'normal! ihello plain' -c wq -c cq ${M('vim-plain')} < /dev/null`).status).toBe(0);
     expectFile('vim-plain', 'hello plain\n');
     expect(must(`ls -A ${mnt}`)).not.toMatch(/\.vim-plain\.sw/);
+    // An edit of a file just written (not logged yet): vim copies it to its backup
+    // `NAME~`, writes, fsyncs through the open file and removes the backup. That fsync
+    // returns at once, so the backup is still unlogged when vim removes it (it used to wait a
+    // second, the backup was logged meanwhile and vim's unlink failed: E207, exit 1).
+    expect(sh(`printf 'first draft\\n' > ${M('vim-edit')} && vim -es -c '%s/first/second/' -c wq -c cq ${M('vim-edit')} < /dev/null`).status).toBe(0);
+    expectFile('vim-edit', 'second draft\n');
+    expect(must(`ls -A ${mnt}`)).not.toMatch(/vim-edit~|\.vim-edit\.sw/);
     await committed('vim-short', 'this line is long\n');
     await committed('vim-same', 'this line is long\n');
     // vim opens without O_TRUNC, calls ftruncate(0) and writes on when that fails: the
