@@ -7,8 +7,8 @@ import { CORE_REG, STATUS, type ResolverCore } from './core.js';
 import { defineStruct } from '../cstruct.js';
 import { InvalidError } from '../errno.js';
 
-export type ShellName = 'syscall' | 'fuse_bpf_ops' | 'fuse_iomap_bpf_ops' | 'bpf_dummy_ops';
-export const SHELL_NAMES: readonly ShellName[] = ['syscall', 'fuse_bpf_ops', 'fuse_iomap_bpf_ops', 'bpf_dummy_ops'];
+import type { ShellName } from './shell-names.js';
+export { SHELL_NAMES, type ShellName } from './shell-names.js';
 
 /** BPF_PROG_TYPE_* values used here (bpf-tooling.md §2.3). */
 export const PROG_TYPE = { STRUCT_OPS: 27, SYSCALL: 31 } as const;

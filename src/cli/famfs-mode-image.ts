@@ -13,15 +13,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WindowedDevice, type DeviceWindow } from '../device/windows.js';
-import { deviceSize } from '../device/memory.js';
+import { deviceSize, isFamfsModeDaxdev } from '../device/memory.js';
 import { cacheMaintenanceFor } from '../device/cache.js';
 import { FamfsImage } from '../famfs/image.js';
 import { LOG_OFFSET } from '../famfs/constants.js';
 import { SYSTEM_UUID_FILE } from '../famfs/host.js';
 import { mountAt, mountOfSource, type MountEntry } from '../famfs/proc-mounts.js';
 import { resolveRange } from '../interleave/filemap.js';
-import { famfsModeOf } from '../server/famfs-mode.js';
-import { LOGPLAY_XATTR } from '../server/famfs-fs.js';
+import { LOGPLAY_XATTR } from '../server/control-xattrs.js';
 import { flock, LOCK_EX, LOCK_UN, mmapShared, unmapAt } from '../sys/libc.js';
 import { getXattr } from '../sys/xattr.js';
 import { CliError } from './run.js';
@@ -34,7 +33,7 @@ export interface FamfsModeHost {
 
 /** Whether `image` (a verb's IMAGE) is a daxdev in famfs mode. */
 export function isFamfsModeImage(image: string): boolean {
-  return !/\.ya?ml$/i.test(image) && famfsModeOf(image) !== undefined;
+  return !/\.ya?ml$/i.test(image) && isFamfsModeDaxdev(image);
 }
 
 interface Mapping {

@@ -10,7 +10,6 @@ import { parseSize } from '../interleave/size.js';
 import { failure, out } from './run.js';
 import { hostOptions, isLayoutFile, type HostOpts } from './target.js';
 import { isFamfsModeImage } from './famfs-mode-image.js';
-import { withBootstrapMount } from '../server/famfs-mode.js';
 import { checkDeviceSize, checkLogLen, mkfs } from '../famfs/mkfs.js';
 import { ImageError } from '../famfs/errors.js';
 import { MIN_DEVICE_SIZE } from '../famfs/constants.js';
@@ -86,6 +85,8 @@ async function mkfsFamfsMode(device: string, o: MkfsOpts): Promise<number> {
       lines.push(l);
       if (o.verbose) process.stderr.write(`famfs_mkfs: ${l}\n`);
     };
+    // The FUSE engine is loaded only for this (famfs mode), not by every mkfs.
+    const { withBootstrapMount } = await import('../server/famfs-mode.js');
     const done = await withBootstrapMount(device, logLen, log, (primary) => {
       const r = mkfs(primary, { devPath: device, systemUuid: sys, logLen, force: o.force, kill: o.kill, allowSmall: o.small });
       if (r.killed) return { killed: true, devSize: r.devSize };

@@ -8,8 +8,9 @@ import { SysError } from '../sys/libc.js';
 import { unmount } from '../sys/fuse-dev.js';
 import { daemonize, defaultLogFile } from '../server/daemon.js';
 import {
-  DEFAULT_MAX_WRITE, DEFAULT_SPIN_US, DEFAULT_THREADS, FamfsMount, isChannelPath, openForMount, DEFAULT_SETTLE_MS, TRANSPORTS, type TransportChoice,
-} from '../server/serve.js';
+  DEFAULT_MAX_WRITE, DEFAULT_SPIN_US, DEFAULT_THREADS, isChannelPath, DEFAULT_SETTLE_MS, TRANSPORTS, type TransportChoice,
+} from '../server/mount-options.js';
+import type { FamfsMount } from '../server/serve.js';
 import { sizeArg } from './run.js';
 import { mountAt } from '../famfs/proc-mounts.js';
 import { prepareMountPoint } from './mount-point.js';
@@ -52,9 +53,11 @@ async function runForeground(source: string, mountpoint: string, o: MountCliOpti
     }
   };
   const readers = positiveInt(o.readers, '--readers');
+  // The server and the FUSE engine are loaded by the process that serves, not by every verb.
+  const { FamfsMount: Mount } = await import('../server/serve.js');
   let m: FamfsMount;
   try {
-    m = FamfsMount.start({
+    m = Mount.start({
       source, mountpoint, client: o.client, systemUuid: o.systemUuid, allowOther: o.allowOther, abi: o.abi,
       readers, spinMicros: o.spinUs === undefined ? undefined : positiveInt(o.spinUs, '--spin-us'), refreshMs: positiveInt(o.refresh, '--refresh'), settleMs: positiveInt(o.settle, '--settle'), debug: o.debug,
       bpf: o.bpf, upsertAtOpen: o.upsertAtOpen === undefined ? undefined : upsertSize(o.upsertAtOpen),
@@ -81,7 +84,8 @@ async function runForeground(source: string, mountpoint: string, o: MountCliOpti
 }
 
 /** The one line a damaged log earns at mount time (the server serves it read-only; README "Damaged logs"). */
-function damageOf(source: string, o: MountCliOptions): string | undefined {
+async function damageOf(source: string, o: MountCliOptions): Promise<string | undefined> {
+  const { openForMount } = await import('../server/serve.js');
   try {
     // As a client: read-only, no lock, so it never contends with the server just started.
     const { image } = openForMount({ source, client: true, systemUuid: o.systemUuid });
@@ -216,7 +220,7 @@ A mount point /dev/fd/N serves an already-open FUSE channel (a test's socketpair
       if (o.verbose) process.stderr.write(`famfs-ts mount: starting ${cli} ${args.join(' ')}\n`);
       const r = await daemonize(cli, args, logFile);
       process.stdout.write(`famfs-ts: mounted ${source} on ${mountpoint} (server pid ${r.pid}, log ${r.logFile})\n`);
-      const damage = damageOf(source, o);
+      const damage = await damageOf(source, o);
       if (damage) process.stderr.write(`famfs-ts mount: ${damage}\n`);
     });
 

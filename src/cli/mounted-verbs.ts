@@ -8,7 +8,7 @@ import type { InterleaveParams } from '../famfs/alloc.js';
 import type { FileMap } from '../interleave/filemap.js';
 import { getXattr, setXattr } from '../sys/xattr.js';
 import { formatInterleaveParam, INTERLEAVE_XATTR } from '../server/interleave-param.js';
-import { LOGPLAY_XATTR, MAP_XATTR } from '../server/famfs-fs.js';
+import { LOGPLAY_XATTR, MAP_XATTR } from '../server/control-xattrs.js';
 import { CliError } from './run.js';
 import { FAMFS_TS_FSTYPE, mountContaining } from '../famfs/proc-mounts.js';
 import { policyDefaults } from '../famfs/alloc-defaults.js';

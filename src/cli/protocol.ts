@@ -6,14 +6,13 @@ import type { FileMap } from '../interleave/filemap.js';
 import { loadFileMap } from '../interleave/layout-yaml.js';
 import { failAndExit, sizeArg } from './run.js';
 import { decodeFmap, encodeFmap, FmapError, type DecodedFmap, type FmapEncoding } from '../mapping/famfs-fmap.js';
-import { decodeIomapIo, IOMAP_FLAGS_V7, IOMAP_OP, IOMAP_TYPE, iomapBeginReply, IomapError, type IomapMapping } from '../mapping/iomap-wire.js';
-import { playerCookie } from '../mapping/handlers.js';
+import { decodeIomapIo, IOMAP_FLAGS_V7, IOMAP_OP, IOMAP_TYPE, iomapBeginReply, IomapError, playerCookie, type IomapMapping } from '../mapping/iomap-wire.js';
 import { classifyTarget, imageFileMap } from './image.js';
+import { MAP_XATTR } from '../server/control-xattrs.js';
 
 class ProtocolCliError extends Error {}
 
 /** The xattr a famfs-ts mount answers with a file's FileMap as JSON. */
-const MAP_XATTR = 'user.famfs.map';
 
 /** A file's FileMap: `--fmap FILE.yaml`, `IMAGE:/path` (unmounted image) or a path in a famfs-ts mount. */
 async function fileMapOf(spec: string | undefined, fmapYaml: string | undefined): Promise<FileMap> {

@@ -6,8 +6,7 @@ import type { Command } from 'commander';
 import { famfsTsMounts, type MountEntry } from '../famfs/proc-mounts.js';
 import { getXattr } from '../sys/xattr.js';
 import { out, run } from './run.js';
-
-export const STATUS_XATTR = 'user.famfs.status';
+import { STATUS_XATTR } from '../server/control-xattrs.js';
 
 export interface OpCounter {
   readonly count: number;

@@ -116,11 +116,17 @@ export function deviceSize(devPath: string): number {
   throw new DeviceError(`${devPath}: not a regular file, devdax or block device`, 'ENODEV');
 }
 
-/**
- * famfs-ts maps a devdax device itself, which only the device_dax driver allows (devdax mode).
- * In famfs mode (fsdev_dax) mmap fails ENODEV and in system-ram mode (kmem) the memory belongs
- * to the kernel: refuse before mapping, naming the mode and the commands that change it.
- */
+/** A character device bound to fsdev_dax: famfs mode, where the kernel maps the daxdev and famfs-ts does not. */
+export function isFamfsModeDaxdev(device: string): boolean {
+  try {
+    if (!fs.statSync(device).isCharacterDevice()) return false;
+    const name = path.basename(fs.realpathSync(device));
+    return path.basename(fs.readlinkSync(`/sys/bus/dax/devices/${name}/driver`)) === 'fsdev_dax';
+  } catch {
+    return false;
+  }
+}
+
 /**
  * For a famfs-mode daxdev on a kernel without famfs FUSE: the commands that put it back in
  * devdax mode, where famfs-ts maps it itself.
@@ -130,6 +136,11 @@ export function devdaxModeCommand(devPath: string): string {
   return `daxctl reconfigure-device --mode=devdax ${name}, or echo ${name} > /sys/bus/dax/drivers/fsdev_dax/unbind; echo ${name} > /sys/bus/dax/drivers/device_dax/bind`;
 }
 
+/**
+ * famfs-ts maps a devdax device itself, which only the device_dax driver allows (devdax mode).
+ * In famfs mode (fsdev_dax) mmap fails ENODEV and in system-ram mode (kmem) the memory belongs
+ * to the kernel: refuse before mapping, naming the mode and the commands that change it.
+ */
 function checkDevdaxMode(devPath: string): void {
   const name = path.basename(fs.realpathSync(devPath));
   const sys = `/sys/bus/dax/devices/${name}`;

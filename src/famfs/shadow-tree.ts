@@ -2,7 +2,7 @@
 // DIR/root (reference §8.1), and `--shadowtest`: each file's YAML read back and compared.
 import fs from 'node:fs';
 import path from 'node:path';
-import { parse } from 'yaml';
+import { yaml } from '../interleave/yaml-reader.js';
 import type { Namespace, FileNode } from './namespace.js';
 import type { Role } from './host.js';
 import { shadowYaml } from './shadow.js';
@@ -34,8 +34,8 @@ export function checkShadowDir(dir: string): void {
 
 function yamlMatches(file: string, f: FileNode): boolean {
   try {
-    const got = parse(fs.readFileSync(file, 'utf8')) as { file?: { path?: unknown; size?: unknown; nextents?: unknown } };
-    const want = parse(shadowYaml(f)) as { file: { path: unknown; size: unknown; nextents: unknown } };
+    const got = yaml().parse(fs.readFileSync(file, 'utf8')) as { file?: { path?: unknown; size?: unknown; nextents?: unknown } };
+    const want = yaml().parse(shadowYaml(f)) as { file: { path: unknown; size: unknown; nextents: unknown } };
     return JSON.stringify(got.file) === JSON.stringify(want.file);
   } catch {
     return false;

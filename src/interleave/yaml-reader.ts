@@ -2,7 +2,8 @@
 // through it so every problem can say `file:line:col key.path: what`, and so all problems
 // are collected in one pass instead of stopping at the first.
 import fs from 'node:fs';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair, type Scalar } from 'yaml';
+import { createRequire } from 'node:module';
+import type { Document, Node, Pair, Scalar } from 'yaml';
 import { parseSize, SizeError } from './size.js';
 import { InvalidError } from '../errno.js';
 
@@ -44,16 +45,25 @@ export function childPath(parent: string, key: string | number): string {
 
 const MAX = BigInt(Number.MAX_SAFE_INTEGER);
 
+/**
+ * The yaml package, loaded at the first YAML read: a quarter of the CLI's start-up went to
+ * it, and most verbs (cp, creat, fsck of a device) never read YAML.
+ */
+let yamlLib: typeof import('yaml') | undefined;
+export function yaml(): typeof import('yaml') {
+  return (yamlLib ??= createRequire(import.meta.url)('yaml') as typeof import('yaml'));
+}
+
 export class YamlReader {
   readonly problems: SourceProblem[] = [];
-  private readonly lines = new LineCounter();
+  private readonly lines = new (yaml().LineCounter)();
   private readonly doc: Document.Parsed;
   /** Every node read, by key path, so later semantic checks can point at it. */
   private readonly nodes = new Map<string, Node>();
 
   constructor(text: string, readonly source: string) {
     // intAsBigInt: integers past 2^53 must be caught, not silently rounded.
-    this.doc = parseDocument(text, { lineCounter: this.lines, intAsBigInt: true, prettyErrors: false, uniqueKeys: true });
+    this.doc = yaml().parseDocument(text, { lineCounter: this.lines, intAsBigInt: true, prettyErrors: false, uniqueKeys: true });
     for (const e of [...this.doc.errors, ...this.doc.warnings]) {
       const at = this.lines.linePos(e.pos[0]);
       // The parser's messages end with " at line L, column C" plus a code excerpt; we say where.
@@ -134,14 +144,14 @@ export class YamlReader {
    */
   map(node: Node | null | undefined, path: string, allowed: readonly string[]): Map<string, Node | null> | undefined {
     this.remember(path, node);
-    if (!isMap(node)) {
+    if (!yaml().isMap(node)) {
       this.error(path, `expected a mapping with keys ${allowed.join(', ')}`, node ?? undefined);
       return undefined;
     }
     const out = new Map<string, Node | null>();
     for (const pair of node.items as Pair<unknown, unknown>[]) {
       const key = pair.key;
-      const name = isScalar(key) ? String(key.value) : undefined;
+      const name = yaml().isScalar(key) ? String(key.value) : undefined;
       if (name === undefined) {
         this.error(path, 'keys must be plain names', (key as Node | null) ?? node);
         continue;
@@ -173,7 +183,7 @@ export class YamlReader {
 
   seq(node: Node | null | undefined, path: string, what: string): Node[] | undefined {
     this.remember(path, node);
-    if (!isSeq(node)) {
+    if (!yaml().isSeq(node)) {
       this.error(path, `expected a list of ${what}`, node ?? undefined);
       return undefined;
     }
@@ -184,7 +194,7 @@ export class YamlReader {
 
   string(node: Node | null | undefined, path: string): string | undefined {
     this.remember(path, node);
-    if (!isScalar(node) || typeof node.value !== 'string' || node.value === '') {
+    if (!yaml().isScalar(node) || typeof node.value !== 'string' || node.value === '') {
       this.error(path, `expected a non-empty string`, node ?? undefined);
       return undefined;
     }
@@ -194,7 +204,7 @@ export class YamlReader {
   /** A byte count: an integer, 0x hex, or `2MiB`-style; exact below 2^53. */
   size(node: Node | null | undefined, path: string): number | undefined {
     this.remember(path, node);
-    const v = isScalar(node) ? node.value : undefined;
+    const v = yaml().isScalar(node) ? node.value : undefined;
     try {
       if (typeof v === 'bigint') return checkedInt(v);
       if (typeof v === 'number' || typeof v === 'string') return parseSize(v);
@@ -210,7 +220,7 @@ export class YamlReader {
   /** A plain integer in [min, max]. */
   int(node: Node | null | undefined, path: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
     this.remember(path, node);
-    const v = isScalar(node) ? node.value : undefined;
+    const v = yaml().isScalar(node) ? node.value : undefined;
     let n: number | undefined;
     try {
       if (typeof v === 'bigint') n = checkedInt(v);

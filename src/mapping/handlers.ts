@@ -97,13 +97,6 @@ export interface IomapServerConfig extends IomapGeometry {
   readonly upsertMaxBytes?: number;
 }
 
-/**
- * Device cookies the server assigns itself on a channel where FUSE_DEV_IOC_BACKING_OPEN
- * cannot be issued (the player's socketpair): daxdev i is cookie i + 1, as BACKING_OPEN
- * numbers from 1 (fuse-iomap-abi.md §1.5).
- */
-export const playerCookie = (daxdev: number): number => daxdev + 1;
-
 function toIomapError(e: unknown, source: MappingSource, what: string): never {
   if (e instanceof IomapError) {
     source.log?.(`${what}: ${e.message}`);

@@ -358,3 +358,10 @@ export function iomapConfigReply(opts: { blockSize: number; maxBytes: number; uu
     ...(opts.id ? { s_id: opts.id } : {}),
   });
 }
+
+/**
+ * Device cookies the server assigns itself on a channel where FUSE_DEV_IOC_BACKING_OPEN
+ * cannot be issued (the player's socketpair): daxdev i is cookie i + 1, as BACKING_OPEN
+ * numbers from 1 (fuse-iomap-abi.md §1.5).
+ */
+export const playerCookie = (daxdev: number): number => daxdev + 1;

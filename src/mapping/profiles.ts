@@ -7,8 +7,9 @@ import { InitFlag, Op } from '../fuse/opcodes.js';
 import type { OpSpec, ReplyBody } from '../fuse/ops.js';
 import { ATTR_OUT_ATTR_OFFSET, Attr, Dirent, DIRENTPLUS_DIRENT_OFFSET, ENTRY_OUT_ATTR_OFFSET } from '../fuse/structs.js';
 import { detectSeries, type IomapSupportProbe } from './detect.js';
+import { playerCookie } from './iomap-wire.js';
 import {
-  getDaxdevOp, getFmapOp, iomapOps, openUpserts, playerCookie, type IomapServerConfig, type MappingSource,
+  getDaxdevOp, getFmapOp, iomapOps, openUpserts, type IomapServerConfig, type MappingSource,
 } from './handlers.js';
 import { FAMFS_UNROLLED, FAMFS_V10, IOMAP_73, MAINLINE, type FamfsSeries, type IomapSeries, type KernelSeries } from './series.js';
 

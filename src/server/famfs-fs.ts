@@ -56,6 +56,7 @@ import { describeMode, mapRefusal, mappingModeOf, NO_MAPPING, probeMap, type Map
 import { ReservationAllocator, extentsOf } from './reservations.js';
 import { CHILD_COOKIE_BIAS, DirRecords, nodeMode, PendingRecords } from './dir-listing.js';
 import { FileTimes, type Times } from './file-times.js';
+import { LOGPLAY_XATTR, MAP_XATTR, ROLE_XATTR, STATUS_XATTR } from './control-xattrs.js';
 
 const E = os.constants.errno;
 const S_IFDIR = 0o040000;
@@ -94,11 +95,6 @@ const PLUS_BARE_RUN = 8;
 /** Names of files-being-written kept for their listing cookies (one listing's worth is plenty). */
 const PENDING_COOKIES = 4096;
 
-export const LOGPLAY_XATTR = 'user.famfs.logplay';
-export const MAP_XATTR = 'user.famfs.map';
-export const ROLE_XATTR = 'user.famfs.role';
-/** On the mount root: the server's status as JSON (MountStatus); `famfs-ts status` reads it. */
-export const STATUS_XATTR = 'user.famfs.status';
 
 /** What `user.famfs.status` holds (the shape `famfs-ts status` expects). */
 export interface MountStatus {
@@ -128,13 +124,6 @@ export interface FamfsFsOptions {
   readonly settleMs?: number;
 }
 
-/**
- * The mount's default settle time (FamfsFsOptions.settleMs; README "What a program sees through
- * the mount"). install, vim, rsync and git chmod, unlink or rename a file within a millisecond of
- * its close, and famfs's log can neither change nor delete an entry: 100 ms lets those calls land
- * while adding nothing a client notices (it replays the log every second by default).
- */
-export const DEFAULT_SETTLE_MS = 100;
 /** How long an fsync waits for the RELEASE the kernel sends after the writer's close. */
 const RELEASE_WAIT_MS = 1000;
 

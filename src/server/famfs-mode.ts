@@ -36,18 +36,6 @@ const SUPERBLOCK_SIZE = LOG_OFFSET;
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
 
-/** The driver a /dev/daxX.Y is bound to, when it is fsdev_dax (famfs mode); else undefined. */
-export function famfsModeOf(device: string): string | undefined {
-  try {
-    if (!fs.statSync(device).isCharacterDevice()) return undefined;
-    const name = path.basename(fs.realpathSync(device));
-    const driver = path.basename(fs.readlinkSync(`/sys/bus/dax/devices/${name}/driver`));
-    return driver === 'fsdev_dax' ? driver : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** The file system a famfs-mode mount serves until the image is open: root, .meta and its two files. */
 export class BootstrapFs implements FileSystem, MappingSource {
   logLen = 0;

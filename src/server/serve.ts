@@ -4,27 +4,26 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { cacheMaintenanceOf } from '../device/memory.js';
+import { cacheMaintenanceOf, isFamfsModeDaxdev } from '../device/memory.js';
 import { FamfsImage } from '../famfs/image.js';
 import { FuseSession } from '../fuse/session.js';
 import { InitFlag } from '../fuse/opcodes.js';
 import type { AbiProfile, ProfileChooser } from '../fuse/abi.js';
-import { backingOpen, mappingChanged, playerCookie } from '../mapping/handlers.js';
+import { backingOpen, mappingChanged } from '../mapping/handlers.js';
 import type { IomapSupportProbe } from '../mapping/detect.js';
-import { iomapAlignmentRefusal } from '../mapping/iomap-wire.js';
+import { iomapAlignmentRefusal, playerCookie } from '../mapping/iomap-wire.js';
 import type { FileMap } from '../interleave/filemap.js';
 import { defaultIomapConfig, isProfileName, profileByName, PROFILE_NAMES } from '../mapping/profiles.js';
 import { fuseIomapSupport, isSocket, unmount } from '../sys/fuse-dev.js';
 import { SysError } from '../sys/libc.js';
 import { collectIdleThread } from '../fuse/quiet-gc.js';
 import { BpfLayouts, type Registrar } from './bpf-layouts.js';
-import { BootstrapFs, famfsModeOf, notFamfsKernel, openThroughMeta } from './famfs-mode.js';
+import { BootstrapFs, notFamfsKernel, openThroughMeta } from './famfs-mode.js';
 import { FsSwitch } from './fs-switch.js';
 import { loadLayout } from '../interleave/layout-yaml.js';
 import type { Layout } from '../interleave/layout.js';
-import { DEFAULT_SETTLE_MS, FamfsFileSystem, kernelChecksModes } from './famfs-fs.js';
-
-export { DEFAULT_SETTLE_MS };
+import { FamfsFileSystem, kernelChecksModes } from './famfs-fs.js';
+import { DEFAULT_MAX_WRITE, DEFAULT_SETTLE_MS, DEFAULT_SPIN_US, DEFAULT_THREADS, isChannelPath, type TransportChoice } from './mount-options.js';
 import type { PlaneData, PlaneUpdate } from './data-plane.js';
 import { siblingModule } from '../fuse/data-plane.js';
 import { uringEnabled } from '../fuse/uring-transport.js';
@@ -64,8 +63,6 @@ export interface MountOptions {
   readonly transport?: TransportChoice;
 }
 
-export type TransportChoice = 'dev' | 'uring' | 'auto';
-export const TRANSPORTS: readonly TransportChoice[] = ['dev', 'uring', 'auto'];
 /**
  * Whether `auto` takes the ring when the kernel allows it. Set from bench/datapath on this
  * project's 2-CPU host (README "FUSE over io_uring"): see there for the numbers it rests on.
@@ -89,11 +86,6 @@ export function chooseTransport(want: TransportChoice | undefined, channel: bool
   return !channel && on.enabled && AUTO_PREFERS_URING ? 'uring' : 'dev';
 }
 
-/** A mount point written /dev/fd/N: an already-open FUSE channel (no mount(2)). */
-export function isChannelPath(p: string): boolean {
-  return /^\/dev\/fd\/\d+$/.test(p);
-}
-
 export class MountError extends ErrnoError {
   constructor(message: string, code: ErrnoName = 'EINVAL', options?: ErrorOptions) {
     super(message, code, options);
@@ -107,27 +99,6 @@ function iomapSupportOf(fd: number, socket: boolean): IomapSupportProbe {
   return r instanceof SysError ? { kind: 'refused', errno: r.code } : { kind: 'answered', flags: r };
 }
 
-/**
- * How long the main thread, when it serves (--readers 0), polls the channel after a request
- * before it sleeps: a 1 MiB O_DIRECT writer's next request comes ~100-300 µs after the reply
- * and a wake-up costs more than that. Serving threads sleep at once unless told (--spin-us):
- * on bench/datapath polling helped their 1 MiB reads a little and cost writes and 4 KiB IOPS
- * (fio's jobs need the CPUs the threads would spin on).
- */
-export const DEFAULT_SPIN_US = 300;
-/**
- * Serving threads: each blocks in read(2) on its clone of the channel, as a C server's
- * threads do; one per CPU (at least 2, at most 8) lets the kernel's copies into and out of
- * the requests run on every CPU at once (bench/datapath/README.md).
- */
-export const DEFAULT_THREADS = Math.min(8, Math.max(2, os.availableParallelism()));
-/**
- * Largest READ/WRITE the kernel sends the mount. With async DIO the kernel splits a larger
- * O_DIRECT request into pieces of this size and sends them all at once, so a 1 MiB write
- * is four requests the serving threads copy in parallel (measured: 256 KiB beats 128 KiB,
- * 512 KiB and 1 MiB with 2 CPUs; bench/datapath/README.md).
- */
-export const DEFAULT_MAX_WRITE = 256 * 1024;
 /**
  * How long the main thread, when it reads the channel, sleeps in poll(2) itself before it
  * hands the wait to the thread pool (ms): a pool wait costs a second thread wake-up per
@@ -274,7 +245,7 @@ export class FamfsMount {
       throw new MountError(`${opts.mountpoint}: ${channel ? 'no such open file descriptor' : 'mount point does not exist'}`, channel ? 'EBADF' : 'ENOENT', { cause: e });
     }
     if (!channel && !st.isDirectory()) throw new MountError(`${opts.mountpoint}: mount point is not a directory`, 'ENOTDIR');
-    if (!channel && !isLayoutPath(opts.source) && famfsModeOf(opts.source)) return FamfsMount.startFamfsMode(opts, log);
+    if (!channel && !isLayoutPath(opts.source) && isFamfsModeDaxdev(opts.source)) return FamfsMount.startFamfsMode(opts, log);
     const transport = chooseTransport(opts.transport, channel);
     const { image, layout, readOnlyWhy } = openForMount(opts);
     let session: FuseSession;

@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { famfsArgv } from '../../src/cli/famfs-argv.js';
 import { parseMounts } from '../../src/famfs/proc-mounts.js';
-import { mountStatus, statusText, STATUS_XATTR } from '../../src/cli/status.js';
+import { mountStatus, statusText } from '../../src/cli/status.js';
+import { STATUS_XATTR } from '../../src/server/control-xattrs.js';
 
 const VERBS = ['mount', 'fsck', 'creat', 'logplay', 'layout', 'cp'];
 

@@ -11,7 +11,7 @@ import { describeTier2 } from '../support/tier.js';
 import { cli, forceUnmount, must, sh, Scratch, type MountServer, mountUnavailable } from '../support/mount-harness.js';
 import { planRingThreads } from '../../src/fuse/uring-wire.js';
 import { fuseQueueCount } from '../../src/fuse/uring-transport.js';
-import { DEFAULT_THREADS } from '../../src/server/serve.js';
+import { DEFAULT_THREADS } from '../../src/server/mount-options.js';
 
 const ENABLE = '/sys/module/fuse/parameters/enable_uring';
 const MiB = 1024 ** 2;

@@ -27,7 +27,8 @@ import {
   checkDaxdevReply, checkFmapReply, checkIomapBegin, checkReplyFrame, famfsKernelResolve, iomapAddress, KernelRejection,
   type KernelFmap, type Reply,
 } from './kernel-rules.js';
-import { playerCookie, type MappingSource } from '../../src/mapping/handlers.js';
+import type { MappingSource } from '../../src/mapping/handlers.js';
+import { playerCookie } from '../../src/mapping/iomap-wire.js';
 import { FAMFS_V10, IOMAP_73 } from '../../src/mapping/series.js';
 import { defaultIomapConfig, profileByName, type ProfileName } from '../../src/mapping/profiles.js';
 import { offeredFlags, RECORDED_INITS, type RecordedInit } from './kernel-inits.js';

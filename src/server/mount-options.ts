@@ -1,0 +1,41 @@
+// What `famfs-ts mount` offers before any server runs: its defaults, the transport names and
+// the channel-path test. The CLI shows them in its help and checks options with them without
+// loading the server (src/server/serve.ts, the FUSE engine), which only a mount needs.
+import os from 'node:os';
+
+export type TransportChoice = 'dev' | 'uring' | 'auto';
+export const TRANSPORTS: readonly TransportChoice[] = ['dev', 'uring', 'auto'];
+
+/** A mount point written /dev/fd/N: an already-open FUSE channel (no mount(2)). */
+export function isChannelPath(p: string): boolean {
+  return /^\/dev\/fd\/\d+$/.test(p);
+}
+
+/**
+ * How long the main thread, when it serves (--readers 0), polls the channel after a request
+ * before it sleeps: a 1 MiB O_DIRECT writer's next request comes ~100-300 µs after the reply
+ * and a wake-up costs more than that. Serving threads sleep at once unless told (--spin-us):
+ * on bench/datapath polling helped their 1 MiB reads a little and cost writes and 4 KiB IOPS
+ * (fio's jobs need the CPUs the threads would spin on).
+ */
+export const DEFAULT_SPIN_US = 300;
+/**
+ * Serving threads: each blocks in read(2) on its clone of the channel, as a C server's
+ * threads do; one per CPU (at least 2, at most 8) lets the kernel's copies into and out of
+ * the requests run on every CPU at once (bench/datapath/README.md).
+ */
+export const DEFAULT_THREADS = Math.min(8, Math.max(2, os.availableParallelism()));
+/**
+ * Largest READ/WRITE the kernel sends the mount. With async DIO the kernel splits a larger
+ * O_DIRECT request into pieces of this size and sends them all at once, so a 1 MiB write
+ * is four requests the serving threads copy in parallel (measured: 256 KiB beats 128 KiB,
+ * 512 KiB and 1 MiB with 2 CPUs; bench/datapath/README.md).
+ */
+export const DEFAULT_MAX_WRITE = 256 * 1024;
+/**
+ * The mount's default settle time (FamfsFsOptions.settleMs; README "What a program sees through
+ * the mount"). install, vim, rsync and git chmod, unlink or rename a file within a millisecond of
+ * its close, and famfs's log can neither change nor delete an entry: 100 ms lets those calls land
+ * while adding nothing a client notices (it replays the log every second by default).
+ */
+export const DEFAULT_SETTLE_MS = 100;
