@@ -14,6 +14,16 @@ describe('famfs PRNG (famfs-format.md §9)', () => {
     new FamfsRandom(9).fill(a.subarray(1, 41));
     expect(a.subarray(1)).toEqual(randomBytes(9, 40));
   });
+  it('a long fill, in pieces, is the word-by-word stream (next32) for any seed', () => {
+    for (const seed of [0, 1, 42, 0x7fffffff, 0xffffffff]) {
+      const fast = Buffer.alloc(1 << 18);
+      const rng = new FamfsRandom(seed);
+      for (let at = 0; at < fast.length; at += 4096 * 3) rng.fill(fast.subarray(at, Math.min(fast.length, at + 4096 * 3)));
+      const slow = new FamfsRandom(seed);
+      const words = new Uint32Array(fast.buffer, fast.byteOffset, fast.length / 4);
+      for (let i = 0; i < words.length; i++) if (words[i] !== slow.next32()) throw new Error(`seed ${seed}: word ${i} differs`);
+    }
+  });
 });
 
 describe('glibc rand() (bucket shuffle, famfs-format.md §4.3)', () => {
