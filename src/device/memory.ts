@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { toController, granuleRemainder } from '../interleave/controller.js';
 import type { Daxdev, Region } from '../interleave/layout.js';
-import { allocateRange, mmapShared, pwriteAll, SEEK_DATA, SEEK_HOLE, seekDataOrHole, viewMapping, type Mapped } from '../sys/libc.js';
+import { allocateRange, mmapShared, punchHole, pwriteAll, SEEK_DATA, SEEK_HOLE, seekDataOrHole, viewMapping, type Mapped } from '../sys/libc.js';
 import { blockDeviceSize } from '../sys/ioctl.js';
 import { ErrnoError, type ErrnoName } from '../errno.js';
 import { cacheMaintenanceFor, nativeCacheMaintenance, NO_CACHE_MAINTENANCE, type CacheMaintenance } from './cache.js';
@@ -88,7 +88,29 @@ export interface DaxdevMemory {
    * that cannot be known (a file system without fallocate, a read-only descriptor).
    */
   back?(offset: number, length: number): boolean;
+  /**
+   * Make [offset, offset+length) read as zeros without storing them: an image file punches
+   * a hole there (its pages go back to the file system). False where it cannot (a real
+   * device, a file system without hole punching): storeZeros() then stores them.
+   */
+  zero?(offset: number, length: number): boolean;
   close(): void;
+}
+
+/** Zeros to store from (never written to). */
+const ZEROS = Buffer.alloc(1 << 20);
+
+/**
+ * [offset, offset+length) of `d` reads as zeros, on this host and (flushed) every other: a
+ * hole punched in an image file, zeros stored (and flushed) into any other memory. Storing
+ * zeros into a sparse image gave a 100 GiB `creat -s` 100 GiB of tmpfs pages.
+ */
+export function storeZeros(d: DaxdevMemory, offset: number, length: number): void {
+  if (length <= 0 || d.zero?.(offset, length)) return;
+  // Stored like data (write(): an image file takes them by pwrite, never a fault, so a full
+  // disk is ENOSPC and not SIGBUS), a chunk at a time.
+  for (let at = 0; at < length; at += ZEROS.length) d.write(offset + at, ZEROS.subarray(0, Math.min(ZEROS.length, length - at)));
+  d.flush(offset, length);
 }
 
 /** Size of a memory device path: regular file length, devdax size from sysfs, block size by ioctl. */
@@ -260,7 +282,11 @@ export class MappedDevice implements DaxdevMemory {
    * The descriptor of such a file (the owner's, also in an attached copy), or -1.
    */
   private fileFd = -1;
-  /** Bit per 2 MiB unit of an image file seen to hold no hole (holes never come back: nothing punches them). */
+  /**
+   * Bit per 2 MiB unit of an image file seen to hold no hole. Only zero() punches holes, and
+   * only in reservations of files being written, which no serving thread reads: the owner
+   * clears its own bits for them.
+   */
   private dataUnits?: Uint8Array;
   /** Windows share() handed out so far. */
   private readonly shared = new Set<number>();
@@ -376,6 +402,15 @@ export class MappedDevice implements DaxdevMemory {
     checkRange(this.name, this.size, offset, length);
     return allocateRange(this.fd, offset, length, `of ${length} bytes of ${this.name} at ${offset}`);
   }
+  zero(offset: number, length: number): boolean {
+    if (this.fileFd < 0 || this.fd < 0 || !this.writable) return false;
+    checkRange(this.name, this.size, offset, length);
+    if (!punchHole(this.fd, offset, length, `of ${length} bytes of ${this.name} at ${offset}`)) return false;
+    const U = 2 * 1024 * 1024;
+    const seen = this.dataUnits;
+    if (seen) for (let u = Math.floor(offset / U); u * U < offset + length; u++) seen[u >> 3]! &= ~(1 << (u & 7));
+    return true;
+  }
   write(offset: number, src: Uint8Array): void {
     if (this.fileFd < 0 || this.fd < 0) return copyIn(this, offset, src);
     checkRange(this.name, this.size, offset, src.byteLength);
@@ -450,6 +485,10 @@ export class EmulatedRegion implements DaxdevMemory {
     let all = true;
     this.pieces(offset, length, (m, dpa, _at, n) => (all = m.back(dpa, n) && all));
     return all;
+  }
+  zero(offset: number, length: number): boolean {
+    this.pieces(offset, length, (m, dpa, _at, n) => storeZeros(m, dpa, n));
+    return true;
   }
   write(offset: number, src: Uint8Array): void {
     // Each piece to its member, which stores the way it does best (pwrite into an image file).

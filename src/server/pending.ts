@@ -7,7 +7,7 @@ import { ALLOC_UNIT, MAX_SIMPLE_EXTENTS } from '../famfs/constants.js';
 import type { InterleaveParams } from '../famfs/alloc.js';
 import type { DirNode, FileNode } from '../famfs/namespace.js';
 import { resolveRange, type Extent, type FileMap, type SimpleExtent } from '../interleave/filemap.js';
-import type { DaxdevMemory } from '../device/memory.js';
+import { storeZeros, type DaxdevMemory } from '../device/memory.js';
 import { AllocError, type ReservationAllocator } from './reservations.js';
 import { ErrnoError } from '../errno.js';
 
@@ -28,9 +28,6 @@ export class GrowError extends ErrnoError {
     super(message, code, options);
   }
 }
-
-/** Zeros to store from (never written to). */
-const ZEROS = Buffer.alloc(1 << 20);
 
 export class PendingFile {
   size = 0;
@@ -88,13 +85,7 @@ export class PendingFile {
    */
   zero(from: number, to: number, dev: (i: number) => DaxdevMemory): void {
     if (to <= from || !this.map) return;
-    for (const m of resolveRange(this.map, from, Math.min(to, this.capacity) - from)) {
-      const d = dev(m.daxdev);
-      // Stored like data (DaxdevMemory.write: an image file takes them by pwrite, never a
-      // fault, so a full disk is ENOSPC and not SIGBUS), a zeroed chunk at a time.
-      for (let at = 0; at < m.length; at += ZEROS.length) d.write(m.offset + at, ZEROS.subarray(0, Math.min(ZEROS.length, m.length - at)));
-      d.flush(m.offset, m.length);
-    }
+    for (const m of resolveRange(this.map, from, Math.min(to, this.capacity) - from)) storeZeros(dev(m.daxdev), m.offset, m.length);
   }
 
   /** Reserve the one 2 MiB unit an empty file is logged with (size stays 0). */

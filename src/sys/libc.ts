@@ -63,6 +63,25 @@ export function allocateRange(fd: number, offset: number, length: number, detail
   }
 }
 
+/** fallocate(2) modes (<linux/falloc.h>). */
+const FALLOC_FL_KEEP_SIZE = 0x01;
+const FALLOC_FL_PUNCH_HOLE = 0x02;
+
+/**
+ * fallocate(2) PUNCH_HOLE|KEEP_SIZE: [offset, offset+length) of the file reads as zeros from
+ * now on, and its whole pages go back to the file system. False when the file system or
+ * descriptor cannot (EOPNOTSUPP, EBADF); throws SysError for anything else.
+ */
+export function punchHole(fd: number, offset: number, length: number, detail = ''): boolean {
+  for (;;) {
+    if ((fallocateFn(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length) as number) === 0) return true;
+    const e = koffi.errno();
+    if (e === os.constants.errno.EINTR) continue;
+    if (e === os.constants.errno.EOPNOTSUPP || e === os.constants.errno.EBADF) return false;
+    throw new SysError('fallocate', e, `PUNCH_HOLE ${detail}`);
+  }
+}
+
 /** lseek(2) whence values that find data and holes in a sparse file (<linux/fs.h>). */
 export const SEEK_DATA = 3;
 export const SEEK_HOLE = 4;

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { attachSpec, MappedDevice } from '../../src/device/memory.js';
+import { attachSpec, MappedDevice, storeZeros } from '../../src/device/memory.js';
 
 const DIR = fs.mkdtempSync(path.join(process.cwd(), '.famfs-ts-device-mapping-'));
 afterAll(() => fs.rmSync(DIR, { recursive: true, force: true }));
@@ -58,6 +58,36 @@ describe('a file-backed device', () => {
       expect(whole).toHaveLength(1);
       whole[0]![0] = 9;
       expect(dev.slices(6 * MiB, 1)[0]![0]).toBe(9);
+    } finally {
+      dev.close();
+      fs.rmSync(p, { force: true });
+    }
+  });
+
+  // A file created through a mount is zeroed where it grows (it may get space another file
+  // gave back): in an image file that is a punched hole, not pages of zeros.
+  it('zeroes a range of an image file by punching a hole; a unit read whole before is checked again', () => {
+    const p = `/dev/shm/famfs-ts-zero-${process.pid}`;
+    fs.writeFileSync(p, '');
+    fs.truncateSync(p, 16 * MiB);
+    const dev = MappedDevice.open(p);
+    try {
+      dev.write(2 * MiB, Buffer.alloc(4 * MiB, 0x11));
+      expect(dev.readSlices(2 * MiB, 2 * MiB)).toHaveLength(1); // unit 1 is now known to hold no hole
+      const before = fs.statSync(p).blocks;
+      storeZeros(dev, 2 * MiB + 4096, 3 * MiB);
+      expect(fs.statSync(p).blocks * 512).toBeLessThanOrEqual(before * 512 - 3 * MiB + 8192);
+      const want = Buffer.alloc(4 * MiB, 0x11);
+      want.fill(0, 4096, 4096 + 3 * MiB);
+      const blocks = fs.statSync(p).blocks;
+      expect(Buffer.concat(dev.readSlices(2 * MiB, 4 * MiB)).equals(want)).toBe(true);
+      // Read as zeros from the hole, not through the mapping (a tmpfs fault would give it pages).
+      expect(fs.statSync(p).blocks).toBe(blocks);
+      // A partial page at either end is zeroed in place.
+      storeZeros(dev, 6 * MiB - 100, 50);
+      const tail = Buffer.alloc(100);
+      dev.read(6 * MiB - 100, tail);
+      expect([...tail.subarray(0, 50)].every((b) => b === 0) && [...tail.subarray(50)].every((b) => b === 0x11)).toBe(true);
     } finally {
       dev.close();
       fs.rmSync(p, { force: true });

@@ -82,6 +82,11 @@ describeTier2('famfs-ts mount: an image on a file system that fills up', mountUn
       expect(dd.stderr).toMatch(/No space left on device/);
       expect(server.log()).toMatch(/holey: open refused: the image has no room for the file's bytes/);
       expect(fs.readdirSync(mnt)).toContain('holey');
+      // A file made larger through the mount is zeroed by punching a hole, which needs no
+      // room (storing the zeros was ENOSPC here, and took 16 MiB of tmpfs where there was room).
+      must(`truncate -s ${16 * MiB} ${mnt}/grown && sync ${mnt}/grown`);
+      must(`cmp -n ${16 * MiB} ${mnt}/grown /dev/zero`);
+      expect(fs.statSync(`${mnt}/grown`).size).toBe(16 * MiB);
       // Room again: the same open succeeds, and the client reads what the master wrote.
       fs.rmSync(`${small2}/filler`);
       must(`head -c 4096 /dev/urandom > ${s.path('page')} && dd if=${s.path('page')} of=${mnt}/holey bs=4k count=1 conv=notrunc`);
