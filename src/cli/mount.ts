@@ -8,7 +8,7 @@ import { SysError } from '../sys/libc.js';
 import { unmount } from '../sys/fuse-dev.js';
 import { daemonize, defaultLogFile } from '../server/daemon.js';
 import {
-  DEFAULT_MAX_WRITE, DEFAULT_SPIN_US, DEFAULT_THREADS, isChannelPath, DEFAULT_SETTLE_MS, TRANSPORTS, type TransportChoice,
+  DEFAULT_MAX_WRITE, DEFAULT_SPIN_US, DEFAULT_THREADS, isChannelPath, DEFAULT_SETTLE_MS, openForMount, TRANSPORTS, type TransportChoice,
 } from '../server/mount-options.js';
 import type { FamfsMount } from '../server/serve.js';
 import { sizeArg } from './run.js';
@@ -84,8 +84,7 @@ async function runForeground(source: string, mountpoint: string, o: MountCliOpti
 }
 
 /** The one line a damaged log earns at mount time (the server serves it read-only; README "Damaged logs"). */
-async function damageOf(source: string, o: MountCliOptions): Promise<string | undefined> {
-  const { openForMount } = await import('../server/serve.js');
+function damageOf(source: string, o: MountCliOptions): string | undefined {
   try {
     // As a client: read-only, no lock, so it never contends with the server just started.
     const { image } = openForMount({ source, client: true, systemUuid: o.systemUuid });
@@ -220,7 +219,7 @@ A mount point /dev/fd/N serves an already-open FUSE channel (a test's socketpair
       if (o.verbose) process.stderr.write(`famfs-ts mount: starting ${cli} ${args.join(' ')}\n`);
       const r = await daemonize(cli, args, logFile);
       process.stdout.write(`famfs-ts: mounted ${source} on ${mountpoint} (server pid ${r.pid}, log ${r.logFile})\n`);
-      const damage = await damageOf(source, o);
+      const damage = damageOf(source, o);
       if (damage) process.stderr.write(`famfs-ts mount: ${damage}\n`);
     });
 

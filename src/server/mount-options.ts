@@ -1,7 +1,11 @@
-// What `famfs-ts mount` offers before any server runs: its defaults, the transport names and
-// the channel-path test. The CLI shows them in its help and checks options with them without
-// loading the server (src/server/serve.ts, the FUSE engine), which only a mount needs.
+// What `famfs-ts mount` needs before any server runs: its defaults, the transport names, the
+// channel-path test, and opening the image (which decides read-only). The CLI shows them in
+// its help, checks options and reports a damaged log with them without loading the server
+// (src/server/serve.ts, the FUSE engine), which only the serving process needs.
 import os from 'node:os';
+import { FamfsImage } from '../famfs/image.js';
+import { loadLayout } from '../interleave/layout-yaml.js';
+import type { Layout } from '../interleave/layout.js';
 
 export type TransportChoice = 'dev' | 'uring' | 'auto';
 export const TRANSPORTS: readonly TransportChoice[] = ['dev', 'uring', 'auto'];
@@ -39,3 +43,23 @@ export const DEFAULT_MAX_WRITE = 256 * 1024;
  * while adding nothing a client notices (it replays the log every second by default).
  */
 export const DEFAULT_SETTLE_MS = 100;
+
+export function isLayoutPath(p: string): boolean {
+  return /\.ya?ml$/i.test(p);
+}
+
+/** Open the image for a mount: writable only when this host is the master. */
+export function openForMount(opts: { readonly source: string; readonly client?: boolean; readonly systemUuid?: string; readonly force?: boolean }): { image: FamfsImage; layout?: Layout; readOnlyWhy?: string } {
+  const layout = isLayoutPath(opts.source) ? loadLayout(opts.source) : undefined;
+  const base = { systemUuid: opts.systemUuid, client: opts.client, force: opts.force, ...(layout ? { layout } : { device: opts.source }) };
+  // A client replays while the master may append: a half-written last entry is not yet there.
+  let image = FamfsImage.open({ ...base, writable: !opts.client, tailInFlight: true });
+  // A master on a log with bad entries serves read-only: their extents are unknown (README "Damaged logs").
+  const readOnlyWhy = image.role === 'master' && image.badEntries.length && !opts.force ? image.damage : undefined;
+  if ((image.role !== 'master' || readOnlyWhy) && image.writable) {
+    image.close();
+    // A master serving a damaged log read-only is the only writer: its bad last entry is damage.
+    image = FamfsImage.open({ ...base, writable: false, tailInFlight: image.role !== 'master' });
+  }
+  return { image, layout, readOnlyWhy };
+}

@@ -23,7 +23,7 @@ import { FsSwitch } from './fs-switch.js';
 import { loadLayout } from '../interleave/layout-yaml.js';
 import type { Layout } from '../interleave/layout.js';
 import { FamfsFileSystem, kernelChecksModes } from './famfs-fs.js';
-import { DEFAULT_MAX_WRITE, DEFAULT_SETTLE_MS, DEFAULT_SPIN_US, DEFAULT_THREADS, isChannelPath, type TransportChoice } from './mount-options.js';
+import { DEFAULT_MAX_WRITE, DEFAULT_SETTLE_MS, DEFAULT_SPIN_US, DEFAULT_THREADS, isChannelPath, isLayoutPath, openForMount, type TransportChoice } from './mount-options.js';
 import type { PlaneData, PlaneUpdate } from './data-plane.js';
 import { siblingModule } from '../fuse/data-plane.js';
 import { uringEnabled } from '../fuse/uring-transport.js';
@@ -106,26 +106,6 @@ function iomapSupportOf(fd: number, socket: boolean): IomapSupportProbe {
  * memfs_ll's 11,000; bench/meta-mount/README.md). The event loop still runs every 4 ms.
  */
 export const DEFAULT_HOLD_MS = 50;
-
-export function isLayoutPath(p: string): boolean {
-  return /\.ya?ml$/i.test(p);
-}
-
-/** Open the image for a mount: writable only when this host is the master. */
-export function openForMount(opts: Pick<MountOptions, 'source' | 'client' | 'systemUuid' | 'force'>): { image: FamfsImage; layout?: Layout; readOnlyWhy?: string } {
-  const layout = isLayoutPath(opts.source) ? loadLayout(opts.source) : undefined;
-  const base = { systemUuid: opts.systemUuid, client: opts.client, force: opts.force, ...(layout ? { layout } : { device: opts.source }) };
-  // A client replays while the master may append: a half-written last entry is not yet there.
-  let image = FamfsImage.open({ ...base, writable: !opts.client, tailInFlight: true });
-  // A master on a log with bad entries serves read-only: their extents are unknown (README "Damaged logs").
-  const readOnlyWhy = image.role === 'master' && image.badEntries.length && !opts.force ? image.damage : undefined;
-  if ((image.role !== 'master' || readOnlyWhy) && image.writable) {
-    image.close();
-    // A master serving a damaged log read-only is the only writer: its bad last entry is damage.
-    image = FamfsImage.open({ ...base, writable: false, tailInFlight: image.role !== 'master' });
-  }
-  return { image, layout, readOnlyWhy };
-}
 
 /** Quiet time after the last FORGET before the C heap is trimmed (FamfsMount.trimSoon). */
 const TRIM_AFTER_MS = 1000;
