@@ -12,8 +12,6 @@ import { MAP_XATTR } from '../server/control-xattrs.js';
 
 class ProtocolCliError extends Error {}
 
-/** The xattr a famfs-ts mount answers with a file's FileMap as JSON. */
-
 /** A file's FileMap: `--fmap FILE.yaml`, `IMAGE:/path` (unmounted image) or a path in a famfs-ts mount. */
 async function fileMapOf(spec: string | undefined, fmapYaml: string | undefined): Promise<FileMap> {
   if (fmapYaml) return loadFileMap(fmapYaml);

@@ -97,6 +97,9 @@ export interface DaxdevMemory {
   close(): void;
 }
 
+/** The unit MappedDevice tracks holes of an image file by (famfs's allocation unit). */
+const DATA_UNIT = 2 * 1024 * 1024;
+
 /** Zeros to store from (never written to). */
 const ZEROS = Buffer.alloc(1 << 20);
 
@@ -374,7 +377,7 @@ export class MappedDevice implements DaxdevMemory {
    * unit, so a read of a file that is data up to some point needs just the lseek from there.
    */
   private allData(offset: number, length: number): boolean {
-    const U = 2 * 1024 * 1024;
+    const U = DATA_UNIT;
     const end = offset + length;
     const seen = (this.dataUnits ??= new Uint8Array(Math.ceil(this.size / U / 8)));
     for (let u = Math.floor(offset / U); u * U < end; u++) {
@@ -406,9 +409,8 @@ export class MappedDevice implements DaxdevMemory {
     if (this.fileFd < 0 || this.fd < 0 || !this.writable) return false;
     checkRange(this.name, this.size, offset, length);
     if (!punchHole(this.fd, offset, length, `of ${length} bytes of ${this.name} at ${offset}`)) return false;
-    const U = 2 * 1024 * 1024;
     const seen = this.dataUnits;
-    if (seen) for (let u = Math.floor(offset / U); u * U < offset + length; u++) seen[u >> 3]! &= ~(1 << (u & 7));
+    if (seen) for (let u = Math.floor(offset / DATA_UNIT); u * DATA_UNIT < offset + length; u++) seen[u >> 3]! &= ~(1 << (u & 7));
     return true;
   }
   write(offset: number, src: Uint8Array): void {

@@ -95,7 +95,6 @@ const PLUS_BARE_RUN = 8;
 /** Names of files-being-written kept for their listing cookies (one listing's worth is plenty). */
 const PENDING_COOKIES = 4096;
 
-
 /** What `user.famfs.status` holds (the shape `famfs-ts status` expects). */
 export interface MountStatus {
   readonly pid: number;

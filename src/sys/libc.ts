@@ -48,14 +48,18 @@ const pwriteFn = libc.func('long pwrite(int fd, const void *buf, size_t count, i
 const fallocateFn = libc.func('int fallocate(int fd, int mode, int64_t offset, int64_t len)');
 const lseekFn = libc.func('int64_t lseek(int fd, int64_t offset, int whence)');
 
+/** fallocate(2) modes (<linux/falloc.h>). */
+const FALLOC_FL_KEEP_SIZE = 0x01;
+const FALLOC_FL_PUNCH_HOLE = 0x02;
+
 /**
- * fallocate(2) mode 0: give [offset, offset+length) of the file storage, keeping what it holds.
- * False when the file system or descriptor cannot (EOPNOTSUPP, EBADF: read-only); throws
- * SysError for anything else (ENOSPC).
+ * fallocate(2) with `mode` on [offset, offset+length), retried on EINTR. False when the file
+ * system or descriptor cannot (EOPNOTSUPP, EBADF: read-only); throws SysError for anything
+ * else (ENOSPC).
  */
-export function allocateRange(fd: number, offset: number, length: number, detail = ''): boolean {
+function fallocateRange(fd: number, mode: number, offset: number, length: number, detail: string): boolean {
   for (;;) {
-    if ((fallocateFn(fd, 0, offset, length) as number) === 0) return true;
+    if ((fallocateFn(fd, mode, offset, length) as number) === 0) return true;
     const e = koffi.errno();
     if (e === os.constants.errno.EINTR) continue;
     if (e === os.constants.errno.EOPNOTSUPP || e === os.constants.errno.EBADF) return false;
@@ -63,23 +67,17 @@ export function allocateRange(fd: number, offset: number, length: number, detail
   }
 }
 
-/** fallocate(2) modes (<linux/falloc.h>). */
-const FALLOC_FL_KEEP_SIZE = 0x01;
-const FALLOC_FL_PUNCH_HOLE = 0x02;
+/** fallocate(2) mode 0: give [offset, offset+length) of the file storage, keeping what it holds (fallocateRange). */
+export function allocateRange(fd: number, offset: number, length: number, detail = ''): boolean {
+  return fallocateRange(fd, 0, offset, length, detail);
+}
 
 /**
  * fallocate(2) PUNCH_HOLE|KEEP_SIZE: [offset, offset+length) of the file reads as zeros from
- * now on, and its whole pages go back to the file system. False when the file system or
- * descriptor cannot (EOPNOTSUPP, EBADF); throws SysError for anything else.
+ * now on, and its whole pages go back to the file system (fallocateRange).
  */
 export function punchHole(fd: number, offset: number, length: number, detail = ''): boolean {
-  for (;;) {
-    if ((fallocateFn(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length) as number) === 0) return true;
-    const e = koffi.errno();
-    if (e === os.constants.errno.EINTR) continue;
-    if (e === os.constants.errno.EOPNOTSUPP || e === os.constants.errno.EBADF) return false;
-    throw new SysError('fallocate', e, `PUNCH_HOLE ${detail}`);
-  }
+  return fallocateRange(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length, `PUNCH_HOLE ${detail}`);
 }
 
 /** lseek(2) whence values that find data and holes in a sparse file (<linux/fs.h>). */
