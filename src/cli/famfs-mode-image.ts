@@ -20,6 +20,7 @@ import { LOG_OFFSET } from '../famfs/constants.js';
 import { SYSTEM_UUID_FILE } from '../famfs/host.js';
 import { mountAt, mountOfSource, type MountEntry } from '../famfs/proc-mounts.js';
 import { resolveRange } from '../interleave/filemap.js';
+import { isLayoutPath } from '../interleave/layout-yaml.js';
 import { LOGPLAY_XATTR } from '../server/control-xattrs.js';
 import { flock, LOCK_EX, LOCK_UN, mmapShared, unmapAt } from '../sys/libc.js';
 import { getXattr } from '../sys/xattr.js';
@@ -33,7 +34,7 @@ export interface FamfsModeHost {
 
 /** Whether `image` (a verb's IMAGE) is a daxdev in famfs mode. */
 export function isFamfsModeImage(image: string): boolean {
-  return !/\.ya?ml$/i.test(image) && isFamfsModeDaxdev(image);
+  return !isLayoutPath(image) && isFamfsModeDaxdev(image);
 }
 
 interface Mapping {

@@ -11,9 +11,9 @@ import { writeShadowTree } from '../famfs/shadow-tree.js';
 import { mountOfSource } from '../famfs/proc-mounts.js';
 import { ALLOC_UNIT } from '../famfs/constants.js';
 import { deviceCapacity } from '../famfs/scan.js';
-import { loadLayout } from '../interleave/layout-yaml.js';
+import { isLayoutPath, loadLayout } from '../interleave/layout-yaml.js';
 import { CliError, intArg, out, run } from './run.js';
-import { hostOptions, isLayoutFile, resolveTarget, withImage, type HostOpts } from './target.js';
+import { hostOptions, resolveTarget, withImage, type HostOpts } from './target.js';
 import { logplayMounted } from './mounted-verbs.js';
 
 type Opts = HostOpts & Record<string, string | string[] | boolean | undefined>;
@@ -99,7 +99,7 @@ function logplayVerb(arg: string | undefined, o: Opts): number {
 
 function fsckImage(img: FamfsImage, image: string, o: Opts, nbuckets: number): number {
   const names = new Map<number, string>();
-  const layout = o.layout ? loadLayout(o.layout) : isLayoutFile(image) ? loadLayout(image) : undefined;
+  const layout = o.layout ? loadLayout(o.layout) : isLayoutPath(image) ? loadLayout(image) : undefined;
   for (const d of layout?.daxdevs ?? []) names.set(d.index, d.name);
   const r = fsck({ sb: img.sb, header: img.header, scan: img.scan, role: img.role, daxdevNames: names }, { human: !!o.human });
   const buckets = nbuckets ? bucketStats(img.scan.bitmaps.get(0)!, deviceCapacity(img.scan), ALLOC_UNIT, nbuckets) : undefined;

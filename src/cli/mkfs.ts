@@ -5,10 +5,10 @@ import { mkfsDevice } from '../famfs/mkfs-device.js';
 import { FamfsImage } from '../famfs/image.js';
 import { fsck } from '../famfs/fsck.js';
 import { systemUuid, SYSTEM_UUID_FILE } from '../famfs/host.js';
-import { loadLayout } from '../interleave/layout-yaml.js';
+import { isLayoutPath, loadLayout } from '../interleave/layout-yaml.js';
 import { parseSize } from '../interleave/size.js';
 import { failure, out } from './run.js';
-import { hostOptions, isLayoutFile, type HostOpts } from './target.js';
+import { hostOptions, type HostOpts } from './target.js';
 import { isFamfsModeImage } from './famfs-mode-image.js';
 import { checkDeviceSize, checkLogLen, mkfs } from '../famfs/mkfs.js';
 import { ImageError } from '../famfs/errors.js';
@@ -31,7 +31,7 @@ function logLenOf(o: MkfsOpts): number {
 function mkfsVerb(device: string | undefined, o: MkfsOpts): number {
   try {
     const logLen = logLenOf(o);
-    const layoutFile = o.layout ?? (device && isLayoutFile(device) ? device : undefined);
+    const layoutFile = o.layout ?? (device && isLayoutPath(device) ? device : undefined);
     const layout = layoutFile ? loadLayout(layoutFile) : undefined;
     if (!layout && !device) throw new Error('famfs_mkfs: must specify memory device');
     const sys = o.systemUuid instanceof Uint8Array ? o.systemUuid : systemUuid(o.systemUuid ?? SYSTEM_UUID_FILE);
@@ -120,7 +120,7 @@ export function registerMkfs(program: Command): void {
     .option('-D, --nodax', 'accepted (famfs-ts maps the device directly)')
     .option('--json', 'JSON: the device and the fsck report of the new file system')
     .action(async (device: string | undefined, o: MkfsOpts) => {
-      const famfsMode = device !== undefined && !o.layout && !isLayoutFile(device) && isFamfsModeImage(device);
+      const famfsMode = device !== undefined && !o.layout && !isLayoutPath(device) && isFamfsModeImage(device);
       process.exitCode = famfsMode ? await mkfsFamfsMode(device, o) : mkfsVerb(device, o);
     });
 }

@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { FileMap } from '../interleave/filemap.js';
 import type { Layout } from '../interleave/layout.js';
-import { loadLayout } from '../interleave/layout-yaml.js';
+import { isLayoutPath, loadLayout } from '../interleave/layout-yaml.js';
 import { FamfsImage, type OpenOptions } from '../famfs/image.js';
 import { imageLayout } from '../famfs/image-layout.js';
 import { metaLookup } from '../famfs/meta-files.js';
@@ -49,10 +49,6 @@ export function resolveTarget(arg: string): Resolved {
   return { kind: 'other', arg, path: abs };
 }
 
-export function isLayoutFile(p: string): boolean {
-  return /\.ya?ml$/i.test(p);
-}
-
 export interface HostOpts {
   /** A file holding the host UUID, or the raw UUID (read-only helpers pass zeros). */
   systemUuid?: string | Uint8Array;
@@ -74,7 +70,7 @@ export function hostOptions(cmd: Command): Command {
 /** Open IMAGE (device path or layout YAML). Writers refuse while it is mounted read-write. */
 export function openImage(image: string, host: HostOpts, writable: boolean): FamfsImage {
   const sys = host.systemUuid ?? SYSTEM_UUID_FILE;
-  if (writable && !isLayoutFile(image)) {
+  if (writable && !isLayoutPath(image)) {
     // Offline writers refuse while the image is mounted read-write (DESIGN.md "Roles");
     // the mount's exclusive flock on the primary catches the rest.
     const m = mountOfSource(image, { rwOnly: true });
@@ -82,7 +78,7 @@ export function openImage(image: string, host: HostOpts, writable: boolean): Fam
   }
   const base: Omit<OpenOptions, 'device' | 'layout'> = { writable, systemUuid: sys, client: host.client, force: host.force, tailInFlight: host.tailInFlight };
   if (host.layout) return FamfsImage.open({ ...base, layout: loadLayout(host.layout) });
-  if (isLayoutFile(image)) return FamfsImage.open({ ...base, layout: loadLayout(image) });
+  if (isLayoutPath(image)) return FamfsImage.open({ ...base, layout: loadLayout(image) });
   return FamfsImage.open({ ...base, device: image });
 }
 
@@ -130,7 +126,7 @@ export function imageFileMap(spec: string, host: HostOpts = { systemUuid: new Ui
     const n = lookupNode(img, rel);
     if (!n) throw new CliError(`${spec}: no such file`, 2);
     if (n.kind !== 'file') throw new CliError(`${spec}: not a regular file`, 21);
-    const layout = isLayoutFile(image) ? loadLayout(image) : imageLayout(img, image);
+    const layout = isLayoutPath(image) ? loadLayout(image) : imageLayout(img, image);
     return { map: n.map, layout };
   });
 }

@@ -4,7 +4,7 @@
 // the device or layout YAML they serve (src/server/serve.ts).
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadLayout } from '../interleave/layout-yaml.js';
+import { isLayoutPath, loadLayout } from '../interleave/layout-yaml.js';
 
 export const FAMFS_TS_FSTYPE = 'fuse.famfs-ts';
 
@@ -62,7 +62,7 @@ function sourcePaths(m: MountEntry): string[] {
   const out = [m.source];
   const r = real(m.source);
   if (r !== undefined && r !== m.source) out.push(r);
-  if (/\.ya?ml$/i.test(m.source)) {
+  if (isLayoutPath(m.source)) {
     try {
       for (const d of loadLayout(m.source).devices) out.push(real(d.path) ?? d.path);
     } catch {

@@ -76,6 +76,11 @@ export function parseLayout(text: string, source: string, options: ParseOptions 
   return c.layout;
 }
 
+/** A path names a layout YAML (not a device or image file): the CLI and the mount tell them apart by it. */
+export function isLayoutPath(p: string): boolean {
+  return /\.ya?ml$/i.test(p);
+}
+
 /** Read a layout file; relative device paths resolve against its directory. */
 export function loadLayout(file: string): Layout {
   return parseLayout(readSource(file), file, { baseDir: path.dirname(path.resolve(file)) });

@@ -4,7 +4,7 @@
 // (src/server/serve.ts, the FUSE engine), which only the serving process needs.
 import os from 'node:os';
 import { FamfsImage } from '../famfs/image.js';
-import { loadLayout } from '../interleave/layout-yaml.js';
+import { isLayoutPath, loadLayout } from '../interleave/layout-yaml.js';
 import type { Layout } from '../interleave/layout.js';
 
 export type TransportChoice = 'dev' | 'uring' | 'auto';
@@ -43,10 +43,6 @@ export const DEFAULT_MAX_WRITE = 256 * 1024;
  * while adding nothing a client notices (it replays the log every second by default).
  */
 export const DEFAULT_SETTLE_MS = 100;
-
-export function isLayoutPath(p: string): boolean {
-  return /\.ya?ml$/i.test(p);
-}
 
 /** Open the image for a mount: writable only when this host is the master. */
 export function openForMount(opts: { readonly source: string; readonly client?: boolean; readonly systemUuid?: string; readonly force?: boolean }): { image: FamfsImage; layout?: Layout; readOnlyWhy?: string } {
