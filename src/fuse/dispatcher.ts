@@ -17,7 +17,7 @@ import { describeError, Errno, errnoOfError } from '../errno.js';
 import { OpStats } from './op-stats.js';
 import { negotiateInit, decodeInitIn, type InitLimits, type InitResult } from './init.js';
 import { initFlagNames, MAX_ERRNO, Op, opName } from './opcodes.js';
-import type { ReplyBody } from './ops.js';
+import { ErrnoReply, type ReplyBody } from './ops.js';
 import { Args, IN_HEADER_SIZE, peekUnique, ProtocolError, readHeader, type Header } from './request.js';
 import { InterruptIn, OutHeader } from './structs.js';
 
@@ -153,14 +153,14 @@ export class Dispatcher {
       return this.replyError(h.unique, this.errnoOf(e, spec.name), send);
     }
     if (!(result instanceof Promise)) {
-      stats?.record(h.opcode, t0, false);
+      stats?.record(h.opcode, t0, result instanceof ErrnoReply);
       return this.reply(h.unique, result, send);
     }
     this.inflight.set(h.unique, req);
     return result.then(
       (body) => {
         this.inflight.delete(h.unique);
-        stats?.record(h.opcode, t0, false);
+        stats?.record(h.opcode, t0, body instanceof ErrnoReply);
         this.reply(h.unique, body, send);
       },
       (e: unknown) => {
@@ -291,6 +291,7 @@ export class Dispatcher {
   }
 
   private reply(unique: bigint, body: ReplyBody, send: SendMessage): void {
+    if (body instanceof ErrnoReply) return this.replyError(unique, body.errno, send);
     let iov: Buffer[];
     let len = OutHeader.size;
     const head = Buffer.allocUnsafe(OutHeader.size);

@@ -15,8 +15,18 @@ import {
   SETXATTR_IN_COMPAT_SIZE, SetxattrIn, WriteIn,
 } from './structs.js';
 
-/** A reply body after the out header: nothing, one buffer, or buffers for one writev. */
-export type ReplyBody = void | undefined | Buffer | readonly Buffer[];
+/**
+ * An error answer a handler returns instead of throwing: for answers that are routine, not
+ * exceptional (a LOOKUP of a name not there comes before every create). V8 never optimizes a
+ * function that always leaves by a throw (tier-up is counted at returns), and each throw costs
+ * more than the lookup itself (bench/meta-mount/README.md, "Tenth pass").
+ */
+export class ErrnoReply {
+  constructor(readonly errno: number) {}
+}
+
+/** A reply body after the out header: nothing, one buffer, buffers for one writev, or an error. */
+export type ReplyBody = void | undefined | Buffer | readonly Buffer[] | ErrnoReply;
 
 export interface OpCall<FS extends FileSystem = FileSystem> {
   readonly ctx: RequestContext;
@@ -69,7 +79,7 @@ export const mainlineOps: ReadonlyMap<number, OpSpec<unknown>> = new Map<number,
   [Op.LOOKUP, defineOp({
     name: 'LOOKUP',
     decode: nameOnly('LOOKUP'),
-    handle: ({ fs, ctx }, a) => wrapEntry(need(fs.lookup).call(fs, ctx, ctx.nodeid, a.name)),
+    handle: ({ fs, ctx }, a) => map(need(fs.lookup).call(fs, ctx, ctx.nodeid, a.name), entryOrMiss),
   })],
   [Op.FORGET, defineOp({
     name: 'FORGET',
@@ -279,7 +289,11 @@ export const mainlineOps: ReadonlyMap<number, OpSpec<unknown>> = new Map<number,
   })],
   [Op.CREATE, defineOp({
     name: 'CREATE',
-    decode: (a) => ({ ...a.struct(CreateIn), name: a.name('CREATE name') }),
+    decode: (a) => {
+      // Fields named, not spread: a spread's added field is defined in V8's runtime (see ErrnoReply).
+      const c = a.struct(CreateIn);
+      return { flags: c.flags, mode: c.mode, umask: c.umask, name: a.name('CREATE name') };
+    },
     handle: ({ fs, ctx }, a) => map(need(fs.create).call(fs, ctx, ctx.nodeid, a.name, a.mode, a.flags, a.umask), (r) => {
       if (!(r.nodeid > 0)) throw new FuseError(errno.EIO, 'create returned no node');
       return [encodeEntry(r), encodeOpenOut(r)];
@@ -299,6 +313,17 @@ function clampCount(n: bigint): number {
 
 function renameHandler({ fs, ctx }: OpCall, a: { newdir: bigint; flags: number; from: string; to: string }): MaybePromise<ReplyBody> {
   return map(need(fs.rename).call(fs, ctx, ctx.nodeid, a.from, safeId(a.newdir, 'RENAME newdir'), a.to, a.flags), done);
+}
+
+const NO_ENTRY = new ErrnoReply(errno.ENOENT);
+
+/**
+ * A LOOKUP's answer. A negative entry that may not be cached (nodeid 0, entryTimeout 0) goes
+ * out as ENOENT: the kernel takes both alike (fs/fuse/dir.c fuse_lookup_name, "Zero nodeid is
+ * same as -ENOENT, but with valid timeout"), and ENOENT is what C servers send.
+ */
+function entryOrMiss(e: Entry): ReplyBody {
+  return e.nodeid === 0 && e.entryTimeout === 0 ? NO_ENTRY : encodeEntry(e);
 }
 
 function wrapEntry(r: MaybePromise<Entry>): MaybePromise<ReplyBody> {

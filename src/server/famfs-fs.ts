@@ -180,8 +180,13 @@ type Inode =
 
 /** Thrown for every absent attribute: the kernel asks often; no stack trace each time. */
 const NO_SUCH_XATTR = new FuseError(E.ENODATA, 'no such attribute');
-/** Thrown for every LOOKUP of a name not there (each create through the mount asks once first). */
-const NO_SUCH_NAME = new FuseError(E.ENOENT, 'no such name');
+/**
+ * The answer to every LOOKUP of a name not there (each create through the mount asks once
+ * first): a negative entry the kernel may not cache, which goes out as ENOENT (fuse/ops.ts
+ * entryOrMiss), so a file a client learns of by logplay is found at the next lookup. Returned,
+ * not thrown: a handler that leaves by a throw stays in V8's interpreter.
+ */
+const NO_SUCH_NAME: Entry = Object.freeze({ nodeid: 0, attr: Object.freeze({ ino: 0, size: 0, mode: 0, nlink: 0, uid: 0, gid: 0 }), entryTimeout: 0, attrTimeout: 0 });
 /** The master's answer to the first OPENDIR where the kernel can do without (opendir()). */
 const NO_OPENDIR = new FuseError(E.ENOSYS, 'no OPENDIR needed: the kernel opens directories itself');
 
@@ -559,9 +564,7 @@ export class FamfsFileSystem implements FileSystem {
     }
     const pend = this.pendingByDir.get(p.node.id)?.get(name);
     if (pend) return this.looked(this.entry(pend.nodeid, this.need(pend.nodeid)));
-    // ENOENT (not a negative entry): the kernel keeps no negative dentry, so a file a
-    // client learns of by logplay is found at the next lookup.
-    throw NO_SUCH_NAME;
+    return NO_SUCH_NAME;
   }
 
   getattr(_ctx: RequestContext, nodeid: number): AttrReply {
@@ -761,7 +764,8 @@ export class FamfsFileSystem implements FileSystem {
     const f = this.newPending(ctx, parent, name, mode, umask);
     f.opens++;
     this.opened(f.nodeid);
-    const reply = { ...this.looked(this.entry(f.nodeid, { kind: 'pending', file: f })), fh: this.newHandle(f.nodeid, (flags & O_ACCMODE) !== 0) };
+    const e = this.looked(this.entry(f.nodeid, { kind: 'pending', file: f }));
+    const fh = this.newHandle(f.nodeid, (flags & O_ACCMODE) !== 0);
     // A new file opened write-only on a mainline connection is written past the page cache
     // (FOPEN_DIRECT_IO): the kernel's cached write path asks GETXATTR security.capability
     // before the first write to every new inode (file_remove_privs; S_NOSEC is set only after
@@ -769,8 +773,10 @@ export class FamfsFileSystem implements FileSystem {
     // descriptor can neither read nor mmap, so nothing else it does changes; the kernel drops
     // other descriptors' cached pages of the range before each direct write
     // (bench/meta-mount/README.md, "Third pass"). Mapping kernels store file bytes themselves.
-    if (this.mode.kind !== 'none') return reply;
-    return { ...reply, openFlags: ((flags & O_ACCMODE) === O_WRONLY ? Fopen.DIRECT_IO : 0) | Fopen.NOFLUSH };
+    const openFlags = this.mode.kind !== 'none' ? undefined : ((flags & O_ACCMODE) === O_WRONLY ? Fopen.DIRECT_IO : 0) | Fopen.NOFLUSH;
+    // One literal naming every field: V8 defines the fields added after a spread in its
+    // runtime, a measurable share of a create (bench/meta-mount/README.md, "Tenth pass").
+    return { nodeid: e.nodeid, attr: e.attr, entryTimeout: e.entryTimeout, attrTimeout: e.attrTimeout, fh, openFlags };
   }
 
   mknod(ctx: RequestContext, parent: number, name: string, mode: number, _rdev: number, umask: number): Entry {

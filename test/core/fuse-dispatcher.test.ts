@@ -7,7 +7,7 @@ import { extendProfile, mainline, type KernelInit } from '../../src/fuse/abi.js'
 import { defineOp } from '../../src/fuse/ops.js';
 import { FuseError, type FileSystem, type RequestContext } from '../../src/fuse/filesystem.js';
 import { InitFlag, Notify, Op } from '../../src/fuse/opcodes.js';
-import { GetattrIn, InHeader, InitIn, OutHeader, ReadIn } from '../../src/fuse/structs.js';
+import { EntryOut, GetattrIn, InHeader, InitIn, OutHeader, ReadIn } from '../../src/fuse/structs.js';
 import { SysError } from '../../src/sys/libc.js';
 import { ImageError } from '../../src/famfs/errors.js';
 import { PathError } from '../../src/famfs/namespace.js';
@@ -43,6 +43,18 @@ describe('dispatcher', () => {
     // Asking for less clips the slices: the kernel rejects a READ reply longer than asked.
     h.d.dispatch(msg(Op.READ, 6n, 5, ReadIn.encode({ size: 10 })));
     expect(h.replies()[2]!.body.equals(Buffer.concat(slices).subarray(0, 10))).toBe(true);
+  });
+
+  it('answers a LOOKUP miss returned (nodeid 0, not to be cached) with ENOENT; a cached miss with its entry', () => {
+    const attr = { ino: 0, size: 0, mode: 0 };
+    const h = harness({ lookup: (_c, _p, name) => ({ nodeid: 0, attr, entryTimeout: name === 'cached' ? 5 : 0, attrTimeout: 0 }) });
+    h.d.dispatch(initMsg());
+    h.d.dispatch(msg(Op.LOOKUP, 4n, 1, Buffer.from('gone\0')));
+    h.d.dispatch(msg(Op.LOOKUP, 6n, 1, Buffer.from('cached\0')));
+    const [miss, cached] = h.replies().slice(1);
+    expect(miss).toMatchObject({ error: -E.ENOENT, total: 16 });
+    expect(cached!.error).toBe(0);
+    expect(EntryOut.decode(cached!.body)).toMatchObject({ nodeid: 0n, entry_valid: 5 });
   });
 
   it('maps thrown errors: FuseError, SysError, Node fs errors, anything else EIO (logged)', async () => {
