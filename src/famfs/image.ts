@@ -65,6 +65,9 @@ export interface MkdirOptions {
 }
 
 // The defaults for new entries' owner (famfs: euid/egid), read once.
+/** How far populateLog maps the log's pages beyond the entry being stored (480 entries). */
+const LOG_MAP_AHEAD = 256 * 1024;
+
 const EUID = process.geteuid?.() ?? 0;
 const EGID = process.getegid?.() ?? 0;
 function euid(): number {
@@ -398,11 +401,30 @@ export class FamfsImage {
    */
   private logResident?: boolean;
 
+  /**
+   * Where the log's pages stop being mapped ahead of its tail (populateLog), or Infinity
+   * when the device cannot map ahead.
+   */
+  private logMapped = 0;
+
   private storeLog(at: number, bytes: Buffer): void {
     const primary = this.devices.get(0)!;
-    if ((this.logResident ??= this.logIsView && this.backLog())) bytes.copy(this.log, at - LOG_OFFSET);
-    else primary.write(at, bytes);
+    if ((this.logResident ??= this.logIsView && this.backLog())) {
+      if (at + bytes.length > this.logMapped) this.populateLog(primary, at + bytes.length);
+      bytes.copy(this.log, at - LOG_OFFSET);
+    } else primary.write(at, bytes);
     primary.flush(at, bytes.length);
+  }
+
+  /**
+   * Map the log's pages up to `end` and LOG_MAP_AHEAD beyond in one call: an entry is 544
+   * bytes, so every eighth append was the first store to a page, a page fault of 40-50 µs
+   * on this project's VMs (bench/meta-mount/README.md, "Tenth pass").
+   */
+  private populateLog(primary: DaxdevMemory, end: number): void {
+    const from = Math.max(this.logMapped, LOG_OFFSET);
+    const to = Math.min(LOG_OFFSET + this.sb.logLen, end + LOG_MAP_AHEAD);
+    this.logMapped = primary.populate?.(from, to - from) ? to : Infinity;
   }
 
   private backLog(): boolean {

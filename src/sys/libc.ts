@@ -47,6 +47,11 @@ const flockFn = libc.func('int flock(int fd, int operation)');
 const pwriteFn = libc.func('long pwrite(int fd, const void *buf, size_t count, int64_t offset)');
 const fallocateFn = libc.func('int fallocate(int fd, int mode, int64_t offset, int64_t len)');
 const lseekFn = libc.func('int64_t lseek(int fd, int64_t offset, int whence)');
+const madviseFn = libc.func('int madvise(uintptr_t addr, size_t length, int advice)');
+
+/** madvise(2) advice: fault the range in, writable, in one call (Linux 5.14+). */
+const MADV_POPULATE_WRITE = 23;
+const PAGE_SIZE = 4096;
 
 /** fallocate(2) modes (<linux/falloc.h>). */
 const FALLOC_FL_KEEP_SIZE = 0x01;
@@ -118,6 +123,11 @@ export interface Mapped {
   unmap(): void;
   /** msync(MS_SYNC): make stores durable on file-backed emulated devices. */
   sync(): void;
+  /**
+   * Map [offset, offset+length) of the mapping now, writable (MADV_POPULATE_WRITE), as the
+   * first store to each page would; false where the kernel cannot (before 5.14, read-only).
+   */
+  populate(offset: number, length: number): boolean;
 }
 
 /** mmap(MAP_SHARED) `length` bytes of `fd` from `offset` (page aligned). */
@@ -139,6 +149,11 @@ export function mmapShared(fd: number, length: number, offset = 0, writable = tr
     },
     sync() {
       if (live) check('msync', msyncFn(ptr, length, 4 /* MS_SYNC */));
+    },
+    populate(offset: number, n: number) {
+      if (!live || offset < 0 || n <= 0 || offset + n > length) return false;
+      const start = offset - (offset % PAGE_SIZE); // madvise takes a page-aligned address
+      return (madviseFn(koffi.address(ptr) + BigInt(start), n + offset - start, MADV_POPULATE_WRITE) as number) === 0;
     },
   };
 }

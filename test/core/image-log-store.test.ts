@@ -7,6 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DeviceError, MappedDevice, type DaxdevMemory } from '../../src/device/memory.js';
 import { FamfsImage } from '../../src/famfs/image.js';
 import { mkfs } from '../../src/famfs/mkfs.js';
+import { LOG_OFFSET } from '../../src/famfs/constants.js';
+import { entryOffset } from '../../src/famfs/log.js';
 
 const MiB = 1024 ** 2;
 const U = new Uint8Array(16).fill(7);
@@ -16,7 +18,7 @@ afterEach(() => {
 });
 
 /** The device, with its writes counted and back() answered by `back`. */
-function counted(d: MappedDevice, back: (offset: number, length: number) => boolean): DaxdevMemory & { writes: number } {
+function counted(d: MappedDevice, back: (offset: number, length: number) => boolean): DaxdevMemory & { writes: number; populated: [number, number][] } {
   return {
     writes: 0,
     name: d.name,
@@ -34,6 +36,11 @@ function counted(d: MappedDevice, back: (offset: number, length: number) => bool
     invalidate: (o, l) => d.invalidate(o, l),
     sync: () => d.sync(),
     back,
+    populate(o, l) {
+      this.populated.push([o, l]);
+      return d.populate(o, l);
+    },
+    populated: [],
     close: () => d.close(),
   };
 }
@@ -72,6 +79,30 @@ describe('log appends into an image file', () => {
     try {
       expect(client.file('d/b').size).toBe(3 * MiB);
       expect(client.file('a').size).toBe(5000);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('map the log pages ahead of its tail, a window at a time, not one fault per page', () => {
+    const p = image();
+    const dev = counted(MappedDevice.open(p), () => true);
+    const img = FamfsImage.open({ primary: dev, writable: true, systemUuid: U });
+    try {
+      for (let i = 0; i < 1200; i++) img.mkdir(`d${i}`);
+      const end = LOG_OFFSET + entryOffset(img.header.nextIndex);
+      // Contiguous windows from the log's start, always ahead of the tail, a few of them.
+      expect(dev.populated[0]![0]).toBe(LOG_OFFSET);
+      for (let k = 1; k < dev.populated.length; k++) expect(dev.populated[k]![0]).toBe(dev.populated[k - 1]![0] + dev.populated[k - 1]![1]);
+      const last = dev.populated[dev.populated.length - 1]!;
+      expect(last[0] + last[1]).toBeGreaterThanOrEqual(end);
+      expect(dev.populated.length).toBeLessThanOrEqual(Math.ceil(end / (128 * 1024)));
+    } finally {
+      img.close();
+    }
+    const client = FamfsImage.open({ device: p, systemUuid: new Uint8Array(16) });
+    try {
+      expect(client.readdir('/')).toHaveLength(1200);
     } finally {
       client.close();
     }
