@@ -10,13 +10,21 @@ import path from 'node:path';
 export const READY_FD = 3;
 
 /**
- * V8 flags of the server process. The young generation's semispaces (Node 20: up to 16 MiB
- * each) grow to their limit in a burst of creates and are never shrunk again, not by the
- * quiet-time full collection either (src/fuse/quiet-gc.ts): that was 28 of the 40 MiB of
- * RssAnon a server kept after creating and forgetting 20,000 files (bench/meta-mount,
- * memory). 4 MiB semispaces kept creates/s as fast in paired runs (bench/meta-mount/README.md).
+ * V8 flags of the server process.
+ * - `--max-semi-space-size=4`: the young generation's semispaces (Node 20: up to 16 MiB
+ *   each) grow to their limit in a burst of creates and are never shrunk again, not by the
+ *   quiet-time full collection either (src/fuse/quiet-gc.ts): that was 28 of the 40 MiB of
+ *   RssAnon a server kept after creating and forgetting 20,000 files (bench/meta-mount,
+ *   memory). 4 MiB semispaces kept creates/s as fast in paired runs.
+ * - `--always-sparkplug --no-lazy-feedback-allocation`: much of a server's code runs a few
+ *   times per burst (a directory's first listing, a commit's rarer branches), and V8's
+ *   interpreter ran it some 40 times slower than optimized code: the first READDIRPLUS of
+ *   a listing took 150-450 µs where a warm one takes 6. Compiled to baseline code at the
+ *   first call, with type feedback from the first call, the first listing's requests cost
+ *   about half, and creates and stats gained 6% in paired runs (bench/meta-mount/README.md,
+ *   "Tenth pass").
  */
-export const SERVER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
+export const SERVER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--always-sparkplug', '--no-lazy-feedback-allocation'];
 
 export interface DaemonResult {
   readonly pid: number;
