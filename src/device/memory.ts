@@ -393,7 +393,11 @@ export class MappedDevice implements DaxdevMemory {
       const stop = Math.min(start + U, this.size);
       const hole = seekDataOrHole(this.fileFd, start, SEEK_HOLE) ?? start;
       if (hole >= stop) {
-        seen[u >> 3]! |= 1 << (u & 7);
+        // Everything up to the hole is data: every unit before it is seen whole now. The
+        // kernel walked those pages to find the hole (1.6 ms for 256 MiB of tmpfs), and a
+        // unit at a time that walk was made again for each unit of a large file.
+        const dataEnd = Math.min(hole, this.size);
+        for (let v = u; v * U < dataEnd && ((v + 1) * U <= dataEnd || dataEnd === this.size); v++) seen[v >> 3]! |= 1 << (v & 7);
         continue;
       }
       const from = Math.max(start, offset);

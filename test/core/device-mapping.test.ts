@@ -125,13 +125,15 @@ describe('a file-backed device', () => {
 
   it('reads any range of a sparse image as its model says, data and holes alike', () => {
     const p = `/dev/shm/famfs-ts-holes-model-${process.pid}`;
-    const size = 8 * MiB;
+    // Not a whole number of 2 MiB units: the last unit is short.
     const PAGE = 4096;
+    const size = 8 * MiB + 3 * PAGE;
     try {
       fc.assert(fc.property(
         fc.uniqueArray(fc.integer({ min: 0, max: size / PAGE - 1 }), { maxLength: 40 }),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: size / PAGE - 1 }), fc.integer({ min: 1, max: size / PAGE })), { maxLength: 3 }),
         fc.array(fc.tuple(fc.integer({ min: 0, max: size - 1 }), fc.integer({ min: 1, max: 3 * MiB })), { minLength: 1, maxLength: 8 }),
-        (pages, reads) => {
+        (pages, runs, reads) => {
           fs.writeFileSync(p, '');
           fs.truncateSync(p, size);
           const model = Buffer.alloc(size);
@@ -139,6 +141,13 @@ describe('a file-backed device', () => {
           try {
             for (const pg of pages) {
               const b = Buffer.alloc(PAGE, (pg % 251) + 1);
+              dev.write(pg * PAGE, b);
+              b.copy(model, pg * PAGE);
+            }
+            // Runs of data across units (a whole file's bytes): one lseek sees them all.
+            for (const [pg, n] of runs) {
+              const len = Math.min(n * PAGE, size - pg * PAGE);
+              const b = Buffer.alloc(len, (pg % 249) + 3);
               dev.write(pg * PAGE, b);
               b.copy(model, pg * PAGE);
             }
