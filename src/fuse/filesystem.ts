@@ -180,8 +180,11 @@ export interface FileSystem {
   create?(ctx: RequestContext, parent: number, name: string, mode: number, flags: number, umask: number): MaybePromise<Entry & OpenReply>;
   access?(ctx: RequestContext, nodeid: number, mask: number): MaybePromise<void>;
   setxattr?(ctx: RequestContext, nodeid: number, name: string, value: Buffer, flags: number): MaybePromise<void>;
-  /** The value; the engine answers size probes and ERANGE itself. */
-  getxattr?(ctx: RequestContext, nodeid: number, name: string): MaybePromise<Buffer>;
+  /**
+   * The value, or undefined when there is no such attribute (ENODATA, answered without an
+   * exception: `ls -l` asks two per file). The engine answers size probes and ERANGE itself.
+   */
+  getxattr?(ctx: RequestContext, nodeid: number, name: string): MaybePromise<Buffer | undefined>;
   /** Attribute names; the engine packs them NUL-separated. */
   listxattr?(ctx: RequestContext, nodeid: number): MaybePromise<readonly string[]>;
   removexattr?(ctx: RequestContext, nodeid: number, name: string): MaybePromise<void>;

@@ -246,7 +246,7 @@ export const mainlineOps: ReadonlyMap<number, OpSpec<unknown>> = new Map<number,
   [Op.GETXATTR, defineOp({
     name: 'GETXATTR',
     decode: (a) => ({ size: a.struct(GetxattrIn).size, name: a.name('GETXATTR name') }),
-    handle: ({ fs, ctx }, a) => map(need(fs.getxattr).call(fs, ctx, ctx.nodeid, a.name), (v) => sizedReply(v, a.size)),
+    handle: ({ fs, ctx }, a) => map(need(fs.getxattr).call(fs, ctx, ctx.nodeid, a.name), (v) => (v === undefined ? NO_ATTRIBUTE : sizedReply(v, a.size))),
   })],
   [Op.LISTXATTR, defineOp({
     name: 'LISTXATTR',
@@ -316,6 +316,7 @@ function renameHandler({ fs, ctx }: OpCall, a: { newdir: bigint; flags: number; 
 }
 
 const NO_ENTRY = new ErrnoReply(errno.ENOENT);
+const NO_ATTRIBUTE = new ErrnoReply(errno.ENODATA);
 
 /**
  * A LOOKUP's answer. A negative entry that may not be cached (nodeid 0, entryTimeout 0) goes

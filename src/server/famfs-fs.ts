@@ -178,8 +178,6 @@ type Inode =
   | { kind: 'meta-dir' }
   | { kind: 'meta-file'; which: 'superblock' | 'log' };
 
-/** Thrown for every absent attribute: the kernel asks often; no stack trace each time. */
-const NO_SUCH_XATTR = new FuseError(E.ENODATA, 'no such attribute');
 /**
  * The answer to every LOOKUP of a name not there (each create through the mount asks once
  * first): a negative entry the kernel may not cache, which goes out as ENOENT (fuse/ops.ts
@@ -1426,7 +1424,8 @@ export class FamfsFileSystem implements FileSystem {
     return added;
   }
 
-  getxattr(_ctx: RequestContext, nodeid: number, name: string): Buffer {
+  /** Undefined: no such attribute (ENODATA; `ls -l` asks for two on every file). */
+  getxattr(_ctx: RequestContext, nodeid: number, name: string): Buffer | undefined {
     const n = this.need(nodeid);
     if (name === LOGPLAY_XATTR) {
       const added = this.logplay();
@@ -1437,8 +1436,7 @@ export class FamfsFileSystem implements FileSystem {
     if (name === STATUS_XATTR && nodeid === FUSE_ROOT_ID && this.status) return Buffer.from(JSON.stringify(this.status()));
     if (name === MAP_XATTR) {
       const map = n.kind === 'file' || n.kind === 'pending' || n.kind === 'meta-file' ? this.fileMap(nodeid) : undefined;
-      if (!map) throw fuseErr('ENODATA', name);
-      return Buffer.from(JSON.stringify(map));
+      return map && Buffer.from(JSON.stringify(map));
     }
     if (name === INTERLEAVE_XATTR) {
       let text: string | undefined;
@@ -1448,10 +1446,9 @@ export class FamfsFileSystem implements FileSystem {
         const p = this.dirInterleave.get(n.node.id);
         if (p) text = formatInterleaveParam(p);
       }
-      if (text === undefined) throw NO_SUCH_XATTR;
-      return Buffer.from(text);
+      return text === undefined ? undefined : Buffer.from(text);
     }
-    throw NO_SUCH_XATTR;
+    return undefined;
   }
 
   listxattr(): string[] {

@@ -7,7 +7,7 @@ import { extendProfile, mainline, type KernelInit } from '../../src/fuse/abi.js'
 import { defineOp } from '../../src/fuse/ops.js';
 import { FuseError, type FileSystem, type RequestContext } from '../../src/fuse/filesystem.js';
 import { InitFlag, Notify, Op } from '../../src/fuse/opcodes.js';
-import { EntryOut, GetattrIn, InHeader, InitIn, OutHeader, ReadIn } from '../../src/fuse/structs.js';
+import { EntryOut, GetattrIn, GetxattrIn, InHeader, InitIn, OutHeader, ReadIn } from '../../src/fuse/structs.js';
 import { SysError } from '../../src/sys/libc.js';
 import { ImageError } from '../../src/famfs/errors.js';
 import { PathError } from '../../src/famfs/namespace.js';
@@ -55,6 +55,16 @@ describe('dispatcher', () => {
     expect(miss).toMatchObject({ error: -E.ENOENT, total: 16 });
     expect(cached!.error).toBe(0);
     expect(EntryOut.decode(cached!.body)).toMatchObject({ nodeid: 0n, entry_valid: 5 });
+  });
+
+  it('answers a GETXATTR of an attribute returned as absent (undefined) with ENODATA', () => {
+    const h = harness({ getxattr: (_c, _n, name) => (name === 'user.a' ? Buffer.from('v') : undefined) });
+    h.d.dispatch(initMsg());
+    h.d.dispatch(msg(Op.GETXATTR, 4n, 1, GetxattrIn.encode({ size: 64 }), Buffer.from('security.selinux\0')));
+    h.d.dispatch(msg(Op.GETXATTR, 6n, 1, GetxattrIn.encode({ size: 64 }), Buffer.from('user.a\0')));
+    const [absent, present] = h.replies().slice(1);
+    expect(absent).toMatchObject({ error: -E.ENODATA, total: 16 });
+    expect(present!.body.toString()).toBe('v');
   });
 
   it('maps thrown errors: FuseError, SysError, Node fs errors, anything else EIO (logged)', async () => {
