@@ -64,10 +64,10 @@ export interface MkdirOptions {
   readonly parents?: boolean;
 }
 
-// The defaults for new entries' owner (famfs: euid/egid), read once.
 /** How far populateLog maps the log's pages beyond the entry being stored (480 entries). */
 const LOG_MAP_AHEAD = 256 * 1024;
 
+// The defaults for new entries' owner (famfs: euid/egid), read once.
 const EUID = process.geteuid?.() ?? 0;
 const EGID = process.getegid?.() ?? 0;
 function euid(): number {
