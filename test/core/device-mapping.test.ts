@@ -12,6 +12,20 @@ const DIR = fs.mkdtempSync(path.join(process.cwd(), '.famfs-ts-device-mapping-')
 afterAll(() => fs.rmSync(DIR, { recursive: true, force: true }));
 const MiB = 1024 ** 2;
 
+/** A sparse image file of `size` bytes in /dev/shm (tmpfs: every fault gives it a page), opened; both gone after `body`. */
+function withShmImage(tag: string, size: number, body: (dev: MappedDevice, p: string) => void): void {
+  const p = `/dev/shm/famfs-ts-${tag}-${process.pid}`;
+  fs.writeFileSync(p, '');
+  fs.truncateSync(p, size);
+  const dev = MappedDevice.open(p);
+  try {
+    body(dev, p);
+  } finally {
+    dev.close();
+    fs.rmSync(p, { force: true });
+  }
+}
+
 describe('a file-backed device', () => {
   it('allocates what a store touches, not 2 MiB around it', () => {
     const p = path.join(DIR, 'dev');
@@ -34,11 +48,7 @@ describe('a file-backed device', () => {
   // On tmpfs every fault of the mapping, a read's too, gives the file a page; on a full tmpfs
   // that is SIGBUS (or EFAULT for a reply the kernel copies from the view). Holes read as zeros.
   it('reads holes as zeros without giving them pages, in the owner and in a viewer', () => {
-    const p = `/dev/shm/famfs-ts-holes-${process.pid}`;
-    fs.writeFileSync(p, '');
-    fs.truncateSync(p, 8 * MiB);
-    const dev = MappedDevice.open(p);
-    try {
+    withShmImage('holes', 8 * MiB, (dev, p) => {
       const block = Buffer.alloc(4096, 0x5a);
       dev.write(2 * MiB + 8192, block);
       const want = Buffer.alloc(4 * MiB);
@@ -58,20 +68,13 @@ describe('a file-backed device', () => {
       expect(whole).toHaveLength(1);
       whole[0]![0] = 9;
       expect(dev.slices(6 * MiB, 1)[0]![0]).toBe(9);
-    } finally {
-      dev.close();
-      fs.rmSync(p, { force: true });
-    }
+    });
   });
 
   // A file created through a mount is zeroed where it grows (it may get space another file
   // gave back): in an image file that is a punched hole, not pages of zeros.
   it('zeroes a range of an image file by punching a hole; a unit read whole before is checked again', () => {
-    const p = `/dev/shm/famfs-ts-zero-${process.pid}`;
-    fs.writeFileSync(p, '');
-    fs.truncateSync(p, 16 * MiB);
-    const dev = MappedDevice.open(p);
-    try {
+    withShmImage('zero', 16 * MiB, (dev, p) => {
       dev.write(2 * MiB, Buffer.alloc(4 * MiB, 0x11));
       expect(dev.readSlices(2 * MiB, 2 * MiB)).toHaveLength(1); // unit 1 is now known to hold no hole
       const before = fs.statSync(p).blocks;
@@ -88,26 +91,19 @@ describe('a file-backed device', () => {
       const tail = Buffer.alloc(100);
       dev.read(6 * MiB - 100, tail);
       expect([...tail.subarray(0, 50)].every((b) => b === 0) && [...tail.subarray(50)].every((b) => b === 0x11)).toBe(true);
-    } finally {
-      dev.close();
-      fs.rmSync(p, { force: true });
-    }
+    });
   });
 
   // The log is stored an entry (544 bytes) at a time through its view: populate() maps the
   // pages ahead in one call, so those stores take no page faults (40-50 us each on a VM).
   it('maps a range for stores in one call: storing there then takes no page faults', () => {
-    const p = `/dev/shm/famfs-ts-populate-${process.pid}`;
-    fs.writeFileSync(p, '');
-    fs.truncateSync(p, 8 * MiB);
-    const dev = MappedDevice.open(p);
-    const faultsStoring = (at: number): number => {
-      const view = dev.slices(at, MiB)[0]!;
-      const before = process.resourceUsage().minorPageFault;
-      for (let o = 0; o < MiB; o += 4096) view[o] = 1;
-      return process.resourceUsage().minorPageFault - before;
-    };
-    try {
+    withShmImage('populate', 8 * MiB, (dev, p) => {
+      const faultsStoring = (at: number): number => {
+        const view = dev.slices(at, MiB)[0]!;
+        const before = process.resourceUsage().minorPageFault;
+        for (let o = 0; o < MiB; o += 4096) view[o] = 1;
+        return process.resourceUsage().minorPageFault - before;
+      };
       expect(faultsStoring(0)).toBeGreaterThanOrEqual(200); // 256 pages, each faulted at its first store
       expect(dev.populate(2 * MiB + 100, MiB - 100)).toBe(true); // any offset: it starts at the page
       expect(faultsStoring(2 * MiB)).toBeLessThan(32);
@@ -117,10 +113,7 @@ describe('a file-backed device', () => {
       } finally {
         ro.close();
       }
-    } finally {
-      dev.close();
-      fs.rmSync(p, { force: true });
-    }
+    });
   });
 
   it('reads any range of a sparse image as its model says, data and holes alike', () => {
