@@ -7,12 +7,11 @@
 // else CLFLUSH. Other architectures get no routine (cacheLineSupport() says why).
 import koffi from 'koffi';
 import os from 'node:os';
-import { check, libc, PROT_READ, PROT_WRITE, SysError } from './libc.js';
+import { check, libc, PAGE_SIZE, PROT_READ, PROT_WRITE, SysError } from './libc.js';
 
 const PROT_EXEC = 4;
 const MAP_PRIVATE = 2;
 const MAP_ANONYMOUS = 0x20;
-const PAGE = 4096;
 export const CACHE_LINE = 64;
 
 const mmapAnon = libc.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, int64_t offset)');
@@ -66,9 +65,9 @@ type RangeCall = (addr: Uint8Array, len: number) => number | bigint;
 
 /** Place `routines` in one page, made read+execute; returns their addresses. */
 function mapExecutable(routines: readonly (readonly number[])[]): bigint[] {
-  const ptr = mmapAnon(null, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  const ptr = mmapAnon(null, PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (ptr === null || koffi.address(ptr) === 0xffffffffffffffffn) throw new SysError('mmap', koffi.errno(), 'of the cache-line routine page');
-  const page = new Uint8Array(koffi.view(ptr, PAGE));
+  const page = new Uint8Array(koffi.view(ptr, PAGE_SIZE));
   const at: bigint[] = [];
   let off = 0;
   for (const r of routines) {
@@ -76,8 +75,8 @@ function mapExecutable(routines: readonly (readonly number[])[]): bigint[] {
     at.push(koffi.address(ptr) + BigInt(off));
     off += (r.length + 15) & ~15;
   }
-  if (off > PAGE) throw new Error('cache-line routines exceed one page');
-  check('mprotect', mprotectFn(ptr, PAGE, PROT_READ | PROT_EXEC) as number, 'of the cache-line routine page to R+X');
+  if (off > PAGE_SIZE) throw new Error('cache-line routines exceed one page');
+  check('mprotect', mprotectFn(ptr, PAGE_SIZE, PROT_READ | PROT_EXEC) as number, 'of the cache-line routine page to R+X');
   return at;
 }
 

@@ -51,7 +51,8 @@ const madviseFn = libc.func('int madvise(uintptr_t addr, size_t length, int advi
 
 /** madvise(2) advice: fault the range in, writable, in one call (Linux 5.14+). */
 const MADV_POPULATE_WRITE = 23;
-const PAGE_SIZE = 4096;
+/** The page size of every host famfs-ts runs on (x86-64); mappings and madvise work in it. */
+export const PAGE_SIZE = 4096;
 
 /** fallocate(2) modes (<linux/falloc.h>). */
 const FALLOC_FL_KEEP_SIZE = 0x01;
