@@ -26,7 +26,7 @@ BIN=${BENCH_PEER_BIN:-$W/bin}
 gcc -O2 -o "$W/workload" "$ROOT/bench/meta-mount/workload.c"
 build_peers "$BIN" memfs php
 RESULTS=$W/results
-echo "meta-mount bench: N = ${SIZES[*]}, $ROUNDS rounds, $(nproc) CPUs, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "meta-mount bench: N = ${SIZES[*]}, $ROUNDS rounds, warm-up $WARM files, $(nproc) CPUs, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # META_WARM: files each server creates, stats, lists and reads before it is measured (default 2000; 0: none).
 # META_SERVERS: which servers to run (default all), e.g. "famfs-ts memfs_ll"; META_MEMORY=0 skips the memory part.
