@@ -216,7 +216,15 @@ export class PlaneAnswerer {
    * takes the Dispatcher's path.
    */
   answer(msg: Buffer, send: SendMessage, words?: Words): boolean {
-    if (!planeAnswers(this.plane, msg)) return false;
+    // The opcode and nodeid read as words where the message is word-aligned in `words`: a
+    // Buffer method is a generic property load and a call in V8's optimized code.
+    if (words !== undefined && msg.length >= IN_HEADER_SIZE && (msg.byteOffset & 3) === 0) {
+      const at = msg.byteOffset >>> 2;
+      const op = words[at + W_OPCODE]!;
+      if (op !== Op.READ && op !== Op.WRITE) return false;
+      const hi = words[at + W_NODEID + 1]!;
+      if (hi > HI_SAFE || !this.plane.owns(hi * 0x100000000 + words[at + W_NODEID]!)) return false;
+    } else if (!planeAnswers(this.plane, msg)) return false;
     if (!this.direct || words === undefined || !this.answerDirect(msg, send, words)) this.dispatcher.dispatch(msg, send);
     return true;
   }

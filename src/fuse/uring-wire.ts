@@ -83,10 +83,13 @@ export type RingToMain =
  * copied into the slot just in front of its payload, so the message is one view of the arena
  * and a WRITE's data is not copied. Throws ProtocolError when the parts do not add up.
  */
-export function assembleInPlace(arena: Buffer, slotBase: number, layout: SlotLayout, headers: Buffer, words?: Uint32Array<ArrayBufferLike>): Buffer {
+export function assembleInPlace(arena: Buffer, slotBase: number, layout: SlotLayout, headers: Buffer, words?: Uint32Array<ArrayBufferLike>, reuse?: Buffer): Buffer {
   if (headers.length < FuseUringReqHeader.size) throw new ProtocolError(`ring entry header of ${headers.length} bytes`);
-  const len = headers.readUInt32LE(O_LEN);
-  const payloadSz = headers.readUInt32LE(O_PAYLOAD_SZ);
+  // Given `words` (a little-endian host's u32 view of the arena's buffer), read as elements:
+  // a Buffer method is a generic property load and a call in V8's optimized code.
+  const hw = words !== undefined && (headers.byteOffset & 3) === 0 ? headers.byteOffset >>> 2 : -1;
+  const len = hw >= 0 ? words![hw + (O_LEN >>> 2)]! : headers.readUInt32LE(O_LEN);
+  const payloadSz = hw >= 0 ? words![hw + (O_PAYLOAD_SZ >>> 2)]! : headers.readUInt32LE(O_PAYLOAD_SZ);
   const opLen = len - IN_HEADER_SIZE - payloadSz;
   const payloadAt = slotBase + layout.payload;
   if (len < IN_HEADER_SIZE || payloadSz > layout.stride - layout.payload || opLen < 0 || opLen > FUSE_URING_OP_IN_OUT_SZ) {
@@ -97,7 +100,12 @@ export function assembleInPlace(arena: Buffer, slotBase: number, layout: SlotLay
   // that costs more than the copy (this runs once per request).
   copyWords(headers, 0, arena, start, IN_HEADER_SIZE, words);
   copyWords(headers, O_OP_IN, arena, start + IN_HEADER_SIZE, opLen, words);
-  return arena.subarray(start, payloadAt + payloadSz);
+  // `reuse`: a view of this same arena, the one this entry's last request was, taken again
+  // when this one has the same place and length (every 4 KiB READ does): a new Buffer per
+  // request costs ~75 ns. (Comparing `.buffer` would be a call into C++ of its own.)
+  const end = payloadAt + payloadSz;
+  if (reuse !== undefined && reuse.byteOffset === arena.byteOffset + start && reuse.length === end - start) return reuse;
+  return arena.subarray(start, end);
 }
 
 /**
@@ -173,13 +181,18 @@ export function encodeCmdReq(sqe: Buffer, at: number, qid: number, commitId: big
 }
 
 /**
- * encodeCmdReq for COMMIT_AND_FETCH of a fetched entry, its commit id copied from the entry's
- * header buffer as two words (no BigInt per request). The SQE is zeroed (flags stay 0).
+ * Put the commit id the kernel wrote in a fetched entry's header buffer into that entry's
+ * COMMIT_AND_FETCH SQE (its fuse_uring_cmd_req at `cmdAt`; flags and qid were written once,
+ * encodeCmdReq): two 32-bit words, no BigInt and no Buffer method per request (each of those
+ * is a generic property load and a call in V8's optimized code: bench/meta-mount/README.md,
+ * "Eleventh pass"). `headersAt` and `cmdAt` are byte offsets into the two word views, both
+ * 8-byte aligned (the header buffer and the SQE are).
  */
-export function encodeCommitFrom(sqe: Buffer, at: number, qid: number, headers: Buffer): void {
-  sqe.writeUInt32LE(headers.readUInt32LE(O_COMMIT_ID), at + O_CMD_COMMIT);
-  sqe.writeUInt32LE(headers.readUInt32LE(O_COMMIT_ID + 4), at + O_CMD_COMMIT + 4);
-  sqe.writeUInt16LE(qid, at + O_CMD_QID);
+export function copyCommitId(headerWords: Uint32Array<ArrayBufferLike>, headersAt: number, sqeWords: Uint32Array<ArrayBufferLike>, cmdAt: number): void {
+  const from = (headersAt + O_COMMIT_ID) >>> 2;
+  const to = (cmdAt + O_CMD_COMMIT) >>> 2;
+  sqeWords[to] = headerWords[from]!;
+  sqeWords[to + 1] = headerWords[from + 1]!;
 }
 
 /**

@@ -22,7 +22,7 @@ import { OpStats } from './op-stats.js';
 import { Errno } from '../errno.js';
 import { pinThisThread } from '../sys/sched.js';
 import {
-  assembleInPlace, commitIdOf, encodeCmdReq, encodeCommitFrom, FuseUringCmd, FuseUringEntInOut, FuseUringReqHeader, packReply, RING_COUNTERS, slotLayout,
+  assembleInPlace, commitIdOf, copyCommitId, encodeCmdReq, FuseUringCmd, FuseUringEntInOut, FuseUringReqHeader, packReply, RING_COUNTERS, slotLayout,
   type RingToMain,
 } from './uring-wire.js';
 
@@ -132,7 +132,8 @@ function fillCmd(sqe: Buffer, s: number, op: number): void {
   encodeCmdReq(sqe, SQE_CMD_OFFSET, qidOf(s), 0n);
 }
 
-// Each entry's COMMIT_AND_FETCH SQE, made once: per request only its commit id changes.
+// Each entry's COMMIT_AND_FETCH SQE, made once: per request only its commit id changes,
+// copied in as two words (copyCommitId) before the SQE is copied to the ring.
 const commitSqes = Array.from({ length: slots }, (_, s) => {
   const sqe = Buffer.alloc(ring.sqeSize);
   sqe.writeUInt8(IORING_OP_URING_CMD, IoUringSqe.offsetOf('opcode'));
@@ -141,10 +142,19 @@ const commitSqes = Array.from({ length: slots }, (_, s) => {
   fillCmd(sqe, s, FuseUringCmd.COMMIT_AND_FETCH);
   return sqe;
 });
+// Word copies move bytes as they are, whatever the byte order: these views need alignment only.
+const commitWords = commitSqes.map((sqe) => new Uint32Array(sqe.buffer, sqe.byteOffset, sqe.length >>> 2));
+const arenaU32 = new Uint32Array(arena.bytes.buffer, arena.bytes.byteOffset, arena.bytes.length >>> 2);
+const headersAt = Array.from({ length: slots }, (_, s) => s * layout.stride + layout.headers);
+/** Each entry's last request as a view of the arena (assembleInPlace takes it again when it fits). */
+const msgViews: (Buffer | undefined)[] = new Array<Buffer | undefined>(slots).fill(undefined);
 
 function queueCmd(s: number, op: number): void {
   if (op === FuseUringCmd.REGISTER) fillCmd(ring.prepare(IORING_OP_URING_CMD, wd.fuseFd, s), s, op);
-  else encodeCommitFrom(ring.prepareFrom(commitSqes[s]!), SQE_CMD_OFFSET, qidOf(s), headersOf(s));
+  else {
+    copyCommitId(arenaU32, headersAt[s]!, commitWords[s]!, SQE_CMD_OFFSET);
+    ring.prepareFrom(commitSqes[s]!);
+  }
   state[s] = 'kernel';
 }
 
@@ -206,7 +216,7 @@ function serveSlot(s: number): void {
   counters[3]!++;
   let msg: Buffer;
   try {
-    msg = assembleInPlace(arena.bytes, s * layout.stride, layout, headersOf(s), arenaWords);
+    msg = msgViews[s] = assembleInPlace(arena.bytes, s * layout.stride, layout, headersOf(s), arenaWords, msgViews[s]);
   } catch (e) {
     log(`fetch: ${(e as Error).message}`);
     errorReply(s, -EIO);

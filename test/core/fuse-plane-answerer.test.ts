@@ -93,6 +93,11 @@ describe('PlaneAnswerer', () => {
     // Not the plane's: left for the main thread.
     expect(answerer.answer(message(Op.READ, 10n, 5n, 1n, 0n, 10, Buffer.alloc(0)), () => {})).toBe(false);
     expect(answerer.answer(message(Op.GETATTR, 11n, 2n, 0n, 0n, 0, Buffer.alloc(0)), () => {})).toBe(false);
+    // The same read through a word view of the message (a ring thread's arena).
+    for (const m of [message(Op.READ, 12n, 5n, 1n, 0n, 10, Buffer.alloc(0)), message(Op.GETATTR, 13n, 2n, 0n, 0n, 0, Buffer.alloc(0)),
+      message(Op.WRITE, 14n, 2n ** 40n + 2n, 1n, 0n, 1, Buffer.from('x'))]) {
+      expect(answerer.answer(m, () => {}, wordsOver(m))).toBe(false);
+    }
   });
 
   it('answers any READ/WRITE message exactly as the Dispatcher does', () => {

@@ -3,7 +3,7 @@
 // packing a reply into one, the SQE command area, and the queue count from the CPU list.
 import { describe, expect, it } from 'vitest';
 import {
-  assembleInPlace, countCpuList, encodeCmdReq, FuseUringCmdReq, FuseUringEntInOut, FuseUringReqHeader, packReply, payloadSize, planRingThreads, slotLayout,
+  assembleInPlace, copyCommitId, countCpuList, encodeCmdReq, FuseUringCmdReq, FuseUringEntInOut, FuseUringReqHeader, packReply, payloadSize, planRingThreads, slotLayout,
 } from '../../src/fuse/uring-wire.js';
 import { InHeader, InitOut, OutHeader, ReadIn, WriteIn } from '../../src/fuse/structs.js';
 import { IoCqringOffsets, IoSqringOffsets, IoUringCqe, IoUringParams, IoUringSqe } from '../../src/sys/uring.js';
@@ -59,6 +59,26 @@ describe('assembleInPlace', () => {
     const l = fetched(Op.LOOKUP, 10n, Buffer.alloc(0), Buffer.from('name\0'), layout);
     expect(assembleInPlace(l.arena, 0, layout, l.headers).subarray(40).toString()).toBe('name\0');
   });
+  it('reads the header through a word view as through the Buffer, and takes the last view again when it fits', () => {
+    const layout = slotLayout(1 << 20);
+    const ri = ReadIn.encode({ fh: 1n, offset: 0n, size: 4096 });
+    const r = fetched(Op.READ, 9n, ri, Buffer.alloc(0), layout);
+    const words = new Uint32Array(r.arena.buffer, 0, r.arena.buffer.byteLength >>> 2);
+    const first = assembleInPlace(r.arena, 0, layout, r.headers, words);
+    expect(first.equals(assembleInPlace(r.arena, 0, layout, r.headers))).toBe(true);
+    // The next READ in the same entry: the same place and length, the same view.
+    expect(assembleInPlace(r.arena, 0, layout, r.headers, words, first)).toBe(first);
+    // A WRITE there: its own view.
+    const w = fetched(Op.WRITE, 10n, WriteIn.encode({ fh: 1n, offset: 0n, size: 5 }), Buffer.from('hello'), layout);
+    const ww = new Uint32Array(w.arena.buffer, 0, w.arena.buffer.byteLength >>> 2);
+    const wmsg = assembleInPlace(w.arena, 0, layout, w.headers, ww, assembleInPlace(w.arena, 0, layout, w.headers, ww));
+    expect(wmsg.subarray(80).toString()).toBe('hello');
+    const other = assembleInPlace(r.arena, 0, layout, r.headers, words, r.arena.subarray(8, 88));
+    expect(other).not.toBe(first);
+    expect(other.equals(first)).toBe(true);
+    r.headers.writeUInt32LE(10, 0);
+    expect(() => assembleInPlace(r.arena, 0, layout, r.headers, words, first)).toThrow(/does not fit/);
+  });
   it('refuses lengths that do not add up', () => {
     const layout = slotLayout(8192);
     const { arena, headers } = fetched(Op.READ, 1n, Buffer.alloc(40), Buffer.alloc(0), layout);
@@ -94,6 +114,17 @@ describe('commands and sizes', () => {
     encodeCmdReq(area, 0, 1, 0x1234n);
     expect(FuseUringCmdReq.decode(area)).toMatchObject({ flags: 0n, commit_id: 0x1234n, qid: 1 });
   });
+  it('copies a fetched entry\'s commit id into its COMMIT_AND_FETCH SQE as encodeCmdReq writes it', () => {
+    const layout = slotLayout(1 << 20);
+    const { arena } = fetched(Op.READ, 0x1234_5678_9abc_def0n, ReadIn.encode({ fh: 1n, offset: 0n, size: 4096 }), Buffer.alloc(0), layout);
+    const sqe = Buffer.alloc(128);
+    encodeCmdReq(sqe, 48, 3, 0n);
+    copyCommitId(new Uint32Array(arena.buffer, arena.byteOffset, arena.length >>> 2), layout.headers, new Uint32Array(sqe.buffer, sqe.byteOffset, 32), 48);
+    const want = Buffer.alloc(128);
+    encodeCmdReq(want, 48, 3, 0x1234_5678_9abc_def0n);
+    expect(sqe.equals(want)).toBe(true);
+  });
+
   it('sizes payload buffers as the kernel demands and counts possible CPUs', () => {
     expect(payloadSize(262144, 64, 4096)).toBe(262144);
     expect(payloadSize(4096, 1, 4096)).toBe(8192);
