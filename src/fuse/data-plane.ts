@@ -213,19 +213,19 @@ export class PlaneAnswerer {
    * Answer `msg` through `send` when it is a READ or WRITE the plane owns and return true;
    * false: not this thread's (forward it). `words` (wordsOver of the buffer msg was read
    * into) lets the direct path read the message's fields in place; without it every message
-   * takes the Dispatcher's path.
+   * takes the Dispatcher's path. `at`: where msg starts in `words` (msg.byteOffset / 4), when
+   * the caller knows it: in V8's optimized code reading `byteOffset`, like calling a Buffer
+   * method, is a generic property load and a call (bench/meta-mount/README.md, "Eleventh pass").
    */
-  answer(msg: Buffer, send: SendMessage, words?: Words): boolean {
-    // The opcode and nodeid read as words where the message is word-aligned in `words`: a
-    // Buffer method is a generic property load and a call in V8's optimized code.
-    if (words !== undefined && msg.length >= IN_HEADER_SIZE && (msg.byteOffset & 3) === 0) {
-      const at = msg.byteOffset >>> 2;
-      const op = words[at + W_OPCODE]!;
+  answer(msg: Buffer, send: SendMessage, words?: Words, at = -1): boolean {
+    const w = words !== undefined && at < 0 && (msg.byteOffset & 3) === 0 ? msg.byteOffset >>> 2 : at;
+    if (words !== undefined && w >= 0 && msg.length >= IN_HEADER_SIZE) {
+      const op = words[w + W_OPCODE]!;
       if (op !== Op.READ && op !== Op.WRITE) return false;
-      const hi = words[at + W_NODEID + 1]!;
-      if (hi > HI_SAFE || !this.plane.owns(hi * 0x100000000 + words[at + W_NODEID]!)) return false;
+      const hi = words[w + W_NODEID + 1]!;
+      if (hi > HI_SAFE || !this.plane.owns(hi * 0x100000000 + words[w + W_NODEID]!)) return false;
     } else if (!planeAnswers(this.plane, msg)) return false;
-    if (!this.direct || words === undefined || !this.answerDirect(msg, send, words)) this.dispatcher.dispatch(msg, send);
+    if (!this.direct || words === undefined || w < 0 || !this.answerDirect(msg, send, words, w)) this.dispatcher.dispatch(msg, send);
     return true;
   }
 
@@ -234,20 +234,19 @@ export class PlaneAnswerer {
    * exception is logged and the message counts as answered (the Dispatcher replies to what it
    * can; the kernel ends a request it never hears of at unmount).
    */
-  answerOrLog(msg: Buffer, send: SendMessage, log: (line: string) => void, words?: Words): boolean {
+  answerOrLog(msg: Buffer, send: SendMessage, log: (line: string) => void, words?: Words, at = -1): boolean {
     try {
-      return this.answer(msg, send, words);
+      return this.answer(msg, send, words, at);
     } catch (e) {
       log(`dispatch: ${(e as Error).stack ?? String(e)}`);
       return true;
     }
   }
 
-  /** False when the message is not the plain case: the dispatcher then answers it. */
-  private answerDirect(msg: Buffer, send: SendMessage, w: Words): boolean {
+  /** False when the message is not the plain case: the dispatcher then answers it. `at`: msg's first word in w. */
+  private answerDirect(msg: Buffer, send: SendMessage, w: Words, at: number): boolean {
     const len = msg.length;
-    if (len < READ_ARGS_END || (msg.byteOffset & 3) !== 0) return false;
-    const at = msg.byteOffset >>> 2;
+    if (len < READ_ARGS_END) return false;
     if (w[at + W_LEN] !== len) return false;
     const argsEnd = len - (w[at + W_EXTLEN]! & 0xffff) * 8;
     if (argsEnd < READ_ARGS_END) return false;

@@ -83,29 +83,48 @@ export type RingToMain =
  * copied into the slot just in front of its payload, so the message is one view of the arena
  * and a WRITE's data is not copied. Throws ProtocolError when the parts do not add up.
  */
-export function assembleInPlace(arena: Buffer, slotBase: number, layout: SlotLayout, headers: Buffer, words?: Uint32Array<ArrayBufferLike>, reuse?: Buffer): Buffer {
+export function assembleInPlace(arena: Buffer, slotBase: number, layout: SlotLayout, headers: Buffer, words?: Uint32Array<ArrayBufferLike>): Buffer {
   if (headers.length < FuseUringReqHeader.size) throw new ProtocolError(`ring entry header of ${headers.length} bytes`);
-  // Given `words` (a little-endian host's u32 view of the arena's buffer), read as elements:
-  // a Buffer method is a generic property load and a call in V8's optimized code.
-  const hw = words !== undefined && (headers.byteOffset & 3) === 0 ? headers.byteOffset >>> 2 : -1;
-  const len = hw >= 0 ? words![hw + (O_LEN >>> 2)]! : headers.readUInt32LE(O_LEN);
-  const payloadSz = hw >= 0 ? words![hw + (O_PAYLOAD_SZ >>> 2)]! : headers.readUInt32LE(O_PAYLOAD_SZ);
-  const opLen = len - IN_HEADER_SIZE - payloadSz;
-  const payloadAt = slotBase + layout.payload;
-  if (len < IN_HEADER_SIZE || payloadSz > layout.stride - layout.payload || opLen < 0 || opLen > FUSE_URING_OP_IN_OUT_SZ) {
-    throw new ProtocolError(`ring entry: len ${len} with payload ${payloadSz} does not fit the entry`);
-  }
-  const start = payloadAt - opLen - IN_HEADER_SIZE;
+  const len = headers.readUInt32LE(O_LEN);
+  const payloadSz = headers.readUInt32LE(O_PAYLOAD_SZ);
+  const opLen = checkLengths(len, payloadSz, layout);
+  const start = slotBase + layout.payload - opLen - IN_HEADER_SIZE;
   // Word by word: these are 40 + (usually) 40 bytes, and Buffer.copy is a call into C++
   // that costs more than the copy (this runs once per request).
   copyWords(headers, 0, arena, start, IN_HEADER_SIZE, words);
   copyWords(headers, O_OP_IN, arena, start + IN_HEADER_SIZE, opLen, words);
-  // `reuse`: a view of this same arena, the one this entry's last request was, taken again
-  // when this one has the same place and length (every 4 KiB READ does): a new Buffer per
-  // request costs ~75 ns. (Comparing `.buffer` would be a call into C++ of its own.)
-  const end = payloadAt + payloadSz;
-  if (reuse !== undefined && reuse.byteOffset === arena.byteOffset + start && reuse.length === end - start) return reuse;
-  return arena.subarray(start, end);
+  return arena.subarray(start, slotBase + layout.payload + payloadSz);
+}
+
+/** The op header's length, from the in header's len and the payload's; throws ProtocolError when they do not fit the entry. */
+function checkLengths(len: number, payloadSz: number, layout: SlotLayout): number {
+  const opLen = len - IN_HEADER_SIZE - payloadSz;
+  if (len < IN_HEADER_SIZE || payloadSz > layout.stride - layout.payload || opLen < 0 || opLen > FUSE_URING_OP_IN_OUT_SZ) {
+    throw new ProtocolError(`ring entry: len ${len} with payload ${payloadSz} does not fit the entry`);
+  }
+  return opLen;
+}
+
+/**
+ * assembleInPlace for a ring thread, by offsets: `words` is a little-endian u32 view of the
+ * whole ArrayBuffer under the arena, whose bytes start at its byte `base` (a multiple of 4,
+ * as every offset of the layout is). Returns where the message starts, relative to the
+ * arena; it is as long as the in header's len. -1: an op header whose length is no multiple
+ * of 4 (assembleInPlace takes it). No Buffer is touched: in V8's optimized code a Buffer
+ * method and `byteOffset` are each a generic property load and a call, most of what this
+ * cost per request (bench/meta-mount/README.md, "Eleventh pass").
+ */
+export function assembleAt(words: Uint32Array<ArrayBufferLike>, base: number, slotBase: number, layout: SlotLayout): number {
+  const h = (base + slotBase + layout.headers) >>> 2;
+  const opLen = checkLengths(words[h + (O_LEN >>> 2)]!, words[h + (O_PAYLOAD_SZ >>> 2)]!, layout);
+  if ((opLen & 3) !== 0) return -1;
+  const start = slotBase + layout.payload - opLen - IN_HEADER_SIZE;
+  const d = (base + start) >>> 2;
+  for (let k = 0; k < IN_HEADER_SIZE >>> 2; k++) words[d + k] = words[h + k]!;
+  const op = h + (O_OP_IN >>> 2);
+  const to = d + (IN_HEADER_SIZE >>> 2);
+  for (let k = 0; k < opLen >>> 2; k++) words[to + k] = words[op + k]!;
+  return start;
 }
 
 /**

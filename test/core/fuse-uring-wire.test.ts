@@ -3,7 +3,7 @@
 // packing a reply into one, the SQE command area, and the queue count from the CPU list.
 import { describe, expect, it } from 'vitest';
 import {
-  assembleInPlace, copyCommitId, countCpuList, encodeCmdReq, FuseUringCmdReq, FuseUringEntInOut, FuseUringReqHeader, packReply, payloadSize, planRingThreads, slotLayout,
+  assembleAt, assembleInPlace, copyCommitId, countCpuList, encodeCmdReq, FuseUringCmdReq, FuseUringEntInOut, FuseUringReqHeader, packReply, payloadSize, planRingThreads, slotLayout,
 } from '../../src/fuse/uring-wire.js';
 import { InHeader, InitOut, OutHeader, ReadIn, WriteIn } from '../../src/fuse/structs.js';
 import { IoCqringOffsets, IoSqringOffsets, IoUringCqe, IoUringParams, IoUringSqe } from '../../src/sys/uring.js';
@@ -59,25 +59,35 @@ describe('assembleInPlace', () => {
     const l = fetched(Op.LOOKUP, 10n, Buffer.alloc(0), Buffer.from('name\0'), layout);
     expect(assembleInPlace(l.arena, 0, layout, l.headers).subarray(40).toString()).toBe('name\0');
   });
-  it('reads the header through a word view as through the Buffer, and takes the last view again when it fits', () => {
+  it('assembleAt rebuilds the same message through a word view, by offsets', () => {
     const layout = slotLayout(1 << 20);
-    const ri = ReadIn.encode({ fh: 1n, offset: 0n, size: 4096 });
-    const r = fetched(Op.READ, 9n, ri, Buffer.alloc(0), layout);
-    const words = new Uint32Array(r.arena.buffer, 0, r.arena.buffer.byteLength >>> 2);
-    const first = assembleInPlace(r.arena, 0, layout, r.headers, words);
-    expect(first.equals(assembleInPlace(r.arena, 0, layout, r.headers))).toBe(true);
-    // The next READ in the same entry: the same place and length, the same view.
-    expect(assembleInPlace(r.arena, 0, layout, r.headers, words, first)).toBe(first);
-    // A WRITE there: its own view.
-    const w = fetched(Op.WRITE, 10n, WriteIn.encode({ fh: 1n, offset: 0n, size: 5 }), Buffer.from('hello'), layout);
-    const ww = new Uint32Array(w.arena.buffer, 0, w.arena.buffer.byteLength >>> 2);
-    const wmsg = assembleInPlace(w.arena, 0, layout, w.headers, ww, assembleInPlace(w.arena, 0, layout, w.headers, ww));
-    expect(wmsg.subarray(80).toString()).toBe('hello');
-    const other = assembleInPlace(r.arena, 0, layout, r.headers, words, r.arena.subarray(8, 88));
-    expect(other).not.toBe(first);
-    expect(other.equals(first)).toBe(true);
-    r.headers.writeUInt32LE(10, 0);
-    expect(() => assembleInPlace(r.arena, 0, layout, r.headers, words, first)).toThrow(/does not fit/);
+    const cases = [
+      fetched(Op.READ, 9n, ReadIn.encode({ fh: 1n, offset: 0n, size: 4096 }), Buffer.alloc(0), layout),
+      fetched(Op.WRITE, 10n, WriteIn.encode({ fh: 1n, offset: 8n, size: 5 }), Buffer.from('hello'), layout),
+      fetched(Op.LOOKUP, 11n, Buffer.alloc(0), Buffer.from('name\0'), layout),
+    ];
+    for (const c of cases) {
+      const want = Buffer.from(assembleInPlace(c.arena, 0, layout, c.headers));
+      // The arena 8 bytes into a larger buffer: offsets count from the buffer's start.
+      const big = Buffer.alloc(c.arena.length + 8);
+      c.arena.copy(big, 8);
+      const arena = big.subarray(8);
+      const words = new Uint32Array(big.buffer, 0, big.buffer.byteLength >>> 2);
+      const start = assembleAt(words, arena.byteOffset, 0, layout);
+      // In front of the payload, which is not moved: the message ends where the payload does.
+      const payloadSz = FuseUringEntInOut.decode(c.headers.subarray(256)).payload_sz;
+      expect(start + want.length).toBe(layout.payload + payloadSz);
+      expect(arena.subarray(start, start + want.length).equals(want)).toBe(true);
+    }
+  });
+  it('assembleAt leaves an op header of odd length to assembleInPlace and refuses what does not fit', () => {
+    const layout = slotLayout(8192);
+    const odd = fetched(Op.READ, 1n, Buffer.alloc(6), Buffer.alloc(0), layout);
+    const words = new Uint32Array(odd.arena.buffer, odd.arena.byteOffset, odd.arena.length >>> 2);
+    expect(assembleAt(words, 0, 0, layout)).toBe(-1);
+    expect(assembleInPlace(odd.arena, 0, layout, odd.headers).length).toBe(46);
+    odd.headers.writeUInt32LE(40 + 200, 0);
+    expect(() => assembleAt(words, 0, 0, layout)).toThrow(/does not fit/);
   });
   it('refuses lengths that do not add up', () => {
     const layout = slotLayout(8192);
