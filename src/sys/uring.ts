@@ -101,9 +101,13 @@ export const IoUringCqe = defineStruct('io_uring_cqe', 16, [
   { name: 'flags', offset: 12, type: 'u32' },
 ] as const);
 
-/** A CQE in 32-bit words, and its user_data (low word: little-endian) and res words. */
+/**
+ * A CQE in 32-bit words, and the words of its res and of user_data's low half. The kernel
+ * writes the CQE in the host's byte order, so a word read is right on either order; the low
+ * half of the u64 is the first word on a little-endian host and the second on a big one.
+ */
 const CQE_WORDS = IoUringCqe.size >>> 2;
-const CQE_USER_DATA_WORD = IoUringCqe.offsetOf('user_data') >>> 2;
+const CQE_USER_DATA_WORD = (IoUringCqe.offsetOf('user_data') >>> 2) + (os.endianness() === 'LE' ? 0 : 1);
 const CQE_RES_WORD = IoUringCqe.offsetOf('res') >>> 2;
 
 const O_SQE_OPCODE = IoUringSqe.offsetOf('opcode');
