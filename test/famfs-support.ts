@@ -8,6 +8,8 @@ import { MappedDevice } from '../src/device/memory.js';
 import { mkfs } from '../src/famfs/mkfs.js';
 import { LOG_OFFSET } from '../src/famfs/constants.js';
 import { logHeaderStruct } from '../src/famfs/log.js';
+import { FamfsImage } from '../src/famfs/image.js';
+import { FamfsFileSystem } from '../src/server/famfs-fs.js';
 
 /** The real famfs image and its tools' outputs, kept in the repository so a bare clone tests. */
 export const FIXTURE = path.resolve(__dirname, '..', 'fixtures', 'famfs-example');
@@ -75,4 +77,19 @@ export function logNextIndex(dev: string): number {
     fs.closeSync(fd);
   }
   return Number(b.readBigUInt64LE(0));
+}
+
+/**
+ * A master's famfs FileSystem over a fresh small image (the tests that drive the FileSystem
+ * directly, as the engine would): `body` gets it, the image and the device path; the image is
+ * closed after, also when body throws.
+ */
+export function withMasterFs(t: TempDir, name: string, size: number, systemUuid: Uint8Array, body: (f: FamfsFileSystem, img: FamfsImage, dev: string) => void): void {
+  const dev = smallImage(t, name, size, systemUuid);
+  const img = FamfsImage.open({ device: dev, writable: true, systemUuid });
+  try {
+    body(new FamfsFileSystem(img, { device: dev }), img, dev);
+  } finally {
+    img.close();
+  }
 }

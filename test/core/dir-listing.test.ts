@@ -13,7 +13,7 @@ import { DIRENTPLUS_DIRENT_OFFSET, Dirent } from '../../src/fuse/structs.js';
 import { DirRecords, PendingRecords, upperBound } from '../../src/server/dir-listing.js';
 import type { PendingFile } from '../../src/server/pending.js';
 import { FamfsFileSystem } from '../../src/server/famfs-fs.js';
-import { smallImage, TempDir, MiB } from '../famfs-support.js';
+import { smallImage, TempDir, MiB, withMasterFs } from '../famfs-support.js';
 import { ctx } from '../support/fs-calls.js';
 
 const UUID = Uint8Array.from({ length: 16 }, (_, i) => i + 41);
@@ -293,10 +293,7 @@ describe('dir-listing: packed records and entry cookies', () => {
   });
 
   it('READDIRPLUS counts a lookup for a name the kernel did not hold, and sends a name alone for one it holds', () => {
-    const dev = smallImage(t, 'plus', 64 * MiB, UUID);
-    const img = FamfsImage.open({ device: dev, writable: true, systemUuid: UUID });
-    try {
-      const f = new FamfsFileSystem(img, { device: dev });
+    withMasterFs(t, 'plus', 64 * MiB, UUID, (f) => {
       for (const n of ['b', 'a', 'c']) {
         const c = f.create(ctx, ROOT_ID, n, 0o100644, 0, 0o022);
         f.release(ctx, c.nodeid, c.fh);
@@ -312,8 +309,6 @@ describe('dir-listing: packed records and entry cookies', () => {
       expect(page(f, ROOT_ID, 0, true, 4096, true).slice(3).every((g) => g.nodeid !== 0)).toBe(true);
       // A page too small for the next record sends nothing more and counts nothing.
       expect(page(f, ROOT_ID, held[2]!.off, true, 100, true)).toEqual([]);
-    } finally {
-      img.close();
-    }
+    });
   });
 });

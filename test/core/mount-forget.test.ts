@@ -11,7 +11,7 @@ import { ROOT_ID } from '../../src/famfs/namespace.js';
 import type { DirEntry, DirList } from '../../src/fuse/filesystem.js';
 import { Fopen, InitFlag } from '../../src/fuse/opcodes.js';
 import { FamfsFileSystem } from '../../src/server/famfs-fs.js';
-import { smallImage, TempDir, MiB } from '../famfs-support.js';
+import { smallImage, TempDir, MiB, withMasterFs } from '../famfs-support.js';
 import { ctx, errnoOf } from '../support/fs-calls.js';
 
 const E = os.constants.errno;
@@ -38,10 +38,7 @@ describe('famfs FileSystem: forget, paged readdir, cache timeouts', () => {
   afterAll(() => t.cleanup());
 
   it('drops a committed file at its last FORGET, keeps what the user sees', () => {
-    const dev = smallImage(t, 'forget', 256 * MiB, UUID);
-    const img = FamfsImage.open({ device: dev, writable: true, systemUuid: UUID });
-    try {
-      const f = new FamfsFileSystem(img, { device: dev });
+    withMasterFs(t, 'forget', 256 * MiB, UUID, (f, img, dev) => {
       const forgotten: number[] = [];
       f.events.forgotten = (n) => forgotten.push(n);
       const c = f.create(ctx, ROOT_ID, 'a', 0o100644, 0, 0o022);
@@ -85,16 +82,11 @@ describe('famfs FileSystem: forget, paged readdir, cache timeouts', () => {
       f.forget(again.nodeid, 1);
       expect(forgotten).toEqual([c.nodeid, again.nodeid]);
       expect(f.lookup(ctx, ROOT_ID, 'a').nodeid).toBe(again.nodeid);
-    } finally {
-      img.close();
-    }
+    });
   });
 
   it('pages READDIR(PLUS) without losing or repeating names; plus entries are lookups, names alone for what the kernel holds', () => {
-    const dev = smallImage(t, 'readdir', 256 * MiB, UUID);
-    const img = FamfsImage.open({ device: dev, writable: true, systemUuid: UUID });
-    try {
-      const f = new FamfsFileSystem(img, { device: dev });
+    withMasterFs(t, 'readdir', 256 * MiB, UUID, (f) => {
       const ids: number[] = [];
       for (const name of ['m', 'c', 'x', 'a', 'q']) {
         const c = f.create(ctx, ROOT_ID, name, 0o100644, 0, 0o022);
@@ -129,9 +121,7 @@ describe('famfs FileSystem: forget, paged readdir, cache timeouts', () => {
       expect(pages(f, ROOT_ID, 2, true).filter((e) => e.entry.nodeid !== 0).map((e) => e.name)).toEqual([]);
       for (const e of again) f.forget(e.entry.nodeid, 1);
       expect(pages(f, ROOT_ID, 2, true).filter((e) => e.entry.nodeid !== 0).map((e) => e.name)).toEqual(['a', 'c', 'm', 'x']);
-    } finally {
-      img.close();
-    }
+    });
   });
   it('lets the master\'s kernel keep listings (no OPENDIR where it offers), and drops them for names it did not see come or go', () => {
     const dev = smallImage(t, 'cachedir', 64 * MiB, UUID);

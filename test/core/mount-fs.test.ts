@@ -12,7 +12,7 @@ import { fileMapShapeProblem } from '../../src/famfs/log.js';
 import { ROOT_ID } from '../../src/famfs/namespace.js';
 import { FamfsFileSystem, META_LOG_ID, META_SUPERBLOCK_ID } from '../../src/server/famfs-fs.js';
 import { parseInterleaveParam } from '../../src/server/interleave-param.js';
-import { smallImage, TempDir, MiB } from '../famfs-support.js';
+import { smallImage, TempDir, MiB, withMasterFs } from '../famfs-support.js';
 import { ctx, errnoOf } from '../support/fs-calls.js';
 import { scaled } from '../support/scale.js';
 
@@ -44,10 +44,7 @@ describe('famfs FileSystem without a kernel', () => {
   afterAll(() => t.cleanup());
 
   it('serves .meta views, refuses what famfs cannot log, and follows the size rules', () => {
-    const dev = smallImage(t, 'rules', 256 * MiB, UUID);
-    const img = FamfsImage.open({ device: dev, writable: true, systemUuid: UUID });
-    try {
-      const f = new FamfsFileSystem(img, { device: dev });
+    withMasterFs(t, 'rules', 256 * MiB, UUID, (f, img) => {
       const meta = f.lookup(ctx, ROOT_ID, '.meta');
       expect(f.lookup(ctx, meta.nodeid, '.superblock').nodeid).toBe(META_SUPERBLOCK_ID);
       expect(readAll(f, META_LOG_ID, img.logLen).subarray(0, 48).equals(img.logBytes.subarray(0, 48))).toBe(true);
@@ -80,18 +77,13 @@ describe('famfs FileSystem without a kernel', () => {
       f.write(ctx, s.nodeid, 0, 0, Buffer.alloc(10), 0);
       expect(errnoOf(() => f.setxattr(ctx, s.nodeid, 'user.famfs.interleave', Buffer.from('nstrips=2,chunk=2M'), 0))).toBe(E.EBUSY);
       expect(f.getxattr(ctx, s.nodeid, 'security.capability')).toBeUndefined(); // ENODATA on the wire
-    } finally {
-      img.close();
-    }
+    });
   });
 
   it('answers every attribute and entry with the same fields in the same order', () => {
     // The reply encoders then meet one hidden class (famfs-fs.ts makeAttr): a new shape
     // made V8 drop their optimized code and compile them again.
-    const dev = smallImage(t, 'shapes', 256 * MiB, UUID);
-    const img = FamfsImage.open({ device: dev, writable: true, systemUuid: UUID });
-    try {
-      const f = new FamfsFileSystem(img, { device: dev });
+    withMasterFs(t, 'shapes', 256 * MiB, UUID, (f) => {
       const pending = f.create(ctx, ROOT_ID, 'new', 0o100644, 0, 0o022);
       const logged = f.create(ctx, ROOT_ID, 'logged', 0o100644, 0, 0o022);
       f.write(ctx, logged.nodeid, logged.fh, 0, Buffer.from('x'), 0);
@@ -110,9 +102,7 @@ describe('famfs FileSystem without a kernel', () => {
       for (const a of attrs) expect(Object.keys(a)).toEqual(Object.keys(attrs[0]!));
       const entryKeys = ['nodeid', 'generation', 'attr', 'entryTimeout', 'attrTimeout'];
       for (const e of entries) expect(Object.keys(e).slice(0, entryKeys.length)).toEqual(entryKeys);
-    } finally {
-      img.close();
-    }
+    });
   });
 
   it('parses the interleave xattr and rejects bad values with the reason', () => {
