@@ -69,12 +69,20 @@ export function siblingModule(metaUrl: string, name: string): string {
 /**
  * Whether a serving thread (/dev/fuse clone or io_uring) answers the message itself: a READ
  * or WRITE of a nodeid its plane owns. A nodeid past 2^53 (high word >= 2^21) is never owned.
+ * Given `words` (wordsOver of msg's buffer) and `at`, msg's first word in them, the fields are
+ * read as words: a Buffer method is a generic property load and a call in V8's optimized code
+ * (bench/meta-mount/README.md, "Eleventh pass").
  */
-export function planeAnswers(plane: DataPlane, msg: Buffer): boolean {
+export function planeAnswers(plane: DataPlane, msg: Buffer, words?: Words, at = -1): boolean {
   if (msg.length < IN_HEADER_SIZE) return false;
-  const op = msg.readUInt32LE(O_OPCODE);
+  const byWords = words !== undefined && at >= 0;
+  const op = byWords ? words[at + W_OPCODE]! : msg.readUInt32LE(O_OPCODE);
   if (op !== Op.READ && op !== Op.WRITE) return false;
-  const nodeid = getU64(msg, O_NODEID);
+  let nodeid: number | undefined;
+  if (byWords) {
+    const hi = words[at + W_NODEID + 1]!;
+    nodeid = hi > HI_SAFE ? undefined : hi * 0x100000000 + words[at + W_NODEID]!;
+  } else nodeid = getU64(msg, O_NODEID);
   return nodeid !== undefined && plane.owns(nodeid);
 }
 
@@ -219,12 +227,7 @@ export class PlaneAnswerer {
    */
   answer(msg: Buffer, send: SendMessage, words?: Words, at = -1): boolean {
     const w = words !== undefined && at < 0 && (msg.byteOffset & 3) === 0 ? msg.byteOffset >>> 2 : at;
-    if (words !== undefined && w >= 0 && msg.length >= IN_HEADER_SIZE) {
-      const op = words[w + W_OPCODE]!;
-      if (op !== Op.READ && op !== Op.WRITE) return false;
-      const hi = words[w + W_NODEID + 1]!;
-      if (hi > HI_SAFE || !this.plane.owns(hi * 0x100000000 + words[w + W_NODEID]!)) return false;
-    } else if (!planeAnswers(this.plane, msg)) return false;
+    if (!planeAnswers(this.plane, msg, words, w)) return false;
     if (!this.direct || words === undefined || w < 0 || !this.answerDirect(msg, send, words, w)) this.dispatcher.dispatch(msg, send);
     return true;
   }
