@@ -120,10 +120,8 @@ export function assembleAt(words: Uint32Array<ArrayBufferLike>, base: number, sl
   if ((opLen & 3) !== 0) return -1;
   const start = slotBase + layout.payload - opLen - IN_HEADER_SIZE;
   const d = (base + start) >>> 2;
-  for (let k = 0; k < IN_HEADER_SIZE >>> 2; k++) words[d + k] = words[h + k]!;
-  const op = h + (O_OP_IN >>> 2);
-  const to = d + (IN_HEADER_SIZE >>> 2);
-  for (let k = 0; k < opLen >>> 2; k++) words[to + k] = words[op + k]!;
+  copyWordRun(words, h, d, IN_HEADER_SIZE >>> 2);
+  copyWordRun(words, h + (O_OP_IN >>> 2), d + (IN_HEADER_SIZE >>> 2), opLen >>> 2);
   return start;
 }
 
@@ -140,15 +138,17 @@ function copyWords(src: Buffer, from: number, dst: Buffer, to: number, n: number
   const d = dst.byteOffset + to;
   let i = 0;
   if (words !== undefined && ((s | d) & 3) === 0 && from + n <= src.length && to + n <= dst.length) {
-    const ws = s >>> 2;
-    const wd = d >>> 2;
-    const nw = n >>> 2;
-    for (let k = 0; k < nw; k++) words[wd + k] = words[ws + k]!;
-    i = nw << 2;
+    copyWordRun(words, s >>> 2, d >>> 2, n >>> 2);
+    i = (n >>> 2) << 2;
   } else {
     for (; i + 4 <= n; i += 4) dst.writeUInt32LE(src.readUInt32LE(from + i), to + i);
   }
   for (; i < n; i++) dst[to + i] = src[from + i]!;
+}
+
+/** Copy `n` words of `words` from word `from` to word `to` (the runs do not overlap). */
+function copyWordRun(words: Uint32Array<ArrayBufferLike>, from: number, to: number, n: number): void {
+  for (let k = 0; k < n; k++) words[to + k] = words[from + k]!;
 }
 
 /**
