@@ -34,6 +34,9 @@ export default defineConfig({
   test: {
     // Mount tests serve FUSE from child processes; give them room on a 2-core CI box.
     pool: 'forks',
+    // Mounts skip their JIT warm-up (mount --warm-up; ~0.7 s of 2 CPUs each): it touches only
+    // scratch images, and test/mount/mount-warm-up.test.ts runs it through a real mount.
+    env: { FAMFS_TS_WARM_UP: '0' },
     projects: [tier('core', 60_000), tier('cli', 120_000), tier('mount', 120_000), tier('player', 120_000), tier('vm', 900_000)],
   },
 });

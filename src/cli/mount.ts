@@ -8,7 +8,7 @@ import { SysError } from '../sys/libc.js';
 import { unmount } from '../sys/fuse-dev.js';
 import { daemonize, defaultLogFile } from '../server/daemon.js';
 import {
-  DEFAULT_MAX_WRITE, DEFAULT_SPIN_US, DEFAULT_THREADS, isChannelPath, DEFAULT_SETTLE_MS, openForMount, TRANSPORTS, type TransportChoice,
+  DEFAULT_MAX_WRITE, DEFAULT_SPIN_US, DEFAULT_THREADS, isChannelPath, DEFAULT_SETTLE_MS, DEFAULT_WARM_UP, openForMount, TRANSPORTS, type TransportChoice,
 } from '../server/mount-options.js';
 import type { FamfsMount } from '../server/serve.js';
 import { sizeArg } from './run.js';
@@ -25,6 +25,7 @@ interface MountCliOptions {
   spinUs?: string;
   refresh: string;
   settle: string;
+  warmUp: string;
   log?: string;
   debug?: boolean;
   readyFd?: string;
@@ -59,7 +60,7 @@ async function runForeground(source: string, mountpoint: string, o: MountCliOpti
   try {
     m = Mount.start({
       source, mountpoint, client: o.client, systemUuid: o.systemUuid, allowOther: o.allowOther, abi: o.abi,
-      readers, spinMicros: o.spinUs === undefined ? undefined : positiveInt(o.spinUs, '--spin-us'), refreshMs: positiveInt(o.refresh, '--refresh'), settleMs: positiveInt(o.settle, '--settle'), debug: o.debug,
+      readers, spinMicros: o.spinUs === undefined ? undefined : positiveInt(o.spinUs, '--spin-us'), refreshMs: positiveInt(o.refresh, '--refresh'), settleMs: positiveInt(o.settle, '--settle'), warmUpFiles: positiveInt(o.warmUp, '--warm-up'), debug: o.debug,
       bpf: o.bpf, upsertAtOpen: o.upsertAtOpen === undefined ? undefined : upsertSize(o.upsertAtOpen),
       maxWrite: o.maxWrite === undefined ? undefined : maxWriteSize(o.maxWrite), force: o.force, transport: o.transport,
     });
@@ -160,6 +161,7 @@ export function registerMount(program: Command): void {
     .option('--spin-us <us>', `poll the FUSE channel this long after each request before sleeping (default 0 in serving threads, ${DEFAULT_SPIN_US} with --readers 0)`)
     .option('--refresh <ms>', 'a client replays the log this often (0: only on logplay)', '1000')
     .option('--settle <ms>', 'log a file written through the mount this long after its last close, so what install, rsync, git or vim do right after the close (chmod, rename, unlink, append) lands in its one log entry; other hosts see the file that much later and a crash in between loses it (0: logged at the last close; fsync logs at once)', String(DEFAULT_SETTLE_MS))
+    .option('--warm-up <files>', `before serving, create, stat, list and read this many files on scratch images in the temp directory (deleted at once), so a new mount answers from compiled code rather than while V8 compiles (0: none; default ${DEFAULT_WARM_UP}, or $FAMFS_TS_WARM_UP)`, process.env.FAMFS_TS_WARM_UP ?? String(DEFAULT_WARM_UP))
     .option('--log <file>', 'log file of the daemonized server (default: in the temp directory, one per mount point)')
     .option('-d, --debug', 'trace every FUSE request (famfs: runs the daemon single-threaded; here it also logs each request)')
     .option('--bpf', 'register the generic BPF resolver for the connection (fuse_bpf_ops; fuse_iomap_bpf_ops under iomap) and fill its ' +

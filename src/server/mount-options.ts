@@ -43,6 +43,12 @@ export const DEFAULT_MAX_WRITE = 256 * 1024;
  * while adding nothing a client notices (it replays the log every second by default).
  */
 export const DEFAULT_SETTLE_MS = 100;
+/**
+ * Files a mount's warm-up makes before it serves (jit-warm.ts). A fresh server spends its
+ * first ~6,000 creates compiling; 2,000 on scratch images (~0.7 s on 2 CPUs) take it most of
+ * the way (bench/meta-mount/README.md, "Issue 16, twelfth pass").
+ */
+export const DEFAULT_WARM_UP = 2000;
 
 /** Open the image for a mount: writable only when this host is the master. */
 export function openForMount(opts: { readonly source: string; readonly client?: boolean; readonly systemUuid?: string; readonly force?: boolean }): { image: FamfsImage; layout?: Layout; readOnlyWhy?: string } {

@@ -20,6 +20,7 @@ import { collectIdleThread } from '../fuse/quiet-gc.js';
 import { BpfLayouts, type Registrar } from './bpf-layouts.js';
 import { BootstrapFs, notFamfsKernel, openThroughMeta } from './famfs-mode.js';
 import { FsSwitch } from './fs-switch.js';
+import { warmRequestPath } from './jit-warm.js';
 import { isLayoutPath, loadLayout } from '../interleave/layout-yaml.js';
 import type { Layout } from '../interleave/layout.js';
 import { FamfsFileSystem, kernelChecksModes } from './famfs-fs.js';
@@ -59,6 +60,8 @@ export interface MountOptions {
   readonly upsertAtOpen?: number;
   /** Serve read-write even when the log has bad entries (--force; see FamfsImage force). */
   readonly force?: boolean;
+  /** Files the mount creates, stats, lists and reads on scratch images before it serves (none unless given; the CLI's default is DEFAULT_WARM_UP). */
+  readonly warmUpFiles?: number;
   /** How the serving threads get requests: /dev/fuse clones, FUSE over io_uring, or auto (chooseTransport). */
   readonly transport?: TransportChoice;
 }
@@ -201,6 +204,17 @@ export class FamfsMount {
     return mount;
   }
 
+  /**
+   * Before the kernel sees the mount: the request path runs on scratch images (jit-warm.ts),
+   * so a new mount answers its first thousands of creates from compiled code.
+   */
+  private static warmUp(opts: MountOptions, log: (line: string) => void): void {
+    const files = opts.warmUpFiles ?? 0;
+    if (files <= 0) return;
+    const w = warmRequestPath(files, { maxWrite: opts.maxWrite ?? DEFAULT_MAX_WRITE, maxPagesLimit: 256, pageSize: 4096, maxBackground: 64 });
+    log(typeof w === 'string' ? `warm-up skipped: ${w}` : `warm-up: ${w.files} files on scratch images in ${w.ms} ms (--warm-up)`);
+  }
+
   /** A client learns of new files on its own, like a periodic famfs logplay. */
   private startRefresh(opts: MountOptions): void {
     const every = opts.refreshMs ?? 1000;
@@ -225,6 +239,7 @@ export class FamfsMount {
       throw new MountError(`${opts.mountpoint}: ${channel ? 'no such open file descriptor' : 'mount point does not exist'}`, channel ? 'EBADF' : 'ENOENT', { cause: e });
     }
     if (!channel && !st.isDirectory()) throw new MountError(`${opts.mountpoint}: mount point is not a directory`, 'ENOTDIR');
+    FamfsMount.warmUp(opts, log);
     if (!channel && !isLayoutPath(opts.source) && isFamfsModeDaxdev(opts.source)) return FamfsMount.startFamfsMode(opts, log);
     const transport = chooseTransport(opts.transport, channel);
     const { image, layout, readOnlyWhy } = openForMount(opts);

@@ -1,0 +1,198 @@
+// Before a mount serves, its request path runs on a scratch image it makes and deletes: V8
+// compiles the functions a create, a stat, a listing and a read go through (TurboFan, on its
+// own thread) while no client waits. A fresh server otherwise spends its first ~6,000 creates
+// interpreting and compiling (bench/meta-mount/README.md, "Issue 16, eleventh pass"; twelfth
+// pass for what this buys). The scratch image is a sparse file in the temp directory, deleted
+// as soon as it is mapped: nothing of the user's image is read or written.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { MappedDevice } from '../device/memory.js';
+import { FamfsImage } from '../famfs/image.js';
+import { mkfs } from '../famfs/mkfs.js';
+import { Dispatcher } from '../fuse/dispatcher.js';
+import type { InitLimits } from '../fuse/init.js';
+import { OpStats } from '../fuse/op-stats.js';
+import { InitFlag, Op, opName } from '../fuse/opcodes.js';
+import { Errno } from '../errno.js';
+import { CreateIn, FallocateIn, EntryOut, GetattrIn, InHeader, InitIn, MkdirIn, OpenIn, OpenOut, OutHeader, ReadIn, ReleaseIn, WriteIn } from '../fuse/structs.js';
+import { FamfsFileSystem } from './famfs-fs.js';
+
+/** The warm-up stops after this long whatever its count (ms): a slow host mounts no later than this. */
+export const WARM_BUDGET_MS = 1500;
+/** Files a warm-up makes at most: each scratch image has room for half, next to its 2 GiB file. */
+export const MAX_WARM_FILES = 4000;
+
+const GiB = 1024 ** 3;
+/** famfs's smallest device: its allocator's offsets reach past 2^31, as a real device's do. */
+const SCRATCH_BYTES = 8 * GiB;
+const quiet = (): void => {};
+const { ENOENT } = os.constants.errno;
+const FILE_BYTES = 4096;
+/** Files per directory, listed after each is filled. */
+const PER_DIR = 500;
+
+export interface WarmResult {
+  readonly files: number;
+  readonly ms: number;
+}
+
+/**
+ * Create `files` files of 4 KiB through Dispatchers and FamfsFileSystems on two scratch images
+ * (in `dir`, default the temp directory), stat, list and read them back, then close it all.
+ * Two, served in turn: a call site that saw one object's closures only (each FamfsFileSystem
+ * has its own `devOf`) is compiled for that closure, and V8 throws such code away when the
+ * closure dies or another comes (deopt "wrong call target", "weak objects"); seeing two, it
+ * compiles for the function they share, which the mount's own instance then runs.
+ * Throws nothing: a warm-up that cannot run (no room in the temp directory) leaves the mount
+ * as it was, only colder; the reason is returned.
+ */
+export function warmRequestPath(files: number, limits: InitLimits, dir = os.tmpdir()): WarmResult | string {
+  if (files <= 0) return { files: 0, ms: 0 };
+  files = Math.min(files, MAX_WARM_FILES);
+  const t0 = performance.now();
+  let work: string | undefined;
+  const images: FamfsImage[] = [];
+  try {
+    work = fs.mkdtempSync(path.join(dir, 'famfs-ts-warm-'));
+    for (const name of ['a', 'b']) images.push(scratchImage(path.join(work, name)));
+    // Mapped, the files are no longer needed: removed now, nothing is left behind on a crash.
+    fs.rmSync(work, { recursive: true, force: true });
+    work = undefined;
+    const scratches = images.map((image) => new Scratch(image, limits));
+    // Offsets past 2^31 are not small integers in V8: the mount's own are both (famfs devices
+    // are 4 GiB or more), so one scratch places its files above a 2 GiB file, the other below.
+    scratches[0]!.ballast(2 * GiB);
+    const done = drive(scratches, files, t0 + WARM_BUDGET_MS);
+    return { files: done, ms: Math.round(performance.now() - t0) };
+  } catch (e) {
+    return (e as Error).message;
+  } finally {
+    for (const image of images) image.close();
+    if (work) fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A fresh image at `dev`, of famfs's smallest size (sparse: a file takes a 2 MiB extent, of
+ * which 4 KiB is written; the log holds SCRATCH_FILES).
+ */
+function scratchImage(dev: string): FamfsImage {
+  const uuid = new Uint8Array(16).fill(0x5a);
+  fs.writeFileSync(dev, '');
+  fs.truncateSync(dev, SCRATCH_BYTES);
+  const mem = MappedDevice.open(dev, { writable: true });
+  try {
+    mkfs(mem, { devPath: dev, systemUuid: uuid });
+  } finally {
+    mem.close();
+  }
+  return FamfsImage.open({ device: dev, writable: true, systemUuid: uuid });
+}
+
+const nameOf = (s: string): Buffer => Buffer.from(`${s}\0`);
+const handleOf = (body: Buffer, at = 0): bigint => OpenOut.decode(body.subarray(at)).fh;
+const DATA = Buffer.alloc(FILE_BYTES, 0x5a);
+
+/** One scratch file system and the requests a kernel sends it for a create, a stat, a listing and a read. */
+class Scratch {
+  private reply: Buffer = Buffer.alloc(0);
+  private readonly d: Dispatcher;
+  private unique = 0n;
+  private dir = 0;
+  private ids: number[] = [];
+
+  constructor(image: FamfsImage, limits: InitLimits) {
+    // Options of the shape the mount's own have (serve.ts, session.ts): objects of another
+    // shape would train V8 on maps the mount's never have (deopt "wrong map").
+    const famfs = new FamfsFileSystem(image, { layout: undefined, device: image.deviceNames[0], log: quiet, iomapCookie: () => undefined, settleMs: 0 });
+    this.d = new Dispatcher(famfs, { profile: undefined, limits, log: quiet, debug: undefined, stats: new OpStats() }, (iov) => {
+      this.reply = iov.length === 1 ? iov[0]! : Buffer.concat(iov);
+    });
+    this.ask(Op.INIT, 0, InitIn.encode({ major: 7, minor: 41, max_readahead: 128 << 10, flags: Number(InitFlag.ASYNC_READ | InitFlag.BIG_WRITES | InitFlag.DO_READDIRPLUS | InitFlag.MAX_PAGES) }));
+  }
+
+  private ask(opcode: number, nodeid: number, ...args: Buffer[]): Buffer {
+    const len = InHeader.size + args.reduce((n, a) => n + a.length, 0);
+    this.unique += 2n;
+    void this.d.dispatch(Buffer.concat([InHeader.encode({ len, opcode, unique: this.unique, nodeid: BigInt(nodeid), uid: 0, gid: 0, pid: process.pid }), ...args]));
+    const error = this.reply.readInt32LE(4);
+    // A new name's LOOKUP is the one request whose errno (ENOENT) is the answer wanted.
+    if (error !== 0 && !(opcode === Op.LOOKUP && -error === ENOENT)) throw new Error(`warm-up: ${opName(opcode)} answered ${Errno.fromNumber(-error).name}`);
+    return this.reply.subarray(OutHeader.size);
+  }
+
+  /** A file of `bytes`, allocated and never written. */
+  ballast(bytes: number): void {
+    const created = this.ask(Op.CREATE, 1, CreateIn.encode({ flags: 0o101101, mode: 0o100644, umask: 0o22 }), nameOf('ballast'));
+    const nodeid = Number(EntryOut.decode(created).nodeid);
+    const fh = handleOf(created, EntryOut.size);
+    this.ask(Op.FALLOCATE, nodeid, FallocateIn.encode({ fh, offset: 0n, length: BigInt(bytes), mode: 0, padding: 0 }));
+    this.ask(Op.RELEASE, nodeid, ReleaseIn.encode({ fh }));
+  }
+
+  mkdir(n: number): void {
+    this.dir = Number(EntryOut.decode(this.ask(Op.MKDIR, 1, MkdirIn.encode({ mode: 0o755, umask: 0o22 }), nameOf(`d${n}`))).nodeid);
+    this.ids = [];
+  }
+
+  create(i: number): void {
+    const name = nameOf(`f${i}`);
+    this.ask(Op.LOOKUP, this.dir, name); // the miss a kernel asks first
+    const created = this.ask(Op.CREATE, this.dir, CreateIn.encode({ flags: 0o101101, mode: 0o100644, umask: 0o22 }), name);
+    const nodeid = Number(EntryOut.decode(created).nodeid);
+    const fh = handleOf(created, EntryOut.size);
+    this.ask(Op.WRITE, nodeid, WriteIn.encode({ fh, offset: 0n, size: FILE_BYTES }), DATA);
+    this.ask(Op.RELEASE, nodeid, ReleaseIn.encode({ fh }));
+    this.ids.push(nodeid);
+  }
+
+  statAll(): void {
+    for (const id of this.ids) this.ask(Op.GETATTR, id, GetattrIn.encode({}));
+  }
+
+  list(): void {
+    const fh = handleOf(this.ask(Op.OPENDIR, this.dir, OpenIn.encode({ flags: 0o200000 })));
+    for (let off = 0n; ;) {
+      const page = this.ask(Op.READDIRPLUS, this.dir, ReadIn.encode({ fh, offset: off, size: 4096 }));
+      if (page.length === 0) break;
+      off = lastOffset(page);
+    }
+    this.ask(Op.RELEASEDIR, this.dir, ReleaseIn.encode({ fh }));
+  }
+
+  readAll(): void {
+    for (const id of this.ids) {
+      const fh = handleOf(this.ask(Op.OPEN, id, OpenIn.encode({ flags: 0 })));
+      this.ask(Op.READ, id, ReadIn.encode({ fh, offset: 0n, size: FILE_BYTES }));
+      this.ask(Op.RELEASE, id, ReleaseIn.encode({ fh }));
+    }
+  }
+}
+
+/** Directories of PER_DIR files on the scratches in turn, file by file; returns the files made. */
+function drive(scratches: readonly Scratch[], files: number, deadline: number): number {
+  let made = 0;
+  for (let n = 0; made < files && performance.now() < deadline; n++) {
+    for (const s of scratches) s.mkdir(n);
+    for (let i = 0; i < PER_DIR && made < files; i++) {
+      for (const s of scratches) s.create(i);
+      made += scratches.length;
+    }
+    for (const s of scratches) s.statAll();
+    for (const s of scratches) s.list();
+    for (const s of scratches) s.readAll();
+  }
+  return made;
+}
+
+/** The `off` of the last fuse_direntplus in a READDIRPLUS page (fuse-engines.md §3). */
+function lastOffset(page: Buffer): bigint {
+  let off = 0n;
+  for (let at = 0; at + EntryOut.size + 24 <= page.length;) {
+    const dirent = at + EntryOut.size;
+    off = page.readBigUInt64LE(dirent + 8);
+    at = dirent + ((24 + page.readUInt32LE(dirent + 16) + 7) & ~7);
+  }
+  return off;
+}

@@ -1,0 +1,36 @@
+// Tier 2: a mount's JIT warm-up (mount --warm-up, src/server/jit-warm.ts) runs before the
+// kernel sees the mount, on scratch images of its own: the served image holds only what was
+// written through the mount, and nothing of the scratch images is left in the temp directory.
+import fs from 'node:fs';
+import os from 'node:os';
+import { expect, it } from 'vitest';
+import { describeTier2 } from '../support/tier.js';
+import { must, mustCli, type Scratch, type MountServer, mountUnavailable, useServedMount } from '../support/mount-harness.js';
+
+const MiB = 1024 ** 2;
+const leftovers = (): string[] => fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('famfs-ts-warm-'));
+
+describeTier2('famfs-ts mount --warm-up', mountUnavailable, () => {
+  let s: Scratch;
+  let dev: string;
+  let mnt: string;
+  let server: MountServer;
+  useServedMount('warm-up', 256 * MiB, ['--warm-up', '300'], (m) => ({ s, dev, mnt, server } = m));
+
+  it('warms up before it serves, on scratch images it removed', () => {
+    const log = server.log();
+    expect(log).toMatch(/warm-up: 300 files on scratch images in \d+ ms/);
+    expect(log.indexOf('warm-up:')).toBeLessThan(log.indexOf('serving '));
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('serves an image that holds only what was written through the mount', () => {
+    expect(fs.readdirSync(mnt).filter((n) => !n.startsWith('.'))).toEqual([]);
+    must(`echo hello > ${mnt}/f && sync ${mnt}/f`);
+    expect(fs.readdirSync(mnt).filter((n) => !n.startsWith('.'))).toEqual(['f']);
+    expect(fs.readFileSync(`${mnt}/f`, 'utf8')).toBe('hello\n');
+    // The device's log, read offline: one file.
+    const files = mustCli(['ls', '--system-uuid', s.uuidFile, `${dev}:/`]);
+    expect(files.trim().split('\n')).toEqual(['f']);
+  });
+});
