@@ -173,6 +173,9 @@ export function defineStruct<const F extends Fields>(name: string, size: number,
   // a share of every request's garbage).
   const labels = fields.map((f) => `${name}.${f.name}`);
 
+  // The last value decoded, held to keep its shape (a chain of maps no live object may hold
+  // between bursts) alive, and the code compiled for it (Dispatcher.lastRequest).
+  let last: unknown;
   const decode = (buf: Uint8Array, at = 0): StructValue<F> => {
     if (at < 0 || buf.byteLength - at < size) {
       throw new StructError(`${name}: need ${size} bytes at ${at}, have ${Math.max(0, buf.byteLength - at)}`);
@@ -184,6 +187,7 @@ export function defineStruct<const F extends Fields>(name: string, size: number,
       const f = fields[i]!;
       out[f.name] = readField(buf, dv, base, at + f.offset, f.type, labels[i]!);
     }
+    last = out;
     return out as StructValue<F>;
   };
 
@@ -199,6 +203,7 @@ export function defineStruct<const F extends Fields>(name: string, size: number,
     }
   };
 
+  void last;
   return {
     name,
     size,

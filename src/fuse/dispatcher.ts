@@ -64,6 +64,14 @@ export class Dispatcher {
   private destroyed = false;
   private readonly inflight = new Map<bigint, Request>();
   private readonly pendingInterrupts = new Set<bigint>();
+  /**
+   * The last request and its argument cursor, held only to keep their shapes alive: a full
+   * collection that finds no object of a shape drops it, and with it the compiled code of
+   * every function that relied on it, to be compiled again on the next requests
+   * (bench/meta-mount/README.md, "Issue 16, twelfth pass").
+   */
+  private lastRequest?: Request;
+  private lastArgs?: Args;
   /** Resolves with the INIT outcome, for the session (buffer sizes) and tests. */
   onInit?: (r: InitResult) => void;
   onDestroy?: () => void;
@@ -146,6 +154,8 @@ export class Dispatcher {
     let result: ReplyBody | Promise<ReplyBody>;
     try {
       const args = new Args(msg.subarray(IN_HEADER_SIZE, h.len - h.extlen), spec.name);
+      this.lastRequest = req;
+      this.lastArgs = args;
       const a = spec.decode(args, h, this.connInfo);
       result = spec.handle({ ctx: req, fs: this.fs, conn: this.connInfo, notify: this.notifier }, a);
     } catch (e) {

@@ -129,17 +129,28 @@ const RELEASE_WAIT_MS = 1000;
 /** What the mount does when files open or their maps change (BPF layout map, iomap INVAL). */
 export interface MapEvents {
   /** A regular file was opened (OPEN or CREATE). */
-  opened?(nodeid: number): void;
+  opened(nodeid: number): void;
   /** The map of a file changed: its reservation grew or moved, or its size changed. */
-  mapChanged?(nodeid: number): void;
+  mapChanged(nodeid: number): void;
   /** An open file description's truncation was refused: it may write nothing more. */
-  handleRefused?(fh: number): void;
+  handleRefused(fh: number): void;
   /** The kernel forgot nodeid (its last lookup reference): what was handed out for it may go. */
-  forgotten?(nodeid: number): void;
+  forgotten(nodeid: number): void;
   /** An open file description writing a committed file got an undo journal (buffer), or was released (undefined). */
-  journal?(fh: number, buffer: SharedArrayBuffer | undefined): void;
+  journal(fh: number, buffer: SharedArrayBuffer | undefined): void;
   /** Bytes the kernel may hold cached were put back: drop [off, off+len) of nodeid (len < 0: to the end). */
-  invalidate?(nodeid: number, off: number, len: number): void;
+  invalidate(nodeid: number, off: number, len: number): void;
+}
+
+const ignored = (): void => {};
+
+/**
+ * Events nobody listens to yet, every one present from the start: the mount replaces them at
+ * INIT (serve.ts), and an object that gained them one by one would have another shape than a
+ * warm-up's (jit-warm.ts) at each step, each a deopt of the code compiled for the one before.
+ */
+function unheardEvents(): MapEvents {
+  return { opened: ignored, mapChanged: ignored, handleRefused: ignored, forgotten: ignored, journal: ignored, invalidate: ignored };
 }
 
 /** A file still being written, as the mount reports it when asked to stop. */
@@ -267,7 +278,7 @@ export class FamfsFileSystem implements FileSystem {
   mode: MappingMode = NO_MAPPING;
   /** What the profile reported at INIT (MappingSource.negotiated), read by init(). */
   private negotiatedMode: MappingMode = NO_MAPPING;
-  readonly events: MapEvents = {};
+  readonly events: MapEvents = unheardEvents();
 
   constructor(readonly image: FamfsImage, private readonly opts: FamfsFsOptions = {}) {
     this.log = opts.log ?? (() => undefined);
@@ -375,7 +386,7 @@ export class FamfsFileSystem implements FileSystem {
 
   private changed(nodeid: number): void {
     try {
-      this.events.mapChanged?.(nodeid);
+      this.events.mapChanged(nodeid);
     } catch (e) {
       this.log(`map change of nodeid ${nodeid}: ${(e as Error).message}`);
     }
@@ -390,7 +401,7 @@ export class FamfsFileSystem implements FileSystem {
   }
 
   private invalidate(nodeid: number, off: number, len: number): void {
-    this.event(() => this.events.invalidate?.(nodeid, off, len));
+    this.event(() => this.events.invalidate(nodeid, off, len));
   }
 
   /** Committed files whose bytes have memory behind them in the image (back()). */
@@ -417,7 +428,7 @@ export class FamfsFileSystem implements FileSystem {
 
   private opened(nodeid: number): void {
     try {
-      this.events.opened?.(nodeid);
+      this.events.opened(nodeid);
     } catch (e) {
       this.log(`open of nodeid ${nodeid}: ${(e as Error).message}`);
     }
@@ -520,7 +531,7 @@ export class FamfsFileSystem implements FileSystem {
 
   private forgotten(nodeid: number): void {
     try {
-      this.events.forgotten?.(nodeid);
+      this.events.forgotten(nodeid);
     } catch (e) {
       this.log(`forget of nodeid ${nodeid}: ${(e as Error).message}`);
     }
@@ -698,7 +709,7 @@ export class FamfsFileSystem implements FileSystem {
     if (!h || h.refused) return;
     h.refused = why;
     try {
-      this.events.handleRefused?.(fh);
+      this.events.handleRefused(fh);
     } catch (e) {
       this.log(`refused handle ${fh}: ${(e as Error).message}`);
     }
@@ -934,7 +945,7 @@ export class FamfsFileSystem implements FileSystem {
       // (A mapping kernel stores file bytes itself: nothing passes through here to keep.)
       const journal = UndoJournal.forFile(n.node.size);
       this.handles.get(fh)!.journal = journal;
-      this.event(() => this.events.journal?.(fh, journal.buffer));
+      this.event(() => this.events.journal(fh, journal.buffer));
     }
     // The master's committed file changes only by writes through this kernel, which keep its
     // page cache current: the cache may outlive the open. A client's kernel cannot see the
@@ -1075,7 +1086,7 @@ export class FamfsFileSystem implements FileSystem {
     // The file is logged when its last description goes (README "What a program sees").
     const h = this.handles.get(fh);
     this.handles.delete(fh);
-    if (h?.journal) this.event(() => this.events.journal?.(fh, undefined));
+    if (h?.journal) this.event(() => this.events.journal(fh, undefined));
     const n = this.inode(nodeid);
     if (n?.kind !== 'pending') return;
     const f = n.file;

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { MappedDevice } from '../device/memory.js';
 import { FamfsImage } from '../famfs/image.js';
 import { mkfs } from '../famfs/mkfs.js';
+import { parseUuid } from '../famfs/uuid.js';
 import { Dispatcher } from '../fuse/dispatcher.js';
 import type { InitLimits } from '../fuse/init.js';
 import { OpStats } from '../fuse/op-stats.js';
@@ -17,6 +18,7 @@ import { InitFlag, Op, opName } from '../fuse/opcodes.js';
 import { Errno } from '../errno.js';
 import { CreateIn, FallocateIn, EntryOut, GetattrIn, InHeader, InitIn, MkdirIn, OpenIn, OpenOut, OutHeader, ReadIn, ReleaseIn, WriteIn } from '../fuse/structs.js';
 import { FamfsFileSystem } from './famfs-fs.js';
+import { openForMount } from './mount-options.js';
 
 /** The warm-up stops after this long whatever its count (ms): a slow host mounts no later than this. */
 export const WARM_BUDGET_MS = 1500;
@@ -42,8 +44,12 @@ export interface WarmResult {
  * (in `dir`, default the temp directory), stat, list and read them back, then close it all.
  * Two, served in turn: a call site that saw one object's closures only (each FamfsFileSystem
  * has its own `devOf`) is compiled for that closure, and V8 throws such code away when the
- * closure dies or another comes (deopt "wrong call target", "weak objects"); seeing two, it
- * compiles for the function they share, which the mount's own instance then runs.
+ * closure dies or another comes (deopt "wrong call target"); seeing two, it compiles for the
+ * function they share, which the mount's own instance then runs. A third scratch of a few
+ * files is kept for the life of the process, its image closed: its objects keep the shapes of
+ * a namespace, a pending file and a committed one alive, which a full collection would
+ * otherwise drop with the code compiled for them (deopt "weak objects") before the mount made
+ * objects of its own.
  * Throws nothing: a warm-up that cannot run (no room in the temp directory) leaves the mount
  * as it was, only colder; the reason is returned.
  */
@@ -55,15 +61,19 @@ export function warmRequestPath(files: number, limits: InitLimits, dir = os.tmpd
   const images: FamfsImage[] = [];
   try {
     work = fs.mkdtempSync(path.join(dir, 'famfs-ts-warm-'));
-    for (const name of ['a', 'b']) images.push(scratchImage(path.join(work, name)));
+    const uuidFile = path.join(work, 'uuid');
+    fs.writeFileSync(uuidFile, `${SCRATCH_UUID}\n`);
+    for (const name of ['a', 'b', 'pin']) images.push(scratchImage(path.join(work, name), uuidFile));
     // Mapped, the files are no longer needed: removed now, nothing is left behind on a crash.
     fs.rmSync(work, { recursive: true, force: true });
     work = undefined;
-    const scratches = images.map((image) => new Scratch(image, limits));
+    const [a, b, pin] = images.map((image) => new Scratch(image, limits));
     // Offsets past 2^31 are not small integers in V8: the mount's own are both (famfs devices
     // are 4 GiB or more), so one scratch places its files above a 2 GiB file, the other below.
-    scratches[0]!.ballast(2 * GiB);
-    const done = drive(scratches, files, t0 + WARM_BUDGET_MS);
+    a!.ballast(2 * GiB);
+    const done = drive([a!, b!], files, t0 + WARM_BUDGET_MS);
+    drive([pin!], PIN_FILES, Infinity);
+    pinned = pin;
     return { files: done, ms: Math.round(performance.now() - t0) };
   } catch (e) {
     return (e as Error).message;
@@ -73,21 +83,27 @@ export function warmRequestPath(files: number, limits: InitLimits, dir = os.tmpd
   }
 }
 
+/** The kept scratch (warmRequestPath). */
+let pinned: Scratch | undefined;
+/** Files of the kept scratch. */
+const PIN_FILES = 4;
+const SCRATCH_UUID = '5a5a5a5a-5a5a-5a5a-5a5a-5a5a5a5a5a5a';
+
 /**
  * A fresh image at `dev`, of famfs's smallest size (sparse: a file takes a 2 MiB extent, of
- * which 4 KiB is written; the log holds SCRATCH_FILES).
+ * which 4 KiB is written), opened as the mount opens its own (openForMount), so its objects
+ * have the mount's shapes.
  */
-function scratchImage(dev: string): FamfsImage {
-  const uuid = new Uint8Array(16).fill(0x5a);
+function scratchImage(dev: string, uuidFile: string): FamfsImage {
   fs.writeFileSync(dev, '');
   fs.truncateSync(dev, SCRATCH_BYTES);
   const mem = MappedDevice.open(dev, { writable: true });
   try {
-    mkfs(mem, { devPath: dev, systemUuid: uuid });
+    mkfs(mem, { devPath: dev, systemUuid: parseUuid(SCRATCH_UUID) });
   } finally {
     mem.close();
   }
-  return FamfsImage.open({ device: dev, writable: true, systemUuid: uuid });
+  return openForMount({ source: dev, systemUuid: uuidFile }).image;
 }
 
 const nameOf = (s: string): Buffer => Buffer.from(`${s}\0`);
