@@ -105,6 +105,23 @@ describe('famfs FileSystem without a kernel', () => {
     });
   });
 
+  it('has every map event from the start, each one callable before the mount sets it', () => {
+    // One shape whether the mount has wired its events or not (a warm-up's file system never
+    // has): an object that gained them one by one was a new shape at each step.
+    withMasterFs(t, 'events', 256 * MiB, UUID, (f) => {
+      expect(Object.keys(f.events)).toEqual(['opened', 'mapChanged', 'handleRefused', 'forgotten', 'journal', 'invalidate']);
+      const c = f.create(ctx, ROOT_ID, 'quiet', 0o100644, 0, 0o022);
+      f.write(ctx, c.nodeid, c.fh, 0, Buffer.from('x'), 0);
+      f.release(ctx, c.nodeid, c.fh);
+      f.forget(c.nodeid, 1);
+      const seen: number[] = [];
+      f.events.opened = (n) => seen.push(n);
+      const d = f.create(ctx, ROOT_ID, 'heard', 0o100644, 0, 0o022);
+      expect(seen).toEqual([d.nodeid]);
+      expect(Object.keys(f.events)).toEqual(['opened', 'mapChanged', 'handleRefused', 'forgotten', 'journal', 'invalidate']);
+    });
+  });
+
   it('parses the interleave xattr and rejects bad values with the reason', () => {
     expect(parseInterleaveParam('nstrips=4,chunk=2M')).toEqual({ nstrips: 4, chunkSize: 2 * MiB, nbuckets: 4 });
     expect(parseInterleaveParam('nstrips=2,chunk=4MiB,nbuckets=8')).toEqual({ nstrips: 2, chunkSize: 4 * MiB, nbuckets: 8 });
