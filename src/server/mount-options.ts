@@ -45,7 +45,7 @@ export const DEFAULT_MAX_WRITE = 256 * 1024;
 export const DEFAULT_SETTLE_MS = 100;
 /**
  * Files a mount's warm-up makes before it serves (jit-warm.ts). A fresh server spends its
- * first ~6,000 creates compiling; 2,000 on scratch images (~0.7 s on 2 CPUs) take it most of
+ * first ~6,000 creates compiling; 2,000 on scratch images (~1 s of mount time on 2 CPUs) take it most of
  * the way (bench/meta-mount/README.md, "Issue 16, twelfth pass").
  */
 export const DEFAULT_WARM_UP = 2000;

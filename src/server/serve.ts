@@ -213,6 +213,8 @@ export class FamfsMount {
     if (files <= 0) return;
     const w = warmRequestPath(files, { maxWrite: opts.maxWrite ?? DEFAULT_MAX_WRITE, maxPagesLimit: 256, pageSize: 4096, maxBackground: 64 });
     log(typeof w === 'string' ? `warm-up skipped: ${w}` : `warm-up: ${w.files} files on scratch images in ${w.ms} ms (--warm-up)`);
+    // Its scratch images' objects are garbage now: collected before the mount has any of its own.
+    collectIdleThread(log);
   }
 
   /** A client learns of new files on its own, like a periodic famfs logplay. */
