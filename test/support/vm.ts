@@ -135,6 +135,8 @@ export function vmUnavailable(kernel: string = 'stock-7.3'): string | undefined 
   if (!existsSync(BUSYBOX)) return `${BUSYBOX} missing (scripts/setup.sh installs busybox-static)`;
   if (!onPath('ndctl')) return 'ndctl not installed (scripts/setup.sh installs it)';
   if (!existsSync(join(repoRoot, 'dist', 'src', 'cli', 'main.js'))) return 'dist/ not built (npx tsc -p .)';
+  // The guest sees the host's root over 9p but mounts a tmpfs of its own on /tmp (vm-init.sh).
+  if (repoRoot === '/tmp' || repoRoot.startsWith('/tmp/')) return `the checkout ${repoRoot} is under /tmp, which a guest covers with its own tmpfs: check it out elsewhere`;
   return undefined;
 }
 
@@ -215,7 +217,10 @@ export async function runVm(opts: VmOptions): Promise<VmResult> {
     });
 
     const env: Record<string, string> = {
-      VM_OUT: '/tmp/vm-out', VM_REPO: repoRoot, VM_KERNEL: kernel, ...(opts.env ?? {}),
+      VM_OUT: '/tmp/vm-out', VM_REPO: repoRoot, VM_KERNEL: kernel,
+      // The tests' setting of the mounts' warm-up (vitest.config.ts): under TCG it is seconds a mount.
+      ...(process.env.FAMFS_TS_WARM_UP === undefined ? {} : { FAMFS_TS_WARM_UP: process.env.FAMFS_TS_WARM_UP }),
+      ...(opts.env ?? {}),
     };
     writeFileSync(join(outDir, 'script.sh'),
       Object.entries(env).map(([k, v]) => `export ${k}=${shq(v)}`).join('\n') +
