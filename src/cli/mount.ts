@@ -60,7 +60,7 @@ async function runForeground(source: string, mountpoint: string, o: MountCliOpti
   try {
     m = Mount.start({
       source, mountpoint, client: o.client, systemUuid: o.systemUuid, allowOther: o.allowOther, abi: o.abi,
-      readers, spinMicros: o.spinUs === undefined ? undefined : positiveInt(o.spinUs, '--spin-us'), refreshMs: positiveInt(o.refresh, '--refresh'), settleMs: positiveInt(o.settle, '--settle'), warmUpFiles: positiveInt(o.warmUp, '--warm-up'), debug: o.debug,
+      readers, spinMicros: o.spinUs === undefined ? undefined : positiveInt(o.spinUs, '--spin-us'), refreshMs: positiveInt(o.refresh, '--refresh'), settleMs: positiveInt(o.settle, '--settle'), warmUpFiles: positiveInt(o.warmUp, o.warmUp === process.env.FAMFS_TS_WARM_UP ? 'FAMFS_TS_WARM_UP' : '--warm-up'), debug: o.debug,
       bpf: o.bpf, upsertAtOpen: o.upsertAtOpen === undefined ? undefined : upsertSize(o.upsertAtOpen),
       maxWrite: o.maxWrite === undefined ? undefined : maxWriteSize(o.maxWrite), force: o.force, transport: o.transport,
     });

@@ -1,11 +1,12 @@
 // Tier 2: a mount's JIT warm-up (mount --warm-up, src/server/jit-warm.ts) runs before the
 // kernel sees the mount, on scratch images of its own: the served image holds only what was
 // written through the mount, and nothing of the scratch images is left in the temp directory.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import { expect, it } from 'vitest';
 import { describeTier2 } from '../support/tier.js';
-import { must, mustCli, type Scratch, type MountServer, mountUnavailable, useServedMount } from '../support/mount-harness.js';
+import { CLI, must, mustCli, type Scratch, type MountServer, mountUnavailable, useServedMount } from '../support/mount-harness.js';
 
 const MiB = 1024 ** 2;
 const leftovers = (): string[] => fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('famfs-ts-warm-'));
@@ -32,5 +33,18 @@ describeTier2('famfs-ts mount --warm-up', mountUnavailable, () => {
     // The device's log, read offline: one file.
     const files = mustCli(['ls', '--system-uuid', s.uuidFile, `${dev}:/`]);
     expect(files.trim().split('\n')).toEqual(['f']);
+  });
+
+  it('refuses a count that is not a whole number, naming the flag or the variable, and mounts nothing', () => {
+    const mnt2 = s.mountpoint();
+    const run = (extra: string[], env: Record<string, string>) =>
+      spawnSync(process.execPath, [CLI, 'mount', dev, mnt2, '--system-uuid', s.uuidFile, ...extra], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } });
+    const flag = run(['--warm-up', '-3'], {});
+    expect(flag.status).toBe(1);
+    expect(flag.stderr).toMatch(/--warm-up -3: not a whole number/);
+    const variable = run([], { FAMFS_TS_WARM_UP: 'lots' });
+    expect(variable.status).toBe(1);
+    expect(variable.stderr).toMatch(/FAMFS_TS_WARM_UP lots: not a whole number/);
+    expect(fs.readFileSync('/proc/mounts', 'utf8')).not.toContain(` ${mnt2} `);
   });
 });
