@@ -107,6 +107,18 @@ export function threadPoolEnv(readers = 1, env: NodeJS.ProcessEnv = process.env)
   return { ...env, UV_THREADPOOL_SIZE: String(Math.max(Number(env.UV_THREADPOOL_SIZE ?? 0), readers + 4)) };
 }
 
+/**
+ * What a session with these options offers at INIT: its largest WRITE within
+ * fs.fuse.max_pages_limit (read now), its background limit and the flags it asks for.
+ * The mount's warm-up (server/jit-warm.ts) negotiates with the same.
+ */
+export function initLimits(opts: Pick<SessionOptions, 'maxWrite' | 'maxBackground' | 'wantFlags'>): InitLimits {
+  const pageSize = 4096;
+  const limit = maxPagesLimit();
+  const maxWrite = Math.min(opts.maxWrite ?? DEFAULT_MAX_WRITE, limit * pageSize);
+  return { maxWrite, maxPagesLimit: limit, pageSize, maxBackground: opts.maxBackground ?? 64, wantFlags: opts.wantFlags };
+}
+
 export class FuseSession {
   readonly dispatcher: Dispatcher;
   private readonly bufSize: number;
@@ -159,11 +171,8 @@ export class FuseSession {
     this.spinNs = this.spinMaxNs;
     this.holdNs = BigInt(Math.max(0, Math.round((opts.holdMillis ?? DEFAULT_HOLD_MS) * 1e6)));
     this.waiter = new InputWaiter(fd);
-    const pageSize = 4096;
-    const limit = maxPagesLimit();
-    const maxWrite = Math.min(opts.maxWrite ?? DEFAULT_MAX_WRITE, limit * pageSize);
-    this.bufSize = Math.max(FUSE_MIN_READ_BUFFER, maxWrite + HEADER_ROOM);
-    this.limits = { maxWrite, maxPagesLimit: limit, pageSize, maxBackground: opts.maxBackground ?? 64, wantFlags: opts.wantFlags };
+    this.limits = initLimits(opts);
+    this.bufSize = Math.max(FUSE_MIN_READ_BUFFER, this.limits.maxWrite + HEADER_ROOM);
     // Ask for FUSE_OVER_IO_URING only when ring threads will serve: once agreed, the kernel
     // holds every request until each queue has an entry (fuse-io-uring.md §1).
     if (opts.transport === 'uring') {

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { cacheMaintenanceOf, isFamfsModeDaxdev } from '../device/memory.js';
 import { FamfsImage } from '../famfs/image.js';
-import { FuseSession } from '../fuse/session.js';
+import { FuseSession, initLimits } from '../fuse/session.js';
 import { InitFlag } from '../fuse/opcodes.js';
 import type { AbiProfile, ProfileChooser } from '../fuse/abi.js';
 import { backingOpen, mappingChanged } from '../mapping/handlers.js';
@@ -211,7 +211,7 @@ export class FamfsMount {
   private static warmUp(opts: MountOptions, log: (line: string) => void): void {
     const files = opts.warmUpFiles ?? 0;
     if (files <= 0) return;
-    const w = warmRequestPath(files, { maxWrite: opts.maxWrite ?? DEFAULT_MAX_WRITE, maxPagesLimit: 256, pageSize: 4096, maxBackground: 64 });
+    const w = warmRequestPath(files, initLimits({ maxWrite: opts.maxWrite ?? DEFAULT_MAX_WRITE }));
     log(typeof w === 'string' ? `warm-up skipped: ${w}` : `warm-up: ${w.files} files on scratch images in ${w.ms} ms (--warm-up)`);
     // Its scratch images' objects are garbage now: collected before the mount has any of its own.
     collectIdleThread(log);
