@@ -7,16 +7,16 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { MappedDevice } from '../device/memory.js';
 import { FamfsImage } from '../famfs/image.js';
-import { mkfs } from '../famfs/mkfs.js';
+import { mkfsDevice } from '../famfs/mkfs-device.js';
 import { parseUuid } from '../famfs/uuid.js';
 import { Dispatcher } from '../fuse/dispatcher.js';
+import { direntSize } from '../fuse/reply.js';
 import type { InitLimits } from '../fuse/init.js';
 import { OpStats } from '../fuse/op-stats.js';
 import { InitFlag, Op, opName } from '../fuse/opcodes.js';
 import { Errno } from '../errno.js';
-import { CreateIn, FallocateIn, EntryOut, GetattrIn, InHeader, InitIn, MkdirIn, OpenIn, OpenOut, OutHeader, ReadIn, ReleaseIn, WriteIn } from '../fuse/structs.js';
+import { CreateIn, Dirent, DIRENTPLUS_DIRENT_OFFSET, FallocateIn, EntryOut, GetattrIn, InHeader, InitIn, MkdirIn, OpenIn, OpenOut, OutHeader, ReadIn, ReleaseIn, WriteIn } from '../fuse/structs.js';
 import { FamfsFileSystem } from './famfs-fs.js';
 import { openForMount } from './mount-options.js';
 
@@ -97,12 +97,7 @@ const SCRATCH_UUID = '5a5a5a5a-5a5a-5a5a-5a5a-5a5a5a5a5a5a';
 function scratchImage(dev: string, uuidFile: string): FamfsImage {
   fs.writeFileSync(dev, '');
   fs.truncateSync(dev, SCRATCH_BYTES);
-  const mem = MappedDevice.open(dev, { writable: true });
-  try {
-    mkfs(mem, { devPath: dev, systemUuid: parseUuid(SCRATCH_UUID) });
-  } finally {
-    mem.close();
-  }
+  mkfsDevice({ device: dev, systemUuid: parseUuid(SCRATCH_UUID) });
   return openForMount({ source: dev, systemUuid: uuidFile }).image;
 }
 
@@ -138,11 +133,15 @@ class Scratch {
     return this.reply.subarray(OutHeader.size);
   }
 
+  /** CREATE of `name` in `parent` (O_CREAT|O_EXCL|O_WRONLY, as open(2) of a new file sends it): its nodeid and handle. */
+  private createIn(parent: number, name: Buffer): { nodeid: number; fh: bigint } {
+    const created = this.ask(Op.CREATE, parent, CreateIn.encode({ flags: 0o101101, mode: 0o100644, umask: 0o22 }), name);
+    return { nodeid: Number(EntryOut.decode(created).nodeid), fh: handleOf(created, EntryOut.size) };
+  }
+
   /** A file of `bytes`, allocated and never written. */
   ballast(bytes: number): void {
-    const created = this.ask(Op.CREATE, 1, CreateIn.encode({ flags: 0o101101, mode: 0o100644, umask: 0o22 }), nameOf('ballast'));
-    const nodeid = Number(EntryOut.decode(created).nodeid);
-    const fh = handleOf(created, EntryOut.size);
+    const { nodeid, fh } = this.createIn(1, nameOf('ballast'));
     this.ask(Op.FALLOCATE, nodeid, FallocateIn.encode({ fh, offset: 0n, length: BigInt(bytes), mode: 0, padding: 0 }));
     this.ask(Op.RELEASE, nodeid, ReleaseIn.encode({ fh }));
   }
@@ -155,9 +154,7 @@ class Scratch {
   create(i: number): void {
     const name = nameOf(`f${i}`);
     this.ask(Op.LOOKUP, this.dir, name); // the miss a kernel asks first
-    const created = this.ask(Op.CREATE, this.dir, CreateIn.encode({ flags: 0o101101, mode: 0o100644, umask: 0o22 }), name);
-    const nodeid = Number(EntryOut.decode(created).nodeid);
-    const fh = handleOf(created, EntryOut.size);
+    const { nodeid, fh } = this.createIn(this.dir, name);
     this.ask(Op.WRITE, nodeid, WriteIn.encode({ fh, offset: 0n, size: FILE_BYTES }), DATA);
     this.ask(Op.RELEASE, nodeid, ReleaseIn.encode({ fh }));
     this.ids.push(nodeid);
@@ -205,10 +202,10 @@ function drive(scratches: readonly Scratch[], files: number, deadline: number): 
 /** The `off` of the last fuse_direntplus in a READDIRPLUS page (fuse-engines.md §3). */
 function lastOffset(page: Buffer): bigint {
   let off = 0n;
-  for (let at = 0; at + EntryOut.size + 24 <= page.length;) {
-    const dirent = at + EntryOut.size;
-    off = page.readBigUInt64LE(dirent + 8);
-    at = dirent + ((24 + page.readUInt32LE(dirent + 16) + 7) & ~7);
+  for (let at = 0; at + DIRENTPLUS_DIRENT_OFFSET + Dirent.size <= page.length;) {
+    const dirent = Dirent.decode(page, at + DIRENTPLUS_DIRENT_OFFSET);
+    off = dirent.off;
+    at += DIRENTPLUS_DIRENT_OFFSET + direntSize(dirent.namelen);
   }
   return off;
 }
