@@ -38,7 +38,8 @@ describeTier2('famfs-ts mount --warm-up', mountUnavailable, () => {
   it('refuses a count that is not a whole number, naming the flag or the variable, and mounts nothing', () => {
     const mnt2 = s.mountpoint();
     const run = (extra: string[], env: Record<string, string>) =>
-      spawnSync(process.execPath, [CLI, 'mount', dev, mnt2, '--system-uuid', s.uuidFile, ...extra], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } });
+      // --log in the scratch directory: a refused launch leaves its log behind.
+      spawnSync(process.execPath, [CLI, 'mount', dev, mnt2, '--system-uuid', s.uuidFile, '--log', s.path('refused.log'), ...extra], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } });
     const flag = run(['--warm-up', '-3'], {});
     expect(flag.status).toBe(1);
     expect(flag.stderr).toMatch(/--warm-up -3: not a whole number/);
