@@ -236,18 +236,23 @@ export class DirRecords {
  * with their records packed as DirRecords packs the logged ones (cookie: the file's nodeid plus
  * CHILD_COOKIE_BIAS), so a listing copies runs of them too. A directory being filled holds a
  * settle time's worth of them (some hundreds at a few thousand creates a second); listing
- * them one by one cost some 5 us a name.
+ * them one by one cost some 5 us a name, and packing them all at the listing 60-400 us.
+ * So the records are kept packed through every change: a create in name order appends one,
+ * the commit of the oldest drops one from the front where it is, and anything else moves
+ * the records after it by one record's length.
  */
 export class PendingRecords {
   private readonly byName = new Map<string, PendingFile>();
   /** In name order, and their names. */
   readonly files: PendingFile[] = [];
   readonly names: string[] = [];
-  /** Record k is buf[starts[k], starts[k + 1]), valid once packed() ran after the last change. */
+  /**
+   * Record k is buf[starts[k], starts[k + 1]); the bytes after the last are zero. The run
+   * need not start at 0: the oldest file's commit leaves its bytes behind it.
+   */
   readonly starts: number[] = [0];
   buf: Buffer = Buffer.alloc(0);
   private words = new Uint32Array(0);
-  private stale = false;
 
   get length(): number {
     return this.files.length;
@@ -268,7 +273,19 @@ export class PendingRecords {
     const k = upperBound(this.names, name);
     this.files.splice(k, 0, f);
     this.names.splice(k, 0, name);
-    this.stale = true;
+    const nlen = Buffer.byteLength(name, 'utf8');
+    const rec = direntSize(nlen);
+    const end = this.starts[this.starts.length - 1]!;
+    if (end + rec > this.buf.length) {
+      this.repack();
+      return;
+    }
+    const at = this.starts[k]!;
+    this.buf.copyWithin(at + rec, at, end);
+    this.buf.fill(0, at, at + rec);
+    packRecord(this.buf, this.words, at, name, nlen, f.nodeid, f.nodeid + CHILD_COOKIE_BIAS, DT_REG);
+    this.starts.splice(k + 1, 0, at + rec);
+    for (let i = k + 2; i < this.starts.length; i++) this.starts[i]! += rec;
   }
 
   delete(name: string): boolean {
@@ -280,43 +297,48 @@ export class PendingRecords {
       // splice moved every element after it (bench/meta-mount/README.md, "Tenth pass").
       this.files.shift();
       this.names.shift();
+      this.starts.shift();
     } else {
+      const at = this.starts[k]!;
+      const rec = this.starts[k + 1]! - at;
+      const end = this.starts[this.starts.length - 1]!;
+      this.buf.copyWithin(at, at + rec, end);
+      this.buf.fill(0, end - rec, end);
       this.files.splice(k, 1);
       this.names.splice(k, 1);
+      this.starts.splice(k + 1, 1);
+      for (let i = k + 1; i < this.starts.length; i++) this.starts[i]! -= rec;
     }
-    this.stale = true;
     if (this.files.length === 0) {
       // Every file was logged (or dropped): a directory written once and listed keeps no
       // records, however many files it was being written at once.
       this.buf = Buffer.alloc(0);
       this.words = new Uint32Array(0);
       this.starts.length = 1;
-      this.stale = false;
+      this.starts[0] = 0;
     }
     return true;
   }
 
-  /** The records brought up to date with the names (all packed again after any change). */
-  packed(): this {
-    if (!this.stale) return this;
+  /** Every record packed again from the start, in a buffer with as much room again for creates. */
+  private repack(): void {
     const lens = this.names.map((n) => Buffer.byteLength(n, 'utf8'));
     const need = lens.reduce((s, l) => s + direntSize(l), 0);
-    if (need > this.buf.length) {
-      const grown = Buffer.alloc(Math.max(need, this.buf.length * 2, 4096));
+    if (2 * need > this.buf.length) {
+      const grown = Buffer.alloc(Math.max(2 * need, 4096));
       this.buf = grown;
       this.words = new Uint32Array(grown.buffer, grown.byteOffset, grown.length >>> 2);
     } else {
       this.buf.fill(0, 0, this.starts[this.starts.length - 1]);
     }
     this.starts.length = 1;
+    this.starts[0] = 0;
     let end = 0;
     for (let k = 0; k < this.files.length; k++) {
       const id = this.files[k]!.nodeid;
       end += packRecord(this.buf, this.words, end, this.names[k]!, lens[k]!, id, id + CHILD_COOKIE_BIAS, DT_REG);
       this.starts.push(end);
     }
-    this.stale = false;
-    return this;
   }
 
   /** The index of the first name after `name`. */
@@ -370,4 +392,28 @@ function packRecord(b: Buffer, w: Uint32Array, end: number, name: string, nlen: 
   w[at + 4] = nlen;
   w[at + 5] = type;
   return direntSize(nlen);
+}
+
+/**
+ * Names by cookie id, the newest `keep` at least and 2 * keep at most: two generations, the
+ * older dropped whole when the newer fills. Dropping the oldest one by one (a Map's first
+ * key) cost some 0.5 us a name once the Map's head was all deleted slots, paid for every
+ * file-being-written a listing handed out.
+ */
+export class RecentNames {
+  private young = new Map<number, string>();
+  private old = new Map<number, string>();
+  constructor(private readonly keep: number) {}
+
+  get(id: number): string | undefined {
+    return this.young.get(id) ?? this.old.get(id);
+  }
+
+  set(id: number, name: string): void {
+    if (this.young.get(id) === name) return;
+    this.young.set(id, name);
+    if (this.young.size < this.keep) return;
+    this.old = this.young;
+    this.young = new Map();
+  }
 }

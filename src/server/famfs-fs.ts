@@ -54,7 +54,7 @@ import { GrowError, PendingFile, type Placement } from './pending.js';
 import type { KernelSeries } from '../mapping/series.js';
 import { describeMode, mapRefusal, mappingModeOf, NO_MAPPING, probeMap, type MappingMode } from './mapping-policy.js';
 import { ReservationAllocator, extentsOf } from './reservations.js';
-import { CHILD_COOKIE_BIAS, DirRecords, nodeMode, PendingRecords } from './dir-listing.js';
+import { CHILD_COOKIE_BIAS, DirRecords, nodeMode, PendingRecords, RecentNames } from './dir-listing.js';
 import { FileTimes, type Times } from './file-times.js';
 import { LOGPLAY_XATTR, MAP_XATTR, ROLE_XATTR, STATUS_XATTR } from './control-xattrs.js';
 
@@ -92,7 +92,7 @@ export function kernelChecksModes(allowOther: boolean | undefined, serverUid = p
 
 /** Name-only records after which a READDIRPLUS reply ends (sendCommitted). */
 const PLUS_BARE_RUN = 8;
-/** Names of files-being-written kept for their listing cookies (one listing's worth is plenty). */
+/** Names of files-being-written kept for their listing cookies, at least (one listing's worth is plenty). */
 const PENDING_COOKIES = 4096;
 
 /** What `user.famfs.status` holds (the shape `famfs-ts status` expects). */
@@ -265,8 +265,8 @@ export class FamfsFileSystem implements FileSystem {
   private readonly lookups = new Map<number, number>();
   /** Each listed directory's committed children as packed dirents (dir-listing.ts), by directory id. */
   private readonly listings = new Map<number, DirRecords>();
-  /** Names of files-being-written a listing handed out cookies for (cookieName). */
-  private readonly pendingCookies = new Map<number, string>();
+  /** Names of files-being-written a listing handed out cookies for (cookieName), once their records are gone. */
+  private readonly pendingCookies = new RecentNames(PENDING_COOKIES);
   /** Aliases dropped so far (listing(): the listed inode numbers move with them). */
   private aliasDrops = 0;
   /** What stat shows as the times of anything this server did not write (famfs logs no times). */
@@ -523,7 +523,7 @@ export class FamfsFileSystem implements FileSystem {
     // found again by its name, and the kernel cannot forget a file it holds open.
     const node = p?.committed;
     if (!node || this.alias.get(node.id) !== nodeid) return;
-    this.pendingById.delete(nodeid);
+    this.forgetPending(p);
     this.alias.delete(node.id);
     this.aliasDrops++;
     this.forgotten(nodeid);
@@ -1132,7 +1132,7 @@ export class FamfsFileSystem implements FileSystem {
     f.settling = undefined;
     f.releaseAll(this.alloc);
     this.reserving.delete(f);
-    this.pendingById.delete(f.nodeid);
+    this.forgetPending(f);
     if (this.pendingByDir.get(f.parent.id)?.get(f.name) === f) this.pendingByDir.get(f.parent.id)!.delete(f.name);
     if (why === undefined) return;
     this.log(`${f.path}: dropped, not logged (${why}); its space is free again`);
@@ -1284,7 +1284,7 @@ export class FamfsFileSystem implements FileSystem {
       if (after === undefined) return;
     }
     const recs = this.listing(dir);
-    const pend = this.pendingByDir.get(dir.id)?.packed();
+    const pend = this.pendingByDir.get(dir.id);
     const np = pend?.length ?? 0;
     let ci = after === undefined ? 0 : recs.after(after);
     let pi = after === undefined || !pend ? 0 : pend.after(after);
@@ -1305,8 +1305,9 @@ export class FamfsFileSystem implements FileSystem {
       const pto = ci < recs.length ? pend!.after(recs.names[ci]!) : np;
       const from = pi;
       pi = this.sendRun(pend!, pi, pto, out, unlogged);
-      // A file listed while being written is found by its cookie after its commit too.
-      for (let k = from; k < pi; k++) this.pendingCookieName(pend!.files[k]!.nodeid, pend!.names[k]!);
+      // A file listed while being written is found by its cookie after its record goes too
+      // (forgetPending()); a property store here, where a Map's set cost ~0.3 us a name.
+      for (let k = from; k < pi; k++) pend!.files[k]!.listedAs = pend!.names[k]!;
       if (pi < pto) return;
     }
   }
@@ -1390,18 +1391,16 @@ export class FamfsFileSystem implements FileSystem {
     this.listings.clear();
   }
 
+  /** A file created here is known by its pending nodeid no more; a listing's cookie for it still names it. */
+  private forgetPending(f: PendingFile): void {
+    this.pendingById.delete(f.nodeid);
+    if (f.listedAs !== undefined) this.pendingCookies.set(f.nodeid, f.listedAs);
+  }
+
   /** The name a child's cookie stands for: a logged node's, or a file being written (or since dropped). */
   private cookieName(id: number): string | undefined {
     if (id < PENDING_BASE) return this.image.namespace.node(id)?.name;
     return this.pendingById.get(id)?.name ?? this.pendingCookies.get(id);
-  }
-
-  /** Remembers a file-being-written's cookie name past its record (bounded: the oldest go first). */
-  private pendingCookieName(nodeid: number, name: string): void {
-    if (this.pendingCookies.get(nodeid) === name) return;
-    this.pendingCookies.delete(nodeid);
-    this.pendingCookies.set(nodeid, name);
-    if (this.pendingCookies.size > PENDING_COOKIES) this.pendingCookies.delete(this.pendingCookies.keys().next().value!);
   }
 
   private parentIdOf(dir: DirNode): number {

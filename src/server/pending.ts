@@ -48,6 +48,8 @@ export class PendingFile {
   failed: string | undefined;
   /** Its name was removed (unlink, or a rename over it) while a description held it: dropped at its last release. */
   unlinked = false;
+  /** The name a listing last handed out its cookie under (kept past the file's record: FamfsFileSystem.cookieName). */
+  listedAs: string | undefined;
   /** Set while its last description is released and its commit waits (FamfsFsOptions.settleMs). */
   settling: ReturnType<typeof setTimeout> | undefined;
   mtimeMs = Date.now();

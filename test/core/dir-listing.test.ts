@@ -10,7 +10,7 @@ import { ROOT_ID } from '../../src/famfs/namespace.js';
 import type { DirEntry, DirList } from '../../src/fuse/filesystem.js';
 import { DirBuffer } from '../../src/fuse/reply.js';
 import { DIRENTPLUS_DIRENT_OFFSET, Dirent } from '../../src/fuse/structs.js';
-import { DirRecords, PendingRecords, upperBound } from '../../src/server/dir-listing.js';
+import { DirRecords, PendingRecords, RecentNames, upperBound } from '../../src/server/dir-listing.js';
 import type { PendingFile } from '../../src/server/pending.js';
 import { FamfsFileSystem } from '../../src/server/famfs-fs.js';
 import { smallImage, TempDir, MiB, withMasterFs } from '../famfs-support.js';
@@ -136,9 +136,22 @@ describe('dir-listing: packed records and entry cookies', () => {
     expect(one.buf.subarray(0, one.starts.at(-1)).equals(all.buf.subarray(0, all.starts.at(-1)))).toBe(true);
   });
 
-  it('PendingRecords: files being written, in name order and packed, through any run of creates, renames and drops', () => {
+  it('RecentNames keeps the newest names, at least keep and never more than twice that', () => {
+    const r = new RecentNames(100);
+    for (let id = 0; id < 1000; id++) {
+      r.set(id, `n${id}`);
+      // Set again: still one entry, still the newest.
+      r.set(id, `n${id}`);
+      for (const back of [0, 1, 99]) if (id - back >= 0) expect(r.get(id - back)).toBe(`n${id - back}`);
+      if (id >= 200) expect(r.get(id - 200)).toBeUndefined();
+    }
+    r.set(999, 'renamed');
+    expect(r.get(999)).toBe('renamed');
+  });
+
+  it('PendingRecords: files being written, in name order and packed after every create, rename and drop', () => {
     const nm = fc.stringMatching(/^[a-z0-9]{1,5}$/);
-    fc.assert(fc.property(fc.array(fc.record({ name: nm, drop: fc.boolean(), pack: fc.boolean() }), { maxLength: 80 }), (steps) => {
+    fc.assert(fc.property(fc.array(fc.record({ name: nm, drop: fc.boolean(), check: fc.boolean() }), { maxLength: 80 }), (steps) => {
       const r = new PendingRecords();
       const model = new Map<string, number>();
       let next = 2 ** 51;
@@ -149,17 +162,20 @@ describe('dir-listing: packed records and entry cookies', () => {
           r.set(s.name, f);
           model.set(s.name, f.nodeid);
         }
-        if (!s.pack) continue;
+        if (!s.check) continue;
         const want = [...model.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
-        r.packed();
         expect(r.length).toBe(model.size);
         expect(r.names).toEqual(want.map(([n]) => n));
-        expect(parse(r.buf.subarray(0, r.starts.at(-1)), false).map((g) => [g.name, g.ino, g.off, g.type])).toEqual(
+        expect(parse(r.buf.subarray(r.starts[0], r.starts.at(-1)), false).map((g) => [g.name, g.ino, g.off, g.type])).toEqual(
           want.map(([n, id]) => [n, id, id + 16, 8]));
         for (const [n, id] of want) expect(r.get(n)?.nodeid).toBe(id);
         for (let k = 0; k < r.length; k++) expect(r.inoAt(k)).toBe(want[k]![1]);
-        // Padding past the records is zero: a repack over a longer old listing left nothing behind.
+        // Padding past the records is zero, and within them too: no move or repack left a
+        // record's bytes behind (the same bytes as the names packed afresh, in order).
         expect(r.buf.subarray(r.starts.at(-1)).every((b) => b === 0)).toBe(true);
+        const fresh = new PendingRecords();
+        for (const [n, id] of want) fresh.set(n, { nodeid: id, name: n } as PendingFile);
+        expect(r.buf.subarray(r.starts[0], r.starts.at(-1)).equals(fresh.buf.subarray(0, fresh.starts.at(-1)))).toBe(true);
         for (let from = 0; from <= r.length; from++) {
           const room = (from * 37) % 200;
           let end = from;
@@ -168,12 +184,28 @@ describe('dir-listing: packed records and entry cookies', () => {
         }
       }
     }), { numRuns: 200 });
+    // A directory being filled: names created in order, the oldest logged first, listed in
+    // between. The records are appended and dropped in place, and equal a fresh packing.
+    fc.assert(fc.property(fc.array(fc.tuple(fc.nat(6), fc.nat(6)), { maxLength: 60 }), (rounds) => {
+      const r = new PendingRecords();
+      let made = 0;
+      let gone = 0;
+      for (const [creates, commits] of rounds) {
+        for (let i = 0; i < creates; i++, made++) r.set(`f${String(made).padStart(4, '0')}`, { nodeid: 2 ** 51 + made, name: '' } as PendingFile);
+        for (let i = 0; i < commits && gone < made; i++, gone++) r.delete(`f${String(gone).padStart(4, '0')}`);
+        const fresh = new PendingRecords();
+        for (let k = 0; k < r.length; k++) fresh.set(r.names[k]!, r.files[k]!);
+        expect(r.buf.subarray(r.starts[0], r.starts.at(-1)).equals(fresh.buf.subarray(0, fresh.starts.at(-1)))).toBe(true);
+        expect(r.starts.map((x) => x - r.starts[0]!)).toEqual(fresh.starts);
+        expect(r.buf.subarray(r.starts.at(-1)).every((b) => b === 0)).toBe(true);
+      }
+    }), { numRuns: 200 });
     // Emptied, it holds no buffer.
     const r = new PendingRecords();
     for (let i = 0; i < 300; i++) r.set(`f${i}`, { nodeid: i, name: `f${i}` } as PendingFile);
-    expect(r.packed().buf.length).toBeGreaterThan(300 * 32 - 1);
+    expect(r.buf.length).toBeGreaterThan(300 * 32 - 1);
     for (let i = 0; i < 300; i++) r.delete(`f${i}`);
-    expect([r.length, r.buf.length, r.packed().starts]).toEqual([0, 0, [0]]);
+    expect([r.length, r.buf.length, r.starts]).toEqual([0, 0, [0]]);
   });
 
   const name = fc.stringMatching(/^[a-z0-9._-]{1,12}$/).filter((s) => s !== '.' && s !== '..' && s !== '.meta');
@@ -278,6 +310,31 @@ describe('dir-listing: packed records and entry cookies', () => {
         }
       },
     ), { numRuns: 40 });
+  });
+
+  it('a page that ended at a file being written goes on after it once the file is dropped, or logged and forgotten', () => {
+    for (const how of ['dropped', 'forgotten'] as const) {
+      for (const packed of [true, false]) {
+        withMasterFs(t, `cookie-${how}-${packed}`, 64 * MiB, UUID, (f) => {
+          const open = new Map<string, { nodeid: number; fh: number }>();
+          for (const n of ['a', 'b', 'c']) {
+            const c = f.create(ctx, ROOT_ID, n, 0o100644, 0, 0o022);
+            open.set(n, { nodeid: c.nodeid, fh: c.fh });
+          }
+          // '.', '..', '.meta', 'a', 'b': 32 bytes each (page() packs 64-byte slots unpacked).
+          const first = page(f, ROOT_ID, 0, false, packed ? 160 : 5 * 64, packed);
+          expect(first.map((g) => g.name)).toEqual(['.', '..', '.meta', 'a', 'b']);
+          const b = open.get('b')!;
+          if (how === 'dropped') f.unlink(ctx, ROOT_ID, 'b');
+          f.release(ctx, b.nodeid, b.fh);
+          if (how === 'forgotten') {
+            f.finishAll();
+            f.forget(b.nodeid, 1e9);
+          }
+          expect(page(f, ROOT_ID, first.at(-1)!.off, false, 4096, packed).map((g) => g.name)).toEqual(['c']);
+        });
+      }
+    }
   });
 
   it('a reply buffer is reused zeroed: a name-only record after a listing with entries has an all-zero entry_out', () => {
