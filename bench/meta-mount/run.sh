@@ -24,11 +24,18 @@ bench_workdir meta
 BIN=${BENCH_PEER_BIN:-$W/bin}
 
 gcc -O2 -o "$W/workload" "$ROOT/bench/meta-mount/workload.c"
+# Every phase has a time limit: a peer's bug must not hold the bench forever (memfs_ll frees
+# an inode at its last FORGET and may then answer a stale one, once with a FIFO's mode:
+# the read phase's open(2) waited for a writer until killed). A phase over it fails, and
+# fails as any other: its round or its column is left out with one line.
+PHASE_LIMIT=${META_PHASE_LIMIT:-300}
+wl() { timeout "$PHASE_LIMIT" "$W/workload" "$@"; }
 build_peers "$BIN" memfs php
 RESULTS=$W/results
 echo "meta-mount bench: N = ${SIZES[*]}, $ROUNDS rounds, warm-up $WARM files, $(nproc) CPUs, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # META_WARM: files each server creates, stats, lists and reads before it is measured (default 2000; 0: none).
+# META_PHASE_LIMIT: seconds a phase may take before it counts as failed (default 300).
 # META_SERVERS: which servers to run (default all), e.g. "famfs-ts memfs_ll"; META_MEMORY=0 skips the memory part.
 SERVERS=" ${META_SERVERS:-famfs-ts famfs-ts-r0 memfs_ll passthrough_hp tmpfs} "
 want() { [[ $SERVERS == *" $1 "* ]]; }
@@ -65,20 +72,20 @@ phases() { # ROUND N LABEL DIR: create, stat, list, forget, cold stat, read
   # one (famfs-ts runs in V8: its first ~10,000 requests run before the JIT compiled the path;
   # a C server has nothing to warm).
   if [ "$WARM" -gt 0 ]; then
-    mkdir "$d/warm" && "$W/workload" "$d/warm" "$WARM" create > /dev/null && "$W/workload" "$d/warm" "$WARM" stat > /dev/null &&
-      "$W/workload" "$d/warm" "$WARM" list > /dev/null && "$W/workload" "$d/warm" "$WARM" read > /dev/null ||
+    mkdir "$d/warm" && wl "$d/warm" "$WARM" create > /dev/null && wl "$d/warm" "$WARM" stat > /dev/null &&
+      wl "$d/warm" "$WARM" list > /dev/null && wl "$d/warm" "$WARM" read > /dev/null ||
       { echo "  $label N=$n: round $r left out (the warm-up failed)"; return 0; }
     d=$d/files; mkdir "$d"
   fi
   # A failed phase (a peer's bug, a full device) drops this server's round with one line.
-  c=$("$W/workload" "$d" "$n" create | cut -d' ' -f4) &&
-  s=$("$W/workload" "$d" "$n" stat | cut -d' ' -f4) &&
-  l=$("$W/workload" "$d" "$n" list | cut -d' ' -f3) &&
+  c=$(wl "$d" "$n" create | cut -d' ' -f4) &&
+  s=$(wl "$d" "$n" stat | cut -d' ' -f4) &&
+  l=$(wl "$d" "$n" list | cut -d' ' -f3) &&
   drop || { echo "  $label N=$n: round $r left out (the workload failed)"; return 0; }
   # memfs_ll frees an inode at its last FORGET though its name stays listed: stat after
   # drop_caches fails there (ENOENT); such a phase is shown as "-".
-  sc=$("$W/workload" "$d" "$n" stat | cut -d' ' -f4) || sc=-
-  rd=$("$W/workload" "$d" "$n" read | cut -d' ' -f4) || rd=-
+  sc=$(wl "$d" "$n" stat | cut -d' ' -f4) || sc=-
+  rd=$(wl "$d" "$n" read | cut -d' ' -f4) || rd=-
   [ -n "$sc" ] || sc=-; [ -n "$rd" ] || rd=-
   echo "$r $n $label $c $s $l $sc $rd" >> "$RESULTS"
   printf '  %-16s N=%-6s create %8.0f/s  stat %9.0f/s  list %8.2f ms  cold stat %8.0f/s  read %8.0f/s\n' \
@@ -146,18 +153,18 @@ famfs_mkfs "$N"
 M=$W/mnt-famfs; mkdir -p "$M"
 famfs_mount "$M" ""
 sleep 1; echo "mem mounted $(anon_kb "$FAMFS_PID")" >> "$RESULTS"
-"$W/workload" "$M" "$N" create > /dev/null; echo "mem created $(anon_kb "$FAMFS_PID")" >> "$RESULTS"
-"$W/workload" "$M" "$N" stat > /dev/null; echo "mem stated $(anon_kb "$FAMFS_PID")" >> "$RESULTS"
+wl "$M" "$N" create > /dev/null; echo "mem created $(anon_kb "$FAMFS_PID")" >> "$RESULTS"
+wl "$M" "$N" stat > /dev/null; echo "mem stated $(anon_kb "$FAMFS_PID")" >> "$RESULTS"
 for i in 1 2 3; do
   drop; sleep "$QUIET"; echo "mem forgotten-$i $(anon_kb "$FAMFS_PID")" >> "$RESULTS"
-  "$W/workload" "$M" "$N" stat > /dev/null
+  wl "$M" "$N" stat > /dev/null
 done
 drop; sleep "$QUIET"; echo "mem forgotten-4 $(anon_kb "$FAMFS_PID")" >> "$RESULTS"
 famfs_umount "$M"
 # The same image mounted afresh (its namespace replayed from the log), stat'ed and forgotten:
 # what the files themselves cost a server that never created them.
 famfs_mount "$M" ""
-"$W/workload" "$M" "$N" stat > /dev/null
+wl "$M" "$N" stat > /dev/null
 drop; sleep "$QUIET"; echo "mem fresh-mount $(anon_kb "$FAMFS_PID")" >> "$RESULTS"
 famfs_umount "$M"
 fi
