@@ -114,15 +114,9 @@ export class DirRecords {
     const rec = direntSize(nlen);
     const used = this.starts[this.starts.length - 1]!;
     if (used + rec > this.buf.length) this.grow(Math.max(used + rec, this.buf.length * 2, 4096), used);
-    const at = this.starts[p]!;
-    // The tail moves up by one record; the bytes it leaves are zeroed for the new one.
-    this.buf.copyWithin(at + rec, at, used);
-    this.buf.fill(0, at, at + rec);
-    this.pack(at, n, nlen, ino);
+    this.pack(openRecord(this.buf, this.starts, p, rec), n, nlen, ino);
     this.nodes.splice(p, 0, n);
     this.names.splice(p, 0, n.name);
-    this.starts.splice(p + 1, 0, at + rec);
-    for (let k = p + 2; k < this.starts.length; k++) this.starts[k]! += rec;
     this.count++;
   }
 
@@ -280,12 +274,7 @@ export class PendingRecords {
       this.repack();
       return;
     }
-    const at = this.starts[k]!;
-    this.buf.copyWithin(at + rec, at, end);
-    this.buf.fill(0, at, at + rec);
-    packRecord(this.buf, this.words, at, name, nlen, f.nodeid, f.nodeid + CHILD_COOKIE_BIAS, DT_REG);
-    this.starts.splice(k + 1, 0, at + rec);
-    for (let i = k + 2; i < this.starts.length; i++) this.starts[i]! += rec;
+    packRecord(this.buf, this.words, openRecord(this.buf, this.starts, k, rec), name, nlen, f.nodeid, f.nodeid + CHILD_COOKIE_BIAS, DT_REG);
   }
 
   delete(name: string): boolean {
@@ -368,6 +357,20 @@ function fitRecords(starts: readonly number[], from: number, count: number, room
     else hi = mid - 1;
   }
   return lo;
+}
+
+/**
+ * Room for a record of `rec` bytes as record k of the packed run in b (whose bounds `starts`
+ * holds; the buffer has the room past the last): the records from k on move up by rec, the
+ * bytes they leave are zeroed for the new one, and starts takes its bounds. Returns where it goes.
+ */
+function openRecord(b: Buffer, starts: number[], k: number, rec: number): number {
+  const at = starts[k]!;
+  b.copyWithin(at + rec, at, starts[starts.length - 1]!);
+  b.fill(0, at, at + rec);
+  starts.splice(k + 1, 0, at + rec);
+  for (let i = k + 2; i < starts.length; i++) starts[i]! += rec;
+  return at;
 }
 
 /** Packs one record at `end` of b (zeroed bytes; w: the same bytes as words) and returns its length. */
