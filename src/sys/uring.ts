@@ -17,9 +17,11 @@ import { libc, check, SysError, mmapShared, type Mapped } from './libc.js';
 
 const SYS_io_uring_setup = 425;
 const SYS_io_uring_enter = 426;
+const SYS_io_uring_register = 427;
 
 const setupFn = libc.func('syscall', 'long', ['long', 'uint32', 'void *']);
 const enterFn = libc.func('syscall', 'long', ['long', 'int', 'uint32', 'uint32', 'uint32', 'void *', 'size_t']);
+const registerFn = libc.func('syscall', 'long', ['long', 'int', 'uint32', 'void *', 'uint32']);
 const eventfdFn = libc.func('int eventfd(unsigned int initval, int flags)');
 const mmapAnonFn = libc.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, int64_t offset)');
 const munmapAnonFn = libc.func('int munmap(uintptr_t addr, size_t length)');
@@ -34,6 +36,12 @@ export const IORING_ENTER_GETEVENTS = 1 << 0;
 export const IORING_OFF_SQ_RING = 0;
 export const IORING_OFF_CQ_RING = 0x8000000;
 export const IORING_OFF_SQES = 0x10000000;
+export const IORING_REGISTER_FILES = 2;
+export const IORING_REGISTER_RING_FDS = 20;
+export const IORING_UNREGISTER_RING_FDS = 21;
+export const IORING_ENTER_REGISTERED_RING = 1 << 4;
+/** sqe.flags: `fd` is an index into the files registered with registerFiles(). */
+export const IOSQE_FIXED_FILE = 1 << 0;
 export const IORING_OP_READ = 22;
 export const IORING_OP_URING_CMD = 46;
 
@@ -185,6 +193,9 @@ export class IoUring {
   private localTail: number;
   private readonly params: Buffer;
   private closed = false;
+  /** What io_uring_enter is given: the ring's descriptor, or its index once registerRing() ran. */
+  private enterFd: number;
+  private enterFlags = 0;
 
   /**
    * io_uring_setup(entries, flags). DEFER_TASKRUN runs the kernel's task work (where FUSE
@@ -197,6 +208,7 @@ export class IoUring {
     const fd = Number(setupFn(SYS_io_uring_setup, entries, this.params));
     if (fd < 0) throw new SysError('io_uring_setup', koffi.errno(), `(${entries} entries, flags 0x${flags.toString(16)})`);
     this.fd = fd;
+    this.enterFd = fd;
     try {
       const p = IoUringParams.decode(this.params);
       this.sqEntries = p.sq_entries;
@@ -228,6 +240,34 @@ export class IoUring {
       this.close();
       throw e;
     }
+  }
+
+  /**
+   * io_uring_register(IORING_REGISTER_FILES): the ring holds these files, and an SQE with
+   * IOSQE_FIXED_FILE names one by its index here. The kernel then takes no reference to the
+   * file per SQE (fget/fput, an atomic on a count every ring thread of the connection shares).
+   */
+  registerFiles(fds: readonly number[]): void {
+    const arr = Buffer.alloc(4 * fds.length);
+    fds.forEach((fd, i) => arr.writeInt32LE(fd, 4 * i));
+    const rc = Number(registerFn(SYS_io_uring_register, this.fd, IORING_REGISTER_FILES, arr, fds.length));
+    if (rc < 0) throw new SysError('io_uring_register', koffi.errno(), `(IORING_REGISTER_FILES, ${fds.length} files)`);
+  }
+
+  /**
+   * io_uring_register(IORING_REGISTER_RING_FDS): this thread's io_uring_enter names the ring
+   * by an index the kernel keeps for the thread, and takes no reference to the ring's file
+   * per call (in a process of several threads each fdget is an fget: ~1.5% of a ring
+   * thread's samples). The ring is then entered only from the thread that called this.
+   */
+  registerRing(): void {
+    const upd = Buffer.alloc(16); // struct io_uring_rsrc_update: offset, resv, data
+    upd.writeUInt32LE(0xffffffff, 0); // any free slot; the kernel writes back which
+    upd.writeBigUInt64LE(BigInt(this.fd), 8);
+    const rc = Number(registerFn(SYS_io_uring_register, this.fd, IORING_REGISTER_RING_FDS, upd, 1));
+    if (rc !== 1) throw new SysError('io_uring_register', rc < 0 ? koffi.errno() : os.constants.errno.EINVAL, '(IORING_REGISTER_RING_FDS)');
+    this.enterFd = upd.readUInt32LE(0);
+    this.enterFlags = IORING_ENTER_REGISTERED_RING;
   }
 
   /** Free SQ slots (entries the kernel has not consumed yet count as used). */
@@ -279,8 +319,8 @@ export class IoUring {
     // Release: every SQE byte written above is visible before the kernel sees the new tail.
     Atomics.store(this.sqTail, 0, this.localTail);
     const toSubmit = this.pending;
-    const flags = minComplete > 0 ? IORING_ENTER_GETEVENTS : 0;
-    const rc = Number(enterFn(SYS_io_uring_enter, this.fd, toSubmit, minComplete, flags, null, 0));
+    const flags = (minComplete > 0 ? IORING_ENTER_GETEVENTS : 0) | this.enterFlags;
+    const rc = Number(enterFn(SYS_io_uring_enter, this.enterFd, toSubmit, minComplete, flags, null, 0));
     if (rc < 0) return -koffi.errno();
     this.pending -= Math.min(this.pending, rc);
     return rc;
@@ -294,7 +334,7 @@ export class IoUring {
    */
   submitAndPoll(): number {
     Atomics.store(this.sqTail, 0, this.localTail);
-    const rc = Number(enterFn(SYS_io_uring_enter, this.fd, this.pending, 0, IORING_ENTER_GETEVENTS, null, 0));
+    const rc = Number(enterFn(SYS_io_uring_enter, this.enterFd, this.pending, 0, IORING_ENTER_GETEVENTS | this.enterFlags, null, 0));
     if (rc < 0) return -koffi.errno();
     this.pending -= Math.min(this.pending, rc);
     return rc;
@@ -330,6 +370,13 @@ export class IoUring {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.enterFlags & IORING_ENTER_REGISTERED_RING) {
+      // The registration holds the ring's file: without this the close below would not end
+      // the ring (and cancel what the kernel holds in it) until the thread exits.
+      const upd = Buffer.alloc(16);
+      upd.writeUInt32LE(this.enterFd, 0);
+      registerFn(SYS_io_uring_register, this.fd, IORING_UNREGISTER_RING_FDS, upd, 1);
+    }
     for (const m of this.maps) {
       try {
         m.unmap();
