@@ -41,7 +41,7 @@ export interface ServingThreadsOptions extends WorkerOptions {
 }
 
 export class ServingThreads {
-  private readonly threads: { worker: Worker; port: MessagePort; fd: number; running: boolean }[] = [];
+  private readonly threads: { worker: Worker; port: MessagePort; fd: number; running: boolean; ready: boolean }[] = [];
   private readonly counters: Int32Array;
   /**
    * [0] 1: the threads wait before their next read (the main thread reads the channel); 0: they
@@ -74,7 +74,7 @@ export class ServingThreads {
         gate: this.gate.buffer as SharedArrayBuffer,
       };
       const worker = new Worker(new URL(script), { workerData: data, transferList: [port2], name: `fuse-${index}` });
-      const t = { worker, port: port1, fd, running: true };
+      const t = { worker, port: port1, fd, running: true, ready: false };
       this.threads.push(t);
       this.live++;
       const stopped = (): void => {
@@ -92,6 +92,7 @@ export class ServingThreads {
       worker.on('message', (m: ToMain) => {
         if (m.kind === 'request') opts.onRequest(m.fd, Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength));
         else if (m.kind === 'log') opts.log(m.line);
+        else t.ready = true;
       });
       worker.on('error', (e) => opts.log(`serving thread ${index}: ${e.stack ?? e.message}`));
       worker.on('exit', (code) => {
@@ -120,6 +121,15 @@ export class ServingThreads {
   /** Whether any thread is still running. */
   get running(): boolean {
     return this.live > 0;
+  }
+
+  /**
+   * Whether a running thread reads the channel. A worker loads its modules and its plane
+   * first: ~150 ms on 2 CPUs, during which the main thread still serves (a mount's first
+   * request waited that long otherwise).
+   */
+  get serving(): boolean {
+    return this.threads.some((t) => t.running && t.ready);
   }
 
   /**

@@ -161,7 +161,7 @@ export class FuseSession {
   private mainData = 0;
   /** Serving threads read the channel; the main thread only answers what they forward. */
   private get delegated(): boolean {
-    return (this.threads?.running ?? false) && !this.mainReads;
+    return (this.threads?.serving ?? false) && !this.mainReads;
   }
 
   private constructor(readonly fd: number, readonly mountpoint: string | undefined, readonly fs: FileSystem,
@@ -301,6 +301,8 @@ export class FuseSession {
           }
         },
       });
+      const ring = this.ring;
+      void ring.started.then((n) => this.log(`transport uring: ${n} of ${ring.count} ring threads set up`));
       this.holdNs = 0n;
       this.spinMaxNs = 0n;
       this.spinNs = 0n;
@@ -430,6 +432,20 @@ export class FuseSession {
   }
 
   /** Serving threads started, and the requests they answered and forwarded. */
+  /**
+   * Settles once requests are answered without waiting for a thread to start: at once on
+   * /dev/fuse (the main thread serves until the serving threads read), after the ring
+   * threads set up their rings with the ring transport (UringThreads.started).
+   */
+  get started(): Promise<void> {
+    return this.ring ? this.ring.started.then(() => undefined) : Promise.resolve();
+  }
+
+  /** Serving threads read the channel (each has loaded its plane); false without threads. */
+  get threadsServing(): boolean {
+    return this.threads?.serving ?? false;
+  }
+
   threadStats(): { threads: number; local: number; forwarded: number } {
     if (this.ring) {
       const { local, forwarded } = this.ring.stats();

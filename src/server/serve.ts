@@ -320,7 +320,9 @@ export class FamfsMount {
           } catch (e) {
             log(`after INIT: ${(e as Error).message}`);
           }
-          resolve();
+          // Mounted means served: with the ring, the kernel holds every request until the
+          // ring threads have set up (the first one waited ~130 ms after `mount` returned).
+          void s.started.then(resolve);
         };
       });
     } catch (e) {

@@ -43,6 +43,7 @@ describeTier2('FUSE engine on a real mount (server in a child process)', () => {
   const mnt = path.join(tmp, 'mnt');
   const mnt2 = path.join(tmp, 'mnt2');
   const mnt3 = path.join(tmp, 'mnt3');
+  const mnt4 = path.join(tmp, 'mnt4');
   const children: ChildProcess[] = [];
   const want = patternFile(BIG);
   let server: { child: ChildProcess; stderr: () => string };
@@ -51,12 +52,13 @@ describeTier2('FUSE engine on a real mount (server in a child process)', () => {
     fs.mkdirSync(mnt);
     fs.mkdirSync(mnt2);
     fs.mkdirSync(mnt3);
+    fs.mkdirSync(mnt4);
     server = await serve(mnt);
     children.push(server.child);
   });
 
   afterAll(() => {
-    for (const m of [mnt, mnt2, mnt3]) {
+    for (const m of [mnt, mnt2, mnt3, mnt4]) {
       if (mounted(m)) {
         try {
           unmount(m, { lazy: true });
@@ -164,6 +166,28 @@ describeTier2('FUSE engine on a real mount (server in a child process)', () => {
     s.child.kill('SIGTERM');
     expect(await exited(s.child)).toBe(0);
     expect(mounted(mnt3)).toBe(false);
+    const stats = JSON.parse(/fuse-child stats: (.*)/.exec(s.stderr())![1]!) as { threads: { local: number } };
+    expect(stats.threads.local).toBeGreaterThan(0);
+  });
+
+  it('answers on the main thread while the serving threads still load, then they serve', async () => {
+    // Each thread takes 4 s to make its plane; the first reads must not wait for them.
+    const s = await serve(mnt4, ['--threads', '2', '--plane-load', '4000', '--stats']);
+    children.push(s.child);
+    const big = path.join(mnt4, 'big');
+    const t0 = Date.now();
+    const first = run('dd', [`if=${big}`, 'bs=1M', 'count=1', 'iflag=direct', 'status=none']);
+    expect(first.code, first.err).toBe(0);
+    expect(first.out.equals(want.subarray(0, 1 << 20))).toBe(true);
+    expect(Date.now() - t0).toBeLessThan(2500);
+    await new Promise((r) => setTimeout(r, 4500 - (Date.now() - t0)));
+    for (let i = 0; i < 4; i++) {
+      const dd = run('dd', [`if=${big}`, 'bs=1M', 'iflag=direct', 'status=none']);
+      expect(dd.code, dd.err).toBe(0);
+      expect(dd.out.equals(want)).toBe(true);
+    }
+    s.child.kill('SIGTERM');
+    expect(await exited(s.child)).toBe(0);
     const stats = JSON.parse(/fuse-child stats: (.*)/.exec(s.stderr())![1]!) as { threads: { local: number } };
     expect(stats.threads.local).toBeGreaterThan(0);
   });

@@ -47,6 +47,11 @@ describeTier2('famfs-ts mount --transport uring', uringUnavailable, () => {
     }
   }, 120_000);
 
+  it('returns from mount once the ring threads are set up (until then the kernel holds every request)', () => {
+    // Read at once after `mount` returned: the line is logged before the mount reports ready.
+    expect(server.log()).toMatch(/transport uring: (\d+) of \1 ring threads set up/);
+  });
+
   it('copies files in and out unchanged, buffered and O_DIRECT', () => {
     const src = s.path('src');
     must(`head -c ${48 * MiB} /dev/urandom > ${src}`);

@@ -13,10 +13,13 @@ export interface DyingPlaneData {
   readonly size: number;
   /** A READ of one page at this offset ends the thread (bigger reads over it are served). */
   readonly poison: number;
+  /** The plane takes this long to make (a thread that is slow to load its modules). */
+  readonly loadMs?: number;
 }
 
 export function createDataPlane(data: unknown): DataPlane {
   const d = data as DyingPlaneData;
+  if (d.loadMs) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, d.loadMs);
   const bytes = patternFile(d.size);
   return {
     owns: (nodeid) => nodeid === d.nodeid,

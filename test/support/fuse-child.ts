@@ -5,7 +5,8 @@
 // --shm FILE serves "big" from a MAP_SHARED mapping of FILE (written with the pattern first).
 // --slice answers READs with views of at most BYTES each (many iovecs per reply).
 // --threads N serves READ of "big" on N serving threads (dying-plane.ts); a READ at --poison
-// OFFSET ends the thread that reads it.
+// OFFSET ends the thread that reads it; --plane-load MS makes each thread that slow to start,
+// and "ready" is printed without waiting for the threads.
 // SIGUSR2 makes it send INVAL_INODE(root) and INVAL_ENTRY(root, "hello.txt") notifications.
 import fs from 'node:fs';
 import { siblingModule } from '../../src/fuse/data-plane.js';
@@ -47,7 +48,7 @@ const session = FuseSession.mount(mnt, memfs, {
   workers: opt('--threads') ? {
     count: Number(opt('--threads')),
     module: siblingModule(import.meta.url, 'dying-plane'),
-    data: { nodeid: bigId, size: big, poison: Number(opt('--poison') ?? -1) },
+    data: { nodeid: bigId, size: big, poison: Number(opt('--poison') ?? -1), loadMs: Number(opt('--plane-load') ?? 0) },
   } : undefined,
   debug: args.includes('--debug'),
   fsname: 'fuse-child',
@@ -62,6 +63,10 @@ process.on('SIGUSR2', () => {
     process.stderr.write(`notify failed: ${(e as Error).message}\n`);
   }
 });
+// With --threads, "ready" waits for them to read the channel: until then the main thread
+// answers every request itself (session.ts), which a test of the threads must not see.
+const threadsUp = Date.now() + 10_000;
+while (opt('--threads') && !opt('--plane-load') && !session.threadsServing && Date.now() < threadsUp) await new Promise((r) => setTimeout(r, 10));
 process.stdout.write('ready\n');
 void session.done.then(() => {
   if (args.includes('--stats')) process.stderr.write(`fuse-child stats: ${JSON.stringify({ ...session.stats, threads: session.threadStats() })}\n`);
