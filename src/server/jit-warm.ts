@@ -16,7 +16,7 @@ import type { InitLimits } from '../fuse/init.js';
 import { OpStats } from '../fuse/op-stats.js';
 import { InitFlag, Op, opName } from '../fuse/opcodes.js';
 import { Errno } from '../errno.js';
-import { CreateIn, Dirent, DIRENTPLUS_DIRENT_OFFSET, FallocateIn, EntryOut, GetattrIn, InHeader, InitIn, MkdirIn, OpenIn, OpenOut, OutHeader, ReadIn, ReleaseIn, WriteIn } from '../fuse/structs.js';
+import { BatchForgetIn, CreateIn, Dirent, DIRENTPLUS_DIRENT_OFFSET, FallocateIn, EntryOut, ForgetOne, GetattrIn, InHeader, InitIn, MkdirIn, OpenIn, OpenOut, OutHeader, ReadIn, ReleaseIn, WriteIn } from '../fuse/structs.js';
 import { FamfsFileSystem } from './famfs-fs.js';
 import { openForMount } from './mount-options.js';
 
@@ -29,7 +29,7 @@ const GiB = 1024 ** 3;
 /** famfs's smallest device: its allocator's offsets reach past 2^31, as a real device's do. */
 const SCRATCH_BYTES = 8 * GiB;
 const quiet = (): void => {};
-const { ENOENT } = os.constants.errno;
+const { ENOENT, ENOSYS } = os.constants.errno;
 const FILE_BYTES = 4096;
 /** Files per directory, listed after each is filled. */
 const PER_DIR = 500;
@@ -72,7 +72,7 @@ export function warmRequestPath(files: number, limits: InitLimits, dir = os.tmpd
     // are 4 GiB or more), so one scratch places its files above a 2 GiB file, the other below.
     a!.ballast(2 * GiB);
     const done = drive([a!, b!], files, t0 + WARM_BUDGET_MS);
-    drive([pin!], PIN_FILES, Infinity);
+    drive([pin!], PIN_FILES, Infinity, false);
     pinned = pin;
     return { files: done, ms: Math.round(performance.now() - t0) };
   } catch (e) {
@@ -120,17 +120,34 @@ class Scratch {
     this.d = new Dispatcher(famfs, { profile: undefined, limits, log: quiet, debug: undefined, stats: new OpStats() }, (iov) => {
       this.reply = iov.length === 1 ? iov[0]! : Buffer.concat(iov);
     });
-    this.ask(Op.INIT, 0, InitIn.encode({ major: 7, minor: 41, max_readahead: 128 << 10, flags: Number(InitFlag.ASYNC_READ | InitFlag.BIG_WRITES | InitFlag.DO_READDIRPLUS | InitFlag.MAX_PAGES) }));
+    this.ask(Op.INIT, 0, InitIn.encode({
+      major: 7, minor: 41, max_readahead: 128 << 10,
+      flags: Number(InitFlag.ASYNC_READ | InitFlag.BIG_WRITES | InitFlag.DO_READDIRPLUS | InitFlag.READDIRPLUS_AUTO | InitFlag.MAX_PAGES | InitFlag.NO_OPENDIR_SUPPORT),
+    }));
+    this.listSize = limits.maxWrite;
   }
+
+  /** A listing request's size: a reader's getdents buffer (1 MiB here: glibc's, from st_blksize) clamped to max_pages. */
+  private readonly listSize: number;
 
   private ask(opcode: number, nodeid: number, ...args: Buffer[]): Buffer {
     const len = InHeader.size + args.reduce((n, a) => n + a.length, 0);
     this.unique += 2n;
     void this.d.dispatch(Buffer.concat([InHeader.encode({ len, opcode, unique: this.unique, nodeid: BigInt(nodeid), uid: 0, gid: 0, pid: process.pid }), ...args]));
     const error = this.reply.readInt32LE(4);
-    // A new name's LOOKUP is the one request whose errno (ENOENT) is the answer wanted.
-    if (error !== 0 && !(opcode === Op.LOOKUP && -error === ENOENT)) throw new Error(`warm-up: ${opName(opcode)} answered ${Errno.fromNumber(-error).name}`);
+    // A new name's LOOKUP (ENOENT) and OPENDIR where the kernel opens directories itself
+    // (ENOSYS) are the requests whose errno is the answer wanted.
+    if (error !== 0 && !(opcode === Op.LOOKUP && -error === ENOENT) && !(opcode === Op.OPENDIR && -error === ENOSYS)) {
+      throw new Error(`warm-up: ${opName(opcode)} answered ${Errno.fromNumber(-error).name}`);
+    }
     return this.reply.subarray(OutHeader.size);
+  }
+
+  /** A request the protocol answers with silence (FORGET, BATCH_FORGET). */
+  private tell(opcode: number, nodeid: number, ...args: Buffer[]): void {
+    const len = InHeader.size + args.reduce((n, a) => n + a.length, 0);
+    this.unique += 2n;
+    void this.d.dispatch(Buffer.concat([InHeader.encode({ len, opcode, unique: this.unique, nodeid: BigInt(nodeid), uid: 0, gid: 0, pid: process.pid }), ...args]));
   }
 
   /** CREATE of `name` in `parent` (O_CREAT|O_EXCL|O_WRONLY, as open(2) of a new file sends it): its nodeid and handle. */
@@ -164,14 +181,31 @@ class Scratch {
     for (const id of this.ids) this.ask(Op.GETATTR, id, GetattrIn.encode({}));
   }
 
+  /**
+   * A listing as a 6.18 kernel asks it of this connection (fs/fuse/readdir.c): OPENDIR,
+   * answered ENOSYS (the kernel then opens directories itself, with no RELEASEDIR), a
+   * READDIRPLUS at offset 0, then READDIRs from where each reply ended until one is empty.
+   */
   list(): void {
-    const fh = handleOf(this.ask(Op.OPENDIR, this.dir, OpenIn.encode({ flags: 0o200000 })));
+    this.ask(Op.OPENDIR, this.dir, OpenIn.encode({ flags: 0o200000 }));
+    let plus = true;
     for (let off = 0n; ;) {
-      const page = this.ask(Op.READDIRPLUS, this.dir, ReadIn.encode({ fh, offset: off, size: 4096 }));
+      const page = this.ask(plus ? Op.READDIRPLUS : Op.READDIR, this.dir, ReadIn.encode({ fh: 0n, offset: off, size: this.listSize }));
       if (page.length === 0) break;
-      off = lastOffset(page);
+      off = lastOffset(page, plus);
+      plus = false;
     }
-    this.ask(Op.RELEASEDIR, this.dir, ReleaseIn.encode({ fh }));
+  }
+
+  /**
+   * The kernel forgets the directory's files (memory pressure, drop_caches): the next
+   * listing's READDIRPLUS hands each one's entry and attributes again, as a remounted
+   * file system's first listing does.
+   */
+  forgetAll(): void {
+    const ones = this.ids.map((id) => ForgetOne.encode({ nodeid: BigInt(id), nlookup: 1n }));
+    this.tell(Op.BATCH_FORGET, 0, BatchForgetIn.encode({ count: ones.length, dummy: 0 }), ...ones);
+    this.ids = [];
   }
 
   readAll(): void {
@@ -183,8 +217,12 @@ class Scratch {
   }
 }
 
-/** Directories of PER_DIR files on the scratches in turn, file by file; returns the files made. */
-function drive(scratches: readonly Scratch[], files: number, deadline: number): number {
+/**
+ * Directories of PER_DIR files on the scratches in turn, file by file; returns the files made.
+ * `forgotten`: each directory is listed again after its files are forgotten (the pinned
+ * scratch keeps its files, whose objects it is there to keep alive).
+ */
+function drive(scratches: readonly Scratch[], files: number, deadline: number, forgotten = true): number {
   let made = 0;
   for (let n = 0; made < files && performance.now() < deadline; n++) {
     for (const s of scratches) s.mkdir(n);
@@ -195,17 +233,21 @@ function drive(scratches: readonly Scratch[], files: number, deadline: number): 
     for (const s of scratches) s.statAll();
     for (const s of scratches) s.list();
     for (const s of scratches) s.readAll();
+    if (!forgotten) continue;
+    for (const s of scratches) s.forgetAll();
+    for (const s of scratches) s.list();
   }
   return made;
 }
 
-/** The `off` of the last fuse_direntplus in a READDIRPLUS page (fuse-engines.md §3). */
-function lastOffset(page: Buffer): bigint {
+/** The `off` of the last record in a READDIR or READDIRPLUS page (fuse-engines.md §3). */
+function lastOffset(page: Buffer, plus: boolean): bigint {
+  const skip = plus ? DIRENTPLUS_DIRENT_OFFSET : 0;
   let off = 0n;
-  for (let at = 0; at + DIRENTPLUS_DIRENT_OFFSET + Dirent.size <= page.length;) {
-    const dirent = Dirent.decode(page, at + DIRENTPLUS_DIRENT_OFFSET);
+  for (let at = 0; at + skip + Dirent.size <= page.length;) {
+    const dirent = Dirent.decode(page, at + skip);
     off = dirent.off;
-    at += DIRENTPLUS_DIRENT_OFFSET + direntSize(dirent.namelen);
+    at += skip + direntSize(dirent.namelen);
   }
   return off;
 }
