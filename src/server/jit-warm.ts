@@ -131,9 +131,7 @@ class Scratch {
   private readonly listSize: number;
 
   private ask(opcode: number, nodeid: number, ...args: Buffer[]): Buffer {
-    const len = InHeader.size + args.reduce((n, a) => n + a.length, 0);
-    this.unique += 2n;
-    void this.d.dispatch(Buffer.concat([InHeader.encode({ len, opcode, unique: this.unique, nodeid: BigInt(nodeid), uid: 0, gid: 0, pid: process.pid }), ...args]));
+    this.tell(opcode, nodeid, ...args);
     const error = this.reply.readInt32LE(4);
     // A new name's LOOKUP (ENOENT) and OPENDIR where the kernel opens directories itself
     // (ENOSYS) are the requests whose errno is the answer wanted.
@@ -143,7 +141,7 @@ class Scratch {
     return this.reply.subarray(OutHeader.size);
   }
 
-  /** A request the protocol answers with silence (FORGET, BATCH_FORGET). */
+  /** Send a request; a reply lands in this.reply (FORGET and BATCH_FORGET get none). */
   private tell(opcode: number, nodeid: number, ...args: Buffer[]): void {
     const len = InHeader.size + args.reduce((n, a) => n + a.length, 0);
     this.unique += 2n;
