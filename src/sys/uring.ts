@@ -109,6 +109,13 @@ export const IoUringCqe = defineStruct('io_uring_cqe', 16, [
   { name: 'flags', offset: 12, type: 'u32' },
 ] as const);
 
+/** One ring for IORING_REGISTER_RING_FDS / IORING_UNREGISTER_RING_FDS (offset ~0: any free slot). */
+export const IoUringRsrcUpdate = defineStruct('io_uring_rsrc_update', 16, [
+  { name: 'offset', offset: 0, type: 'u32' },
+  { name: 'resv', offset: 4, type: 'u32' },
+  { name: 'data', offset: 8, type: 'u64big' },
+] as const);
+
 /**
  * A CQE in 32-bit words, and the words of its res and of user_data's low half. The kernel
  * writes the CQE in the host's byte order, so a word read is right on either order; the low
@@ -261,12 +268,11 @@ export class IoUring {
    * thread's samples). The ring is then entered only from the thread that called this.
    */
   registerRing(): void {
-    const upd = Buffer.alloc(16); // struct io_uring_rsrc_update: offset, resv, data
-    upd.writeUInt32LE(0xffffffff, 0); // any free slot; the kernel writes back which
-    upd.writeBigUInt64LE(BigInt(this.fd), 8);
+    // The kernel writes back the slot it chose.
+    const upd = IoUringRsrcUpdate.encode({ offset: 0xffffffff, resv: 0, data: BigInt(this.fd) });
     const rc = Number(registerFn(SYS_io_uring_register, this.fd, IORING_REGISTER_RING_FDS, upd, 1));
     if (rc !== 1) throw new SysError('io_uring_register', rc < 0 ? koffi.errno() : os.constants.errno.EINVAL, '(IORING_REGISTER_RING_FDS)');
-    this.enterFd = upd.readUInt32LE(0);
+    this.enterFd = IoUringRsrcUpdate.decode(upd).offset;
     this.enterFlags = IORING_ENTER_REGISTERED_RING;
   }
 
@@ -373,8 +379,7 @@ export class IoUring {
     if (this.enterFlags & IORING_ENTER_REGISTERED_RING) {
       // The registration holds the ring's file: without this the close below would not end
       // the ring (and cancel what the kernel holds in it) until the thread exits.
-      const upd = Buffer.alloc(16);
-      upd.writeUInt32LE(this.enterFd, 0);
+      const upd = IoUringRsrcUpdate.encode({ offset: this.enterFd, resv: 0, data: 0n });
       registerFn(SYS_io_uring_register, this.fd, IORING_UNREGISTER_RING_FDS, upd, 1);
     }
     for (const m of this.maps) {

@@ -6,7 +6,7 @@ import {
   assembleAt, assembleInPlace, copyCommitId, countCpuList, encodeCmdReq, FuseUringCmdReq, FuseUringEntInOut, FuseUringReqHeader, packReply, payloadSize, planRingThreads, slotLayout,
 } from '../../src/fuse/uring-wire.js';
 import { InHeader, InitOut, OutHeader, ReadIn, WriteIn } from '../../src/fuse/structs.js';
-import { IoCqringOffsets, IoSqringOffsets, IoUringCqe, IoUringParams, IoUringSqe } from '../../src/sys/uring.js';
+import { IoCqringOffsets, IoSqringOffsets, IoUringCqe, IoUringParams, IoUringRsrcUpdate, IoUringSqe } from '../../src/sys/uring.js';
 import { InitFlag, Op } from '../../src/fuse/opcodes.js';
 import { negotiateInit, type InitLimits } from '../../src/fuse/init.js';
 import { mainline, type KernelInit } from '../../src/fuse/abi.js';
@@ -23,6 +23,7 @@ describe('fuse-io-uring structs', () => {
     expect(IoCqringOffsets.size).toBe(40);
     expect(IoUringSqe.size).toBe(64);
     expect(IoUringCqe.size).toBe(16);
+    expect(IoUringRsrcUpdate.size).toBe(16);
   });
 });
 
