@@ -1,25 +1,23 @@
 // The io_uring registrations the ring threads make (src/sys/uring.ts, src/fuse/uring-worker.ts):
 // a file named by its index in the ring's table (IOSQE_FIXED_FILE) and io_uring_enter naming
 // the ring by the index registerRing() got. Checked with an eventfd read, no FUSE needed. Off
-// CI a kernel that refuses io_uring (kernel.io_uring_disabled) skips it with the reason.
+// CI a kernel that refuses io_uring (kernel.io_uring_disabled) skips it with the reason; in CI
+// that fails (tier.ts).
 import fs from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { eventFd, IoUring, IoUringSqe, IORING_OP_READ, IOSQE_FIXED_FILE, mapArena, type Completion } from '../../src/sys/uring.js';
-import { inCI } from '../support/tier.js';
+import { describeTier1 } from '../support/tier.js';
 
 function refused(): string | undefined {
   try {
     new IoUring(4, 0).close();
     return undefined;
   } catch (e) {
-    return (e as Error).message;
+    return `io_uring refused: ${(e as Error).message}`;
   }
 }
 
-const why = inCI ? undefined : refused();
-const suite = why === undefined ? describe : describe.skip;
-
-suite(`io_uring registrations${why ? ` (skipped: ${why})` : ''}`, () => {
+describeTier1('io_uring registrations', refused, () => {
   it('reads an eventfd named by its index in the registered files, entering the ring by its registered index', () => {
     const ring = new IoUring(4, 0);
     const efd = eventFd();

@@ -19,6 +19,14 @@ function describeTier(tier: number, name: string, reason: string | undefined, fn
 }
 
 /**
+ * describe() for a tier-1 suite that needs something of the kernel a machine may refuse
+ * without root (io_uring under kernel.io_uring_disabled). Same rule: in CI it fails.
+ */
+export function describeTier1(name: string, why: () => string | undefined, fn: () => void): void {
+  describeTier(1, name, why(), fn);
+}
+
+/**
  * describe() for a tier-2 suite. `why` returns undefined when the suite can run, or the
  * reason it cannot (checked once at collection time).
  */
