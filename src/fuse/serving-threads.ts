@@ -92,7 +92,7 @@ export class ServingThreads {
       worker.on('message', (m: ToMain) => {
         if (m.kind === 'request') opts.onRequest(m.fd, Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength));
         else if (m.kind === 'log') opts.log(m.line);
-        else t.ready = true;
+        else if (m.kind === 'ready') t.ready = true;
       });
       worker.on('error', (e) => opts.log(`serving thread ${index}: ${e.stack ?? e.message}`));
       worker.on('exit', (code) => {
