@@ -59,7 +59,7 @@ export interface VmOptions {
   ramdisk?: number | string;
   /** Guest RAM in MiB (default 1024). NVDIMMs do not count against it. */
   memMiB?: number;
-  /** Guest CPUs (default 2: V8 compiles on background threads; MTTCG gives each its host thread). */
+  /** Guest CPUs (default 2: the serving threads, the kernel's FUSE path and V8's compiler run beside each other). */
   cpus?: number;
   /** Hard bound on the whole run, host side (qemu is killed). Default 300 s. */
   timeoutMs?: number;
@@ -253,7 +253,12 @@ export async function runVm(opts: VmOptions): Promise<VmResult> {
 
     const memMiB = opts.memMiB ?? 1024;
     const nvTotal = nvdimms.reduce((a, n) => a + n.size, 0);
-    const args = ['-accel', 'tcg', '-cpu', 'max', '-smp', String(opts.cpus ?? 2),
+    // One host thread runs every vCPU (thread=single). With a thread per vCPU (MTTCG, the default)
+    // a vCPU can run a stale translation of text another vCPU is patching: the 7.3 kernels then
+    // die of "Oops: int3" in a static key or alternative (2 boots in 36 on this machine under load,
+    // 4 in one CI run, three of them in a row). In thread=single none died in 36; the VM tier
+    // takes a fifth longer (README "VM tier").
+    const args = ['-accel', 'tcg,thread=single', '-cpu', 'max', '-smp', String(opts.cpus ?? 2),
       '-nodefaults', '-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-no-reboot',
       '-machine', nvdimms.length ? 'pc,nvdimm=on' : 'pc',
       '-m', nvdimms.length ? `${memMiB}M,slots=${nvdimms.length},maxmem=${memMiB * MiB + nvTotal + GiB}` : `${memMiB}M`,
@@ -294,9 +299,10 @@ export async function runVm(opts: VmOptions): Promise<VmResult> {
         q.on('close', (c) => { clearTimeout(timer); liveQemu.delete(q); resolveRun(c); });
       });
       // A kernel that dies before init wrote boot-uptime ran none of our code and touched no
-      // device: under TCG the 7.3 kernels hit "Oops: int3" while patching their own text
-      // (../shared/kernels/README.md saw it in stock-7.3; CI saw it in famfs-v10-7.3 at
-      // "sched_clock: Marking stable"). Boot such a guest again, at most twice, and say so.
+      // device: under multi-threaded TCG the 7.3 kernels hit "Oops: int3" while patching their
+      // own text (../shared/kernels/README.md; CI, in famfs-v10-7.3 at "sched_clock: Marking
+      // stable"). thread=single (above) ends that; should a boot still die, boot it again, at
+      // most twice, and say so.
       const died = earlyBootDeath(Buffer.concat(chunks).toString('utf8'));
       if (timedOut || existsSync(join(outDir, 'boot-uptime')) || died === undefined || boot >= 3) break;
       bootRetries.push(died);
