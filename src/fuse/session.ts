@@ -431,7 +431,6 @@ export class FuseSession {
     }
   }
 
-  /** Serving threads started, and the requests they answered and forwarded. */
   /**
    * Settles once requests are answered without waiting for a thread to start: at once on
    * /dev/fuse (the main thread serves until the serving threads read), after the ring
@@ -441,11 +440,12 @@ export class FuseSession {
     return this.ring ? this.ring.started.then(() => undefined) : Promise.resolve();
   }
 
-  /** Serving threads read the channel (each has loaded its plane); false without threads. */
+  /** A serving thread reads the channel (it has loaded its plane); false without threads. */
   get threadsServing(): boolean {
     return this.threads?.serving ?? false;
   }
 
+  /** Serving threads started, and the requests they answered and forwarded. */
   threadStats(): { threads: number; local: number; forwarded: number } {
     if (this.ring) {
       const { local, forwarded } = this.ring.stats();
