@@ -254,10 +254,11 @@ export async function runVm(opts: VmOptions): Promise<VmResult> {
     const memMiB = opts.memMiB ?? 1024;
     const nvTotal = nvdimms.reduce((a, n) => a + n.size, 0);
     // One host thread runs every vCPU (thread=single). With a thread per vCPU (MTTCG, the default)
-    // a vCPU can run a stale translation of text another vCPU is patching: the 7.3 kernels then
-    // die of "Oops: int3" in a static key or alternative (2 boots in 36 on this machine under load,
-    // 4 in one CI run, three of them in a row). In thread=single none died in 36; the VM tier
-    // takes a fifth longer (README "VM tier").
+    // the 7.3 kernels died of "Oops: int3" while patching their own text (static keys,
+    // alternatives): 2 boots in 36 on this machine under load, 4 in one CI run, three of them in
+    // a row. That fits a vCPU running a stale translation of the bytes another one patches (not
+    // traced in qemu). In thread=single none died in 72; the VM tier takes a fifth longer
+    // (README "VM tier").
     const args = ['-accel', 'tcg,thread=single', '-cpu', 'max', '-smp', String(opts.cpus ?? 2),
       '-nodefaults', '-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-no-reboot',
       '-machine', nvdimms.length ? 'pc,nvdimm=on' : 'pc',
